@@ -1,0 +1,1 @@
+"""Datasets: readers, builder, manifest, shards and the tf.data pipeline."""

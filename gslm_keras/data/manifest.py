@@ -1,0 +1,236 @@
+"""`dataset_info.json`: the self-description of a dataset directory, and its checks.
+
+The JSON is the contract (DESIGN.md, "On-disk dataset contract"); `DatasetInfo`
+reads it with typed accessors and `load` refuses a directory that is incomplete
+or whose shards disagree with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from gslm_keras.dna.length import LengthRule
+from gslm_keras.errors import DatasetError
+
+SCHEMA_VERSION = 1
+MANIFEST = "dataset_info.json"
+CLASS_TASKS = ("binary", "multiclass")
+TASKS = ("binary", "multiclass", "multilabel", "regression")
+VERIFY_MODES = ("full", "checksum", "none")
+_SUFFIX = {"GZIP": ".tfrecord.gz", "NONE": ".tfrecord"}
+
+
+def shard_name(split: str, index: int, count: int, compression: str) -> str:
+  """`<split>-<i:05d>-of-<n:05d>.tfrecord.gz` (or .tfrecord uncompressed)."""
+  return f"{split}-{index:05d}-of-{count:05d}{_SUFFIX[compression]}"
+
+
+def sha256_file(path: str) -> str:
+  digest = hashlib.sha256()
+  with open(path, "rb") as handle:
+    for block in iter(lambda: handle.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+  """Writes JSON to a temporary file beside `path`, then renames it into place."""
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+      json.dump(data, handle, indent=2, sort_keys=False)
+      handle.write("\n")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+# Shards already hashed in this process, by (path, size, mtime): opening the
+# train and dev splits of one dataset, or reopening it, hashes each file once.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+class DatasetInfo:
+  """Typed view of a dataset manifest.
+
+  Args:
+    data: the parsed `dataset_info.json`.
+    directory: the dataset directory it belongs to, or None while building.
+  """
+
+  def __init__(self, data: dict[str, Any], directory: str | None = None):
+    self.data = data
+    self.directory = directory
+
+  # -- sequence and features -------------------------------------------------
+
+  @property
+  def length_rule(self) -> LengthRule:
+    return LengthRule.from_json(self.data["sequence"]["length_rule"])
+
+  @property
+  def ambiguous(self) -> str:
+    return self.data["sequence"]["ambiguous"]
+
+  @property
+  def computed_features(self):
+    from gslm_keras.features.registry import FeatureSpec
+
+    return tuple(FeatureSpec.from_json(f) for f in self.data["computed_features"])
+
+  @property
+  def computed_feature_names(self) -> list[str]:
+    return [name for f in self.data["computed_features"] for name in f["outputs"]]
+
+  @property
+  def provided_feature_names(self) -> list[str]:
+    return [f["name"] for f in self.data["provided_features"]]
+
+  @property
+  def feature_names(self) -> list[str]:
+    return self.computed_feature_names + self.provided_feature_names
+
+  @property
+  def n_features(self) -> int:
+    return len(self.feature_names)
+
+  @property
+  def n_provided(self) -> int:
+    return len(self.provided_feature_names)
+
+  def normalization(self) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) float32 [n_features], from the train split."""
+    norm = self.data["normalization"]
+    return (np.asarray(norm["mean"], np.float32), np.asarray(norm["std"], np.float32))
+
+  # -- labels ------------------------------------------------------------------
+
+  @property
+  def task(self) -> str:
+    return self.data["task"]["type"]
+
+  @property
+  def classes(self) -> list[str]:
+    return list(self.data["task"].get("classes") or [])
+
+  @property
+  def label_width(self) -> int:
+    """0 for a scalar class index; else the length of the float label vector."""
+    if self.task in CLASS_TASKS:
+      return 0
+    if self.task == "multilabel":
+      return len(self.classes)
+    return len(self.data["task"]["label_columns"])
+
+  # -- shards ------------------------------------------------------------------
+
+  @property
+  def compression(self) -> str:
+    return self.data["compression"]
+
+  @property
+  def splits(self) -> list[str]:
+    return [name for name, split in self.data["splits"].items() if split["shards"]]
+
+  def num_records(self, split: str) -> int:
+    return self._split(split)["num_records"]
+
+  def _split(self, split: str) -> dict[str, Any]:
+    if split not in self.data["splits"] or not self.data["splits"][split]["shards"]:
+      raise DatasetError(
+          f"dataset {self.directory} has no split {split!r}; it has "
+          f"{', '.join(self.splits) or 'none'}")
+    return self.data["splits"][split]
+
+  def shard_paths(self, split: str) -> list[str]:
+    return [os.path.join(self.directory or "", shard["file"])
+            for shard in self._split(split)["shards"]]
+
+  def to_json(self) -> dict[str, Any]:
+    return self.data
+
+  # -- reading -----------------------------------------------------------------
+
+  @classmethod
+  def load(cls, directory: str, verify: str = "checksum",
+           splits: list[str] | None = None) -> "DatasetInfo":
+    """Reads and checks a dataset directory.
+
+    Args:
+      directory: the dataset directory.
+      verify: "checksum" (sha256 and size of every shard, cached per process),
+        "full" (also reads every record to count it) or "none".
+      splits: splits whose shards to check; all when None.
+
+    Raises:
+      DatasetError: no manifest (an incomplete build), an unknown schema, a
+        missing shard, or a shard whose size, checksum or record count disagrees.
+    """
+    if verify not in VERIFY_MODES:
+      raise ValueError(f"verify={verify!r}: expected one of {', '.join(VERIFY_MODES)}")
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.isdir(directory):
+      raise DatasetError(f"dataset directory {directory} does not exist")
+    if not os.path.exists(path):
+      raise DatasetError(
+          f"{directory} has no {MANIFEST}: it is not a dataset, or its build did not "
+          "finish (the manifest is written last). Build it with "
+          "python -m gslm_keras.build_dataset")
+    try:
+      with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    except ValueError as error:
+      raise DatasetError(f"{path} is not valid JSON: {error}") from None
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+      raise DatasetError(
+          f"{path}: schema_version {version!r}, this gslm_keras reads "
+          f"{SCHEMA_VERSION}; rebuild the dataset")
+    info = cls(data, directory)
+    if verify != "none":
+      for split in splits if splits is not None else info.splits:
+        info.verify_split(split, full=verify == "full")
+    return info
+
+  def verify_split(self, split: str, full: bool = False) -> None:
+    for shard, path in zip(self._split(split)["shards"], self.shard_paths(split)):
+      if not os.path.exists(path):
+        raise DatasetError(f"shard {path} listed in {MANIFEST} is missing")
+      stat = os.stat(path)
+      if stat.st_size != shard["bytes"]:
+        raise DatasetError(
+            f"shard {path} has {stat.st_size} bytes, {MANIFEST} says "
+            f"{shard['bytes']}: truncated or replaced; rebuild the dataset")
+      key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+      digest = _VERIFIED.get(key) or sha256_file(path)
+      if digest != shard["sha256"]:
+        raise DatasetError(
+            f"shard {path} checksum {digest[:12]}... differs from {MANIFEST} "
+            f"({shard['sha256'][:12]}...): corrupted; rebuild the dataset")
+      _VERIFIED[key] = digest
+      if full:
+        count = count_records(path, self.compression)
+        if count != shard["num_records"]:
+          raise DatasetError(
+              f"shard {path} holds {count} records, {MANIFEST} says "
+              f"{shard['num_records']}")
+
+
+def count_records(path: str, compression: str) -> int:
+  """Reads a TFRecord file through and counts its records."""
+  import tensorflow as tf
+
+  dataset = tf.data.TFRecordDataset(path, compression_type=compression)
+  try:
+    return int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
+  except tf.errors.DataLossError as error:
+    raise DatasetError(f"shard {path} is corrupted: {error.message}") from None

@@ -1,0 +1,131 @@
+"""`make_dataset`: the tf.data input pipeline over a dataset directory."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from gslm_keras.data.encoder import SequenceEncoder
+from gslm_keras.data.manifest import CLASS_TASKS, DatasetInfo
+from gslm_keras.dna import ops
+
+MODES = ("train", "eval")
+
+
+def _parse_spec(info: DatasetInfo, with_ids: bool) -> dict:
+  spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
+  if info.n_provided:
+    spec["provided_features"] = tf.io.FixedLenFeature([info.n_provided], tf.float32)
+  if info.task in CLASS_TASKS:
+    spec["label"] = tf.io.FixedLenFeature([], tf.int64)
+  else:
+    spec["label"] = tf.io.FixedLenFeature([info.label_width], tf.float32)
+  if with_ids:
+    spec["id"] = tf.io.FixedLenFeature([], tf.string)
+  return spec
+
+
+def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int = 64,
+                 *, normalize: bool = True, reverse_complement: bool = False,
+                 max_shift: int = 0, drop_remainder: bool = False,
+                 shuffle_buffer: int = 10000, seed: int | None = None,
+                 repeat: bool = False, verify: str = "checksum",
+                 with_ids: bool = False, limit: int | None = None) -> tf.data.Dataset:
+  """A batched `tf.data.Dataset` of `({"sequence", "features"}, label)`.
+
+  Reading is shard-parallel and shuffled in train mode; in eval mode records come
+  in manifest order (shards in order, records in order) so predictions line up
+  with the input. Each batch is parsed with one `parse_example`, then windowed,
+  one-hot encoded and featurised by the dataset's `SequenceEncoder`.
+
+  Args:
+    data_dir: a dataset directory built by `build_dataset`.
+    split: "train", "dev" or "test".
+    mode: "train" (shuffle, augmentation) or "eval" (ordered, no augmentation).
+    batch_size: examples per batch.
+    normalize: standardise features with the manifest's train statistics. Models
+      that normalise inside (gslm_keras models do) want False.
+    reverse_complement: train mode: reverse-complement each example with p=0.5.
+    max_shift: train mode: move each window by a random shift in
+      [-max_shift, max_shift] along its sequence (bases beyond it become N).
+    drop_remainder: drop the last partial batch (static shapes, e.g. for TPU).
+    shuffle_buffer: records in the shuffle buffer (train mode).
+    seed: makes shuffling, interleaving and augmentation reproducible.
+    repeat: repeat forever (train mode).
+    verify: manifest check on open: "checksum", "full" or "none".
+    with_ids: also yield the record ids, as `(inputs, label, ids)`; for
+      iteration and prediction, not for `fit` (which would take them as weights).
+    limit: read only the first `limit` records of the split (before shuffling).
+
+  Returns:
+    Elements `({"sequence": float32 [B, L, 4], "features": float32 [B, F]},
+    label)`, label int32 [B] for binary/multiclass, float32 [B, K] otherwise.
+
+  Raises:
+    DatasetError: the directory has no manifest, or a shard is missing or its
+      size, checksum or record count disagrees with the manifest.
+  """
+  if mode not in MODES:
+    raise ValueError(f"mode={mode!r}: expected one of {', '.join(MODES)}")
+  if batch_size < 1:
+    raise ValueError(f"batch_size={batch_size}: expected >= 1")
+  if max_shift < 0:
+    raise ValueError(f"max_shift={max_shift}: expected >= 0")
+  info = DatasetInfo.load(data_dir, verify=verify, splits=[split])
+  encoder = SequenceEncoder.from_info(info)
+  files = info.shard_paths(split)
+  training = mode == "train"
+  deterministic = not training or seed is not None
+
+  if training:
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = dataset.shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, info.compression),
+        cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic)
+  else:
+    # When evaluating, read shards one after another: the order is the manifest's.
+    dataset = tf.data.TFRecordDataset(files, info.compression)
+  if limit is not None:
+    dataset = dataset.take(limit)
+  if training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+      dataset = dataset.repeat()
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+  parse_spec = _parse_spec(info, with_ids)
+  augment = training and (reverse_complement or max_shift > 0)
+  base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+
+  def transform(batch_index, serialized):
+    parsed = tf.io.parse_example(serialized, parse_spec)
+    sequences = parsed["sequence"]
+    batch = tf.shape(sequences)[0]
+    shift = None
+    if augment and max_shift > 0:
+      shift = tf.random.stateless_uniform(
+          [batch], seed=[base_seed, batch_index * 2], minval=-max_shift,
+          maxval=max_shift + 1, dtype=tf.int32)
+    windows = encoder.windows(sequences, shift=shift, max_shift=max_shift)
+    if augment and reverse_complement:
+      flip = tf.random.stateless_uniform(
+          [batch], seed=[base_seed, batch_index * 2 + 1]) < 0.5
+      windows = tf.where(flip[:, None], ops.reverse_complement_bytes(windows), windows)
+    one_hot, computed = encoder.encode_windows(windows)
+    features = encoder.features(computed, parsed.get("provided_features"))
+    if normalize:
+      features = encoder.normalize(features)
+    label = parsed["label"]
+    if info.task in CLASS_TASKS:
+      label = tf.cast(label, tf.int32)
+    inputs = {"sequence": one_hot, "features": features}
+    if with_ids:
+      return inputs, label, parsed["id"]
+    return inputs, label
+
+  dataset = dataset.enumerate()
+  dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=deterministic)
+  return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,202 @@
+"""Writing TFRecord shards in parallel worker processes.
+
+GZIP compression costs about 6x the time of writing uncompressed on one core,
+so each shard is serialised, compressed, hashed and summarised (normalisation
+statistics of the train split) in a worker process while the main process keeps
+reading input. At most two jobs per worker are in flight, so memory stays
+bounded by a few shards' worth of records whatever the input size.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from gslm_keras.data.stats import Moments
+
+# Records are plain tuples so that jobs pickle cheaply:
+# (id, sequence, label, provided_values, chrom, start, end, strand)
+RecordTuple = tuple
+
+
+@dataclasses.dataclass
+class ShardJob:
+  """One shard to write.
+
+  Attributes:
+    split: split name.
+    index: shard number within the split.
+    path: temporary output path (renamed by the builder when all is done).
+    compression: "GZIP" or "NONE".
+    records: record tuples (see RecordTuple).
+    label_kind: "int" (class index), "float" (vector) or "none".
+    stats_encoder: (length_rule json, ambiguous, computed feature json) when the
+      shard's normalisation statistics are wanted (train split), else None.
+    n_provided: number of provided-feature values per record.
+  """
+
+  split: str
+  index: int
+  path: str
+  compression: str
+  records: list
+  label_kind: str
+  stats_encoder: tuple | None
+  n_provided: int
+
+
+@dataclasses.dataclass
+class ShardResult:
+  split: str
+  index: int
+  path: str
+  num_records: int
+  sha256: str
+  bytes: int
+  computed: Moments | None
+  provided: Moments | None
+
+
+def _bytes_feature(tf, value: str):
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+
+
+def make_example(record: RecordTuple, label_kind: str):
+  """A `tf.train.Example` with the dataset schema (DESIGN.md)."""
+  import tensorflow as tf
+
+  record_id, sequence, label, provided, chrom, start, end, strand = record
+  feature = {
+      "sequence": _bytes_feature(tf, sequence),
+      "id": _bytes_feature(tf, record_id),
+      "provided_features": tf.train.Feature(
+          float_list=tf.train.FloatList(value=provided)),
+  }
+  if label_kind == "int":
+    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+  elif label_kind == "float":
+    feature["label"] = tf.train.Feature(float_list=tf.train.FloatList(value=label))
+  if chrom is not None:
+    feature["chrom"] = _bytes_feature(tf, chrom)
+  for key, value in (("start", start), ("end", end)):
+    if value is not None:
+      feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+  if strand is not None:
+    feature["strand"] = _bytes_feature(tf, strand)
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+_ENCODERS: dict[tuple, Any] = {}
+_STATS_BATCH = 2048
+
+
+def _computed_features_fn(key: tuple):
+  """A traced function computing the encoder's features, cached per process."""
+  if key not in _ENCODERS:
+    import json
+
+    import tensorflow as tf
+
+    from gslm_keras.data.encoder import SequenceEncoder
+    from gslm_keras.dna.length import LengthRule
+    from gslm_keras.features.registry import FeatureSpec
+
+    rule_json, ambiguous, features_json = key
+    encoder = SequenceEncoder(
+        LengthRule.from_json(json.loads(rule_json)), ambiguous,
+        tuple(FeatureSpec.from_json(f) for f in json.loads(features_json)))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def compute(sequences):
+      return encoder.encode_windows(encoder.windows(sequences))[1]
+
+    _ENCODERS[key] = compute
+  return _ENCODERS[key]
+
+
+def write_shard(job: ShardJob) -> ShardResult:
+  """Writes one shard to `job.path` and summarises it. Runs in a worker."""
+  import tensorflow as tf
+
+  from gslm_keras.data.manifest import sha256_file
+
+  options = tf.io.TFRecordOptions(compression_type=job.compression)
+  with tf.io.TFRecordWriter(job.path, options) as writer:
+    for record in job.records:
+      writer.write(make_example(record, job.label_kind).SerializeToString())
+  computed = provided = None
+  if job.stats_encoder is not None:
+    compute = _computed_features_fn(job.stats_encoder)
+    sequences = [r[1] for r in job.records]
+    computed = None
+    for start in range(0, len(sequences), _STATS_BATCH):
+      values = compute(tf.constant(sequences[start:start + _STATS_BATCH])).numpy()
+      part = Moments.of(values)
+      computed = part if computed is None else computed.merge(part)
+    if job.n_provided:
+      provided = Moments.of(np.array([r[3] for r in job.records], np.float32))
+  return ShardResult(job.split, job.index, job.path, len(job.records),
+                     sha256_file(job.path), os.path.getsize(job.path),
+                     computed, provided)
+
+
+class ShardWriterPool:
+  """Runs `write_shard` jobs in worker processes (or inline with one worker).
+
+  The processes start with the second job: a dataset of one shard is written
+  inline, without paying for starting workers that import TensorFlow.
+
+  Args:
+    num_workers: worker processes; 1 writes in the calling process.
+  """
+
+  def __init__(self, num_workers: int):
+    self.num_workers = max(1, int(num_workers))
+    self._executor = None
+    self._held: ShardJob | None = None
+    self._pending: collections.deque = collections.deque()
+    self.results: list[ShardResult] = []
+
+  def submit(self, job: ShardJob) -> None:
+    if self.num_workers == 1:
+      self.results.append(write_shard(job))
+      return
+    if self._executor is None:
+      if self._held is None:
+        self._held = job
+        return
+      # spawn, not fork: forking a process that has started TensorFlow threads
+      # can deadlock the child.
+      self._executor = concurrent.futures.ProcessPoolExecutor(
+          self.num_workers, mp_context=multiprocessing.get_context("spawn"))
+      held, self._held = self._held, None
+      self._pending.append(self._executor.submit(write_shard, held))
+    self._pending.append(self._executor.submit(write_shard, job))
+    while len(self._pending) > 2 * self.num_workers:
+      self.results.append(self._pending.popleft().result())
+
+  def finish(self) -> Sequence[ShardResult]:
+    if self._held is not None:
+      held, self._held = self._held, None
+      self.results.append(write_shard(held))
+    while self._pending:
+      self.results.append(self._pending.popleft().result())
+    return self.results
+
+  def close(self) -> None:
+    self._held = None
+    if self._executor is not None:
+      self._executor.shutdown(wait=True, cancel_futures=True)
+      self._executor = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.close()

@@ -1,0 +1,91 @@
+"""Seeded split assignment that streams: stratified fractions, or by chromosome.
+
+Stratified fractions without holding the data: each stratum (label) counts its
+records; its records are dealt, block by block, into a seeded random permutation
+of split slots whose sizes are the fractions of the block. Every full block
+holds the exact fractions, so each class is split in proportion (up to one
+partial block per class) and the assignment depends only on the seed and each
+record's rank within its class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import numpy as np
+
+from gslm_keras.errors import ConfigError
+
+SPLITS = ("train", "dev", "test")
+
+
+def _block_size(fractions: Sequence[float]) -> int:
+  for size in (10, 20, 50, 100, 1000):
+    if all(abs(f * size - round(f * size)) < 1e-9 for f in fractions):
+      return size
+  return 1000
+
+
+def _slots(fractions: Sequence[float], size: int) -> np.ndarray:
+  """Split indices for one block, sizes by largest remainder."""
+  exact = np.asarray(fractions) * size
+  counts = np.floor(exact).astype(int)
+  for i in np.argsort(-(exact - counts), kind="stable")[: size - counts.sum()]:
+    counts[i] += 1
+  return np.repeat(np.arange(len(fractions)), counts)
+
+
+class StratifiedSplitter:
+  """Assigns records to train/dev/test by seeded per-stratum blocks.
+
+  Args:
+    fractions: train, dev and test fractions, each >= 0, summing to 1.
+    seed: the split seed.
+  """
+
+  def __init__(self, fractions: Sequence[float], seed: int):
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or (
+        abs(sum(fractions) - 1.0) > 1e-6):
+      raise ConfigError(
+          f"split_fractions={list(fractions)}: expected three fractions "
+          "(train, dev, test) >= 0 that sum to 1")
+    self.fractions = tuple(float(f) for f in fractions)
+    self.seed = int(seed)
+    self._size = _block_size(self.fractions)
+    self._slots = _slots(self.fractions, self._size)
+    self._rank: dict[str, int] = {}
+    self._block: dict[str, np.ndarray] = {}
+
+  def _permutation(self, stratum: str, block: int) -> np.ndarray:
+    digest = hashlib.sha256(f"{self.seed}\0{stratum}\0{block}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    return rng.permutation(self._slots)
+
+  def assign(self, stratum: str) -> str:
+    rank = self._rank.get(stratum, 0)
+    self._rank[stratum] = rank + 1
+    block, offset = divmod(rank, self._size)
+    if offset == 0:
+      self._block[stratum] = self._permutation(stratum, block)
+    return SPLITS[int(self._block[stratum][offset])]
+
+
+class ChromosomeSplitter:
+  """Held-out chromosomes: dev and test contigs by name, the rest train."""
+
+  def __init__(self, dev: Sequence[str], test: Sequence[str]):
+    overlap = sorted(set(dev) & set(test))
+    if overlap:
+      raise ConfigError(
+          f"chromosome {overlap[0]!r} is in both --dev_chromosomes and "
+          "--test_chromosomes")
+    self.dev = frozenset(dev)
+    self.test = frozenset(test)
+
+  def assign(self, chrom: str) -> str:
+    if chrom in self.test:
+      return "test"
+    if chrom in self.dev:
+      return "dev"
+    return "train"

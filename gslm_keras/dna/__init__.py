@@ -1,0 +1,1 @@
+"""DNA alphabet, length rule and encoding ops."""

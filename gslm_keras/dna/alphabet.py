@@ -1,0 +1,125 @@
+"""The DNA alphabet as 256-entry byte tables, and numpy twins of the TF encoding.
+
+Every encoding step is a table lookup over the sequence's bytes, so that the same
+tables drive the TF ops (`gslm_keras.dna.ops`), the numpy twins here (used by tests
+and by input validation) and any exported graph. Channel order is A, C, G, T.
+
+Rules:
+- Case-insensitive. U is read as T.
+- `ambiguous="zeros"`: every letter other than A, C, G, T/U is all zeros.
+- `ambiguous="iupac"`: two- and three-base IUPAC codes are fractions of their bases
+  (R = 0.5 A + 0.5 G, B = C/G/T thirds ...). N stays all zeros in both modes, as the
+  model contract requires (N = all zeros), and so does window padding.
+- Base codes for computed features: A=0, C=1, G=2, T=3, anything else 4. Features
+  count only unambiguous bases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BASES = "ACGT"
+# IUPAC nucleotide codes and the bases each stands for (NC-IUB 1984).
+IUPAC_CODES = {
+    "A": "A", "C": "C", "G": "G", "T": "T", "U": "T",
+    "R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC",
+    "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT",
+}
+_COMPLEMENT_PAIRS = {
+    "A": "T", "C": "G", "G": "C", "T": "A", "U": "A", "R": "Y", "Y": "R",
+    "S": "S", "W": "W", "K": "M", "M": "K", "B": "V", "V": "B", "D": "H",
+    "H": "D", "N": "N",
+}
+AMBIGUOUS_MODES = ("zeros", "iupac")
+PAD_LETTER = "N"
+INVALID_CODE = 4
+
+
+def _build_tables():
+  valid = np.zeros(256, dtype=bool)
+  codes = np.full(256, INVALID_CODE, dtype=np.int32)
+  complement = np.arange(256, dtype=np.uint8)
+  one_hot_zeros = np.zeros((256, 4), dtype=np.float32)
+  one_hot_iupac = np.zeros((256, 4), dtype=np.float32)
+  for letter, bases in IUPAC_CODES.items():
+    for byte in (ord(letter), ord(letter.lower())):
+      valid[byte] = True
+      if len(bases) == 1:
+        index = BASES.index(bases)
+        codes[byte] = index
+        one_hot_zeros[byte, index] = 1.0
+      if len(bases) < 4:
+        for base in bases:
+          one_hot_iupac[byte, BASES.index(base)] = 1.0 / len(bases)
+  for letter, partner in _COMPLEMENT_PAIRS.items():
+    complement[ord(letter)] = ord(partner)
+    complement[ord(letter.lower())] = ord(partner.lower())
+  for table in (valid, codes, complement, one_hot_zeros, one_hot_iupac):
+    table.setflags(write=False)
+  return valid, codes, complement, one_hot_zeros, one_hot_iupac
+
+
+VALID_BYTES, BASE_CODES, COMPLEMENT, ONE_HOT_ZEROS, ONE_HOT_IUPAC = _build_tables()
+
+
+def one_hot_table(ambiguous: str) -> np.ndarray:
+  """The [256, 4] float32 byte-to-one-hot table for an ambiguity mode."""
+  if ambiguous == "zeros":
+    return ONE_HOT_ZEROS
+  if ambiguous == "iupac":
+    return ONE_HOT_IUPAC
+  raise ValueError(
+      f"ambiguous={ambiguous!r}: expected one of {', '.join(AMBIGUOUS_MODES)}")
+
+
+def find_invalid(sequence: str) -> tuple[int, str] | None:
+  """First (position, character) outside the IUPAC alphabet, or None.
+
+  Non-ASCII characters, digits, spaces, gaps and 'X' are all invalid.
+  """
+  # Each non-ASCII character becomes one '?', so positions stay aligned.
+  raw = sequence.encode("ascii", errors="replace")
+  array = np.frombuffer(raw, dtype=np.uint8)
+  bad = np.flatnonzero(~VALID_BYTES[array])
+  if bad.size:
+    pos = int(bad[0])
+    return pos, sequence[pos]
+  return None
+
+
+def window_start(seq_len: int, length: int, align: str) -> int:
+  """Start of the `length` window in sequence coordinates (may be negative).
+
+  centre: floor((seq_len - length) / 2), so an odd excess is cropped one more at
+  the right end and an odd shortfall is padded one more at the left end;
+  left: 0 (keep the start); right: seq_len - length (keep the end).
+  """
+  if align == "center":
+    return (seq_len - length) // 2
+  if align == "left":
+    return 0
+  if align == "right":
+    return seq_len - length
+  raise ValueError(f"align={align!r}: expected center, left or right")
+
+
+def fit_length_np(sequence: str, length: int, align: str = "center",
+                  shift: int = 0) -> str:
+  """Plain-Python twin of `ops.window_bytes` for one sequence: crop or pad with N."""
+  start = window_start(len(sequence), length, align) + shift
+  out = []
+  for pos in range(start, start + length):
+    out.append(sequence[pos] if 0 <= pos < len(sequence) else PAD_LETTER)
+  return "".join(out)
+
+
+def one_hot_np(sequence: str, ambiguous: str = "zeros") -> np.ndarray:
+  """[len, 4] float32 one-hot of one sequence (numpy twin of `ops.one_hot`)."""
+  table = one_hot_table(ambiguous)
+  return table[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+
+
+def reverse_complement_np(sequence: str) -> str:
+  """Reverse complement keeping case and IUPAC codes (twin of the TF op)."""
+  array = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)
+  return COMPLEMENT[array][::-1].tobytes().decode("ascii")
