@@ -1,0 +1,56 @@
+"""Helpers shared by the dataset tests."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from gslm_keras.data.builder import BuildConfig, build_dataset
+from gslm_keras.data.readers import InputSpec
+from gslm_keras.features import parse_specs
+
+
+def specs(*paths) -> tuple[InputSpec, ...]:
+  return tuple(InputSpec.parse(str(p)) for p in paths)
+
+
+def build(output_dir, **kwargs):
+  """build_dataset with test-friendly defaults (inline writing, quiet progress)."""
+  kwargs.setdefault("num_workers", 1)
+  kwargs.setdefault("progress_seconds", 1e9)
+  for key in ("train", "dev", "test", "input"):
+    if key in kwargs and not isinstance(kwargs[key], tuple):
+      kwargs[key] = specs(*kwargs[key])
+  if "computed_features" in kwargs:
+    kwargs["computed_features"] = parse_specs(kwargs["computed_features"])
+  return build_dataset(BuildConfig(output_dir=str(output_dir), **kwargs))
+
+
+def read_records(info, split) -> list[dict]:
+  """Every record of a split, parsed with the raw tf.train.Example API."""
+  records = []
+  for path in info.shard_paths(split):
+    for raw in tf.data.TFRecordDataset(path, info.compression):
+      example = tf.train.Example.FromString(raw.numpy())
+      feature = example.features.feature
+      record = {"sequence": feature["sequence"].bytes_list.value[0].decode(),
+                "id": feature["id"].bytes_list.value[0].decode(),
+                "provided": np.array(feature["provided_features"].float_list.value)}
+      label = feature["label"]
+      record["label"] = (label.int64_list.value[0] if label.int64_list.value
+                         else list(label.float_list.value))
+      for key in ("chrom", "strand"):
+        if key in feature:
+          record[key] = feature[key].bytes_list.value[0].decode()
+      for key in ("start", "end"):
+        if key in feature:
+          record[key] = feature[key].int64_list.value[0]
+      records.append(record)
+  return records
+
+
+def leftovers(parent) -> list[str]:
+  """Temporary build directories or files left in `parent`."""
+  return [name for name in os.listdir(parent) if ".building-" in name or ".old-" in name]
