@@ -713,7 +713,7 @@ class _Builder:
     if duplicated.size == 0:
       return
     # Rare error path: read the inputs again to name the records.
-    wanted = set(int(h) for h in duplicated[:1])
+    wanted = set(int(h) for h in duplicated)
     seen: dict[int, str] = {}
     for source in range(len(self.sources.specs)):
       path = self.sources.specs[source][0].path

@@ -97,7 +97,7 @@ class GenbankRecipe:
 def _parse(path):
   from Bio import SeqIO  # Deferred: only GenBank input needs Biopython.
 
-  from gslm_keras.data.readers import open_text
+  from gslm_keras.data.readers import READ_ERRORS, open_text, read_error
 
   n_records = 0
   try:
@@ -105,6 +105,8 @@ def _parse(path):
       for record in SeqIO.parse(handle, "genbank"):
         n_records += 1
         yield record
+  except READ_ERRORS as error:
+    raise read_error(path, error) from None
   except ValueError as error:
     raise InputError(f"malformed GenBank file: {error}", path=path,
                      record=f"record {n_records + 1}") from None

@@ -14,6 +14,7 @@ import gzip
 import io
 import os
 import re
+import zlib
 from typing import Iterator, Sequence
 
 from gslm_keras.errors import ConfigError, InputError
@@ -114,8 +115,14 @@ def open_text(path: str):
   return open(path, "r", encoding="utf-8", newline="")
 
 
-def _decode_errors(path):
-  return InputError("is not UTF-8 text (a binary file?)", path=path)
+# Failures while reading a file's bytes: not text, or a damaged gzip stream.
+READ_ERRORS = (UnicodeDecodeError, zlib.error, EOFError, gzip.BadGzipFile)
+
+
+def read_error(path: str, error: Exception) -> InputError:
+  if isinstance(error, UnicodeDecodeError):
+    return InputError("is not UTF-8 text (a binary file?)", path=path)
+  return InputError(f"is a damaged gzip file ({error})", path=path)
 
 
 # ---------------------------------------------------------------------------
@@ -173,8 +180,8 @@ def read_fasta(path: str, label: str | None = None,
           # Spaces inside a sequence line are kept so validation can name them;
           # only the line ends are not part of the sequence.
           chunks.append(line.rstrip())
-  except UnicodeDecodeError:
-    raise _decode_errors(path) from None
+  except READ_ERRORS as error:
+    raise read_error(path, error) from None
   if header is None:
     raise InputError("empty FASTA file (no '>' header)", path=path)
   yield finish()
@@ -254,8 +261,8 @@ def read_table(path: str, delimiter: str,
   except csv.Error as error:
     raise InputError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {error}",
                      path=path) from None
-  except UnicodeDecodeError:
-    raise _decode_errors(path) from None
+  except READ_ERRORS as error:
+    raise read_error(path, error) from None
 
 
 def _int_or_none(path, line, column, text):
@@ -395,7 +402,7 @@ def read_bed(path: str, genome: Genome, options: BedOptions, label: str | None,
             sequence=sequence, locator=where,
             id=name or f"{chrom}:{w_start}-{w_end}({strand})", label=record_label,
             chrom=chrom, start=w_start, end=w_end, strand=strand)
-  except UnicodeDecodeError:
-    raise _decode_errors(path) from None
+  except READ_ERRORS as error:
+    raise read_error(path, error) from None
   if n_rows == 0:
     raise InputError("empty BED file (no intervals)", path=path)

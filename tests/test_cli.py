@@ -1,0 +1,74 @@
+"""The build_dataset entry point as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _run(*args, cwd=REPO, timeout=180):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                        text=True, timeout=timeout)
+
+
+def test_flagfile_build_with_override(tmp_path):
+  out = tmp_path / "splice"
+  result = _run("-m", "gslm_keras.build_dataset",
+                "--flagfile=datasets/splice_statlog/build.flags", f"--output_dir={out}",
+                "--num_workers=1")
+  assert result.returncode == 0, result.stderr
+  assert f"Dataset written to {out}" in result.stdout
+  manifest = json.loads((out / "dataset_info.json").read_text())
+  assert manifest["splits"]["test"]["num_records"] == 1186
+  assert manifest["build_command"] == (
+      "python -m gslm_keras.build_dataset --flagfile=datasets/splice_statlog/build.flags "
+      f"--output_dir={out} --num_workers=1")
+  assert [f["name"] for f in manifest["computed_features"]] == [
+      "gc_content", "cpg_oe", "kmer", "entropy", "fickett", "orf_fraction", "dinucleotide"]
+
+
+def test_bad_input_prints_one_clear_line(tmp_path):
+  bad = tmp_path / "bad.csv"
+  bad.write_text("sequence,label\nACGTACGT,1\nACGTXCGT,0\n")
+  result = _run("-m", "gslm_keras.build_dataset", f"--train={bad}",
+                f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode == 1
+  assert f"error: {bad}, line 3: character 'X' at position 5" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert not (tmp_path / "out").exists()
+
+
+def test_unknown_flag_in_flagfile(tmp_path):
+  flagfile = tmp_path / "x.flags"
+  flagfile.write_text("--train=a.csv\n--no_such_flag=3\n")
+  result = _run("-m", "gslm_keras.build_dataset", f"--flagfile={flagfile}",
+                f"--output_dir={tmp_path / 'out'}")
+  assert result.returncode != 0
+  assert "no_such_flag" in result.stderr
+  assert "Traceback" not in result.stderr
+
+
+def test_missing_output_dir_and_feature_list():
+  result = _run("-m", "gslm_keras.build_dataset", "--train=a.csv")
+  assert result.returncode == 1
+  assert "error: --output_dir is required" in result.stderr
+  result = _run("-m", "gslm_keras.build_dataset", "--list_features")
+  assert result.returncode == 0
+  assert "kmer(k=3, canonical=False)" in result.stdout
+  assert "dinucleotide(scale=stacking_energy)" in result.stdout
+
+
+def test_import_has_no_side_effects():
+  code = ("import os, sys, time; before = dict(os.environ); t = time.time(); "
+          "import gslm_keras; "
+          "assert 'tensorflow' not in sys.modules, 'imports TensorFlow'; "
+          "assert dict(os.environ) == before, 'changes the environment'; "
+          "print(round(time.time() - t, 3))")
+  result = _run("-c", code)
+  assert result.returncode == 0, result.stderr
+  assert float(result.stdout) < 1.0
