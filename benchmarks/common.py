@@ -1,0 +1,81 @@
+"""What every benchmark records: the machine, the date, the command, the versions."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+
+
+def machine() -> dict:
+  cpu = platform.processor() or ""
+  try:
+    with open("/proc/cpuinfo") as handle:
+      for line in handle:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  except OSError:
+    pass
+  memory_gib = None
+  try:
+    with open("/proc/meminfo") as handle:
+      for line in handle:
+        if line.startswith("MemTotal"):
+          memory_gib = round(int(line.split()[1]) / 2**20, 1)
+  except OSError:
+    pass
+  return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": memory_gib,
+          "platform": platform.platform(), "python": platform.python_version()}
+
+
+def versions() -> dict:
+  import keras
+  import numpy
+  import tensorflow
+
+  import gslm_keras
+
+  return {"gslm_keras": gslm_keras.__version__, "tensorflow": tensorflow.__version__,
+          "keras": keras.__version__, "numpy": numpy.__version__}
+
+
+def header(module: str) -> dict:
+  return {
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "command": " ".join(["python", "-m", module, shlex.join(sys.argv[1:])]).strip(),
+      "machine": machine(),
+      "versions": versions(),
+  }
+
+
+def median(values) -> float:
+  return float(statistics.median(values))
+
+
+def write_results(path: str, results: dict, markdown: str) -> None:
+  """Writes `<path>` (JSON) and the same name with .md, each atomically."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  md_path = os.path.splitext(path)[0] + ".md"
+  for target, text in ((path, json.dumps(results, indent=2) + "\n"), (md_path, markdown)):
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    with os.fdopen(fd, "w") as handle:
+      handle.write(text)
+    os.replace(tmp, target)
+
+
+def machine_lines(results: dict) -> str:
+  m = results["machine"]
+  v = results["versions"]
+  return (f"- Date: {results['date']}\n"
+          f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+          f"{m['platform']}, Python {m['python']}\n"
+          f"- Versions: gslm_keras {v['gslm_keras']}, TensorFlow {v['tensorflow']}, "
+          f"Keras {v['keras']}, NumPy {v['numpy']}\n"
+          f"- Command: `{results['command']}`\n")
