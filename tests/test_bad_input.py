@@ -37,7 +37,7 @@ CASES = [
     ("csv_wrong_field_count", "in.csv", _csv(GOOD_ROWS[:3] + [f"{SEQS[3]},1,extra"]), {},
      InputError, r"in\.csv, line 5: has 3 fields, the header has 2"),
     ("csv_unterminated_quote", "in.csv", _csv(GOOD_ROWS[:2]) + f'"{SEQS[2]},1\n', {},
-     InputError, r"in\.csv: malformed CSV"),
+     InputError, r"in\.csv, line \d+: malformed CSV"),
     ("digit_in_sequence", "in.csv",
      _csv(GOOD_ROWS[:4] + [f"{SEQS[4][:10]}7{SEQS[4][11:]},0"]), {}, InputError,
      r"in\.csv, line 6: character '7' at position 11 is not a IUPAC"),
@@ -80,6 +80,10 @@ CASES = [
      _csv([f"id{i % 10},{r}" for i, r in enumerate(GOOD_ROWS)], "id,sequence,label"),
      {"id_column": "id"}, InputError,
      r"in\.csv, line 12: duplicate id 'id0', first seen at .*in\.csv line 2$"),
+    ("empty_label", "in.csv", _csv(GOOD_ROWS[:3] + [f"{SEQS[3]},"]), {}, InputError,
+     r"in\.csv, line 5: record has no label"),
+    ("empty_label_declared_classes", "in.csv", _csv(GOOD_ROWS[:3] + [f"{SEQS[3]}, "]),
+     {"classes": ("0", "1")}, InputError, r"in\.csv, line 5: record has no label"),
     ("single_class", "in.csv", _csv([f"{s},1" for s in SEQS]), {}, InputError,
      r"in\.csv: the training labels hold only one class"),
     ("binary_file", "in.csv", b"\x00\x9c\xff" * 50, {}, InputError,
@@ -168,3 +172,13 @@ def test_bed_contig_not_in_reference(tmp_path):
                                        r"reference"):
     build(tmp_path / "out", train=[f"{bed}:label=peak", f"{bed}:label=peak2"],
           reference=str(genome), length=50)
+
+
+def test_byte_order_mark_and_crlf_are_read(tmp_path):
+  path = tmp_path / "excel.csv"
+  path.write_bytes(b"\xef\xbb\xbf" + _csv(GOOD_ROWS).replace("\n", "\r\n").encode())
+  fasta = tmp_path / "win.fa"
+  fasta.write_bytes(f">a\r\n{SEQS[0][:150]}\r\n{SEQS[0][150:]}\r\n".encode())
+  info = build(tmp_path / "out", train=[path], test=[f"{fasta}:label=1"])
+  assert info.num_records("train") == len(GOOD_ROWS)
+  assert info.num_records("test") == 1

@@ -219,6 +219,20 @@ class BuildConfig:
     return data
 
 
+def _finite_number(text: str, what: str, path: str, locator: str,
+                   hint: str = "") -> float:
+  """float(text), or an InputError naming `what` for text or NaN/inf."""
+  try:
+    value = float(text)
+  except ValueError:
+    raise InputError(f"{what} = {text!r} is not a number", path=path,
+                     record=locator) from None
+  if not math.isfinite(value):
+    raise InputError(f"{what} = {text!r} is NaN or infinite{hint}", path=path,
+                     record=locator)
+  return value
+
+
 # ---------------------------------------------------------------------------
 # Labels
 
@@ -249,22 +263,11 @@ class LabelPlan:
     return "int" if self.task in ("binary", "multiclass") else "float"
 
   def encode(self, raw: str | None, path: str, locator: str):
-    if raw is None:
-      raise InputError("record has no label", path=path, record=locator)
+    if raw is None or not raw.strip():
+      raise InputError("record has no label (empty label)", path=path, record=locator)
     if self.task == "regression":
-      parts = raw.split("\t")
-      values = []
-      for column, text in zip(self.label_columns, parts):
-        try:
-          value = float(text)
-        except ValueError:
-          raise InputError(f"label {column!r} = {text!r} is not a number",
-                           path=path, record=locator) from None
-        if not math.isfinite(value):
-          raise InputError(f"label {column!r} = {text!r} is not finite",
-                           path=path, record=locator)
-        values.append(value)
-      return values
+      return [_finite_number(text, f"label {column!r}", path, locator)
+              for column, text in zip(self.label_columns, raw.split("\t"))]
     if self.task == "multilabel":
       vector = [0.0] * len(self.classes)
       for name in filter(None, (t.strip() for t in raw.split(self.separator))):
@@ -369,16 +372,8 @@ class ProvidedPlan:
   def _parse(self, name, text, path, locator):
     if text in MISSING_MARKERS:
       return self._missing(name, path, locator)
-    try:
-      value = float(text)
-    except ValueError:
-      raise InputError(f"provided feature {name!r} = {text!r} is not a number",
-                       path=path, record=locator) from None
-    if not math.isfinite(value):
-      raise InputError(
-          f"provided feature {name!r} = {text!r} is NaN or infinite; mark a missing "
-          "value with an empty cell or NA", path=path, record=locator)
-    return value
+    return _finite_number(text, f"provided feature {name!r}", path, locator,
+                          "; mark a missing value with an empty cell or NA")
 
 
 # ---------------------------------------------------------------------------
@@ -390,7 +385,7 @@ def _table_delimiter(spec: InputSpec) -> str:
 
 
 class _Sources:
-  """Turns the config's input files into a stream of (record, split, source)."""
+  """The config's input files, each read as a stream of (record, split or None)."""
 
   def __init__(self, config: BuildConfig):
     self.config = config
@@ -489,8 +484,8 @@ def _discover_labels(config: BuildConfig, sources: _Sources) -> LabelPlan:
         continue
       for record, _ in sources.records(index, {}):
         raw = record.label
-        if raw is None:
-          raise InputError("record has no label", path=spec.path,
+        if raw is None or not raw.strip():
+          raise InputError("record has no label (empty label)", path=spec.path,
                            record=record.locator)
         if task == "multilabel":
           found.update(t.strip() for t in raw.split(config.multilabel_separator)

@@ -111,8 +111,9 @@ def open_text(path: str):
   with open(path, "rb") as probe:
     magic = probe.read(2)
   if magic == b"\x1f\x8b":
-    return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-  return open(path, "r", encoding="utf-8", newline="")
+    return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+  # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+  return open(path, "r", encoding="utf-8-sig", newline="")
 
 
 # Failures while reading a file's bytes: not text, or a damaged gzip stream.
@@ -223,6 +224,7 @@ def read_table(path: str, delimiter: str,
   Raises InputError for an empty file, a missing column, a row with the wrong
   number of fields, or unparseable quoting.
   """
+  reader = None
   try:
     with open_text(path) as handle:
       reader = csv.reader(handle, delimiter=delimiter, strict=True)
@@ -260,7 +262,7 @@ def read_table(path: str, delimiter: str,
         raise InputError("no data rows after the header", path=path)
   except csv.Error as error:
     raise InputError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {error}",
-                     path=path) from None
+                     path=path, record=f"line {reader.line_num}") from None
   except READ_ERRORS as error:
     raise read_error(path, error) from None
 
