@@ -263,7 +263,8 @@ class LabelPlan:
     return "int" if self.task in ("binary", "multiclass") else "float"
 
   def encode(self, raw: str | None, path: str, locator: str):
-    if raw is None or not raw.strip():
+    # An empty multilabel cell is a record with none of the classes.
+    if raw is None or (not raw.strip() and self.task != "multilabel"):
       raise InputError("record has no label (empty label)", path=path, record=locator)
     if self.task == "regression":
       return [_finite_number(text, f"label {column!r}", path, locator)
@@ -484,7 +485,7 @@ def _discover_labels(config: BuildConfig, sources: _Sources) -> LabelPlan:
         continue
       for record, _ in sources.records(index, {}):
         raw = record.label
-        if raw is None or not raw.strip():
+        if raw is None or (not raw.strip() and task != "multilabel"):
           raise InputError("record has no label (empty label)", path=spec.path,
                            record=record.locator)
         if task == "multilabel":
