@@ -42,6 +42,7 @@ def sha256_file(path: str) -> str:
 def write_json_atomic(path: str, data: Any) -> None:
   """Writes JSON to a temporary file beside `path`, then renames it into place."""
   directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
   fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
   try:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -30,7 +30,9 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
                  max_shift: int = 0, drop_remainder: bool = False,
                  shuffle_buffer: int = 10000, seed: int | None = None,
                  repeat: bool = False, verify: str = "checksum",
-                 with_ids: bool = False, limit: int | None = None) -> tf.data.Dataset:
+                 with_ids: bool = False, limit: int | None = None,
+                 skip_batches: int = 0,
+                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
   """A batched `tf.data.Dataset` of `({"sequence", "features"}, label)`.
 
   Reading is shard-parallel and shuffled in train mode; in eval mode records come
@@ -56,6 +58,11 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
     with_ids: also yield the record ids, as `(inputs, label, ids)`; for
       iteration and prediction, not for `fit` (which would take them as weights).
     limit: read only the first `limit` records of the split (before shuffling).
+    skip_batches: start after this many batches of the (seeded) stream, with the
+      augmentation they would have had: how resumed training continues the
+      uninterrupted run's data order.
+    shard: (count, index): keep every count-th record starting at index, so that
+      each of `count` workers reads its own part.
 
   Returns:
     Elements `({"sequence": float32 [B, L, 4], "features": float32 [B, F]},
@@ -87,8 +94,14 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
   else:
     # When evaluating, read shards one after another: the order is the manifest's.
     dataset = tf.data.TFRecordDataset(files, info.compression)
+  # The manifest's count: tf.data then knows the length (Keras needs no guess),
+  # and a shard holding another number of records fails the read.
+  dataset = dataset.apply(
+      tf.data.experimental.assert_cardinality(info.num_records(split)))
   if limit is not None:
     dataset = dataset.take(limit)
+  if shard is not None:
+    dataset = dataset.shard(*shard)
   if training:
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -126,6 +139,9 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
     return inputs, label
 
   dataset = dataset.enumerate()
+  if skip_batches:
+    # Skipped before parsing: only the serialized records are read past.
+    dataset = dataset.skip(skip_batches)
   dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=deterministic)
   return dataset.prefetch(tf.data.AUTOTUNE)

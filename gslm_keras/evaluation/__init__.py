@@ -1,0 +1,1 @@
+"""Evaluation: metrics per task, plots, and the evaluate-a-model-dir function."""

@@ -1,0 +1,105 @@
+"""PNG plots: training curves, ROC and PR curves, confusion matrices, scatter."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def _pyplot():
+  import matplotlib
+
+  matplotlib.use("Agg", force=False)  # Files only; no display needed.
+  import matplotlib.pyplot as plt
+
+  return plt
+
+
+def _save(fig, path: str) -> str:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp.png"
+  fig.savefig(tmp, dpi=110, bbox_inches="tight")
+  os.replace(tmp, path)
+  _pyplot().close(fig)
+  return path
+
+
+def training_curves(history: Sequence[dict[str, Any]], path: str) -> str | None:
+  """Loss and every tracked metric against epochs, train and dev together."""
+  if not history:
+    return None
+  plt = _pyplot()
+  keys = [k for k in history[-1] if k not in ("segment", "step", "epoch")
+          and not k.startswith("val_") and k != "learning_rate"]
+  fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
+  epochs = [h["epoch"] for h in history]
+  for ax, key in zip(axes[0], keys):
+    ax.plot(epochs, [h.get(key, np.nan) for h in history], label="train")
+    dev = [(h["epoch"], h[f"val_{key}"]) for h in history if f"val_{key}" in h]
+    if dev:
+      ax.plot(*zip(*dev), marker="o", label="dev")
+    ax.set_xlabel("epoch")
+    ax.set_title(key)
+    ax.legend()
+  return _save(fig, path)
+
+
+def roc_pr_curves(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
+                  task: str, prefix: str) -> list[str]:
+  """ROC and precision-recall curves (one-vs-rest per class for multiclass)."""
+  from sklearn import metrics as skm
+
+  plt = _pyplot()
+  if task == "binary":
+    curves = [(class_names[1] if len(class_names) > 1 else "positive",
+               np.asarray(y_true).astype(int), np.asarray(y_pred).reshape(-1))]
+  elif task == "multiclass":
+    curves = [(name, (np.asarray(y_true) == k).astype(int), y_pred[:, k])
+              for k, name in enumerate(class_names)]
+  else:
+    curves = [(name, np.asarray(y_true)[:, k].astype(int), y_pred[:, k])
+              for k, name in enumerate(class_names)]
+  fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(9, 4))
+  for name, truth, score in curves:
+    if len(np.unique(truth)) < 2:
+      continue
+    fpr, tpr, _ = skm.roc_curve(truth, score)
+    roc_ax.plot(fpr, tpr, label=f"{name} (AUC {skm.auc(fpr, tpr):.3f})")
+    precision, recall, _ = skm.precision_recall_curve(truth, score)
+    pr_ax.plot(recall, precision,
+               label=f"{name} (AP {skm.average_precision_score(truth, score):.3f})")
+  roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
+  roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+  pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall")
+  roc_ax.legend(fontsize=8)
+  pr_ax.legend(fontsize=8)
+  return [_save(fig, f"{prefix}_roc_pr.png")]
+
+
+def confusion_matrix(matrix: Sequence[Sequence[int]], class_names: Sequence[str],
+                     path: str) -> str:
+  plt = _pyplot()
+  matrix = np.asarray(matrix)
+  fig, ax = plt.subplots(figsize=(1.2 + 0.8 * len(class_names),) * 2)
+  ax.imshow(matrix, cmap="Blues")
+  for (i, j), value in np.ndenumerate(matrix):
+    ax.text(j, i, str(value), ha="center", va="center",
+            color="white" if value > matrix.max() / 2 else "black")
+  ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
+  ax.set_yticks(range(len(class_names)), class_names)
+  ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix")
+  return _save(fig, path)
+
+
+def regression_scatter(y_true: np.ndarray, y_pred: np.ndarray,
+                       target_names: Sequence[str], path: str) -> str:
+  plt = _pyplot()
+  n = y_pred.shape[1]
+  fig, axes = plt.subplots(1, n, figsize=(4 * n, 4), squeeze=False)
+  for k, ax in enumerate(axes[0]):
+    ax.scatter(y_true[:, k], y_pred[:, k], s=6, alpha=0.5)
+    ax.set(xlabel="measured", ylabel="predicted",
+           title=target_names[k] if k < len(target_names) else str(k))
+  return _save(fig, path)

@@ -1,0 +1,108 @@
+"""Model configuration: a frozen, validated dataclass and its named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from gslm_keras.errors import ConfigError
+
+ABLATIONS = ("both", "sequence", "features")
+POOLINGS = ("maxavg", "attention", "flatten")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture of the dual-input model (see `gslm_keras.models.build_model`).
+
+  Attributes:
+    stem_widths: kernel widths of the parallel motif-scanning convolutions.
+    stem_filters: filters per stem width.
+    stem_pool: max-pool size after the stem (1: no pooling).
+    tower_blocks: dilated residual blocks; block i has dilation dilation_base**i.
+    tower_filters: channels of the tower.
+    tower_kernel: kernel width of the tower's dilated convolutions.
+    dilation_base: growth of the dilation from block to block.
+    pooling: "maxavg" (global max and average, concatenated), "attention"
+      (learnt weights over positions), or "flatten" (every position kept: for
+      fixed-length windows whose signal sits at a fixed place, such as splice
+      junctions centred in the window).
+    feature_units: widths of the Dense blocks of the feature branch.
+    fusion_units: width of the Dense layer after concatenating the branches.
+    dropout: dropout rate in the tower, feature and fusion blocks.
+    ablation: "both" branches, "sequence" only or "features" only.
+    rc_average: predict the mean over the sequence and its reverse complement.
+  """
+
+  stem_widths: tuple[int, ...] = (7, 11, 15)
+  stem_filters: int = 48
+  stem_pool: int = 2
+  tower_blocks: int = 3
+  tower_filters: int = 96
+  tower_kernel: int = 3
+  dilation_base: int = 2
+  pooling: str = "flatten"
+  feature_units: tuple[int, ...] = (64,)
+  fusion_units: int = 96
+  dropout: float = 0.2
+  ablation: str = "both"
+  rc_average: bool = False
+
+  def __post_init__(self):
+    positive = {"stem_filters": self.stem_filters, "stem_pool": self.stem_pool,
+                "tower_filters": self.tower_filters, "tower_kernel": self.tower_kernel,
+                "dilation_base": self.dilation_base, "fusion_units": self.fusion_units}
+    for name, value in positive.items():
+      if not isinstance(value, int) or value < 1:
+        raise ConfigError(f"model {name}={value!r}: expected an integer >= 1")
+    if not self.stem_widths or any(w < 1 for w in self.stem_widths):
+      raise ConfigError(f"model stem_widths={self.stem_widths}: expected widths >= 1")
+    if self.tower_blocks < 0:
+      raise ConfigError(f"model tower_blocks={self.tower_blocks}: expected >= 0")
+    if any(u < 1 for u in self.feature_units):
+      raise ConfigError(f"model feature_units={self.feature_units}: expected >= 1")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ConfigError(f"model dropout={self.dropout}: expected 0 <= dropout < 1")
+    if self.pooling not in POOLINGS:
+      raise ConfigError(f"model pooling={self.pooling!r}: expected one of "
+                        f"{', '.join(POOLINGS)}")
+    if self.ablation not in ABLATIONS:
+      raise ConfigError(f"model ablation={self.ablation!r}: expected one of "
+                        f"{', '.join(ABLATIONS)}")
+
+  def replace(self, **changes) -> "ModelConfig":
+    """A copy with `changes` applied; None values are ignored."""
+    return dataclasses.replace(self, **{k: v for k, v in changes.items()
+                                        if v is not None})
+
+  def to_json(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, data: dict[str, Any]) -> "ModelConfig":
+    data = dict(data)
+    for key in ("stem_widths", "feature_units"):
+      if key in data:
+        data[key] = tuple(data[key])
+    return cls(**data)
+
+
+PRESETS = {
+    # For tests: builds and trains in seconds.
+    "tiny": ModelConfig(stem_widths=(5, 9), stem_filters=8, stem_pool=2, tower_blocks=1,
+                        tower_filters=16, pooling="maxavg", feature_units=(16,),
+                        fusion_units=16, dropout=0.1),
+    # The default: position-aware (flatten) head for fixed-length windows; about
+    # 0.3 M parameters for 60 bp windows, growing with the window length.
+    "default": ModelConfig(),
+    # More capacity and an attention pooling, for larger datasets.
+    "large": ModelConfig(stem_widths=(7, 11, 15, 21), stem_filters=96, stem_pool=2,
+                         tower_blocks=5, tower_filters=192, pooling="attention",
+                         feature_units=(128, 64), fusion_units=256, dropout=0.3),
+}
+
+
+def preset(name: str) -> ModelConfig:
+  if name not in PRESETS:
+    raise ConfigError(f"model preset {name!r}: expected one of {', '.join(PRESETS)}")
+  return PRESETS[name]

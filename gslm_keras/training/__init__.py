@@ -1,0 +1,2 @@
+"""Training: configuration, strategies, callbacks, the fit path and the
+multi-worker custom loop."""
