@@ -164,6 +164,7 @@ def main(argv):
     print(f"Best dev {result.best.get('monitor', 'metric')}: {result.best['best']:.4f}")
   for split, metrics in result.metrics.items():
     print(f"{split}: {_headline(metrics)}")
+  print(f"Weights fingerprint: {result.weights_fingerprint}")
   print(f"\nModel:        {d}/model.keras\n"
         f"Metrics:      {d}/metrics/\n"
         f"Plots:        {d}/plots/\n"

@@ -10,11 +10,15 @@ from typing import Any
 import numpy as np
 
 from gslm_keras.data.manifest import CLASS_TASKS, DatasetInfo, write_json_atomic
-from gslm_keras.errors import ConfigError, DatasetError
+from gslm_keras.errors import ConfigError, DatasetError, GslmError
 from gslm_keras.evaluation import metrics as metrics_lib
 from gslm_keras.evaluation import plots
 
 MODEL_FILE = "model.keras"
+
+
+class TrainingDiverged(GslmError):
+  """The model's outputs are not finite."""
 
 
 def check_model_fits(model, info: DatasetInfo, trained_on: DatasetInfo | None = None):
@@ -119,6 +123,12 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
     model = keras.models.load_model(path)
   check_model_fits(model, info, trained_on)
   ids, labels, predictions = predict_split(model, data_dir, split, batch_size)
+  bad = ~np.isfinite(predictions).all(axis=1)
+  if bad.any():
+    raise TrainingDiverged(
+        f"the model outputs NaN or inf for {int(bad.sum())} of {len(bad)} records of "
+        f"split {split!r} (first: {ids[int(np.argmax(bad))]}): training diverged; "
+        "lower --learning_rate")
   names = info.classes or info.data["task"]["label_columns"]
   result = metrics_lib.compute_metrics(info.task, labels, predictions, names)
   result.update({"split": split, "data_dir": os.path.abspath(data_dir)})

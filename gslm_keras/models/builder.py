@@ -29,15 +29,15 @@ def output_width(task: str, n_classes: int, n_targets: int = 1) -> int:
   return n_targets
 
 
-def _sequence_branch(config: ModelConfig, sequence, dtype):
+def _sequence_branch(config: ModelConfig, sequence, dtype, synchronized):
   stems = [keras.layers.Conv1D(config.stem_filters, width, padding="same",
                                activation="relu", name=f"stem_conv_w{width}",
                                dtype=dtype)(sequence)
            for width in config.stem_widths]
   x = stems[0] if len(stems) == 1 else keras.layers.Concatenate(
       name="stem_concat", dtype=dtype)(stems)
-  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_norm",
-                                      dtype=dtype)(x)
+  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=synchronized,
+                                      name="stem_norm", dtype=dtype)(x)
   if config.stem_pool > 1:
     x = keras.layers.MaxPooling1D(config.stem_pool, padding="same", name="stem_pool",
                                   dtype=dtype)(x)
@@ -46,14 +46,15 @@ def _sequence_branch(config: ModelConfig, sequence, dtype):
     x = DilatedResidualBlock(config.tower_filters, config.tower_kernel,
                              dilation_rate=config.dilation_base**block,
                              dropout=config.dropout, momentum=BN_MOMENTUM,
-                             name=f"tower_block_{block}", dtype=dtype)(x)
-  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="tower_norm",
-                                      dtype=dtype)(x)
+                             synchronized=synchronized, name=f"tower_block_{block}",
+                             dtype=dtype)(x)
+  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=synchronized,
+                                      name="tower_norm", dtype=dtype)(x)
   x = keras.layers.Activation("relu", name="tower_relu", dtype=dtype)(x)
   if config.pooling == "attention":
     return AttentionPooling(name="attention_pool", dtype=dtype)(x)
   if config.pooling == "flatten":
-    return keras.layers.Flatten(name="flatten", dtype=dtype)(x)
+    return keras.layers.Flatten(name="flatten_positions", dtype=dtype)(x)
   return keras.layers.Concatenate(name="pool_concat", dtype=dtype)([
       keras.layers.GlobalMaxPooling1D(name="global_max_pool", dtype=dtype)(x),
       keras.layers.GlobalAveragePooling1D(name="global_avg_pool", dtype=dtype)(x)])
@@ -71,7 +72,8 @@ def _feature_branch(config: ModelConfig, features, mean, std, dtype):
 
 def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
                 n_outputs: int, feature_mean=None, feature_std=None,
-                dtype: str = "float32", name: str = "gslm") -> keras.Model:
+                dtype: str = "float32", synchronized_batch_norm: bool = False,
+                name: str = "gslm") -> keras.Model:
   """Builds the dual-input model.
 
   Args:
@@ -84,6 +86,8 @@ def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
       `dataset_info.json`); saved inside the model's normalisation layer.
     dtype: Keras dtype policy of the body ("float32", "mixed_float16",
       "mixed_bfloat16"); the head always computes in float32.
+    synchronized_batch_norm: batch statistics over all replicas (for training
+      under a distribution strategy with several replicas).
     name: model name.
 
   Returns:
@@ -114,7 +118,7 @@ def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
   # === Core: branches, fusion and head ===
   parts = []
   if config.ablation in ("both", "sequence"):
-    parts.append(_sequence_branch(config, sequence, dtype))
+    parts.append(_sequence_branch(config, sequence, dtype, synchronized_batch_norm))
   if config.ablation in ("both", "features"):
     parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
   x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(

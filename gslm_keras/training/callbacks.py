@@ -26,20 +26,23 @@ class HistoryLog(keras.callbacks.Callback):
     path: the JSON file.
     segment_steps: optimizer steps per segment.
     segments_per_epoch: segments in one epoch.
+    initial_segment: segments restored from the backup (0 for a new run).
   """
 
-  def __init__(self, path: str, segment_steps: int, segments_per_epoch: int):
+  def __init__(self, path: str, segment_steps: int, segments_per_epoch: int,
+               initial_segment: int = 0):
     super().__init__()
     self.path = path
     self.segment_steps = segment_steps
     self.segments_per_epoch = segments_per_epoch
+    self.initial_segment = initial_segment
     self.entries: list[dict] = []
 
   def on_train_begin(self, logs=None):
-    start = self.model._initial_epoch or 0  # Set by BackupAndRestore on resume.
     if os.path.exists(self.path):
       with open(self.path, encoding="utf-8") as handle:
-        self.entries = [e for e in json.load(handle) if e["segment"] < start]
+        self.entries = [e for e in json.load(handle)
+                        if e["segment"] < self.initial_segment]
 
   def on_epoch_end(self, epoch, logs=None):
     entry = {"segment": epoch, "step": (epoch + 1) * self.segment_steps,

@@ -18,6 +18,7 @@ import os
 import shutil
 from typing import Any
 
+import numpy as np
 from absl import logging
 
 from gslm_keras.data.manifest import MANIFEST, DatasetInfo, write_json_atomic
@@ -71,6 +72,7 @@ class TrainResult:
     metrics: metrics per evaluated split.
     stopped_early: whether early stopping ended the run.
     resumed: whether this call resumed a killed run.
+    weights_fingerprint: sha256 of the final weights (to compare runs).
   """
 
   model_dir: str
@@ -79,6 +81,7 @@ class TrainResult:
   metrics: dict[str, dict[str, Any]]
   stopped_early: bool
   resumed: bool
+  weights_fingerprint: str = ""
 
 
 def make_plan(config: TrainConfig, n_train: int, replicas: int) -> Plan:
@@ -161,10 +164,20 @@ def class_weight_map(config: TrainConfig, info: DatasetInfo) -> dict[int, float]
   return dict(enumerate(weights))
 
 
-def ensure_dataset(config: TrainConfig) -> DatasetInfo:
+def weights_fingerprint(model) -> str:
+  """sha256 over every weight's bytes, in order: equal only for equal weights."""
+  import hashlib
+
+  digest = hashlib.sha256()
+  for weight in model.weights:
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+  return digest.hexdigest()
+
+
+def ensure_dataset(config: TrainConfig, build: bool = True) -> DatasetInfo:
   """The dataset's manifest, building the dataset first when a flagfile says how."""
   manifest = os.path.join(config.data_dir, MANIFEST)
-  if not os.path.exists(manifest) and config.dataset_flagfile:
+  if build and not os.path.exists(manifest) and config.dataset_flagfile:
     from gslm_keras.build_dataset import config_from_flagfile
     from gslm_keras.data.builder import build_dataset
 
@@ -179,18 +192,24 @@ def ensure_dataset(config: TrainConfig) -> DatasetInfo:
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-  """The parts of a config a backup depends on."""
+  """The parts of a config a backup depends on, as JSON values (lists, not tuples)."""
   ignored = ("verbose", "evaluate_splits", "overwrite", "dataset_flagfile",
              "early_stopping_patience", "resolved")
-  return {k: v for k, v in data.items() if k not in ignored}
+  return json.loads(json.dumps({k: v for k, v in data.items() if k not in ignored}))
 
 
-def prepare_model_dir(config: TrainConfig) -> bool:
-  """Creates or checks model_dir; True when a killed run is to be resumed."""
+def prepare_model_dir(config: TrainConfig, resume_dir: str = BACKUP_DIR) -> bool:
+  """Creates or checks model_dir; True when a killed run is to be resumed.
+
+  Args:
+    config: the run's configuration.
+    resume_dir: the model_dir subdirectory whose presence means an unfinished
+      run (the fit backup, or the multi-worker step checkpoints).
+  """
   model_dir = config.model_dir
-  backup = os.path.join(model_dir, BACKUP_DIR)
+  backup = os.path.join(model_dir, resume_dir)
   config_path = os.path.join(model_dir, CONFIG_FILE)
-  if os.path.isdir(backup) and os.path.exists(config_path):
+  if os.path.isdir(backup) and os.listdir(backup) and os.path.exists(config_path):
     with open(config_path, encoding="utf-8") as handle:
       previous = json.load(handle)
     if _comparable(previous) != _comparable(config.to_json()):
@@ -242,7 +261,7 @@ def to_flagfile(config: TrainConfig) -> str:
   return "\n".join(lines) + "\n"
 
 
-def _write_run_files(config: TrainConfig, info: DatasetInfo, policy: str, plan: Plan):
+def write_run_files(config: TrainConfig, info: DatasetInfo, policy: str, plan: Plan):
   model_dir = config.model_dir
   data = config.to_json()
   data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan)}
@@ -295,7 +314,8 @@ def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
   return train, dev
 
 
-def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str):
+def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str,
+                      replicas: int = 1):
   from gslm_keras.models import build_model, output_width
 
   mean, std = info.normalization()
@@ -303,7 +323,8 @@ def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str):
   return build_model(
       config.model, length=info.length_rule.length, n_features=info.n_features,
       task=info.task, n_outputs=output_width(info.task, len(info.classes), n_targets),
-      feature_mean=mean, feature_std=std, dtype=policy)
+      feature_mean=mean, feature_std=std, dtype=policy,
+      synchronized_batch_norm=replicas > 1)
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -320,19 +341,21 @@ def train(config: TrainConfig) -> TrainResult:
   from gslm_keras.training import callbacks as callbacks_lib
   from gslm_keras.training.strategy import make_strategy, resolve_precision
 
-  info = ensure_dataset(config)
-  resumed = prepare_model_dir(config)
+  multi_worker = config.distribution_strategy == "multi_worker"
+  # Workers of a cluster would race to build the dataset: it must exist.
+  info = ensure_dataset(config, build=not multi_worker)
   set_seeds(config)
   strategy = make_strategy(config.distribution_strategy, config.tpu)
   policy = resolve_precision(config.mixed_precision, config.distribution_strategy)
-  if config.distribution_strategy == "multi_worker":
+  if multi_worker:
     from gslm_keras.training.custom_loop import train_multi_worker
 
-    return train_multi_worker(config, info, strategy, policy, resumed)
+    return train_multi_worker(config, info, strategy, policy)
+  resumed = prepare_model_dir(config)
   plan = make_plan(config, info.num_records("train"), strategy.num_replicas_in_sync)
-  _write_run_files(config, info, policy, plan)
+  write_run_files(config, info, policy, plan)
   with strategy.scope():
-    model = build_for_dataset(config, info, policy)
+    model = build_for_dataset(config, info, policy, plan.replicas)
     loss, metrics = compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=make_optimizer(config, plan, policy), loss=loss,
                   metrics=metrics)
@@ -347,7 +370,8 @@ def train(config: TrainConfig) -> TrainResult:
                     "stopping; the last model is kept", config.data_dir)
   model_dir = config.model_dir
   history = callbacks_lib.HistoryLog(os.path.join(model_dir, HISTORY_FILE),
-                                     plan.segment_steps, plan.segments_per_epoch)
+                                     plan.segment_steps, plan.segments_per_epoch,
+                                     initial_segment=done_segments)
   dev_monitor = callbacks_lib.DevMonitor(
       monitor, mode, os.path.join(model_dir, BEST_FILE),
       os.path.join(model_dir, MONITOR_STATE), config.early_stopping_patience)
@@ -383,7 +407,8 @@ def train(config: TrainConfig) -> TrainResult:
   return TrainResult(
       model_dir=model_dir, steps=steps, best=dev_monitor.state,
       metrics=evaluate_splits(config, info, final),
-      stopped_early="stopped_early_at_segment" in dev_monitor.state, resumed=resumed)
+      stopped_early="stopped_early_at_segment" in dev_monitor.state, resumed=resumed,
+      weights_fingerprint=weights_fingerprint(final))
 
 
 def evaluate_splits(config: TrainConfig, info: DatasetInfo, model) -> dict[str, dict]:

@@ -19,25 +19,29 @@ class DilatedResidualBlock(keras.layers.Layer):
     dilation_rate: dilation of that convolution.
     dropout: dropout rate on the residual branch.
     momentum: momentum of the batch-normalisation moving statistics.
+    synchronized: batch statistics over all replicas of a distribution strategy,
+      so that every replica keeps the same moving statistics.
     **kwargs: base Layer arguments (name, dtype ...).
   """
 
   def __init__(self, filters: int, kernel_size: int = 3, dilation_rate: int = 1,
-               dropout: float = 0.0, momentum: float = 0.99, **kwargs):
+               dropout: float = 0.0, momentum: float = 0.99,
+               synchronized: bool = False, **kwargs):
     super().__init__(**kwargs)
     self.filters = filters
     self.kernel_size = kernel_size
     self.dilation_rate = dilation_rate
     self.dropout = dropout
     self.momentum = momentum
+    self.synchronized = synchronized
     policy = self.dtype_policy
-    self.norm_1 = keras.layers.BatchNormalization(momentum=momentum, name="norm_1",
-                                                  dtype=policy)
+    self.norm_1 = keras.layers.BatchNormalization(
+        momentum=momentum, synchronized=synchronized, name="norm_1", dtype=policy)
     self.conv_1 = keras.layers.Conv1D(filters, kernel_size, padding="same",
                                       dilation_rate=dilation_rate, name="conv_1",
                                       dtype=policy)
-    self.norm_2 = keras.layers.BatchNormalization(momentum=momentum, name="norm_2",
-                                                  dtype=policy)
+    self.norm_2 = keras.layers.BatchNormalization(
+        momentum=momentum, synchronized=synchronized, name="norm_2", dtype=policy)
     self.conv_2 = keras.layers.Conv1D(filters, 1, name="conv_2", dtype=policy)
     self.drop = keras.layers.Dropout(dropout, name="dropout", dtype=policy)
 
@@ -66,5 +70,5 @@ class DilatedResidualBlock(keras.layers.Layer):
     config = super().get_config()
     config.update({"filters": self.filters, "kernel_size": self.kernel_size,
                    "dilation_rate": self.dilation_rate, "dropout": self.dropout,
-                   "momentum": self.momentum})
+                   "momentum": self.momentum, "synchronized": self.synchronized})
     return config

@@ -1,0 +1,45 @@
+r"""Evaluates a trained model on a dataset split.
+
+  python -m gslm_keras.evaluate --model_dir=build/models/quickstart --split=test
+
+Writes <model_dir>/metrics/<split>.json (accuracy, AUROC, AUPRC, MCC, F1, per
+class for multi-class; Pearson and Spearman for regression),
+<model_dir>/predictions/<split>.tsv and PNG plots in <model_dir>/plots/.
+"""
+
+from __future__ import annotations
+
+import json
+
+from absl import flags
+
+from gslm_keras import cli
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A model directory written by train.")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "Dataset to evaluate on; the training dataset if unset.")
+_SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Prediction batch size.")
+
+
+def main(argv):
+  del argv
+  from gslm_keras.errors import ConfigError
+  from gslm_keras.evaluation.evaluator import evaluate_model
+
+  if not _MODEL_DIR.value:
+    raise ConfigError("--model_dir is required")
+  metrics = evaluate_model(_MODEL_DIR.value, _DATA_DIR.value, _SPLIT.value,
+                           _BATCH_SIZE.value)
+  summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
+  print(json.dumps(summary, indent=2))
+  print(f"Metrics written to {_MODEL_DIR.value}/metrics/{_SPLIT.value}.json, plots to "
+        f"{_MODEL_DIR.value}/plots/")
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == "__main__":
+  run()

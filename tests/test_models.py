@@ -1,0 +1,151 @@
+"""The dual-input model and its custom layers."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from gslm_keras.errors import ConfigError
+from gslm_keras.models import PRESETS, ModelConfig, build_model, preset
+from gslm_keras.models.layers import (AttentionPooling, DilatedResidualBlock,
+                                      ReverseComplement)
+
+from keras_helpers import (assert_saved_model_identical, run_layer_serialization_test)
+
+RNG = np.random.default_rng(0)
+
+
+def _one_hot(batch, length):
+  return np.eye(4, dtype=np.float32)[RNG.integers(0, 4, size=(batch, length))]
+
+
+def _inputs(batch=6, length=40, n_features=7):
+  return {"sequence": _one_hot(batch, length),
+          "features": RNG.normal(size=(batch, n_features)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("layer_cls,kwargs,shape", [
+    (DilatedResidualBlock, {"filters": 8, "kernel_size": 3, "dilation_rate": 2,
+                            "dropout": 0.1, "momentum": 0.9, "synchronized": False},
+     (3, 20, 8)),
+    (AttentionPooling, {}, (3, 20, 8)),
+    (ReverseComplement, {}, (3, 20, 4)),
+])
+def test_custom_layers_serialize(tmp_path, layer_cls, kwargs, shape):
+  data = RNG.normal(size=shape).astype(np.float32)
+  run_layer_serialization_test(layer_cls, kwargs, data, tmp_path)
+
+
+def test_reverse_complement_layer_matches_definition():
+  x = _one_hot(2, 10)
+  out = keras.ops.convert_to_numpy(ReverseComplement()(x))
+  complement = {0: 3, 1: 2, 2: 1, 3: 0}
+  for seq, rc in zip(x.argmax(-1), out.argmax(-1)):
+    assert list(rc) == [complement[b] for b in seq[::-1]]
+
+
+def test_residual_block_refuses_wrong_width():
+  with pytest.raises(ValueError, match="input has 4 channels, the block expects 8"):
+    DilatedResidualBlock(8)(np.zeros((1, 5, 4), np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("rc_average", [False, True])
+def test_presets_save_and_load_identically(tmp_path, name, rc_average):
+  config = preset(name).replace(rc_average=rc_average)
+  model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3,
+                      feature_mean=np.arange(7.0), feature_std=np.full(7, 2.0))
+  loaded = assert_saved_model_identical(model, _inputs(), tmp_path)
+  norm = loaded.get_layer("feature_normalization") if not rc_average else (
+      loaded.get_layer("gslm_core").get_layer("feature_normalization"))
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.mean).ravel(),
+                             np.arange(7.0))
+
+
+_AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate|"
+                        r"max_pooling1d|flatten|activation|normalization|average|"
+                        r"functional|input_layer)(_\d+)?$")
+
+
+def test_every_layer_is_named():
+  config = preset("default").replace(rc_average=True)
+  model = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
+  layers = model.layers + model.get_layer("gslm_core").layers
+  names = [layer.name for layer in layers]
+  assert not [n for n in names if _AUTO_NAME.match(n)], names
+  assert set(model.input) == {"sequence", "features"}
+  assert model.output.shape[-1] == 1
+
+
+@pytest.mark.parametrize("task,n_outputs", [("binary", 1), ("multiclass", 4),
+                                            ("multilabel", 3), ("regression", 2)])
+def test_heads(task, n_outputs):
+  model = build_model(preset("tiny"), length=40, n_features=7, task=task,
+                      n_outputs=n_outputs)
+  out = keras.ops.convert_to_numpy(model(_inputs(), training=False))
+  assert out.shape == (6, n_outputs)
+  if task == "multiclass":
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+  if task in ("binary", "multilabel"):
+    assert ((out > 0) & (out < 1)).all()
+
+
+def test_rc_average_is_strand_invariant():
+  model = build_model(preset("tiny").replace(rc_average=True), length=40, n_features=7,
+                      task="binary", n_outputs=1)
+  inputs = _inputs()
+  reverse = dict(inputs, sequence=inputs["sequence"][:, ::-1, ::-1].copy())
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(model(inputs)),
+                             keras.ops.convert_to_numpy(model(reverse)), rtol=1e-5)
+  plain = build_model(preset("tiny"), length=40, n_features=7, task="binary",
+                      n_outputs=1)
+  assert not np.allclose(keras.ops.convert_to_numpy(plain(inputs)),
+                         keras.ops.convert_to_numpy(plain(reverse)))
+
+
+def test_ablations_ignore_the_other_branch():
+  inputs = _inputs()
+  other_features = dict(inputs, features=inputs["features"] + 5.0)
+  other_sequence = dict(inputs, sequence=_one_hot(6, 40))
+  sequence_only = build_model(preset("tiny").replace(ablation="sequence"), length=40,
+                              n_features=7, task="binary", n_outputs=1)
+  features_only = build_model(preset("tiny").replace(ablation="features"), length=40,
+                              n_features=7, task="binary", n_outputs=1)
+  run = lambda m, x: keras.ops.convert_to_numpy(m(x, training=False))  # noqa: E731
+  np.testing.assert_array_equal(run(sequence_only, inputs),
+                                run(sequence_only, other_features))
+  np.testing.assert_array_equal(run(features_only, inputs),
+                                run(features_only, other_sequence))
+  assert not np.allclose(run(sequence_only, inputs), run(sequence_only, other_sequence))
+  assert "feature_normalization" not in [l.name for l in sequence_only.layers]
+  assert "stem_norm" not in [l.name for l in features_only.layers]
+
+
+def test_mixed_bfloat16_outputs_float32():
+  model = build_model(preset("tiny"), length=40, n_features=7, task="multiclass",
+                      n_outputs=3, dtype="mixed_bfloat16")
+  assert model.get_layer("stem_conv_w5").compute_dtype == "bfloat16"
+  out = model(_inputs(), training=False)
+  assert keras.backend.standardize_dtype(out.dtype) == "float32"
+
+
+def test_features_ablation_needs_features():
+  with pytest.raises(ConfigError, match="needs features, but the dataset has none"):
+    build_model(preset("tiny"), length=40, n_features=0, task="binary", n_outputs=1)
+  model = build_model(preset("tiny").replace(ablation="sequence"), length=40,
+                      n_features=0, task="binary", n_outputs=1)
+  assert model.input["features"].shape == (None, 0)
+
+
+def test_config_validation_and_json():
+  config = preset("large")
+  assert ModelConfig.from_json(config.to_json()) == config
+  with pytest.raises(ConfigError, match="pooling='mean'"):
+    ModelConfig(pooling="mean")
+  with pytest.raises(ConfigError, match="dropout=1.5"):
+    ModelConfig(dropout=1.5)
+  with pytest.raises(ConfigError, match="preset 'huge'"):
+    preset("huge")
