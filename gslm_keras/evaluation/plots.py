@@ -31,7 +31,7 @@ def training_curves(history: Sequence[dict[str, Any]], path: str) -> str | None:
   if not history:
     return None
   plt = _pyplot()
-  keys = [k for k in history[-1] if k not in ("segment", "step", "epoch")
+  keys = [k for k in history[-1] if k not in ("segment", "step", "epoch", "time")
           and not k.startswith("val_") and k != "learning_rate"]
   fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4), squeeze=False)
   epochs = [h["epoch"] for h in history]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 
 import keras
 
@@ -46,7 +47,7 @@ class HistoryLog(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     entry = {"segment": epoch, "step": (epoch + 1) * self.segment_steps,
-             "epoch": (epoch + 1) / self.segments_per_epoch}
+             "epoch": (epoch + 1) / self.segments_per_epoch, "time": time.time()}
     entry.update({k: float(v) for k, v in (logs or {}).items()})
     self.entries.append(entry)
     write_json_atomic(self.path, self.entries)
