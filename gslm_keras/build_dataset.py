@@ -18,7 +18,8 @@ from gslm_keras import cli
 
 def define_flags(fv: flags.FlagValues) -> None:
   """Defines the build flags on `fv` (the global FLAGS when run as a program)."""
-  flags.DEFINE_list("train", [], "Training input files, `path[:label=X][:format=F]`.", flag_values=fv)
+  flags.DEFINE_list("train", [], "Training input files, `path[:label=X][:format=F]`.",
+      flag_values=fv)
   flags.DEFINE_list("dev", [], "Dev (model selection) input files.", flag_values=fv)
   flags.DEFINE_list("test", [], "Test input files.", flag_values=fv)
   flags.DEFINE_list(
@@ -28,9 +29,11 @@ def define_flags(fv: flags.FlagValues) -> None:
       "split_fractions", None, "train,dev,test fractions of a seeded split of --input, "
       "stratified by label, e.g. 0.8,0.1,0.1.", flag_values=fv)
   flags.DEFINE_string(
-      "split_column", None, "Table column naming each row's split: train, dev or test.", flag_values=fv)
+      "split_column", None, "Table column naming each row's split: train, dev or test.",
+      flag_values=fv)
   flags.DEFINE_list(
-      "dev_chromosomes", [], "Contigs held out as the dev split (inputs with coordinates).", flag_values=fv)
+      "dev_chromosomes", [], "Contigs held out as the dev split (inputs with coordinates).",
+      flag_values=fv)
   flags.DEFINE_list(
       "test_chromosomes", [], "Contigs held out as the test split.", flag_values=fv)
   flags.DEFINE_float(
@@ -43,7 +46,8 @@ def define_flags(fv: flags.FlagValues) -> None:
       "label_column", ["label"], "Table label column (several for multi-output "
       "regression).", flag_values=fv)
   flags.DEFINE_string(
-      "id_column", None, "Table id column; ids are `<file>:<record number>` if unset.", flag_values=fv)
+      "id_column", None, "Table id column; ids are `<file>:<record number>` if unset.",
+      flag_values=fv)
   flags.DEFINE_list(
       "coordinate_columns", None, "Table columns chrom,start,end (0-based, half-open); "
       "needed for bigWig features and chromosome splits of tables.", flag_values=fv)
@@ -119,7 +123,8 @@ def define_flags(fv: flags.FlagValues) -> None:
       "progress_seconds", 10.0, "Seconds between progress lines.", flag_values=fv)
   flags.DEFINE_string("name", None, "Dataset name (default: the directory name).", flag_values=fv)
   flags.DEFINE_boolean(
-      "list_features", False, "Print the computed features and their parameters, exit.", flag_values=fv)
+      "list_features", False, "Print the computed features and their parameters, exit.",
+      flag_values=fv)
 
 
 def _specs(values):

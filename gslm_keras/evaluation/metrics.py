@@ -9,8 +9,15 @@ from scipy import stats
 from sklearn import metrics as skm
 
 
-def _binary_scores(y_true: np.ndarray, prob: np.ndarray) -> dict[str, Any]:
-  predicted = (prob >= 0.5).astype(int)
+def _name(names: Sequence[str], k: int) -> str:
+  return names[k] if len(names) > k else str(k)
+
+
+def _binary_scores(y_true: np.ndarray, prob: np.ndarray,
+                   predicted: np.ndarray | None = None) -> dict[str, Any]:
+  """Scores of one positive class; predictions are prob >= 0.5 unless given."""
+  if predicted is None:
+    predicted = (prob >= 0.5).astype(int)
   both = len(np.unique(y_true)) == 2
   return {
       "accuracy": float(skm.accuracy_score(y_true, predicted)),
@@ -64,15 +71,11 @@ def compute_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray,
     per_class = {}
     aurocs = []
     for k in labels:
-      name = class_names[k] if len(class_names) > k else str(k)
-      scores = _binary_scores((y_true == k).astype(int), y_pred[:, k])
-      scores["f1"] = float(skm.f1_score(y_true == k, predicted == k, zero_division=0))
-      scores["precision"] = float(skm.precision_score(y_true == k, predicted == k,
-                                                      zero_division=0))
-      scores["recall"] = float(skm.recall_score(y_true == k, predicted == k,
-                                                zero_division=0))
+      # One-vs-rest, with the argmax prediction (not a 0.5 threshold).
+      scores = _binary_scores((y_true == k).astype(int), y_pred[:, k],
+                              (predicted == k).astype(int))
       del scores["accuracy"], scores["mcc"]
-      per_class[name] = scores
+      per_class[_name(class_names, k)] = scores
       if scores["auroc"] is not None:
         aurocs.append(scores["auroc"])
     out["auroc_macro"] = float(np.mean(aurocs)) if aurocs else None
@@ -81,8 +84,8 @@ def compute_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray,
   if task == "multilabel":
     per_class = {}
     for k in range(y_pred.shape[1]):
-      name = class_names[k] if len(class_names) > k else str(k)
-      per_class[name] = _binary_scores(y_true[:, k].astype(int), y_pred[:, k])
+      per_class[_name(class_names, k)] = _binary_scores(y_true[:, k].astype(int),
+                                                        y_pred[:, k])
     for key in ("auroc", "auprc", "f1", "mcc", "accuracy"):
       values = [v[key] for v in per_class.values() if v[key] is not None]
       out[f"{key}_macro"] = float(np.mean(values)) if values else None
@@ -91,9 +94,8 @@ def compute_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray,
   if task == "regression":
     per_target = {}
     for k in range(y_pred.shape[1]):
-      name = class_names[k] if len(class_names) > k else str(k)
       truth, pred = y_true[:, k], y_pred[:, k]
-      per_target[name] = {
+      per_target[_name(class_names, k)] = {
           "pearson": float(stats.pearsonr(truth, pred)[0]),
           "spearman": float(stats.spearmanr(truth, pred)[0]),
           "mse": float(skm.mean_squared_error(truth, pred)),
