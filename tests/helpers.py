@@ -54,3 +54,11 @@ def read_records(info, split) -> list[dict]:
 def leftovers(parent) -> list[str]:
   """Temporary build directories or files left in `parent`."""
   return [name for name in os.listdir(parent) if ".building-" in name or ".old-" in name]
+
+
+def write_table(path, header: str, rows) -> str:
+  """Writes a header line and one line per row; returns the path as a string."""
+  with open(path, "w") as handle:
+    handle.write(header + "\n")
+    handle.writelines(row + "\n" for row in rows)
+  return str(path)

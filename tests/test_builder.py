@@ -17,7 +17,7 @@ from gslm_keras.data.manifest import MANIFEST, DatasetInfo, sha256_file
 from gslm_keras.errors import ConfigError
 
 from conftest import GENOMES, PROM_DIR, SPLICE_CSV, read_column
-from helpers import build, leftovers, read_records
+from helpers import build, leftovers, read_records, write_table
 
 
 @pytest.fixture(scope="module")
@@ -182,12 +182,10 @@ def test_bed_windows_strand_and_chromosome_split(tmp_path, two_contig_genome):
 
 def test_provided_columns_with_missing_values(tmp_path):
   rows = read_column(PROM_DIR / "dev.csv", limit=60)
-  table = tmp_path / "table.tsv"
-  with open(table, "w") as handle:
-    handle.write("id\tsequence\tlabel\tscore\tphylop\n")
-    for i, seq in enumerate(rows):
-      missing = i % 7 == 3
-      handle.write(f"r{i}\t{seq}\t{i % 2}\t{i * 0.5}\t{'NA' if missing else i % 5}\n")
+  table = write_table(
+      tmp_path / "table.tsv", "id\tsequence\tlabel\tscore\tphylop",
+      (f"r{i}\t{seq}\t{i % 2}\t{i * 0.5}\t{'NA' if i % 7 == 3 else i % 5}"
+       for i, seq in enumerate(rows)))
   info = build(tmp_path / "ds", train=[table], id_column="id",
                provided_features=("score", "phylop"), missing_values="fill_mean",
                computed_features=["gc_content"])
@@ -285,12 +283,10 @@ def _recipe(name, **kwargs):
 
 def test_regression_and_multilabel_labels(tmp_path):
   seqs = read_column(PROM_DIR / "dev.csv", limit=30)
-  table = tmp_path / "t.csv"
-  with open(table, "w") as handle:
-    handle.write("sequence,expr,half_life,tags\n")
-    for i, s in enumerate(seqs):
-      tags = ";".join(t for t, on in (("tata", i % 2), ("cpg", i % 3 == 0)) if on)
-      handle.write(f"{s},{i / 10},{-i},{tags}\n")
+  tags = [";".join(t for t, on in (("tata", i % 2), ("cpg", i % 3 == 0)) if on)
+          for i in range(len(seqs))]
+  table = write_table(tmp_path / "t.csv", "sequence,expr,half_life,tags",
+                      (f"{s},{i / 10},{-i},{tags[i]}" for i, s in enumerate(seqs)))
   info = build(tmp_path / "reg", train=[table], task="regression",
                label_columns=("expr", "half_life"))
   labels = [r["label"] for r in read_records(info, "train")]
@@ -304,11 +300,8 @@ def test_regression_and_multilabel_labels(tmp_path):
 
 def test_length_policies_crop_pad_skip(tmp_path):
   seqs = read_column(PROM_DIR / "dev.csv", limit=20)
-  table = tmp_path / "t.csv"
-  with open(table, "w") as handle:
-    handle.write("sequence,label\n")
-    for i, s in enumerate(seqs):
-      handle.write(f"{s[:200 + 10 * (i % 3 - 1)]},{i % 2}\n")  # 190, 200, 210 bp
+  table = write_table(tmp_path / "t.csv", "sequence,label",  # 190, 200, 210 bp
+                      (f"{s[:200 + 10 * (i % 3 - 1)]},{i % 2}" for i, s in enumerate(seqs)))
   info = build(tmp_path / "a", train=[table], length=200, on_longer="crop",
                on_shorter="pad")
   assert info.data["splits"]["train"]["length_actions"] == {"cropped": 6, "padded": 7}

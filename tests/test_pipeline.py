@@ -18,7 +18,7 @@ from gslm_keras.dna import alphabet
 from gslm_keras.errors import DatasetError
 
 from conftest import PROM_DIR, read_column
-from helpers import build, read_records
+from helpers import build, read_records, write_table
 from test_features import ref_fickett
 
 FEATURES = ["gc_content", "kmer:k=3:canonical=true", "fickett"]
@@ -121,11 +121,9 @@ def test_drop_remainder_gives_static_batches(prom):
 
 def test_missing_provided_values_filled_with_train_mean(tmp_path):
   rows = read_column(PROM_DIR / "dev.csv", limit=40)
-  table = tmp_path / "t.csv"
-  with open(table, "w") as handle:
-    handle.write("sequence,label,signal\n")
-    for i, seq in enumerate(rows):
-      handle.write(f"{seq},{i % 2},{'' if i % 4 == 0 else i}\n")
+  table = write_table(tmp_path / "t.csv", "sequence,label,signal",
+                      (f"{seq},{i % 2},{'' if i % 4 == 0 else i}"
+                       for i, seq in enumerate(rows)))
   info = build(tmp_path / "ds", train=[table], provided_features=("signal",),
                missing_values="fill_mean")
   x, _ = _all(make_dataset(info.directory, "train", normalize=False))

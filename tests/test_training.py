@@ -24,7 +24,7 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
 from conftest import PROM_DIR, REPO, read_column
-from helpers import build
+from helpers import build, write_table
 
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 
@@ -260,11 +260,8 @@ def test_tpu_path_on_cpu(splice_dir):
 
 def test_nan_loss_stops_training(tmp_path):
   seqs = read_column(PROM_DIR / "dev.csv", limit=200)
-  table = tmp_path / "huge.csv"
-  with open(table, "w") as handle:
-    handle.write("sequence,value\n")
-    for i, s in enumerate(seqs):
-      handle.write(f"{s},{(i % 7) * 1e30}\n")
+  table = write_table(tmp_path / "huge.csv", "sequence,value",
+                      (f"{s},{(i % 7) * 1e30}" for i, s in enumerate(seqs)))
   info = build(tmp_path / "data", train=[table], task="regression",
                label_columns=("value",), computed_features=["gc_content"])
   config = TrainConfig(data_dir=info.directory, model_dir=str(tmp_path / "run"),
