@@ -114,8 +114,8 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
     config = json.load(handle)
   data_dir = data_dir or config["data_dir"]
   info = DatasetInfo.load(data_dir, splits=[split])
-  trained_on = DatasetInfo(json.load(open(os.path.join(model_dir, "dataset_info.json"),
-                                          encoding="utf-8")), model_dir)
+  with open(os.path.join(model_dir, "dataset_info.json"), encoding="utf-8") as handle:
+    trained_on = DatasetInfo(json.load(handle), model_dir)
   if model is None:
     path = os.path.join(model_dir, MODEL_FILE)
     if not os.path.exists(path):
