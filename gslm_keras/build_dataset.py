@@ -55,6 +55,9 @@ def define_flags(fv: flags.FlagValues) -> None:
   flags.DEFINE_string(
       "fasta_label_regex", None, "Regex on FASTA headers; group 1 (or the whole match) "
       "is the label.", flag_values=fv)
+  flags.DEFINE_enum(
+      "fasta_ids", "header", ["header", "position"], "FASTA record ids: the first "
+      "word of the header, or `<file>:<n>` when header words repeat.", flag_values=fv)
   flags.DEFINE_string(
       "reference", None, "Reference genome FASTA for BED inputs (plain or bgzip; the "
       ".fai index is built when missing).", flag_values=fv)
@@ -192,7 +195,8 @@ def config_from_flags(fv: flags.FlagValues, command: str | None = None):
       sequence_column=fv.sequence_column,
       label_columns=tuple(fv.label_column), id_column=fv.id_column,
       coordinate_columns=coordinates, strand_column=fv.strand_column,
-      fasta_label_regex=fv.fasta_label_regex, reference=fv.reference,
+      fasta_label_regex=fv.fasta_label_regex, fasta_ids=fv.fasta_ids,
+      reference=fv.reference,
       bed_label_column=fv.bed_label_column,
       bed_strand_aware=fv.bed_strand_aware, recipe=recipe, task=fv.task,
       classes=tuple(fv.classes) if fv.classes is not None else None,

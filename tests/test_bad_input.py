@@ -182,3 +182,15 @@ def test_byte_order_mark_and_crlf_are_read(tmp_path):
   info = build(tmp_path / "out", train=[path], test=[f"{fasta}:label=1"])
   assert info.num_records("train") == len(GOOD_ROWS)
   assert info.num_records("test") == 1
+
+
+def test_repeated_fasta_header_words_with_position_ids(tmp_path):
+  path = tmp_path / "dup.fa"
+  path.write_text("".join(f">sulfate transporter {i}\n{s}\n" for i, s in enumerate(SEQS[:4])))
+  with pytest.raises(InputError, match="duplicate id 'sulfate'"):
+    build(tmp_path / "a", train=[f"{path}:label=x", f"{path}:label=y"])
+  other = tmp_path / "other.fa"
+  other.write_text(path.read_text())
+  info = build(tmp_path / "b", train=[f"{path}:label=x", f"{other}:label=y"],
+               fasta_ids="position")
+  assert info.num_records("train") == 8

@@ -63,6 +63,8 @@ class BuildConfig:
     coordinate_columns: table columns (chrom, start, end), 0-based half-open.
     strand_column: table strand column.
     fasta_label_regex: regex on FASTA headers; group 1 (or the match) is the label.
+    fasta_ids: "header" (the first word of each header) or "position"
+      (`<file>:<n>`, for files whose header words repeat).
     reference: reference genome FASTA for BED inputs.
     bed_label_column: 1-based BED column with the label; per-file label if None.
     bed_strand_aware: reverse-complement windows of '-' BED intervals.
@@ -106,6 +108,7 @@ class BuildConfig:
   coordinate_columns: tuple[str, str, str] | None = None
   strand_column: str | None = None
   fasta_label_regex: str | None = None
+  fasta_ids: str = "header"
   reference: str | None = None
   bed_label_column: int | None = None
   bed_strand_aware: bool = True
@@ -168,6 +171,8 @@ class BuildConfig:
         raise ConfigError(f"task=binary needs 2 classes, got {list(self.classes)}")
       if len(self.classes) < 2 and self.task != "multilabel":
         raise ConfigError(f"classes={list(self.classes)}: need at least 2")
+    if self.fasta_ids not in ("header", "position"):
+      raise ConfigError(f"fasta_ids={self.fasta_ids!r}: expected header or position")
     if self.missing_values not in MISSING_POLICIES:
       raise ConfigError(f"missing_values={self.missing_values!r}: expected one of "
                         f"{', '.join(MISSING_POLICIES)}")
@@ -435,6 +440,8 @@ class _Sources:
             f"FASTA input {spec.path} needs a label: add :label=<class> to the path "
             "or set --fasta_label_regex")
       stream = readers.read_fasta(spec.path, spec.label, config.fasta_label_regex)
+      if config.fasta_ids == "position":
+        stream = (dataclasses.replace(record, id=None) for record in stream)
     elif fmt == "bed":
       options = readers.BedOptions(
           reference=config.reference, window=config.length or 0,

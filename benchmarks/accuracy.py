@@ -1,0 +1,511 @@
+r"""Accuracy of gslm_keras on real labelled data, next to published results.
+
+One command per suite; each writes a JSON file and a markdown table beside it:
+
+  python -m benchmarks.accuracy --suite=tasks --data_root=../shared/data/gue \
+      --tasks=all --output=benchmarks/results/gue.json
+  python -m benchmarks.accuracy --suite=statlog \
+      --data=../shared/data/uci/splice_statlog_dna.csv --output=benchmarks/results/statlog.json
+  python -m benchmarks.accuracy --suite=cnnprom --data_root=../shared/data/cnnprom \
+      --output=benchmarks/results/cnnprom.json
+  python -m benchmarks.accuracy --suite=uci_promoters \
+      --data=../shared/data/uci/promoters.data --output=benchmarks/results/uci_promoters.json
+
+`tasks` takes any directory whose task folders hold train.csv, dev.csv and test.csv
+(sequence,label); `--tasks` is `all` or a comma-separated list of task folders
+relative to --data_root. For every task: build the dataset, train the dual-input
+model (model selection and the decision threshold on dev only), evaluate on test;
+repeat for --seeds seeds; train the sequence-only and features-only ablations; fit a
+logistic regression on the same computed features; count duplicates and train/test
+overlaps (no test row is dropped). Training wall time and the machine are recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks import common, published
+
+COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entropy",
+            "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
+            "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
+ABLATIONS = ("both", "sequence", "features")
+
+
+@dataclasses.dataclass
+class Settings:
+  preset: str
+  epochs: int
+  patience: int
+  batch_size: int
+  learning_rate: float
+  seeds: int
+  ablation_seeds: int
+  rc_tasks: tuple[str, ...]
+  ablations: tuple[str, ...]
+  workers: int
+
+
+# --------------------------------------------------------------------------
+# One model
+
+
+def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict:
+  from sklearn import metrics as skm
+
+  predicted = (prob >= threshold).astype(int)
+  tp = int(((truth == 1) & (predicted == 1)).sum())
+  tn = int(((truth == 0) & (predicted == 0)).sum())
+  return {"mcc": float(skm.matthews_corrcoef(truth, predicted)),
+          "accuracy": float((predicted == truth).mean()),
+          "auroc": float(skm.roc_auc_score(truth, prob)),
+          "sensitivity": tp / max(int((truth == 1).sum()), 1),
+          "specificity": tn / max(int((truth == 0).sum()), 1)}
+
+
+def dev_threshold(truth: np.ndarray, prob: np.ndarray) -> float:
+  """The probability cut that maximises dev MCC (ties: closest to 0.5)."""
+  from sklearn import metrics as skm
+
+  candidates = np.unique(np.concatenate([np.quantile(prob, np.linspace(0.01, 0.99, 99)),
+                                         [0.5]]))
+  scores = [(skm.matthews_corrcoef(truth, (prob >= t).astype(int)), -abs(t - 0.5), t)
+            for t in candidates]
+  return float(max(scores)[2])
+
+
+def score_run(model_dir: str, info) -> dict[str, Any]:
+  """Test scores of a finished run; binary tasks also at the dev-chosen threshold."""
+  out: dict[str, Any] = {}
+  if info.task == "binary":
+    positive = info.classes[1]
+    probs = {}
+    for split in ("dev", "test"):
+      path = os.path.join(model_dir, "predictions", f"{split}.tsv")
+      if not os.path.exists(path):
+        continue
+      with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+      probs[split] = (np.array([r["label"] == positive for r in rows], int),
+                      np.array([float(r[f"prob_{positive}"]) for r in rows]))
+    threshold = dev_threshold(*probs["dev"]) if "dev" in probs else 0.5
+    out.update(_binary_scores(*probs["test"], threshold))
+    out["threshold"] = threshold
+    out["mcc_at_0.5"] = _binary_scores(*probs["test"], 0.5)["mcc"]
+    return out
+  import json
+
+  with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
+    metrics = json.load(handle)
+  out.update({k: metrics.get(k) for k in ("mcc", "accuracy", "auroc_macro")})
+  return out
+
+
+def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, seed: int,
+              reverse_complement: bool) -> dict[str, Any]:
+  from gslm_keras.data.manifest import DatasetInfo
+  from gslm_keras.models import preset
+  from gslm_keras.training.config import TrainConfig
+  from gslm_keras.training.trainer import train
+
+  config = TrainConfig(
+      data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
+          ablation=ablation), model_preset=settings.preset, epochs=settings.epochs,
+      batch_size=settings.batch_size, optimizer="adamw",
+      learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",
+      warmup_steps=50, early_stopping_patience=settings.patience, seed=seed,
+      reverse_complement=reverse_complement, evaluate_splits=("dev", "test"),
+      overwrite=True, verbose=0)
+  start = time.time()
+  result = train(config)
+  seconds = time.time() - start
+  scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"))
+  scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
+                 "steps": result.steps, "best_dev": result.best.get("best")})
+  return scores
+
+
+def logistic_regression(data_dir: str) -> dict[str, Any]:
+  """The reference for the features-only branch: a logistic regression on the same
+  computed features, C chosen on dev."""
+  from sklearn.linear_model import LogisticRegression
+
+  from gslm_keras import make_dataset
+  from gslm_keras.data.manifest import DatasetInfo
+
+  info = DatasetInfo.load(data_dir, verify="none")
+
+  def arrays(split):
+    xs, ys = [], []
+    for inputs, labels in make_dataset(data_dir, split, "eval", 1024, verify="none"):
+      xs.append(inputs["features"].numpy())
+      ys.append(labels.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+  x_train, y_train = arrays("train")
+  x_dev, y_dev = arrays("dev")
+  x_test, y_test = arrays("test")
+  best = None
+  for c in (0.01, 0.1, 1.0, 10.0):
+    model = LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train)
+    if info.task == "binary":
+      prob = model.predict_proba(x_dev)[:, 1]
+      score = _binary_scores(y_dev, prob, dev_threshold(y_dev, prob))["mcc"]
+    else:
+      score = float((model.predict(x_dev) == y_dev).mean())
+    if best is None or score > best[0]:
+      best = (score, c, model)
+  _, c, model = best
+  if info.task == "binary":
+    threshold = dev_threshold(y_dev, model.predict_proba(x_dev)[:, 1])
+    out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], threshold)
+  else:
+    from sklearn import metrics as skm
+
+    predicted = model.predict(x_test)
+    out = {"accuracy": float((predicted == y_test).mean()),
+           "mcc": float(skm.matthews_corrcoef(y_test, predicted))}
+  out["C"] = c
+  return out
+
+
+# --------------------------------------------------------------------------
+# One task
+
+
+def summarise(runs: list[dict]) -> dict[str, dict]:
+  summary = {}
+  for ablation in ABLATIONS:
+    chosen = [r for r in runs if r["ablation"] == ablation]
+    if not chosen:
+      continue
+    entry = {"n_seeds": len(chosen)}
+    for key in ("mcc", "accuracy", "auroc", "auroc_macro", "sensitivity", "specificity",
+                "train_seconds"):
+      values = [r[key] for r in chosen if r.get(key) is not None]
+      if values:
+        entry[f"{key}_mean"] = float(np.mean(values))
+        entry[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    summary[ablation] = entry
+  return summary
+
+
+def run_task(name: str, data_dir: str, work: str, settings: Settings) -> dict[str, Any]:
+  from gslm_keras.data.manifest import DatasetInfo
+
+  info = DatasetInfo.load(data_dir)
+  reverse_complement = any(name.startswith(p) for p in settings.rc_tasks)
+  runs = []
+  for ablation in settings.ablations:
+    seeds = settings.seeds if ablation == "both" else settings.ablation_seeds
+    for seed in range(seeds):
+      print(f"  {name}: {ablation}, seed {seed}", flush=True)
+      runs.append(train_one(data_dir, os.path.join(work, f"{ablation}_{seed}"), settings,
+                            ablation, seed, reverse_complement))
+  return {
+      "data": {split: info.num_records(split) for split in info.splits}
+      | {"sequence_overlaps": info.data["sequence_overlaps"],
+         "reverse_complement_augmentation": reverse_complement},
+      "runs": runs, "summary": summarise(runs),
+      "logistic_regression": logistic_regression(data_dir),
+      "wall_seconds_both_per_seed": float(np.mean(
+          [r["train_seconds"] for r in runs if r["ablation"] == "both"])),
+  }
+
+
+def build(output_dir: str, workers: int, **kwargs):
+  from gslm_keras.data.builder import BuildConfig, build_dataset
+  from gslm_keras.data.readers import InputSpec
+  from gslm_keras.features import parse_specs
+
+  for key in ("train", "dev", "test", "input"):
+    if key in kwargs:
+      kwargs[key] = tuple(InputSpec.parse(str(p)) for p in kwargs[key])
+  return build_dataset(BuildConfig(
+      output_dir=output_dir, computed_features=parse_specs(COMPUTED),
+      num_workers=workers, progress_seconds=1e9, **kwargs))
+
+
+# --------------------------------------------------------------------------
+# Suites
+
+
+def find_tasks(root: str, tasks: str) -> list[str]:
+  found = sorted(os.path.relpath(d, root) for d, _, files in os.walk(root)
+                 if {"train.csv", "dev.csv", "test.csv"} <= set(files))
+  if tasks == "all":
+    return found
+  wanted = [t.strip().strip("/") for t in tasks.split(",") if t.strip()]
+  missing = [t for t in wanted if t not in found]
+  if missing:
+    sys.exit(f"error: no task folder {missing[0]!r} with train/dev/test.csv under {root}; "
+             f"found: {', '.join(found) or 'none'}")
+  return wanted
+
+
+def suite_tasks(args, settings, tmp, report) -> None:
+  for name in find_tasks(args.data_root, args.tasks):
+    print(f"task {name}", flush=True)
+    folder = os.path.join(args.data_root, name)
+    data_dir = os.path.join(tmp, name, "data")
+    build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
+          dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
+    entry = run_task(name, data_dir, os.path.join(tmp, name), settings)
+    entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor"),
+                                  published.GUE.get(name, (None, None, None))))
+    report(name, entry)
+
+
+def suite_statlog(args, settings, tmp, report) -> None:
+  data_dir = os.path.join(tmp, "statlog", "data")
+  build(data_dir, settings.workers, input=[args.data], split_column="statlog_split",
+        dev_fraction=0.1, seed=0)
+  result = run_task("statlog", data_dir, os.path.join(tmp, "statlog"), settings)
+  result["published"] = published.STATLOG
+  report("statlog", result)
+
+
+CNNPROM_SETS = {
+    "ecoli": ("Ecoli_prom.fa", "Ecoli_non_prom.fa"),
+    "bsubtilis": ("Bacillus_prom.fa", "Bacillus_non_prom.fa"),
+    "arabidopsis_tata": ("Arabidopsis_tata.fa", "Arabidopsis_non_prom.fa"),
+    "arabidopsis_non_tata": ("Arabidopsis_non_tata.fa", "Arabidopsis_non_prom_big.fa"),
+    "mouse_tata": ("Mouse_tata.fa", "Mouse_nonprom.fa"),
+}
+
+
+def suite_cnnprom(args, settings, tmp, report) -> None:
+  names = list(CNNPROM_SETS) if args.tasks == "all" else args.tasks.split(",")
+  for name in names:
+    positive, negative = CNNPROM_SETS[name]
+    print(f"task {name}", flush=True)
+    data_dir = os.path.join(tmp, name, "data")
+    # The paper gives no split: a seeded 80/10/10 split, stratified by class.
+    build(data_dir, settings.workers,
+          input=[f"{os.path.join(args.data_root, positive)}:label=promoter",
+                 f"{os.path.join(args.data_root, negative)}:label=non_promoter"],
+          split_fractions=(0.8, 0.1, 0.1), seed=args.split_seed,
+          classes=("non_promoter", "promoter"), fasta_ids="position")
+    entry = run_task(name, data_dir, os.path.join(tmp, name), settings)
+    reference = published.CNNPROM.get(name)
+    entry["published"] = (dict(zip(("sensitivity", "specificity", "cc"), reference))
+                          if reference else None)
+    report(name, entry)
+
+
+def suite_uci_promoters(args, settings, tmp, report) -> None:
+  """Stratified 10-fold cross-validation; errors counted over all 106 rows."""
+  with open(args.data) as handle:
+    rows = [line.strip().split(",") for line in handle if line.strip()]
+  records = [(cls.strip(), name.strip(), seq.strip().upper()) for cls, name, seq in rows]
+  rng = np.random.default_rng(args.split_seed)
+  folds = np.zeros(len(records), int)
+  for cls in ("+", "-"):
+    members = [i for i, r in enumerate(records) if r[0] == cls]
+    for rank, i in enumerate(rng.permutation(members)):
+      folds[i] = rank % 10
+  errors = {a: [0] * settings.seeds for a in settings.ablations}
+  lr_errors = 0
+  per_fold = []
+  for fold in range(10):
+    print(f"fold {fold}", flush=True)
+    folder = os.path.join(tmp, f"fold{fold}")
+    os.makedirs(folder)
+    for split, keep in (("train", folds != fold), ("test", folds == fold)):
+      with open(os.path.join(folder, f"{split}.csv"), "w") as handle:
+        handle.write("id,sequence,label\n")
+        for i in np.flatnonzero(keep):
+          cls, name, seq = records[i]
+          handle.write(f"{name},{seq},{'promoter' if cls == '+' else 'other'}\n")
+    data_dir = os.path.join(folder, "data")
+    build(data_dir, 1, train=[os.path.join(folder, "train.csv")],
+          test=[os.path.join(folder, "test.csv")], id_column="id", dev_fraction=0.15,
+          seed=fold, classes=("other", "promoter"))
+    fold_result = run_task("uci", data_dir, folder, settings)
+    for run in fold_result["runs"]:
+      n_test = int((folds == fold).sum())
+      errors[run["ablation"]][run["seed"]] += round((1 - run["accuracy"]) * n_test)
+    lr_errors += round((1 - fold_result["logistic_regression"]["accuracy"])
+                       * int((folds == fold).sum()))
+    per_fold.append(fold_result)
+  report("uci_promoters", {
+      "protocol": "stratified 10-fold cross-validation, dev 15% of each training fold, "
+                  f"fold seed {args.split_seed}",
+      "errors_out_of_106": {a: e[: settings.seeds if a == "both" else settings.ablation_seeds]
+                            for a, e in errors.items()},
+      "logistic_regression_errors": lr_errors, "folds": per_fold,
+      "published_loo_errors": published.UCI_PROMOTERS})
+
+
+SUITES = {"tasks": suite_tasks, "statlog": suite_statlog, "cnnprom": suite_cnnprom,
+          "uci_promoters": suite_uci_promoters}
+
+
+# --------------------------------------------------------------------------
+# Report
+
+
+def _fmt(mean, sd=None, scale=100.0, digits=1):
+  if mean is None:
+    return "-"
+  text = f"{mean * scale:.{digits}f}"
+  return text + (f" ± {sd * scale:.{digits}f}" if sd else "")
+
+
+def markdown(results: dict) -> str:
+  settings = results["settings"]
+  lines = [f"# Accuracy: suite `{results['suite']}`"
+           + ("" if results.get("complete") else " (in progress: finished tasks only)"), "",
+           common.machine_lines(results),
+           f"Settings: preset `{settings['preset']}`, up to {settings['epochs']} epochs, "
+           f"early stopping patience {settings['patience']}, batch {settings['batch_size']}, "
+           f"{settings['seeds']} seed(s) for the dual-input model, "
+           f"{settings['ablation_seeds']} for each ablation. Model selection and the "
+           "decision threshold of binary tasks on dev only.", ""]
+  tasks = results["tasks"]
+  suite = results["suite"]
+  if suite == "uci_promoters":
+    entry = tasks["uci_promoters"]
+    lines += [f"Protocol: {entry['protocol']}.", "",
+              "| model | errors out of 106 |", "|---|---|"]
+    for ablation, errors in entry["errors_out_of_106"].items():
+      lines.append(f"| gslm_keras {ablation} | {', '.join(map(str, errors))} |")
+    lines.append(f"| logistic regression (computed features) | "
+                 f"{entry['logistic_regression_errors']} |")
+    for name, errors in entry["published_loo_errors"].items():
+      lines.append(f"| {name} (published, leave-one-out) | {errors} |")
+    best = min(min(e) for e in entry["errors_out_of_106"].values())
+    lines += ["", f"Goal: fewer than 8 errors. Best here: {best} "
+              f"({'met' if best < 8 else 'not met'})."]
+    return "\n".join(lines) + "\n"
+  header = ("| task | train / dev / test | both: MCC x100 (mean ± sd) | AUROC | "
+            "seq only | features only | logistic reg. | published | wall s/seed | goal |")
+  lines += [header, "|" + "---|" * 10]
+  for name, entry in tasks.items():
+    s = entry["summary"]
+    both = s.get("both", {})
+    pub = entry.get("published") or {}
+    data = entry["data"]
+    sizes = " / ".join(str(data.get(k, "-")) for k in ("train", "dev", "test"))
+    seq = s.get("sequence", {}).get("mcc_mean")
+    feat = s.get("features", {}).get("mcc_mean")
+    if suite == "tasks":
+      reference = ", ".join(f"{k} {v}" for k, v in pub.items() if v is not None)
+      goals = []
+      ours = both.get("mcc_mean", 0) * 100
+      if pub.get("nt") is not None:
+        goals.append(f"NT {'met' if ours >= pub['nt'] else 'not met'}")
+      if pub.get("dnabert2") is not None:
+        goals.append(f"DNABERT-2 {'met' if ours >= pub['dnabert2'] else 'not met'}")
+      goal = "; ".join(goals)
+    elif suite == "cnnprom":
+      reference = (f"Sn {pub['sensitivity']}, Sp {pub['specificity']}, CC {pub['cc']}"
+                   if pub else "none")
+      goal = ("-" if not pub else
+              f"CC {'met' if both.get('mcc_mean', 0) >= pub['cc'] else 'not met'}")
+    else:
+      reference = "RBF network 95.9% accuracy"
+      goal = f"{'met' if both.get('accuracy_mean', 0) * 100 > 95.9 else 'not met'}"
+    auroc = both.get("auroc_mean", both.get("auroc_macro_mean"))
+    lines.append(
+        f"| {name} | {sizes} | {_fmt(both.get('mcc_mean'), both.get('mcc_sd'))} | "
+        f"{_fmt(auroc, scale=1, digits=3)} | {_fmt(seq)} | {_fmt(feat)} | "
+        f"{_fmt(entry['logistic_regression'].get('mcc'))} | {reference} | "
+        f"{entry['wall_seconds_both_per_seed']:.0f} | {goal} |")
+  if suite == "cnnprom":
+    lines += ["", "| task | both: sensitivity | specificity | CC (= MCC) |", "|---|---|---|---|"]
+    for name, entry in tasks.items():
+      b = entry["summary"].get("both", {})
+      lines.append(f"| {name} | {_fmt(b.get('sensitivity_mean'), scale=1, digits=3)} | "
+                   f"{_fmt(b.get('specificity_mean'), scale=1, digits=3)} | "
+                   f"{_fmt(b.get('mcc_mean'), b.get('mcc_sd'), scale=1, digits=3)} |")
+  if suite == "statlog":
+    b = tasks["statlog"]["summary"]["both"]
+    lines += ["", f"StatLog test accuracy: {_fmt(b['accuracy_mean'], b.get('accuracy_sd'))}% "
+              f"(published best 95.9%)."]
+  lines += ["", "Data quirks (counted, nothing dropped):", ""]
+  for name, entry in tasks.items():
+    overlaps = entry["data"]["sequence_overlaps"]
+    lines.append(f"- {name}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                           for k, v in overlaps.items() if v))
+  compared = [e["summary"] for e in tasks.values()
+              if {"both", "sequence", "features"} <= set(e["summary"])]
+  ablation_wins = sum(1 for s in compared if s["both"]["mcc_mean"] > max(
+      s["sequence"]["mcc_mean"], s["features"]["mcc_mean"]))
+  with_features = [e for e in tasks.values() if "features" in e["summary"]]
+  feature_beats_lr = sum(1 for e in with_features
+                         if e["summary"]["features"]["mcc_mean"] >
+                         e["logistic_regression"]["mcc"])
+  lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
+            f"{len(compared)} task(s); the features-only branch beats the logistic "
+            f"regression on {feature_beats_lr} of {len(with_features)}.", ""]
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--suite", choices=sorted(SUITES), default="tasks")
+  parser.add_argument("--data_root", help="tasks / cnnprom: the folder of tasks or FASTA")
+  parser.add_argument("--data", help="statlog / uci_promoters: the data file")
+  parser.add_argument("--tasks", default="all", help="all, or a comma-separated list")
+  parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
+  parser.add_argument("--preset", default="default")
+  parser.add_argument("--epochs", type=int, default=15)
+  parser.add_argument("--patience", type=int, default=4)
+  parser.add_argument("--batch_size", type=int, default=64)
+  parser.add_argument("--learning_rate", type=float, default=2e-3)
+  parser.add_argument("--seeds", type=int, default=3)
+  parser.add_argument("--ablation_seeds", type=int, default=1)
+  parser.add_argument("--ablations", default="both,sequence,features")
+  parser.add_argument("--rc_tasks", default="tf/,mouse/",
+                      help="task-name prefixes trained with reverse-complement "
+                           "augmentation (strand-symmetric signals such as TF binding)")
+  parser.add_argument("--split_seed", type=int, default=0)
+  parser.add_argument("--workers", type=int, default=0)
+  args = parser.parse_args(argv)
+  needs_root = args.suite in ("tasks", "cnnprom")
+  source = args.data_root if needs_root else args.data
+  if not source or not os.path.exists(source):
+    sys.exit(f"error: suite {args.suite} needs --{'data_root' if needs_root else 'data'} "
+             f"(got {source!r})")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  settings = Settings(
+      preset=args.preset, epochs=args.epochs, patience=args.patience,
+      batch_size=args.batch_size, learning_rate=args.learning_rate, seeds=args.seeds,
+      ablation_seeds=args.ablation_seeds,
+      rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
+      ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers)
+  results = common.header("benchmarks.accuracy")
+  results.update({"suite": args.suite, "source": source,
+                  "settings": dataclasses.asdict(settings),
+                  "computed_features": COMPUTED})
+  start = time.time()
+  results["tasks"] = {}
+  results["complete"] = False
+
+  def report(name, entry):
+    # Written after every task, so a long suite leaves its finished tasks behind.
+    results["tasks"][name] = entry
+    results["total_seconds"] = time.time() - start
+    common.write_results(args.output, results, markdown(results))
+
+  with tempfile.TemporaryDirectory() as tmp:
+    SUITES[args.suite](args, settings, tmp, report)
+  results["complete"] = True
+  results["total_seconds"] = time.time() - start
+  common.write_results(args.output, results, markdown(results))
+  print(markdown(results))
+  return results
+
+
+if __name__ == "__main__":
+  main()
