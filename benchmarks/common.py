@@ -67,6 +67,7 @@ def write_results(path: str, results: dict, markdown: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     with os.fdopen(fd, "w") as handle:
       handle.write(text)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, target)
 
 

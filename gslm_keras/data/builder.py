@@ -224,7 +224,7 @@ class BuildConfig:
     return data
 
 
-def _finite_number(text: str, what: str, path: str, locator: str,
+def parse_finite(text: str, what: str, path: str, locator: str,
                    hint: str = "") -> float:
   """float(text), or an InputError naming `what` for text or NaN/inf."""
   try:
@@ -272,7 +272,7 @@ class LabelPlan:
     if raw is None or (not raw.strip() and self.task != "multilabel"):
       raise InputError("record has no label (empty label)", path=path, record=locator)
     if self.task == "regression":
-      return [_finite_number(text, f"label {column!r}", path, locator)
+      return [parse_finite(text, f"label {column!r}", path, locator)
               for column, text in zip(self.label_columns, raw.split("\t"))]
     if self.task == "multilabel":
       vector = [0.0] * len(self.classes)
@@ -378,7 +378,7 @@ class ProvidedPlan:
   def _parse(self, name, text, path, locator):
     if text in MISSING_MARKERS:
       return self._missing(name, path, locator)
-    return _finite_number(text, f"provided feature {name!r}", path, locator,
+    return parse_finite(text, f"provided feature {name!r}", path, locator,
                           "; mark a missing value with an empty cell or NA")
 
 

@@ -48,6 +48,7 @@ def write_json_atomic(path: str, data: Any) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
       json.dump(data, handle, indent=2, sort_keys=False)
       handle.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; the file is meant to be shared.
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

@@ -87,6 +87,12 @@ def find_invalid(sequence: str) -> tuple[int, str] | None:
   return None
 
 
+def replace_invalid(sequence: str, letter: str = "N") -> str:
+  """`sequence` with every character outside the IUPAC codes replaced by `letter`."""
+  raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)
+  return np.where(VALID_BYTES[raw], raw, ord(letter)).astype(np.uint8).tobytes().decode()
+
+
 def window_start(seq_len: int, length: int, align: str) -> int:
   """Start of the `length` window in sequence coordinates (may be negative).
 

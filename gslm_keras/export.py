@@ -1,0 +1,52 @@
+r"""Exports a trained model as a SavedModel for TF Serving.
+
+  python -m gslm_keras.export --model_dir=build/models/quickstart \
+      --export_base=build/export --model_name=splice --version=1
+
+Writes <export_base>/<model_name>/<version>/ with the signatures serving_default
+(raw DNA strings; one-hot encoding and computed features inside the graph),
+predict_onehot and predict_examples, the dataset manifest and training config in
+assets/, and real warm-up requests in assets.extra/. Refuses to overwrite an
+existing version unless --overwrite.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from gslm_keras import cli
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A training run's directory.")
+_EXPORT_BASE = flags.DEFINE_string("export_base", None, "Base directory of exports.")
+_MODEL_NAME = flags.DEFINE_string("model_name", None, "Model name TF Serving serves.")
+_VERSION = flags.DEFINE_integer("version", 1, "Numeric version directory.")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing version.")
+_UNKNOWN_LETTERS = flags.DEFINE_enum(
+    "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes "
+    "in a request: fail the request with a message, or read them as N.")
+
+
+def main(argv):
+  del argv
+  from gslm_keras.errors import ConfigError
+  from gslm_keras.serving.export import export_model
+  from gslm_keras.serving.signatures import ServingOptions
+
+  for holder in (_MODEL_DIR, _EXPORT_BASE, _MODEL_NAME):
+    if not holder.value:
+      raise ConfigError(f"--{holder.name} is required")
+  path = export_model(_MODEL_DIR.value, _EXPORT_BASE.value, _MODEL_NAME.value,
+                      _VERSION.value, overwrite=_OVERWRITE.value,
+                      options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value))
+  print(f"Exported to {path}")
+  print(f"Serve: docker run -p 8501:8501 -p 8500:8500 "
+        f"-v {_EXPORT_BASE.value}/{_MODEL_NAME.value}:/models/{_MODEL_NAME.value} "
+        f"-e MODEL_NAME={_MODEL_NAME.value} tensorflow/serving")
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,56 @@
+r"""Predicts every sequence of a FASTA, CSV or TSV file with a trained model.
+
+  python -m gslm_keras.predict --model=build/models/quickstart \
+      --input=sequences.fa --output=predictions.tsv
+
+--model is a training run's directory or a SavedModel export. One output row per
+input record, in input order: id, one probability per class (or one value per
+target), and the predicted class. Streams in batches (memory holds one batch);
+--output ending in .parquet writes Parquet.
+"""
+
+from __future__ import annotations
+
+from absl import flags
+
+from gslm_keras import cli
+
+_MODEL = flags.DEFINE_string("model", None, "model_dir of a training run, or an export.")
+_INPUT = flags.DEFINE_string("input", None, "FASTA, CSV or TSV (plain or gzip).")
+_OUTPUT = flags.DEFINE_string("output", None, "Output .tsv or .parquet.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Sequences per batch.")
+_RC_AVERAGE = flags.DEFINE_boolean(
+    "rc_average", False, "Average each prediction with its reverse complement's.")
+_SEQUENCE_COLUMN = flags.DEFINE_string("sequence_column", "sequence",
+                                       "Table column with the sequence.")
+_ID_COLUMN = flags.DEFINE_string("id_column", None, "Table id column (default: row n).")
+_UNKNOWN_LETTERS = flags.DEFINE_enum(
+    "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes: "
+    "stop with the record named, or read them as N.")
+_PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
+                                       "Seconds between progress lines.")
+
+
+def main(argv):
+  del argv
+  from gslm_keras.errors import ConfigError
+  from gslm_keras.prediction import predict_file
+
+  for holder in (_MODEL, _INPUT, _OUTPUT):
+    if not holder.value:
+      raise ConfigError(f"--{holder.name} is required")
+  stats = predict_file(_MODEL.value, _INPUT.value, _OUTPUT.value,
+                       batch_size=_BATCH_SIZE.value, rc_average=_RC_AVERAGE.value,
+                       sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,
+                       unknown_letters=_UNKNOWN_LETTERS.value,
+                       progress_seconds=_PROGRESS_SECONDS.value)
+  print(f"{stats['records']} predictions written to {stats['output']} "
+        f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
+
+
+def run():
+  cli.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,121 @@
+"""Exports a trained model as a TF Serving SavedModel.
+
+`<export_base>/<model_name>/<version>/` holds the SavedModel with the signatures
+`serving_default` (raw DNA strings, plus `provided_features` when the model has
+any), `predict_onehot` (the model's tensor inputs) and `predict_examples`
+(serialized tf.Example with the dataset schema); `assets/` with dataset_info.json
+and the training config; `assets.extra/tf_serving_warmup_requests` with real
+PredictionLog records built from the dataset's own sequences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl import logging
+
+from gslm_keras.data.manifest import MANIFEST, DatasetInfo
+from gslm_keras.errors import ConfigError
+from gslm_keras.serving.signatures import ServingFunctions, ServingOptions
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def _warmup_sequences(info: DatasetInfo, data_dir: str | None, count: int):
+  """Real sequences for warm-up requests: from the dataset when it is at hand."""
+  import tensorflow as tf
+
+  if data_dir and os.path.exists(os.path.join(data_dir, MANIFEST)):
+    built = DatasetInfo.load(data_dir, verify="none")
+    split = "test" if "test" in built.splits else built.splits[0]
+    spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
+    if info.n_provided:
+      spec["provided_features"] = tf.io.FixedLenFeature([info.n_provided], tf.float32)
+    records = tf.data.TFRecordDataset(built.shard_paths(split)[:1], built.compression)
+    parsed = [tf.io.parse_single_example(r, spec) for r in records.take(count)]
+    sequences = [p["sequence"].numpy().decode() for p in parsed]
+    provided = [p["provided_features"].numpy() for p in parsed] if info.n_provided else None
+    return sequences, provided
+  # Without the dataset: windows of the model's length, all A (still real requests).
+  return ["A" * info.length_rule.length] * count, (
+      [[0.0] * info.n_provided] * count if info.n_provided else None)
+
+
+def write_warmup(path: str, model_name: str, info: DatasetInfo, sequences, provided):
+  """PredictionLog records TF Serving replays on load (batch 1 and a full batch)."""
+  import numpy as np
+  import tensorflow as tf
+  from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with tf.io.TFRecordWriter(path) as writer:
+    for batch in (1, len(sequences)):
+      request = predict_pb2.PredictRequest(
+          model_spec=model_pb2.ModelSpec(name=model_name,
+                                         signature_name="serving_default"))
+      request.inputs["sequence"].CopyFrom(tf.make_tensor_proto(sequences[:batch]))
+      if provided is not None:
+        request.inputs["provided_features"].CopyFrom(
+            tf.make_tensor_proto(np.asarray(provided[:batch], np.float32)))
+      log = prediction_log_pb2.PredictionLog(
+          predict_log=prediction_log_pb2.PredictLog(request=request))
+      writer.write(log.SerializeToString())
+
+
+def export_model(model_dir: str, export_base: str, model_name: str, version: int,
+                 overwrite: bool = False, options: ServingOptions = ServingOptions(),
+                 warmup_count: int = 8) -> str:
+  """Exports `model_dir`'s model and returns the version directory.
+
+  Raises:
+    ConfigError: the version exists (and overwrite is False), or a bad argument.
+    DatasetError: model_dir is not a finished training run.
+  """
+  import keras
+
+  from gslm_keras.prediction import load_trained
+
+  if version < 1:
+    raise ConfigError(f"version={version}: expected an integer >= 1 (TF Serving "
+                      "serves numeric versions)")
+  if not model_name or os.sep in model_name:
+    raise ConfigError(f"model_name={model_name!r}: expected a plain name")
+  target = os.path.join(export_base, model_name, str(version))
+  if os.path.exists(target) and not overwrite:
+    raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
+                      "export a new --version")
+  model, info = load_trained(model_dir)
+  functions = ServingFunctions(model, info, options)
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  for name, (fn, signature) in functions.endpoints().items():
+    archive.add_endpoint(name, fn, input_signature=signature)
+  parent = os.path.dirname(target)
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
+  try:
+    archive.write_out(tmp, verbose=False)
+    assets = os.path.join(tmp, "assets")
+    os.makedirs(assets, exist_ok=True)
+    shutil.copy(os.path.join(model_dir, MANIFEST), os.path.join(assets, MANIFEST))
+    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(assets, "config.json"))
+    with open(os.path.join(assets, "serving.json"), "w") as handle:
+      json.dump({"unknown_letters": options.unknown_letters, "model_dir": model_dir,
+                 "window_length": info.length_rule.length, "task": info.task,
+                 "classes": info.classes, "provided_features": info.provided_feature_names},
+                handle, indent=2)
+    with open(os.path.join(model_dir, "config.json")) as handle:
+      data_dir = json.load(handle).get("data_dir")
+    sequences, provided = _warmup_sequences(info, data_dir, warmup_count)
+    write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
+    if os.path.exists(target):
+      shutil.rmtree(target)
+    os.rename(tmp, target)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
+  logging.info("Exported %s to %s", model_dir, target)
+  return target

@@ -1,0 +1,175 @@
+"""The serving functions: raw DNA, one-hot and tf.Example inputs, named outputs.
+
+All three end in the same `outputs` function, and the raw-string paths use the
+dataset's `SequenceEncoder`, the function the training pipeline used: serving and
+training cannot disagree on a window, a one-hot code or a feature value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from gslm_keras.data.encoder import SequenceEncoder
+from gslm_keras.data.manifest import DatasetInfo
+
+UNKNOWN_LETTERS = ("error", "as_n")
+# Letters the dataset alphabet accepts (IUPAC codes, any case).
+_VALID = "[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingOptions:
+  """Choices fixed at export time.
+
+  Attributes:
+    unknown_letters: "error" (a request with a character outside the IUPAC codes
+      fails with a message) or "as_n" (such characters are read as N).
+  """
+
+  unknown_letters: str = "error"
+
+  def __post_init__(self):
+    if self.unknown_letters not in UNKNOWN_LETTERS:
+      from gslm_keras.errors import ConfigError
+
+      raise ConfigError(f"unknown_letters={self.unknown_letters!r}: expected error or "
+                        "as_n")
+
+
+class ServingFunctions:
+  """Builds the signature functions of one trained model.
+
+  Args:
+    model: the trained Keras model (inputs `sequence` and `features`).
+    info: the manifest of the dataset it was trained on.
+    options: export-time choices.
+  """
+
+  def __init__(self, model, info: DatasetInfo, options: ServingOptions = ServingOptions()):
+    self.model = model
+    self.info = info
+    self.options = options
+    self.encoder = SequenceEncoder.from_info(info)
+    self.length = info.length_rule.length
+    self.n_features = info.n_features
+    self.n_provided = info.n_provided
+    self.task = info.task
+    classes = list(info.classes)
+    self.classes = tf.constant(classes if classes else [""], tf.string)
+    self.class_names = classes
+
+  # -- outputs -------------------------------------------------------------------
+
+  def outputs(self, predictions: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Named outputs from the model's float32 output."""
+    batch = tf.shape(predictions)[0]
+    if self.task == "regression":
+      return {"values": predictions}
+    if self.task == "binary":
+      probabilities = tf.concat([1.0 - predictions, predictions], axis=1)
+    else:
+      probabilities = predictions
+    out = {"probabilities": probabilities,
+           "classes": tf.tile(self.classes[None, :], [batch, 1])}
+    if self.task in ("binary", "multiclass"):
+      out["predicted_class"] = tf.gather(self.classes, tf.argmax(probabilities, axis=1))
+    return out
+
+  # -- raw strings -----------------------------------------------------------------
+
+  def check_sequences(self, sequences: tf.Tensor) -> list:
+    """Assertions that fail the request with a message instead of a wrong answer."""
+    checks = [tf.debugging.assert_greater(
+        tf.strings.length(sequences), 0,
+        message="input 'sequence' holds an empty string; send DNA sequences")]
+    if self.options.unknown_letters == "error":
+      valid = tf.strings.regex_full_match(sequences, _VALID)
+      checks.append(tf.debugging.Assert(
+          tf.reduce_all(valid),
+          ["input 'sequence' holds a character outside the IUPAC nucleotide codes "
+           "ACGTUNRYSWKMBDHV (any case); first such sequence:",
+           tf.boolean_mask(sequences, tf.logical_not(valid))[:1]], summarize=1))
+    return checks
+
+  def model_inputs(self, sequences: tf.Tensor, provided: tf.Tensor | None):
+    with tf.control_dependencies(self.check_sequences(sequences)):
+      one_hot, computed = self.encoder.encode_windows(self.encoder.windows(sequences))
+    features = self.encoder.features(computed, provided)
+    return {"sequence": one_hot, "features": features}
+
+  def from_strings(self, sequence: tf.Tensor, provided_features: tf.Tensor | None = None):
+    if provided_features is not None:
+      checks = [tf.debugging.assert_equal(
+          tf.shape(provided_features)[0], tf.shape(sequence)[0],
+          message="inputs 'sequence' and 'provided_features' have different batch sizes")]
+      with tf.control_dependencies(checks):
+        provided_features = tf.identity(provided_features)
+    inputs = self.model_inputs(sequence, provided_features)
+    return self.outputs(self.model(inputs, training=False))
+
+  # -- one-hot -----------------------------------------------------------------------
+
+  def from_one_hot(self, sequence: tf.Tensor, features: tf.Tensor):
+    return self.outputs(self.model({"sequence": sequence, "features": features},
+                                   training=False))
+
+  # -- tf.Example ------------------------------------------------------------------
+
+  def from_examples(self, examples: tf.Tensor):
+    spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
+    if self.n_provided:
+      spec["provided_features"] = tf.io.FixedLenFeature([self.n_provided], tf.float32)
+    parsed = tf.io.parse_example(examples, spec)
+    return self.from_strings(parsed["sequence"], parsed.get("provided_features"))
+
+  # -- signatures ------------------------------------------------------------------
+
+  def endpoints(self) -> dict[str, tuple]:
+    """name -> (function, input signature) for `keras.export.ExportArchive`."""
+    string_spec = tf.TensorSpec([None], tf.string, name="sequence")
+    if self.n_provided:
+      provided_spec = tf.TensorSpec([None, self.n_provided], tf.float32,
+                                    name="provided_features")
+
+      def serving_default(sequence, provided_features):
+        return self.from_strings(sequence, provided_features)
+
+      default = (serving_default, [string_spec, provided_spec])
+    else:
+
+      def serving_default(sequence):
+        return self.from_strings(sequence)
+
+      default = (serving_default, [string_spec])
+
+    def predict_onehot(sequence, features):
+      return self.from_one_hot(sequence, features)
+
+    def predict_examples(examples):
+      return self.from_examples(examples)
+
+    return {
+        "serving_default": default,
+        "predict_onehot": (predict_onehot, [
+            tf.TensorSpec([None, self.length, 4], tf.float32, name="sequence"),
+            tf.TensorSpec([None, self.n_features], tf.float32, name="features")]),
+        "predict_examples": (predict_examples, [
+            tf.TensorSpec([None], tf.string, name="examples")]),
+    }
+
+
+def output_columns(info: DatasetInfo) -> list[str]:
+  """Column names of tabular predictions, matching the signature outputs."""
+  if info.task == "regression":
+    return [f"value_{name}" for name in info.data["task"]["label_columns"]]
+  return [f"prob_{name}" for name in info.classes]
+
+
+def to_columns(info: DatasetInfo, predictions: np.ndarray) -> np.ndarray:
+  """Model output -> one column per class (binary: both classes) or target."""
+  if info.task == "binary":
+    return np.concatenate([1.0 - predictions, predictions], axis=1)
+  return predictions
