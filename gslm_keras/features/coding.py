@@ -66,6 +66,8 @@ def fickett(codes):
 
 
 _ATG = 0 * 16 + 3 * 4 + 2
+# Windows of unknown static length: doubling steps cover up to this many codons.
+_MAX_CODONS = 1 << 20
 _STOPS = (3 * 16 + 0 * 4 + 0, 3 * 16 + 0 * 4 + 2, 3 * 16 + 2 * 4 + 0)  # TAA TAG TGA
 
 
@@ -89,28 +91,25 @@ def _longest_orf_codons(codes, require_stop):
   # An ORF ends at an in-frame stop (counted) or before an ambiguous codon or
   # the sequence end (open ORF, not counted past the last complete codon).
   boundary = is_stop | ~valid
-  rows = tf.shape(triplets)[0]
-  segment = tf.cumsum(tf.cast(boundary, tf.int32), axis=1, exclusive=True)
-  n_segments = n_codons + 1
-  ids = tf.reshape(tf.range(rows)[:, None] * n_segments + segment, [-1])
-  positions = tf.broadcast_to(tf.range(n_codons)[None, :], [rows, n_codons])
-  big = n_codons + 1
-  total_segments = rows * n_segments
-  first_start = tf.math.unsorted_segment_min(
-      tf.reshape(tf.where(is_start, positions, big), [-1]), ids, total_segments)
-  end = tf.math.unsorted_segment_min(
-      tf.reshape(tf.where(boundary, positions, n_codons), [-1]), ids, total_segments)
-  ends_in_stop = tf.math.unsorted_segment_max(
-      tf.reshape(tf.cast(is_stop, tf.int32), [-1]), ids, total_segments)
-  orf = end - first_start + ends_in_stop
-  has_orf = first_start < big
-  if require_stop:
-    has_orf &= ends_in_stop > 0
-  orf = tf.where(has_orf, orf, 0)
-  # Segments that hold no codon (empty rows) come back as the dtype's extremes.
-  orf = tf.clip_by_value(orf, 0, n_codons)
-  best = tf.reduce_max(tf.reshape(orf, [3, batch, n_segments]), axis=[0, 2])
-  return best
+  positions = tf.range(n_codons)[None, :]
+  # Next boundary at or after each codon: a reverse running minimum, computed by
+  # doubling shifts (log2(n) elementwise steps, cheaper than segment reductions).
+  next_boundary = tf.where(boundary, positions, n_codons)
+  static_length = codes.shape[1]
+  steps = (max(1, static_length // 3).bit_length() if static_length is not None
+           else _MAX_CODONS.bit_length())
+  for step in range(steps):
+    shift = 1 << step
+    padding = tf.fill([tf.shape(next_boundary)[0], tf.minimum(shift, n_codons)],
+                      n_codons)
+    shifted = tf.concat([next_boundary[:, shift:], padding], axis=1)
+    next_boundary = tf.minimum(next_boundary, shifted)
+  stop_at = tf.gather(tf.pad(tf.cast(is_stop, tf.int32), [[0, 0], [0, 1]]),
+                      next_boundary, batch_dims=1)
+  orf = next_boundary - positions + stop_at
+  keep = is_start & (stop_at > 0) if require_stop else is_start
+  orf = tf.where(keep, orf, 0)
+  return tf.reduce_max(tf.reshape(tf.reduce_max(orf, axis=1), [3, batch]), axis=0)
 
 
 def _orf_names(require_stop):
