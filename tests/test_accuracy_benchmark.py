@@ -1,0 +1,48 @@
+"""The accuracy suite on a reduced setting, so that it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import PROM_DIR, REPO
+
+
+def test_accuracy_suite_reduced(tmp_path):
+  task = tmp_path / "tasks" / "prom" / "mini"
+  task.mkdir(parents=True)
+  for split, rows in (("train", 600), ("dev", 150), ("test", 150)):
+    source = "train" if split == "train" else split
+    with open(PROM_DIR / f"{source}.csv") as handle:
+      lines = handle.read().splitlines()
+    (task / f"{split}.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
+  output = tmp_path / "results" / "mini.json"
+  result = subprocess.run(
+      [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
+       f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
+       "--preset=tiny", "--epochs=1", "--seeds=2", "--workers=1"],
+      cwd=REPO, capture_output=True, text=True, timeout=600,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert result.returncode == 0, result.stderr[-3000:]
+  data = json.loads(output.read_text())
+  assert data["complete"] and data["suite"] == "tasks"
+  assert data["machine"]["cores"] == os.cpu_count()
+  entry = data["tasks"]["prom/mini"]
+  assert entry["data"]["train"] == 600 and entry["data"]["test"] == 150
+  assert entry["summary"]["both"]["n_seeds"] == 2
+  assert {run["ablation"] for run in entry["runs"]} == {"both", "sequence", "features"}
+  for run in entry["runs"]:
+    assert -1 <= run["mcc"] <= 1 and 0 <= run["auroc"] <= 1 and run["train_seconds"] > 0
+    assert 0 < run["threshold"] < 1
+  assert 0 <= entry["logistic_regression"]["auroc"] <= 1
+  assert entry["published"] == {"dnabert2": None, "nt": None, "cnn_floor": None}
+  markdown = (tmp_path / "results" / "mini.md").read_text()
+  assert "| prom/mini | 600 / 150 / 150 |" in markdown
+  assert "Dual-input beats both single branches on" in markdown
+  missing = subprocess.run(
+      [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
+       f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none", f"--output={output}"],
+      cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert missing.returncode != 0 and "no task folder 'prom/none'" in missing.stderr
