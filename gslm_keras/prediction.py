@@ -119,7 +119,7 @@ class Predictor:
                                                    provided, len(sequences) or 1))
 
 
-def _provided_plan(info: DatasetInfo):
+def provided_plan(info: DatasetInfo):
   """(input columns to read, function raw values -> model's provided vector)."""
   described = info.data["provided_features"]
   base = [f["name"] for f in described if f["source"] != "missing_indicator"]
@@ -230,7 +230,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
     raise ConfigError(f"unknown_letters={unknown_letters!r}: expected error or as_n")
   predictor = Predictor(model_path)
   info = predictor.info
-  provided_columns, provided_vector = _provided_plan(info)
+  provided_columns, provided_vector = provided_plan(info)
   classes = info.task in ("binary", "multiclass")
   writer = _Writer(output_path, ["id", *predictor.columns]
                    + (["predicted_class"] if classes else []))

@@ -1,0 +1,1 @@
+"""Variant effect prediction: windows, scores, VCF and table I/O, the scorer."""

@@ -1,0 +1,44 @@
+"""Variant effect scores as pure functions of predictions.
+
+For every output column (a class probability, or a regression value):
+- `diff`: alt minus ref;
+- classifiers also `log_ratio`: log p_alt - log p_ref (the change of the class's
+  log-probability: for softmax heads, the change of its logit relative to the
+  others), and `log_odds_ratio`: logit(p_alt) - logit(p_ref) with logit(p) =
+  log(p / (1 - p)) (for a sigmoid head exactly the change of its logit).
+Scores of the forward and the reverse-complement windows are averaged when both
+are given. Swapping ref and alt negates every score; equal inputs score zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPSILON = 1e-7
+SCORES_CLASSIFIER = ("diff", "log_ratio", "log_odds_ratio")
+SCORES_REGRESSION = ("diff",)
+
+
+def _clip(p):
+  return np.clip(p, EPSILON, 1.0 - EPSILON)
+
+
+def scores(ref: np.ndarray, alt: np.ndarray, classifier: bool) -> dict[str, np.ndarray]:
+  """{score name: [N, columns]} from predictions [N, columns] of ref and alt."""
+  ref = np.asarray(ref, np.float64)
+  alt = np.asarray(alt, np.float64)
+  out = {"diff": alt - ref}
+  if classifier:
+    p_ref, p_alt = _clip(ref), _clip(alt)
+    out["log_ratio"] = np.log(p_alt) - np.log(p_ref)
+    out["log_odds_ratio"] = (np.log(p_alt) - np.log1p(-p_alt)
+                             - np.log(p_ref) + np.log1p(-p_ref))
+  return out
+
+
+def strand_average(forward: dict[str, np.ndarray],
+                   reverse: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+  """Mean of forward- and reverse-strand scores (forward alone when no reverse)."""
+  if reverse is None:
+    return forward
+  return {name: (forward[name] + reverse[name]) / 2.0 for name in forward}
