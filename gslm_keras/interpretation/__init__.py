@@ -1,0 +1,1 @@
+"""Interpretation: in-silico mutagenesis, attribution over both branches, motifs."""

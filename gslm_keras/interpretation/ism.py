@@ -1,0 +1,100 @@
+"""In-silico mutagenesis: the effect of every single-base substitution of a window.
+
+Each mutant is a full raw sequence, encoded by the dataset's `SequenceEncoder`,
+so its computed features are recomputed too: the effect is that of the mutation
+through both branches of the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gslm_keras.dna import alphabet
+
+BASES = "ACGT"
+
+
+def mutants(window: str) -> tuple[list[str], list[tuple[int, int]]]:
+  """Every single-base substitution of `window`: (sequences, (position, base))."""
+  sequences, where = [], []
+  for position, letter in enumerate(window.upper()):
+    for base_index, base in enumerate(BASES):
+      if base != letter:
+        sequences.append(window[:position] + base + window[position + 1:])
+        where.append((position, base_index))
+  return sequences, where
+
+
+def ism(model, info, sequence: str, provided=None, batch_size: int = 512) -> dict:
+  """Effects of all substitutions of a sequence's window.
+
+  Args:
+    model: `TensorModel`-like: `(one_hot, features) -> outputs [N, K]`.
+    info: the dataset manifest of the model.
+    sequence: raw sequence (cropped or padded to the window by the dataset's rule).
+    provided: provided features [P] of the sequence (held for every mutant).
+    batch_size: mutants per batch.
+
+  Returns:
+    {"window": the window string, "reference": outputs [K] of the window,
+     "effects": float [L, 4, K] mutant minus reference (0 at the reference base)}.
+  """
+  import tensorflow as tf
+
+  from gslm_keras.data.encoder import SequenceEncoder
+
+  encoder = SequenceEncoder.from_info(info)
+  length = info.length_rule.length
+  window = alphabet.fit_length_np(sequence.upper(), length, info.length_rule.align)
+  variants, where = mutants(window)
+  strings = [window] + variants
+  extra = None
+  if info.n_provided:
+    extra = np.repeat(np.asarray(provided, np.float32)[None, :], len(strings), axis=0)
+  outputs = []
+  for start in range(0, len(strings), batch_size):
+    inputs = encoder(tf.constant(strings[start:start + batch_size]),
+                     None if extra is None else extra[start:start + batch_size])
+    outputs.append(model(inputs["sequence"].numpy(), inputs["features"].numpy()))
+  outputs = np.concatenate(outputs)
+  reference = outputs[0]
+  effects = np.zeros((length, 4, outputs.shape[1]), np.float64)
+  for (position, base), value in zip(where, outputs[1:]):
+    effects[position, base] = value - reference
+  return {"window": window, "reference": reference, "effects": effects}
+
+
+def plot_ism(result: dict, output_index: int, output_name: str, path: str) -> str:
+  """Heatmap of the effects with a logo of the importance-weighted sequence.
+
+  A base's importance is minus the mean effect of replacing it: tall letters are
+  bases whose loss lowers the output.
+  """
+  import logomaker
+  import pandas as pd
+
+  from gslm_keras.evaluation.plots import _pyplot, _save
+
+  plt = _pyplot()
+  effects = result["effects"][:, :, output_index]
+  window = result["window"]
+  length = len(window)
+  importance = np.zeros((length, 4))
+  for position, letter in enumerate(window):
+    if letter in BASES:
+      others = [b for b in range(4) if BASES[b] != letter]
+      importance[position, BASES.index(letter)] = -effects[position, others].mean()
+  fig, (logo_ax, heat_ax) = plt.subplots(2, 1, figsize=(max(8, length / 8), 4.6),
+                                         sharex=True,
+                                         gridspec_kw={"height_ratios": [1, 1.2]})
+  logomaker.Logo(pd.DataFrame(importance, columns=list(BASES)), ax=logo_ax)
+  logo_ax.set_ylabel("importance")
+  logo_ax.set_title(f"In-silico mutagenesis: {output_name}")
+  limit = np.abs(effects).max() or 1.0
+  image = heat_ax.imshow(effects.T, aspect="auto", cmap="RdBu_r", vmin=-limit,
+                         vmax=limit, extent=(-0.5, length - 0.5, 3.5, -0.5))
+  heat_ax.set_yticks(range(4), list(BASES))
+  heat_ax.set_xlabel("position in window")
+  fig.colorbar(image, ax=heat_ax, orientation="horizontal", fraction=0.08, pad=0.25,
+               label="mutant - reference")
+  return _save(fig, path)
