@@ -45,16 +45,49 @@ class Variant:
   values: dict | None = None
 
 
+def _is_plain_gzip(path: str) -> bool:
+  """gzip but not BGZF (whose header carries the 'BC' extra subfield)."""
+  with open(path, "rb") as handle:
+    head = handle.read(18)
+  return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
+
+
 def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant]:
   """Streams a VCF (plain, gzip or bgzip) one ALT allele at a time."""
+  import gzip
+  import shutil
+  import tempfile
+
   import pysam
 
   if not os.path.exists(path):
     raise InputError("VCF not found", path=path)
+  source = path
+  temporary = None
+  if _is_plain_gzip(path):
+    # htslib reads BGZF, not plain gzip: decompress to a temporary file, streaming.
+    temporary = tempfile.NamedTemporaryFile(suffix=".vcf", delete=False)
+    try:
+      with gzip.open(path, "rb") as compressed, temporary:
+        shutil.copyfileobj(compressed, temporary, 1 << 20)
+    except (OSError, EOFError) as error:
+      os.unlink(temporary.name)
+      raise InputError(f"is a damaged gzip file ({error})", path=path) from None
+    source = temporary.name
   try:
-    handle = pysam.VariantFile(path)
+    handle = pysam.VariantFile(source)
   except (OSError, ValueError) as error:
+    if temporary is not None:
+      os.unlink(temporary.name)
     raise InputError(f"cannot read as VCF ({error})", path=path) from None
+  try:
+    yield from _records(handle, path, skipped)
+  finally:
+    if temporary is not None:
+      os.unlink(temporary.name)
+
+
+def _records(handle, path, skipped) -> Iterator[Variant]:
   n = 0
   with handle:
     iterator = iter(handle)

@@ -1,0 +1,309 @@
+"""Variant scoring and interpretation on a model that learnt a planted JASPAR motif."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.models import ModelConfig
+from gslm_keras.training.config import TrainConfig
+from gslm_keras.training.trainer import train
+from gslm_keras.variants import scoring
+from gslm_keras.variants.scorer import ScoreConfig, TensorModel, score_variants
+from gslm_keras.variants.windows import windows_in_sequence
+
+import planted
+from conftest import REPO
+from helpers import build, write_table
+
+COMPLEMENT = str.maketrans("ACGT", "TGCA")
+
+
+@pytest.fixture(scope="module")
+def motif_run(tmp_path_factory):
+  tmp = tmp_path_factory.mktemp("planted")
+  motif_id, pwm = planted.motif_pwm()
+  starts = planted.write_splits(tmp / "csv", pwm)
+  info = build(tmp / "data", train=[tmp / "csv/train.csv"], dev=[tmp / "csv/dev.csv"],
+               test=[tmp / "csv/test.csv"], id_column="id",
+               computed_features=["gc_content", "kmer:k=2"])
+  model = ModelConfig(stem_widths=(15,), stem_filters=16, stem_pool=1, tower_blocks=1,
+                      tower_filters=32, pooling="maxavg", feature_units=(8,),
+                      fusion_units=32, dropout=0.1)
+  config = TrainConfig(data_dir=info.directory, model_dir=str(tmp / "model"), model=model,
+                       epochs=4, batch_size=64, learning_rate=3e-3, verbose=0)
+  result = train(config)
+  test_rows = list(csv.DictReader(open(tmp / "csv/test.csv")))
+  return {"dir": config.model_dir, "result": result, "pwm": pwm, "motif_id": motif_id,
+          "starts": starts["test"], "test": test_rows, "tmp": tmp}
+
+
+def test_model_learnt_the_motif(motif_run):
+  assert motif_run["result"].metrics["test"]["auroc"] > 0.95
+
+
+def _score_table(tmp, model_dir, rows, name, **kwargs):
+  table = write_table(tmp / f"{name}.tsv", "id\tsequence\tposition\tref\talt",
+                      ("\t".join(map(str, r)) for r in rows))
+  out = tmp / f"{name}_scores.tsv"
+  score_variants(ScoreConfig(model=model_dir, variants=table, output=str(out), **kwargs))
+  with open(out) as handle:
+    lines = [l for l in handle if not l.startswith("#")]
+  return list(csv.DictReader(lines, delimiter="\t"))
+
+
+def test_mutating_the_motif_core_has_the_strongest_effects(motif_run, tmp_path):
+  pwm = motif_run["pwm"]
+  core = set(np.flatnonzero(2 + (pwm * np.log2(pwm)).sum(axis=1) > 1.0))
+  checked = 0
+  for row, start in zip(motif_run["test"], motif_run["starts"]):
+    if start < 0 or checked == 3:
+      continue
+    checked += 1
+    # Random flanks give every variant a full window centred on it, as a genome
+    # would; effects are compared on the log-odds scale, where a saturated
+    # prediction still moves.
+    rng = np.random.default_rng(checked)
+    flank = lambda: "".join(rng.choice(list("ACGT"), size=60))  # noqa: E731
+    left, right = flank(), flank()
+    context = left + row["sequence"] + right
+    variants = []
+    for p, base in enumerate(row["sequence"]):
+      alt = "ACGT"[("ACGT".index(base) + 2) % 4]
+      variants.append((f"p{p}", context, len(left) + p, base, alt))
+    scores = _score_table(tmp_path, motif_run["dir"], variants, f"scan{checked}")
+    effect = np.array([abs(float(s["log_odds_ratio_1"])) for s in scores])
+    top = np.argsort(-effect)[:5]
+    # The instance may sit on either strand: core positions counted both ways.
+    width = len(pwm)
+    motif_positions = {start + i for i in core} | {start + width - 1 - i for i in core}
+    assert sum(p in motif_positions for p in top) >= 4, (top, sorted(motif_positions))
+    outside = [e for p, e in enumerate(effect) if not start <= p < start + width]
+    assert effect[top[0]] > 5 * np.median(outside)
+  assert checked == 3
+
+
+def test_swap_negates_and_ref_equal_alt_is_zero(motif_run, tmp_path):
+  sequence = motif_run["test"][1]["sequence"]
+  specs = [(50, sequence[50], "G" if sequence[50] != "G" else "A"),   # SNV
+           (40, sequence[40:43], "TTT" if sequence[40:43] != "TTT" else "AAA"),  # MNV
+           (30, sequence[30:34], sequence[30]),  # deletion
+           (60, sequence[60], sequence[60] + "CAGT")]  # insertion
+  forward, backward = [], []
+  for i, (pos, ref, alt) in enumerate(specs):
+    swapped = sequence[:pos] + alt + sequence[pos + len(ref):]
+    forward.append((f"v{i}", sequence, pos, ref, alt))
+    backward.append((f"v{i}", swapped, pos, alt, ref))
+  a = _score_table(tmp_path, motif_run["dir"], forward, "forward")
+  b = _score_table(tmp_path, motif_run["dir"], backward, "backward")
+  for x, y in zip(a, b):
+    for key in ("diff_1", "log_ratio_1", "log_odds_ratio_1"):
+      assert float(x[key]) == pytest.approx(-float(y[key]), abs=1e-5), key
+    # Each path split holds the other input at its reference value, so swapping
+    # the alleles swaps which reference is held: their sum is what negates.
+    path = float(x["seq_path_diff_1"]) + float(x["feature_path_diff_1"])
+    assert abs(path) <= abs(float(x["diff_1"])) * 10 + 1e-3
+  same = _score_table(tmp_path, motif_run["dir"],
+                      [("z", sequence, 50, sequence[50], sequence[50])], "same")
+  for key, value in same[0].items():
+    if key.split("_")[0] in ("diff", "log", "seq", "feature"):
+      assert float(value) == pytest.approx(0.0, abs=1e-7), key
+
+
+def test_other_strand_gives_the_same_scores(motif_run, tmp_path):
+  sequence = motif_run["test"][3]["sequence"]
+  reverse = sequence.translate(COMPLEMENT)[::-1]
+  n = len(sequence)
+  rows_f, rows_r = [], []
+  for i, pos in enumerate((20, 50, 77)):
+    alt = "ACGT"[("ACGT".index(sequence[pos]) + 1) % 4]
+    rows_f.append((f"s{i}", sequence, pos, sequence[pos], alt))
+    rows_r.append((f"s{i}", reverse, n - 1 - pos, sequence[pos].translate(COMPLEMENT),
+                   alt.translate(COMPLEMENT)))
+  a = _score_table(tmp_path, motif_run["dir"], rows_f, "f")
+  b = _score_table(tmp_path, motif_run["dir"], rows_r, "r")
+  for x, y in zip(a, b):
+    for key in ("diff_1", "log_odds_ratio_1", "ref_1", "alt_1"):
+      assert float(x[key]) == pytest.approx(float(y[key]), abs=1e-5), key
+
+
+def test_scores_equal_prediction_differences(motif_run, tmp_path):
+  from gslm_keras.prediction import load_trained, predict_sequences
+
+  model, info = load_trained(motif_run["dir"])
+  sequence = motif_run["test"][5]["sequence"]
+  window = windows_in_sequence(sequence, 50, sequence[50], "T" if sequence[50] != "T" else "C",
+                               planted.LENGTH)
+  p = predict_sequences(model, info, [window.ref, window.alt])
+  rc = lambda s: s.translate(COMPLEMENT)[::-1]  # noqa: E731
+  q = predict_sequences(model, info, [rc(window.ref), rc(window.alt)])
+  scores = _score_table(tmp_path, motif_run["dir"],
+                        [("x", sequence, 50, sequence[50], window.alt[50])], "one")[0]
+  assert float(scores["diff_1"]) == pytest.approx(
+      ((p[1] - p[0]) + (q[1] - q[0]))[0] / 2, abs=1e-6)
+  expected = scoring.scores(p[:1], p[1:], True)["log_odds_ratio"][0, 0] / 2 + \
+      scoring.scores(q[:1], q[1:], True)["log_odds_ratio"][0, 0] / 2
+  assert float(scores["log_odds_ratio_1"]) == pytest.approx(expected, abs=1e-4)
+
+
+def test_windows_rule():
+  sequence = "".join("ACGT"[i % 4] for i in range(40))
+  w = windows_in_sequence(sequence, 20, "A", "G", 11)
+  assert w.ref == sequence[15:26] and w.alt == sequence[15:20] + "G" + sequence[21:26]
+  deletion = windows_in_sequence(sequence, 20, "ACG", "A", 11)
+  assert deletion.alt == sequence[15:21] + sequence[23:28]
+  insertion = windows_in_sequence(sequence, 20, "A", "ATTT", 11)
+  assert insertion.alt == sequence[15:20] + "ATTT" + sequence[21:23]
+  edge = windows_in_sequence(sequence, 2, "G", "T", 11)
+  assert edge.ref.startswith("NNN") and edge.padded
+
+
+@pytest.fixture(scope="module")
+def genome_vcf(motif_run):
+  tmp = motif_run["tmp"] / "vcf"
+  tmp.mkdir()
+  chrom = "".join(r["sequence"] for r in motif_run["test"][:20])
+  (tmp / "genome.fa").write_text(">chr1 test\n" + chrom + "\n")
+  lines = ["##fileformat=VCFv4.2", f"##contig=<ID=chr1,length={len(chrom)}>",
+           "##contig=<ID=chr2,length=500>",
+           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+  lines.append(f"chr1\t500\tsnv\t{chrom[499]}\t{'A' if chrom[499] != 'A' else 'C'}\t.\t.\t.")
+  lines.append(f"chr1\t700\tmulti\t{chrom[699]}\tA,C,G,T,<DEL>\t.\t.\t.")
+  lines.append(f"chr1\t900\tdel\t{chrom[899:903]}\t{chrom[899]}\t.\t.\t.")
+  lines.append("chr2\t10\tnocontig\tA\tG\t.\t.\t.")
+  lines.append(f"chr1\t{len(chrom) + 3}\tpast\tA\tG\t.\t.\t.")
+  lines.append(f"chr1\t1000\tstar\t{chrom[999]}\t*\t.\t.\t.")
+  (tmp / "v.vcf").write_text("\n".join(lines) + "\n")
+  with gzip.open(tmp / "v.vcf.gz", "wt") as handle:
+    handle.write("\n".join(lines) + "\n")
+  return tmp, chrom
+
+
+def test_vcf_scoring_counts_what_it_skips(motif_run, genome_vcf):
+  tmp, chrom = genome_vcf
+  stats = score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(tmp / "v.vcf.gz"),
+                                     reference=str(tmp / "genome.fa"),
+                                     output=str(tmp / "out.vcf")))
+  # snv + multi (A/C/G/T minus the REF base... all four ALTs are scored) + del.
+  assert stats["variants"] == 1 + 4 + 1
+  assert stats["skipped"] == {"symbolic_allele": 2, "contig_not_in_reference": 1,
+                              "position_past_contig_end": 1}
+  text = open(tmp / "out.vcf").read()
+  assert '##gslm_keras_skipped={"symbolic_allele": 2' in text
+  assert "##INFO=<ID=GSLM_DIFF_1,Number=1,Type=Float" in text
+  import pysam
+
+  records = list(pysam.VariantFile(str(tmp / "out.vcf")))
+  assert [r.id for r in records][:2] == ["snv", "multi:A"]
+  assert all("GSLM_LOG_ODDS_RATIO_1" in r.info for r in records)
+  ref_equal = [r for r in records if r.id == f"multi:{chrom[699]}"]
+  assert ref_equal and abs(ref_equal[0].info["GSLM_DIFF_1"]) < 1e-7
+
+
+def test_vcf_bad_input(motif_run, genome_vcf, tmp_path):
+  tmp, chrom = genome_vcf
+  bad = tmp_path / "bad.vcf"
+  wrong = "A" if chrom[499] != "A" else "C"
+  bad.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=2020>\n"
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                 f"chr1\t500\tx\t{wrong}\tG\t.\t.\t.\n")
+  with pytest.raises(InputError, match=rf"bad\.vcf, record 1 \(chr1:500\): REF {wrong} "
+                                       rf"differs from the reference \({chrom[499]}\)"):
+    score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(bad),
+                               reference=str(tmp / "genome.fa"),
+                               output=str(tmp_path / "o.tsv")))
+  assert not (tmp_path / "o.tsv").exists()
+  stats = score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(bad),
+                                     reference=str(tmp / "genome.fa"),
+                                     output=str(tmp_path / "o.tsv"), ref_mismatch="flag"))
+  assert stats["flagged_ref_mismatch"] == 1
+  other = tmp_path / "other.vcf"
+  other.write_text("##fileformat=VCFv4.2\n##contig=<ID=2,length=100>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n2\t5\tx\tA\tG\t.\t.\t.\n")
+  with pytest.raises(InputError, match=r"no variant could be scored \(skipped: "
+                                       r"\{'contig_not_in_reference': 1\}\)"):
+    score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(other),
+                               reference=str(tmp / "genome.fa"),
+                               output=str(tmp_path / "o2.tsv")))
+  with pytest.raises(ConfigError, match="--vcf needs --reference"):
+    ScoreConfig(model="m", vcf="v.vcf", output="o.tsv")
+
+
+def test_ism_matches_direct_predictions(motif_run):
+  from gslm_keras.interpretation.ism import ism
+  from gslm_keras.prediction import load_trained, predict_sequences
+
+  model = TensorModel(motif_run["dir"])
+  keras_model, info = load_trained(motif_run["dir"])
+  sequence = motif_run["test"][1]["sequence"]
+  result = ism(model, info, sequence)
+  assert result["effects"].shape == (planted.LENGTH, 4, 1)
+  for position in (0, 37, 100):
+    ref_base = "ACGT".index(sequence[position])
+    assert result["effects"][position, ref_base, 0] == 0.0
+    alt = "ACGT"[(ref_base + 1) % 4]
+    mutant = sequence[:position] + alt + sequence[position + 1:]
+    p = predict_sequences(keras_model, info, [sequence, mutant])
+    assert result["effects"][position, "ACGT".index(alt), 0] == pytest.approx(
+        p[1, 0] - p[0, 0], abs=1e-6)
+
+
+def test_integrated_gradients_completeness_and_shares(motif_run):
+  from gslm_keras import make_dataset
+  from gslm_keras.interpretation import attribution
+  from gslm_keras.prediction import load_trained
+
+  model, info = load_trained(motif_run["dir"])
+  data_dir = json.load(open(os.path.join(motif_run["dir"], "config.json")))["data_dir"]
+  inputs, _ = next(iter(make_dataset(data_dir, "test", "eval", 48, normalize=False)))
+  one_hot, features = inputs["sequence"].numpy(), inputs["features"].numpy()
+  ig = attribution.integrated_gradients(model, info, one_hot, features, 0, steps=128)
+  assert np.median(ig["completeness_gap"]) < 0.01
+  total = ig["sequence"].sum() + ig["features"].sum()
+  assert abs(total - (ig["target"] - ig["baseline_target"]).sum()) < 0.01 * np.abs(
+      ig["target"] - ig["baseline_target"]).sum()
+  shares = attribution.branch_shares(ig)
+  np.testing.assert_allclose(shares["sequence_share"] + shares["features_share"], 1.0)
+  assert shares["sequence_share"].mean() > 0.5  # The motif, not GC, decides.
+  gxi = attribution.gradient_x_input(model, info, one_hot, features, 0)
+  assert gxi["sequence"].shape == one_hot.shape and gxi["features"].shape == features.shape
+  # Attribution sits on the present bases only (input - baseline is the one-hot).
+  assert np.all(ig["sequence"][one_hot == 0] == 0)
+
+
+def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  run = lambda *a: subprocess.run([sys.executable, "-m", "gslm_keras.interpret", *a],  # noqa: E731
+                                  cwd=REPO, env=env, capture_output=True, text=True,
+                                  timeout=900)
+  out = run("attribute", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
+            "--limit=40", "--steps=64")
+  assert out.returncode == 0, out.stderr[-2000:]
+  ohe = np.load(tmp_path / "attr_ohe.npz")["arr_0"]
+  attr = np.load(tmp_path / "attr_attr.npz")["arr_0"]
+  assert ohe.shape == attr.shape == (40, 4, planted.LENGTH)
+  with open(tmp_path / "attribution_tracks.tsv") as handle:
+    assert sum(1 for _ in handle) == 1 + 40 * planted.LENGTH
+  sequence = motif_run["test"][1]["sequence"]
+  out = run("ism", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
+            f"--sequence={sequence}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  with open(tmp_path / "ism_sequence.png", "rb") as handle:
+    assert handle.read(4) == b"\x89PNG"
+  out = run("motifs", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
+            "--limit=1500")
+  assert out.returncode == 0, out.stderr[-2000:]
+  with open(tmp_path / "tomtom.tsv") as handle:
+    matches = list(csv.DictReader(handle, delimiter="\t"))
+  assert any(m["jaspar_id"].startswith(planted.MOTIF_ID) for m in matches[:5]), matches[:5]
+  assert "MOTIF stem_conv_w15_f" in (tmp_path / "filters.meme").read_text()
+  out = run("bogus", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}")
+  assert out.returncode != 0 and "expected one command" in out.stderr
