@@ -1,0 +1,98 @@
+r"""Variant scoring throughput: variants per second through score_variants.
+
+  python -m benchmarks.variants --model_dir=build/models/quickstart \
+      --output=benchmarks/results/variants.json
+
+Writes a VCF of random SNVs and short indels on a reference (the bundled Y. pestis
+plasmid by default), scores it with and without strand averaging (median of
+--repeats runs each) and records variants per second. Each variant costs 4 model
+inputs per strand (ref, alt, and the two path splits), encoded from raw strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks import common
+
+
+def write_vcf(path: str, reference: str, count: int, seed: int) -> None:
+  from Bio import SeqIO
+
+  record = next(SeqIO.parse(reference, "fasta"))
+  sequence = str(record.seq).upper()
+  contig = record.id
+  rng = np.random.default_rng(seed)
+  lines = ["##fileformat=VCFv4.2", f"##contig=<ID={contig},length={len(sequence)}>",
+           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+  for i, position in enumerate(np.sort(rng.integers(10, len(sequence) - 10, size=count))):
+    ref = sequence[position]
+    kind = i % 10
+    if kind == 8:  # deletion
+      ref, alt = sequence[position:position + 3], sequence[position]
+    elif kind == 9:  # insertion
+      alt = ref + "".join(rng.choice(list("ACGT"), size=2))
+    else:
+      alt = "ACGT"[("ACGT".index(ref) + 1 + kind % 3) % 4] if ref in "ACGT" else "A"
+    lines.append(f"{contig}\t{position + 1}\tv{i}\t{ref}\t{alt}\t.\t.\t.")
+  with open(path, "w") as handle:
+    handle.write("\n".join(lines) + "\n")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--model_dir", default="build/models/quickstart")
+  parser.add_argument("--reference", default="datasets/genomes/NC_005816.fna")
+  parser.add_argument("--variants", type=int, default=5000)
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--output", default="benchmarks/results/variants.json")
+  args = parser.parse_args()
+  if not os.path.exists(os.path.join(args.model_dir, "model.keras")):
+    sys.exit(f"error: {args.model_dir} holds no trained model (run the quickstart)")
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from gslm_keras.variants.scorer import ScoreConfig, score_variants
+
+  results = common.header("benchmarks.variants")
+  results.update({"model_dir": args.model_dir, "reference": args.reference,
+                  "variants": args.variants})
+  with tempfile.TemporaryDirectory() as tmp:
+    reference = os.path.join(tmp, "reference.fa")
+    with open(args.reference) as source, open(reference, "w") as target:
+      target.write(source.read())  # A copy: pyfaidx writes its index beside it.
+    vcf = os.path.join(tmp, "variants.vcf")
+    write_vcf(vcf, reference, args.variants, seed=0)
+    for strand_average in (True, False):
+      rates = []
+      for repeat in range(args.repeats):
+        start = time.perf_counter()
+        stats = score_variants(ScoreConfig(
+            model=args.model_dir, vcf=vcf, reference=reference,
+            output=os.path.join(tmp, "scores.tsv"), strand_average=strand_average,
+            batch_size=256, progress_seconds=1e9))
+        rates.append(stats["variants"] / (time.perf_counter() - start))
+      key = "both_strands" if strand_average else "forward_strand"
+      results[key] = {"variants_per_second": common.median(rates), "runs": rates}
+  common.write_results(args.output, results, markdown(results))
+  print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+  return "\n".join([
+      "# Variant scoring throughput", "", common.machine_lines(results),
+      f"{results['variants']} variants (SNVs, 10% deletions, 10% insertions) on "
+      f"`{results['reference']}`, model `{results['model_dir']}`, batches of 256, "
+      "including VCF reading and TSV writing.", "",
+      "| scoring | variants/s (median) |", "|---|---:|",
+      f"| both strands (default) | {results['both_strands']['variants_per_second']:,.0f} |",
+      f"| forward strand only | {results['forward_strand']['variants_per_second']:,.0f} |",
+      ""])
+
+
+if __name__ == "__main__":
+  main()
