@@ -16,12 +16,26 @@ def command_line(module: str) -> str:
   return " ".join(["python", "-m", module, shlex.join(sys.argv[1:])]).strip()
 
 
-def run(main: Callable[[list[str]], None]) -> None:
-  """`app.run(main)`, turning GslmError into one clear line and exit status 1."""
+def require(*holders) -> None:
+  """Raises ConfigError naming the first of these flags that has no value."""
+  from gslm_keras.errors import ConfigError
+
+  for holder in holders:
+    if holder.value is None or holder.value == "":
+      raise ConfigError(f"--{holder.name} is required")
+
+
+def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
+  """`app.run(main)`, turning GslmError into one clear line and exit status 1.
+
+  Args:
+    main: the entry point's main.
+    positional: how many positional arguments (a command name) main accepts.
+  """
 
   def guarded(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if len(argv) > 1 + positional:
+      raise app.UsageError(f"unexpected arguments: {' '.join(argv[1 + positional:])}")
     try:
       main(argv)
     except GslmError as error:

@@ -24,11 +24,9 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Prediction batch size.")
 
 def main(argv):
   del argv
-  from gslm_keras.errors import ConfigError
   from gslm_keras.evaluation.evaluator import evaluate_model
 
-  if not _MODEL_DIR.value:
-    raise ConfigError("--model_dir is required")
+  cli.require(_MODEL_DIR)
   metrics = evaluate_model(_MODEL_DIR.value, _DATA_DIR.value, _SPLIT.value,
                            _BATCH_SIZE.value)
   summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}

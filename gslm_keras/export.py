@@ -28,13 +28,10 @@ _UNKNOWN_LETTERS = flags.DEFINE_enum(
 
 def main(argv):
   del argv
-  from gslm_keras.errors import ConfigError
   from gslm_keras.serving.export import export_model
   from gslm_keras.serving.signatures import ServingOptions
 
-  for holder in (_MODEL_DIR, _EXPORT_BASE, _MODEL_NAME):
-    if not holder.value:
-      raise ConfigError(f"--{holder.name} is required")
+  cli.require(_MODEL_DIR, _EXPORT_BASE, _MODEL_NAME)
   path = export_model(_MODEL_DIR.value, _EXPORT_BASE.value, _MODEL_NAME.value,
                       _VERSION.value, overwrite=_OVERWRITE.value,
                       options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app, flags
 
@@ -187,29 +186,17 @@ def run_motifs(model_dir, output_dir):
 
 
 def main(argv):
-  from gslm_keras.errors import ConfigError
 
   if len(argv) != 2 or argv[1] not in COMMANDS:
     raise app.UsageError(f"expected one command: {' | '.join(COMMANDS)}")
-  for holder in (_MODEL, _OUTPUT_DIR):
-    if not holder.value:
-      raise ConfigError(f"--{holder.name} is required")
+  cli.require(_MODEL, _OUTPUT_DIR)
   os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
   {"ism": run_ism, "attribute": run_attribute, "motifs": run_motifs}[argv[1]](
       _MODEL.value, _OUTPUT_DIR.value)
 
 
 def run():
-  from gslm_keras.errors import GslmError
-
-  def guarded(argv):
-    try:
-      main(argv)
-    except GslmError as error:
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(1)
-
-  app.run(guarded)
+  cli.run(main, positional=1)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,9 @@ _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
 
 def main(argv):
   del argv
-  from gslm_keras.errors import ConfigError
   from gslm_keras.prediction import predict_file
 
-  for holder in (_MODEL, _INPUT, _OUTPUT):
-    if not holder.value:
-      raise ConfigError(f"--{holder.name} is required")
+  cli.require(_MODEL, _INPUT, _OUTPUT)
   stats = predict_file(_MODEL.value, _INPUT.value, _OUTPUT.value,
                        batch_size=_BATCH_SIZE.value, rc_average=_RC_AVERAGE.value,
                        sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,

@@ -42,12 +42,9 @@ _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
 
 def main(argv):
   del argv
-  from gslm_keras.errors import ConfigError
   from gslm_keras.variants.scorer import ScoreConfig, score_variants
 
-  for holder in (_MODEL, _OUTPUT):
-    if not holder.value:
-      raise ConfigError(f"--{holder.name} is required")
+  cli.require(_MODEL, _OUTPUT)
   stats = score_variants(ScoreConfig(
       model=_MODEL.value, output=_OUTPUT.value, vcf=_VCF.value,
       reference=_REFERENCE.value, variants=_VARIANTS.value, batch_size=_BATCH_SIZE.value,

@@ -109,13 +109,10 @@ def _ints(name, values):
 
 def config_from_flags():
   """Turns the parsed flags into a TrainConfig, once."""
-  from gslm_keras.errors import ConfigError
   from gslm_keras.models.config import preset
   from gslm_keras.training.config import TrainConfig
 
-  for holder in (_DATA_DIR, _MODEL_DIR):
-    if not holder.value:
-      raise ConfigError(f"--{holder.name} is required")
+  cli.require(_DATA_DIR, _MODEL_DIR)
   model = preset(_MODEL_PRESET.value).replace(
       stem_widths=_ints("stem_widths", _STEM_WIDTHS.value),
       stem_filters=_STEM_FILTERS.value, stem_pool=_STEM_POOL.value,

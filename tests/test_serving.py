@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gslm_keras.data.manifest import DatasetInfo
 from gslm_keras.dna import alphabet
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.models import preset
