@@ -176,8 +176,10 @@ def run_motifs(model_dir, output_dir):
   best = {}
   for row in sorted(rows, key=lambda r: r["p_value"]):
     best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']})")
-  top = sorted(found, key=lambda m: -m.information())[:12]
-  top = [m for m in found if m.name in best][:12] or top
+  by_name = {m.name: m for m in found}
+  # Logos of the best-matching filters first (best is in p-value order).
+  top = [by_name[name] for name in best][:12] or sorted(
+      found, key=lambda m: -m.information())[:12]
   motifs.plot_logos(top, os.path.join(output_dir, "logos.png"), best)
   print(f"{len(found)} filter motifs, {len(best)} with a JASPAR match (p <= "
         f"{_MAX_P.value}); {output_dir}/filters.meme, tomtom.tsv, logos.png")

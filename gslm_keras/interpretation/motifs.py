@@ -122,17 +122,21 @@ def jaspar_motifs(collection: str = "CORE", tax_group: str | None = "vertebrates
 
 
 def match_jaspar(motifs: list[FilterMotif], max_p: float = 0.01, top: int = 3,
-                 jaspar=None, min_width: int = 4, min_bits: float = 3.0) -> list[dict]:
+                 jaspar=None, min_width: int = 4, min_bits: float = 3.0,
+                 min_mean_bits: float = 0.5) -> list[dict]:
   """Best JASPAR matches of each filter motif by Tomtom p-value.
 
   Filters are trimmed of low-information flanks first; those left narrower than
-  `min_width` or with fewer than `min_bits` bits are not compared.
+  `min_width`, with fewer than `min_bits` bits, or with fewer than
+  `min_mean_bits` per column are not compared: weak, degenerate filters otherwise
+  "match" long database motifs (CTCF's 30-column matrices) with tiny p-values.
   """
   from memelite import tomtom
 
   ids, names, pwms, release = jaspar or jaspar_motifs()
   motifs = [m.trimmed() for m in motifs]
-  motifs = [m for m in motifs if len(m.pwm) >= min_width and m.information() >= min_bits]
+  motifs = [m for m in motifs if len(m.pwm) >= min_width and m.information() >= min_bits
+            and m.information() / len(m.pwm) >= min_mean_bits]
   if not motifs:
     return []
   p_values, scores, offsets, overlaps, strands = tomtom(
