@@ -1,0 +1,52 @@
+"""The CAGI5 benchmark's pure parts: folds, windows and scoring."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO))
+from benchmarks import cagi5  # noqa: E402
+
+
+def test_folds_keep_blocks_together():
+  folds = [cagi5.fold_of("E", offset, 5, seed=0) for offset in range(200)]
+  for block in range(20):
+    assert len(set(folds[block * 10:(block + 1) * 10])) == 1
+  assert len(set(folds)) == 5
+
+
+def test_score_per_element_and_class3():
+  rng = np.random.default_rng(0)
+  frame = pd.DataFrame({"element": ["A"] * 50 + ["B"] * 50,
+                        "value": rng.normal(size=100),
+                        "class3": rng.choice([-1, 0, 1], size=100)})
+  prediction = frame["value"].to_numpy() + rng.normal(scale=0.5, size=100)
+  result = cagi5.score(frame, prediction)
+  for element in "AB":
+    part = frame["element"] == element
+    assert result["per_element"][element]["pearson"] == pytest.approx(
+        stats.pearsonr(prediction[part], frame["value"][part])[0])
+  assert result["mean_pearson"] == pytest.approx(np.mean(
+      [result["per_element"][e]["pearson"] for e in "AB"]))
+  assert 0 <= result["auroc_class3"]["positive"] <= 1
+
+
+def test_alt_windows(tmp_path):
+  elements = {"E": "ACGT" * 50}
+  frame = pd.DataFrame({"element": ["E", "E"], "offset0": [0, 100], "ref": ["A", "A"],
+                        "alt": ["G", "T"], "value": [0.1, -0.2], "id": ["a", "b"],
+                        "CHIP": [1.0, float("nan")]})
+  cagi5._write_table(tmp_path / "t.tsv", frame, elements, ["CHIP"])
+  rows = (tmp_path / "t.tsv").read_text().splitlines()
+  first, second = rows[1].split("\t"), rows[2].split("\t")
+  assert len(first[1]) == cagi5.LENGTH == len(second[1])
+  assert first[1][:50] == "N" * 50 and first[1][50] == "G"  # padded at the element edge
+  assert second[1][50] == "T" and second[1][:50] == elements["E"][50:100]
+  assert first[3] == "1" and second[3] == ""  # NaN annotation -> missing
