@@ -65,6 +65,8 @@ _LR_SCHEDULE = flags.DEFINE_enum(
     "Learning-rate schedule: constant, cosine to 0, or halved every epoch.")
 _WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 0, "Linear warm-up (cosine).")
 _WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 0.0, "Weight decay (adamw).")
+_CLIPNORM = flags.DEFINE_float("clipnorm", 1.0, "Clip each gradient to this norm (0: "
+                               "off).")
 _EARLY_STOPPING_PATIENCE = flags.DEFINE_integer(
     "early_stopping_patience", 0, "Epochs without dev improvement before stopping; "
     "0 never stops early.")
@@ -129,7 +131,7 @@ def config_from_flags():
       steps_per_epoch=_STEPS_PER_EPOCH.value, checkpoint_every=_CHECKPOINT_EVERY.value,
       optimizer=_OPTIMIZER.value, learning_rate=_LEARNING_RATE.value,
       lr_schedule=_LR_SCHEDULE.value, warmup_steps=_WARMUP_STEPS.value,
-      weight_decay=_WEIGHT_DECAY.value,
+      weight_decay=_WEIGHT_DECAY.value, clipnorm=_CLIPNORM.value,
       early_stopping_patience=_EARLY_STOPPING_PATIENCE.value, monitor=_MONITOR.value,
       class_weights=_CLASS_WEIGHTS.value, reverse_complement=_REVERSE_COMPLEMENT.value,
       max_shift=_MAX_SHIFT.value, seed=_SEED.value, deterministic=_DETERMINISTIC.value,

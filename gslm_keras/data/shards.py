@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import concurrent.futures.process
 import dataclasses
 import multiprocessing
 import os
@@ -179,14 +180,26 @@ class ShardWriterPool:
       self._pending.append(self._executor.submit(write_shard, held))
     self._pending.append(self._executor.submit(write_shard, job))
     while len(self._pending) > 2 * self.num_workers:
-      self.results.append(self._pending.popleft().result())
+      self.results.append(self._result(self._pending.popleft()))
+
+  def _result(self, future) -> ShardResult:
+    try:
+      return future.result()
+    except concurrent.futures.process.BrokenProcessPool:
+      from gslm_keras.errors import GslmError
+
+      raise GslmError(
+          "a shard-writing worker process died. Worker processes start by importing "
+          "the calling script: if build_dataset runs from a script, put the call "
+          "under `if __name__ == \"__main__\":`, or pass num_workers=1 to write in "
+          "this process") from None
 
   def finish(self) -> Sequence[ShardResult]:
     if self._held is not None:
       held, self._held = self._held, None
       self.results.append(write_shard(held))
     while self._pending:
-      self.results.append(self._pending.popleft().result())
+      self.results.append(self._result(self._pending.popleft()))
     return self.results
 
   def close(self) -> None:

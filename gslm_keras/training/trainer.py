@@ -134,12 +134,13 @@ def make_optimizer(config: TrainConfig, plan: Plan, policy: str):
   elif config.lr_schedule == "exponential":
     rate = keras.optimizers.schedules.ExponentialDecay(
         config.learning_rate, decay_steps=plan.steps_per_epoch, decay_rate=0.5)
+  clip = {"clipnorm": config.clipnorm} if config.clipnorm else {}
   if config.optimizer == "adam":
-    optimizer = keras.optimizers.Adam(rate)
+    optimizer = keras.optimizers.Adam(rate, **clip)
   elif config.optimizer == "adamw":
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay)
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=config.weight_decay, **clip)
   else:
-    optimizer = keras.optimizers.SGD(rate, momentum=0.9)
+    optimizer = keras.optimizers.SGD(rate, momentum=0.9, **clip)
   if policy == "mixed_float16":
     # Keras 3 wraps only when asked: float16 gradients need dynamic loss scaling.
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
