@@ -79,4 +79,5 @@ def machine_lines(results: dict) -> str:
           f"{m['platform']}, Python {m['python']}\n"
           f"- Versions: gslm_keras {v['gslm_keras']}, TensorFlow {v['tensorflow']}, "
           f"Keras {v['keras']}, NumPy {v['numpy']}\n"
-          f"- Command: `{results['command']}`\n")
+          f"- Command: `{results['command']}`\n"
+          + (f"- Note: {results['note']}\n" if results.get("note") else ""))

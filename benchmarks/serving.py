@@ -41,6 +41,8 @@ def main():
   parser.add_argument("--throughput_batch", type=int, default=256)
   parser.add_argument("--repeats", type=int, default=30)
   parser.add_argument("--latency_calls", type=int, default=300)
+  parser.add_argument("--note", default="",
+                      help="context worth recording (e.g. other load on the machine)")
   args = parser.parse_args()
   if not os.path.exists(os.path.join(args.model_dir, "model.keras")):
     sys.exit(f"error: {args.model_dir} holds no trained model; run the quickstart "
@@ -54,6 +56,7 @@ def main():
   from gslm_keras.serving.export import export_model
 
   results = common.header("benchmarks.serving")
+  results["note"] = args.note
   _, info = load_trained(args.model_dir)
   with open(os.path.join(args.model_dir, "config.json")) as handle:
     data_dir = json.load(handle)["data_dir"]

@@ -52,6 +52,8 @@ def main():
   parser.add_argument("--variants", type=int, default=5000)
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--output", default="benchmarks/results/variants.json")
+  parser.add_argument("--note", default="",
+                      help="context worth recording (e.g. other load on the machine)")
   args = parser.parse_args()
   if not os.path.exists(os.path.join(args.model_dir, "model.keras")):
     sys.exit(f"error: {args.model_dir} holds no trained model (run the quickstart)")
@@ -59,6 +61,7 @@ def main():
   from gslm_keras.variants.scorer import ScoreConfig, score_variants
 
   results = common.header("benchmarks.variants")
+  results["note"] = args.note
   results.update({"model_dir": args.model_dir, "reference": args.reference,
                   "variants": args.variants})
   with tempfile.TemporaryDirectory() as tmp:
