@@ -50,3 +50,15 @@ def test_alt_windows(tmp_path):
   assert first[1][:50] == "N" * 50 and first[1][50] == "G"  # padded at the element edge
   assert second[1][50] == "T" and second[1][:50] == elements["E"][50:100]
   assert first[3] == "1" and second[3] == ""  # NaN annotation -> missing
+
+
+def test_neighbourhood_uses_training_variants_outside_the_own_block():
+  train = pd.DataFrame({"element": ["E"] * 4, "offset0": [3, 8, 14, 30],
+                        "alt": ["A", "C", "A", "A"], "value": [1.0, 2.0, 4.0, 8.0]})
+  query = pd.DataFrame({"element": ["E", "F"], "offset0": [5, 5], "alt": ["A", "A"]})
+  own = cagi5.neighbourhood(train, train, exclude_own_block=True)
+  # Offset 3 sits in block 0 with offset 8: within 15 bp only offset 14 is left.
+  assert own["near15_mean"][0] == 4.0
+  held = cagi5.neighbourhood(train, query, exclude_own_block=False)
+  assert held["near5_mean"][0] == 1.5 and held["near5_same_alt_mean"][0] == 1.0
+  assert np.isnan(held["near40_mean"][1])  # No training variant in element F.
