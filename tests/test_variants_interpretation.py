@@ -307,3 +307,49 @@ def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
   assert "MOTIF stem_conv_w15_f" in (tmp_path / "filters.meme").read_text()
   out = run("bogus", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}")
   assert out.returncode != 0 and "expected one command" in out.stderr
+
+
+def test_reference_and_vcf_compression(motif_run, genome_vcf, tmp_path):
+  import shutil
+
+  import pysam
+
+  tmp, _ = genome_vcf
+  # bgzip VCF, and a reference whose index is built on first use.
+  bgz = tmp_path / "v.vcf.gz"
+  pysam.tabix_compress(str(tmp / "v.vcf"), str(bgz), force=True)
+  reference = tmp_path / "genome.fa"
+  shutil.copy(tmp / "genome.fa", reference)
+  stats = score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(bgz),
+                                     reference=str(reference),
+                                     output=str(tmp_path / "o.parquet")))
+  assert stats["variants"] == 6 and (tmp_path / "genome.fa.fai").exists()
+  summary = json.load(open(tmp_path / "o.parquet.summary.json"))
+  assert summary["rows"] == 6 and summary["skipped"]["symbolic_allele"] == 2
+  # A plain-gzip reference cannot be indexed: say how to fix it.
+  with open(tmp / "genome.fa", "rb") as source, gzip.open(tmp_path / "g.fa.gz", "wb") as out:
+    out.write(source.read())
+  with pytest.raises(InputError, match="not with bgzip; recompress it"):
+    score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(bgz),
+                               reference=str(tmp_path / "g.fa.gz"),
+                               output=str(tmp_path / "o2.tsv")))
+
+
+
+def test_reference_without_index_in_a_read_only_folder(motif_run, genome_vcf, tmp_path):
+  import shutil
+
+  tmp, _ = genome_vcf
+  locked = tmp_path / "locked"
+  locked.mkdir()
+  shutil.copy(tmp / "genome.fa", locked / "genome.fa")
+  locked.chmod(0o555)
+  try:
+    if os.access(locked, os.W_OK):
+      pytest.skip("running as a user who can write anywhere")
+    with pytest.raises(InputError, match="samtools faidx"):
+      score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(tmp / "v.vcf"),
+                                 reference=str(locked / "genome.fa"),
+                                 output=str(tmp_path / "o3.tsv")))
+  finally:
+    locked.chmod(0o755)

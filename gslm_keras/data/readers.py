@@ -330,12 +330,17 @@ class Genome:
     try:
       self._fasta = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=True,
                                   rebuild=False, build_index=True)
-    except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat,
-            OSError, ValueError) as error:
+    except pyfaidx.UnsupportedCompressionFormat:
       raise InputError(
-          f"cannot index the reference FASTA ({error}); a gzipped reference must "
-          "be bgzip-compressed (bgzip -c genome.fa > genome.fa.gz) or plain",
-          path=path) from None
+          "is gzip-compressed but not with bgzip; recompress it (zcat genome.fa.gz | "
+          "bgzip > genome.fa.bgz) or decompress it", path=path) from None
+    except PermissionError:
+      raise InputError(
+          "has no .fai index and its folder is not writable, so none can be built; "
+          f"run `samtools faidx {path}` where you can write, or copy the FASTA to a "
+          "writable folder", path=path) from None
+    except (pyfaidx.FastaIndexingError, OSError, ValueError) as error:
+      raise InputError(f"cannot index the reference FASTA ({error})", path=path) from None
     self.path = path
     self.lengths = {name: len(record) for name, record in self._fasta.items()}
 
