@@ -336,8 +336,11 @@ def test_reference_and_vcf_compression(motif_run, genome_vcf, tmp_path):
 
 
 
-def test_reference_without_index_in_a_read_only_folder(motif_run, genome_vcf, tmp_path):
+def test_reference_without_index_in_a_read_only_folder(motif_run, genome_vcf, tmp_path,
+                                                      monkeypatch):
   import shutil
+
+  import pyfaidx
 
   tmp, _ = genome_vcf
   locked = tmp_path / "locked"
@@ -345,8 +348,11 @@ def test_reference_without_index_in_a_read_only_folder(motif_run, genome_vcf, tm
   shutil.copy(tmp / "genome.fa", locked / "genome.fa")
   locked.chmod(0o555)
   try:
-    if os.access(locked, os.W_OK):
-      pytest.skip("running as a user who can write anywhere")
+    if os.access(locked, os.W_OK):  # root writes anywhere: fail the index write.
+      def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(locked / "genome.fa.fai"))
+
+      monkeypatch.setattr(pyfaidx, "Fasta", refuse)
     with pytest.raises(InputError, match="samtools faidx"):
       score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(tmp / "v.vcf"),
                                  reference=str(locked / "genome.fa"),
