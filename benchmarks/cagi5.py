@@ -88,13 +88,14 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
 NEIGHBOURHOODS = (5, 15, 40)
 
 
-def neighbourhood(train_frame, query_frame, exclude_own_block: bool):
+def neighbourhood(train_frame, query_frame, exclude: str | None):
   """Measured effects of the training variants near each query variant.
 
   MPRA effects cluster in binding sites, so the effects of other variants of the
-  same element within +-d bp are informative. Only training variants are used; a
-  training variant does not see its own 10-bp block, because a held-out variant's
-  whole block is held out with it.
+  same element within +-d bp are informative. Only training variants are used. A
+  training variant never sees itself (`exclude="self"`), and with block folds not
+  its own 10-bp block either (`exclude="block"`), because a held-out variant's
+  whole block is held out with it: training features then look like test ones.
   """
   columns = {}
   by_element = {e: g for e, g in train_frame.groupby("element")}
@@ -105,9 +106,12 @@ def neighbourhood(train_frame, query_frame, exclude_own_block: bool):
       if group is None:
         mean.append(np.nan), mean_abs.append(np.nan), same_alt.append(np.nan)
         continue
-      near = np.abs(group["offset0"].to_numpy() - row.offset0) <= d
-      if exclude_own_block:
-        near &= (group["offset0"].to_numpy() // 10) != row.offset0 // 10
+      offsets = group["offset0"].to_numpy()
+      near = np.abs(offsets - row.offset0) <= d
+      if exclude == "block":
+        near &= (offsets // 10) != row.offset0 // 10
+      elif exclude == "self":
+        near &= ~((offsets == row.offset0) & (group["alt"].to_numpy() == row.alt))
       values = group["value"].to_numpy()[near]
       alts = group["alt"].to_numpy()[near]
       mean.append(values.mean() if values.size else np.nan)
@@ -120,8 +124,11 @@ def neighbourhood(train_frame, query_frame, exclude_own_block: bool):
   return columns
 
 
-def fold_of(element: str, offset: int, folds: int, seed: int) -> int:
-  digest = hashlib.sha256(f"{seed}:{element}:{offset // 10}".encode()).digest()
+def fold_of(element: str, offset: int, folds: int, seed: int, alt: str = "",
+            unit: str = "block") -> int:
+  """The fold of a variant: by 10-bp block of its element, or by variant."""
+  key = f"{offset // 10}" if unit == "block" else f"{offset}:{alt}"
+  digest = hashlib.sha256(f"{seed}:{element}:{key}".encode()).digest()
   return int.from_bytes(digest[:4], "little") % folds
 
 
@@ -228,6 +235,8 @@ def main():
   parser.add_argument("--train_variants", required=True)
   parser.add_argument("--eval_variants", help="evaluate here; cross-validate if unset")
   parser.add_argument("--cv_folds", type=int, default=5)
+  parser.add_argument("--cv_unit", choices=["block", "variant"], default="block",
+                      help="what a fold holds out: 10-bp blocks (strict) or variants")
   parser.add_argument("--zero_shot_models", default="",
                       help="comma-separated model dirs scored zero-shot (features)")
   parser.add_argument("--epochs", type=int, default=40)
@@ -257,17 +266,22 @@ def main():
       splits = [(train_part, eval_part)]
       protocol = f"trained on {args.train_variants}, evaluated on {args.eval_variants}"
     else:
-      folds = np.array([fold_of(e, o, args.cv_folds, args.seed)
-                        for e, o in zip(both["element"], both["offset0"])])
+      folds = np.array([fold_of(e, o, args.cv_folds, args.seed, a, args.cv_unit)
+                        for e, o, a in zip(both["element"], both["offset0"], both["alt"])])
       splits = [(both[folds != k], both[folds == k]) for k in range(args.cv_folds)]
-      protocol = (f"{args.cv_folds}-fold cross-validation over 10-bp blocks of each "
-                  f"element (seed {args.seed}) on {args.train_variants}")
+      unit = ("10-bp blocks of each element (a held-out variant's neighbours within its "
+              "block are held out too)" if args.cv_unit == "block" else
+              "variants (the other alleles at a held-out variant's position may be in "
+              "training, as in a random split of a saturation screen)")
+      protocol = (f"{args.cv_folds}-fold cross-validation over {unit}, seed {args.seed}, "
+                  f"on {args.train_variants}")
     evaluated = pd.concat([e for _, e in splits])
     model_pred, ridge_pred = [], []
     for k, (train_part, eval_part) in enumerate(splits):
       print(f"fold {k}: {len(train_part)} train / {len(eval_part)} evaluated", flush=True)
-      train_part = train_part.assign(**neighbourhood(train_part, train_part, True))
-      eval_part = eval_part.assign(**neighbourhood(train_part, eval_part, False))
+      train_part = train_part.assign(**neighbourhood(
+          train_part, train_part, "block" if args.cv_unit == "block" else "self"))
+      eval_part = eval_part.assign(**neighbourhood(train_part, eval_part, None))
       columns = provided + [f"near{d}_{kind}" for d in NEIGHBOURHOODS
                             for kind in ("mean", "mean_abs", "same_alt_mean")]
       model_pred.append(train_and_predict(train_part, eval_part, elements, columns,

@@ -56,9 +56,11 @@ def test_neighbourhood_uses_training_variants_outside_the_own_block():
   train = pd.DataFrame({"element": ["E"] * 4, "offset0": [3, 8, 14, 30],
                         "alt": ["A", "C", "A", "A"], "value": [1.0, 2.0, 4.0, 8.0]})
   query = pd.DataFrame({"element": ["E", "F"], "offset0": [5, 5], "alt": ["A", "A"]})
-  own = cagi5.neighbourhood(train, train, exclude_own_block=True)
+  own = cagi5.neighbourhood(train, train, exclude="block")
   # Offset 3 sits in block 0 with offset 8: within 15 bp only offset 14 is left.
   assert own["near15_mean"][0] == 4.0
-  held = cagi5.neighbourhood(train, query, exclude_own_block=False)
+  held = cagi5.neighbourhood(train, query, exclude=None)
   assert held["near5_mean"][0] == 1.5 and held["near5_same_alt_mean"][0] == 1.0
   assert np.isnan(held["near40_mean"][1])  # No training variant in element F.
+  itself = cagi5.neighbourhood(train, train, exclude="self")
+  assert itself["near5_mean"][0] == 2.0  # Offset 3 sees offset 8, not itself.
