@@ -107,7 +107,7 @@ data = np.load(sys.argv[2], allow_pickle=False)
 loaded = tf.saved_model.load(sys.argv[1])
 out = {}
 default = loaded.signatures["serving_default"]
-args = {"sequence": tf.constant(data["sequences"])}
+args = {"sequence": tf.constant(data["sequences"].tolist())}
 if "provided" in data:
   args["provided_features"] = tf.constant(data["provided"])
 for key, value in default(**args).items():
@@ -115,7 +115,10 @@ for key, value in default(**args).items():
 onehot = loaded.signatures["predict_onehot"](
     sequence=tf.constant(data["one_hot"]), features=tf.constant(data["features"]))
 out["onehot_probabilities"] = onehot["probabilities"].numpy()
-examples = loaded.signatures["predict_examples"](examples=tf.constant(data["examples"]))
+# Serialized examples travel in a TFRecord file: a numpy bytes array would strip a
+# trailing NUL (a packed 0.0 float) and corrupt them.
+records = [r.numpy() for r in tf.data.TFRecordDataset(sys.argv[4])]
+examples = loaded.signatures["predict_examples"](examples=tf.constant(records))
 out["examples_probabilities"] = examples["probabilities"].numpy()
 np.savez(sys.argv[3], **{k: v.astype(str) if v.dtype == object else v
                          for k, v in out.items()})
@@ -138,11 +141,14 @@ def test_signatures_match_keras_without_the_package(binary_export, binary_run, t
       "provided_features": tf.train.Feature(float_list=tf.train.FloatList(value=p)),
   })).SerializeToString() for s, p in zip(sequences, provided)]
   np.savez(tmp_path / "in.npz", sequences=np.array(sequences), provided=provided,
-           one_hot=inputs["sequence"].numpy(), features=inputs["features"].numpy(),
-           examples=np.array(examples, dtype=bytes))
+           one_hot=inputs["sequence"].numpy(), features=inputs["features"].numpy())
+  with tf.io.TFRecordWriter(str(tmp_path / "examples.tfrecord")) as writer:
+    for example in examples:
+      writer.write(example)
   result = subprocess.run(
       [sys.executable, "-c", _CHILD, path, str(tmp_path / "in.npz"),
-       str(tmp_path / "out.npz")], capture_output=True, text=True, cwd=tmp_path,
+       str(tmp_path / "out.npz"), str(tmp_path / "examples.tfrecord")],
+      capture_output=True, text=True, cwd=tmp_path,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   assert json.loads(result.stdout.strip().splitlines()[-1]) == []  # no gslm module
