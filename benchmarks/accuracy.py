@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -254,6 +255,8 @@ def find_tasks(root: str, tasks: str) -> list[str]:
 
 def suite_tasks(args, settings, tmp, report) -> None:
   for name in find_tasks(args.data_root, args.tasks):
+    if name in args.done:
+      continue
     print(f"task {name}", flush=True)
     folder = os.path.join(args.data_root, name)
     data_dir = os.path.join(tmp, name, "data")
@@ -286,6 +289,8 @@ CNNPROM_SETS = {
 def suite_cnnprom(args, settings, tmp, report) -> None:
   names = list(CNNPROM_SETS) if args.tasks == "all" else args.tasks.split(",")
   for name in names:
+    if name in args.done:
+      continue
     positive, negative = CNNPROM_SETS[name]
     print(f"task {name}", flush=True)
     data_dir = os.path.join(tmp, name, "data")
@@ -451,6 +456,18 @@ def markdown(results: dict) -> str:
   return "\n".join(lines)
 
 
+def resume_from(path: str, results: dict) -> dict:
+  """The earlier results in `path`, checked to come from the same suite and settings."""
+  with open(path) as handle:
+    previous = json.load(handle)
+  for key in ("suite", "source", "settings", "computed_features"):
+    now = json.loads(json.dumps(results[key]))
+    if previous.get(key) != now:
+      sys.exit(f"error: --resume: {path} was made with another {key} "
+               f"({previous.get(key)!r}, now {now!r}); rerun without --resume")
+  return previous
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--suite", choices=sorted(SUITES), default="tasks")
@@ -471,6 +488,9 @@ def main(argv=None):
                            "augmentation (strand-symmetric signals such as TF binding)")
   parser.add_argument("--split_seed", type=int, default=0)
   parser.add_argument("--workers", type=int, default=0)
+  parser.add_argument("--resume", action="store_true",
+                      help="keep the tasks already in --output (same suite and settings) "
+                           "and run only the others")
   args = parser.parse_args(argv)
   needs_root = args.suite in ("tasks", "cnnprom")
   source = args.data_root if needs_root else args.data
@@ -491,17 +511,25 @@ def main(argv=None):
   start = time.time()
   results["tasks"] = {}
   results["complete"] = False
+  previous_seconds = 0.0
+  if args.resume and os.path.exists(args.output):
+    previous = resume_from(args.output, results)
+    results["tasks"] = previous["tasks"]
+    previous_seconds = previous.get("total_seconds", 0.0)
+    results["resumed"] = previous.get("resumed", []) + [
+        {"date": previous["date"], "tasks": sorted(previous["tasks"])}]
+  args.done = set(results["tasks"])
 
   def report(name, entry):
     # Written after every task, so a long suite leaves its finished tasks behind.
     results["tasks"][name] = entry
-    results["total_seconds"] = time.time() - start
+    results["total_seconds"] = previous_seconds + time.time() - start
     common.write_results(args.output, results, markdown(results))
 
   with tempfile.TemporaryDirectory() as tmp:
     SUITES[args.suite](args, settings, tmp, report)
   results["complete"] = True
-  results["total_seconds"] = time.time() - start
+  results["total_seconds"] = previous_seconds + time.time() - start
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
   return results

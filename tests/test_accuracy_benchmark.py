@@ -46,3 +46,17 @@ def test_accuracy_suite_reduced(tmp_path):
        f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none", f"--output={output}"],
       cwd=REPO, capture_output=True, text=True, timeout=300)
   assert missing.returncode != 0 and "no task folder 'prom/none'" in missing.stderr
+  # --resume keeps finished tasks (nothing retrained) and refuses other settings.
+  base = [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
+          f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
+          "--preset=tiny", "--seeds=2", "--workers=1", "--resume"]
+  resumed = subprocess.run(base + ["--epochs=1"], cwd=REPO, capture_output=True, text=True,
+                           timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  again = json.loads(output.read_text())
+  assert again["tasks"] == data["tasks"] and again["complete"]
+  assert again["resumed"] == [{"date": data["date"], "tasks": ["prom/mini"]}]
+  assert again["total_seconds"] >= data["total_seconds"]
+  other = subprocess.run(base + ["--epochs=2"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+  assert other.returncode != 0 and "made with another settings" in other.stderr
