@@ -54,6 +54,7 @@ class Settings:
   rc_tasks: tuple[str, ...]
   ablations: tuple[str, ...]
   workers: int
+  fusion_norm: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -120,7 +121,8 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
 
   config = TrainConfig(
       data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
-          ablation=ablation), model_preset=settings.preset, epochs=settings.epochs,
+          ablation=ablation, fusion_norm=settings.fusion_norm or None),
+      model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
       learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",
       warmup_steps=50, early_stopping_patience=settings.patience, seed=seed,
@@ -374,8 +376,11 @@ def markdown(results: dict) -> str:
            f"Settings: preset `{settings['preset']}`, up to {settings['epochs']} epochs, "
            f"early stopping patience {settings['patience']}, batch {settings['batch_size']}, "
            f"{settings['seeds']} seed(s) for the dual-input model, "
-           f"{settings['ablation_seeds']} for each ablation. Model selection and the "
-           "decision threshold of binary tasks on dev only.", ""]
+           f"{settings['ablation_seeds']} for each ablation"
+           + (", fusion layer batch-normalised (`--fusion_norm`)"
+              if settings.get("fusion_norm") else "")
+           + ". Model selection and the decision threshold of binary tasks on dev only.",
+           ""]
   tasks = results["tasks"]
   suite = results["suite"]
   if suite == "uci_promoters":
@@ -460,6 +465,9 @@ def resume_from(path: str, results: dict) -> dict:
   """The earlier results in `path`, checked to come from the same suite and settings."""
   with open(path) as handle:
     previous = json.load(handle)
+  defaults = {f.name: f.default for f in dataclasses.fields(Settings)
+              if f.default is not dataclasses.MISSING}
+  previous["settings"] = {**defaults, **previous.get("settings", {})}
   for key in ("suite", "source", "settings", "computed_features"):
     now = json.loads(json.dumps(results[key]))
     if previous.get(key) != now:
@@ -488,6 +496,8 @@ def main(argv=None):
                            "augmentation (strand-symmetric signals such as TF binding)")
   parser.add_argument("--split_seed", type=int, default=0)
   parser.add_argument("--workers", type=int, default=0)
+  parser.add_argument("--fusion_norm", action="store_true",
+                      help="batch-normalise the preset's fusion layer before its ReLU")
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
@@ -503,7 +513,8 @@ def main(argv=None):
       batch_size=args.batch_size, learning_rate=args.learning_rate, seeds=args.seeds,
       ablation_seeds=args.ablation_seeds,
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
-      ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers)
+      ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
+      fusion_norm=args.fusion_norm)
   results = common.header("benchmarks.accuracy")
   results.update({"suite": args.suite, "source": source,
                   "settings": dataclasses.asdict(settings),

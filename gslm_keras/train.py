@@ -44,6 +44,9 @@ _POOLING = flags.DEFINE_enum("pooling", None, ["maxavg", "attention", "flatten"]
 _FEATURE_UNITS = flags.DEFINE_list("feature_units", None,
                                    "Dense widths of the feature branch.")
 _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion.")
+_FUSION_NORM = flags.DEFINE_boolean(
+    "fusion_norm", None, "Batch-normalise the fusion layer before its ReLU (keeps its "
+    "units from dying under a wide flatten head).")
 _DROPOUT = flags.DEFINE_float("dropout", None, "Dropout rate.")
 _ABLATION = flags.DEFINE_enum("ablation", None, ["both", "sequence", "features"],
                               "Which branches the model uses.")
@@ -122,8 +125,8 @@ def config_from_flags():
       tower_kernel=_TOWER_KERNEL.value, dilation_base=_DILATION_BASE.value,
       pooling=_POOLING.value,
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
-      fusion_units=_FUSION_UNITS.value, dropout=_DROPOUT.value,
-      ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
+      fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
+      dropout=_DROPOUT.value, ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
   return TrainConfig(
       data_dir=_DATA_DIR.value, model_dir=_MODEL_DIR.value, model=model,
       model_preset=_MODEL_PRESET.value, dataset_flagfile=_DATASET_FLAGFILE.value,

@@ -149,3 +149,16 @@ def test_config_validation_and_json():
     ModelConfig(dropout=1.5)
   with pytest.raises(ConfigError, match="preset 'huge'"):
     preset("huge")
+
+
+def test_fusion_norm_option(tmp_path):
+  config = preset("default").replace(fusion_norm=True)
+  model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
+  names = [layer.name for layer in model.layers]
+  assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_relu"]
+  assert model.get_layer("fusion_dense").use_bias is False
+  assert not [n for n in names if _AUTO_NAME.match(n)], names
+  assert_saved_model_identical(model, _inputs(), tmp_path)
+  assert ModelConfig.from_json(config.to_json()) == config
+  assert "fusion_norm" not in [layer.name for layer in build_model(
+      preset("default"), length=40, n_features=7, task="binary", n_outputs=1).layers]

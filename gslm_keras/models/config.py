@@ -29,6 +29,9 @@ class ModelConfig:
       junctions centred in the window).
     feature_units: widths of the Dense blocks of the feature branch.
     fusion_units: width of the Dense layer after concatenating the branches.
+    fusion_norm: batch-normalise the fusion layer before its ReLU. Without it,
+      Adam's first steps on a wide flatten head (thousands of non-negative
+      inputs) can push most fusion units below zero for good ("dying ReLU").
     dropout: dropout rate in the tower, feature and fusion blocks.
     ablation: "both" branches, "sequence" only or "features" only.
     rc_average: predict the mean over the sequence and its reverse complement.
@@ -44,6 +47,7 @@ class ModelConfig:
   pooling: str = "flatten"
   feature_units: tuple[int, ...] = (64,)
   fusion_units: int = 96
+  fusion_norm: bool = False
   dropout: float = 0.2
   ablation: str = "both"
   rc_average: bool = False
