@@ -381,6 +381,9 @@ def markdown(results: dict) -> str:
               if settings.get("fusion_norm") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
+  for earlier in results.get("resumed", []):
+    lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(earlier['tasks'])} come from "
+                    f"the run of {earlier['date']}, with the same settings."]
   tasks = results["tasks"]
   suite = results["suite"]
   if suite == "uci_promoters":

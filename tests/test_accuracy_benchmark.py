@@ -60,3 +60,5 @@ def test_accuracy_suite_reduced(tmp_path):
   other = subprocess.run(base + ["--epochs=2"], cwd=REPO, capture_output=True, text=True,
                          timeout=300)
   assert other.returncode != 0 and "made with another settings" in other.stderr
+  assert "Resumed (`--resume`): prom/mini come from the run of" in (
+      tmp_path / "results" / "mini.md").read_text()
