@@ -448,8 +448,8 @@ def markdown(results: dict) -> str:
   lines += ["", "Data quirks (counted, nothing dropped):", ""]
   for name, entry in tasks.items():
     overlaps = entry["data"]["sequence_overlaps"]
-    lines.append(f"- {name}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
-                                           for k, v in overlaps.items() if v))
+    lines.append(f"- {name}: " + (", ".join(f"{k.replace('_', ' ')} {v}"
+                                            for k, v in overlaps.items() if v) or "none"))
   compared = [e["summary"] for e in tasks.values()
               if {"both", "sequence", "features"} <= set(e["summary"])]
   ablation_wins = sum(1 for s in compared if s["both"]["mcc_mean"] > max(
