@@ -123,16 +123,15 @@ def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
     parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
   x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
       name="fusion_concat", dtype=dtype)(parts)
+  # With fusion_norm the ReLU moves after the batch norm (which makes the bias redundant).
+  x = keras.layers.Dense(config.fusion_units, use_bias=not config.fusion_norm,
+                         activation=None if config.fusion_norm else "relu",
+                         name="fusion_dense", dtype=dtype)(x)
   if config.fusion_norm:
-    x = keras.layers.Dense(config.fusion_units, use_bias=False, name="fusion_dense",
-                           dtype=dtype)(x)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
                                         synchronized=synchronized_batch_norm,
                                         name="fusion_norm", dtype=dtype)(x)
     x = keras.layers.Activation("relu", name="fusion_relu", dtype=dtype)(x)
-  else:
-    x = keras.layers.Dense(config.fusion_units, activation="relu", name="fusion_dense",
-                           dtype=dtype)(x)
   x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
   head = keras.layers.Dense(n_outputs, activation=_ACTIVATIONS[task],
                             name="head" if config.rc_average else "output",
