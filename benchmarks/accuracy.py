@@ -114,12 +114,12 @@ def score_run(model_dir: str, info) -> dict[str, Any]:
 
 def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, seed: int,
               reverse_complement: bool) -> dict[str, Any]:
-  from gslm_keras.data.manifest import DatasetInfo
+  from gslm_keras.data.dataset_info import DatasetInfo
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
-  config = TrainConfig(
+  config = TrainConfig.create(
       data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
           ablation=ablation, fusion_norm=settings.fusion_norm or None),
       model_preset=settings.preset, epochs=settings.epochs,
@@ -143,7 +143,7 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
   from sklearn.linear_model import LogisticRegression
 
   from gslm_keras import make_dataset
-  from gslm_keras.data.manifest import DatasetInfo
+  from gslm_keras.data.dataset_info import DatasetInfo
 
   info = DatasetInfo.load(data_dir, verify="none")
 
@@ -203,7 +203,7 @@ def summarise(runs: list[dict]) -> dict[str, dict]:
 
 
 def run_task(name: str, data_dir: str, work: str, settings: Settings) -> dict[str, Any]:
-  from gslm_keras.data.manifest import DatasetInfo
+  from gslm_keras.data.dataset_info import DatasetInfo
 
   info = DatasetInfo.load(data_dir)
   reverse_complement = any(name.startswith(p) for p in settings.rc_tasks)
@@ -226,7 +226,7 @@ def run_task(name: str, data_dir: str, work: str, settings: Settings) -> dict[st
 
 
 def build(output_dir: str, workers: int, **kwargs):
-  from gslm_keras.data.builder import BuildConfig, build_dataset
+  from gslm_keras.data.build.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
 

@@ -79,9 +79,14 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
     score_variants(ScoreConfig(model=model_dir, variants=table, output=out))
     scores = pd.read_csv(out, sep="\t", comment="#")
     name = os.path.basename(os.path.normpath(model_dir))
-    for column in scores.columns:
-      if column.startswith(("diff_", "log_odds_ratio_")):
-        columns[f"zs_{name}_{column}"] = scores[column].to_numpy()
+    wanted = [c for c in scores.columns if c.startswith(("diff_", "log_odds_ratio_"))]
+    # A binary model scores both classes, one the negation of the other on these
+    # scales: keep the positive class (the model's last column).
+    outputs = list(dict.fromkeys(c.partition("_prob_")[2] or c for c in wanted))
+    if len(outputs) == 2 and all("_prob_" in c for c in wanted):
+      wanted = [c for c in wanted if c.endswith(f"_prob_{outputs[-1]}")]
+    for column in wanted:
+      columns[f"zs_{name}_{column}"] = scores[column].to_numpy()
   return columns
 
 
@@ -155,7 +160,7 @@ def train_and_predict(train_frame, eval_frame, elements, provided_columns, tmp, 
   """Out-of-sample predictions of the dual-input model for `eval_frame`."""
   import pandas as pd
 
-  from gslm_keras.data.builder import BuildConfig, build_dataset
+  from gslm_keras.data.build.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
   from gslm_keras.models import ModelConfig
@@ -175,7 +180,7 @@ def train_and_predict(train_frame, eval_frame, elements, provided_columns, tmp, 
   model = ModelConfig(stem_widths=(7, 11), stem_filters=24, stem_pool=2, tower_blocks=2,
                       tower_filters=48, pooling="maxavg", feature_units=(64, 32),
                       fusion_units=64, dropout=0.3, rc_average=False)
-  config = TrainConfig(data_dir=data_dir, model_dir=os.path.join(tmp, "model"),
+  config = TrainConfig.create(data_dir=data_dir, model_dir=os.path.join(tmp, "model"),
                        model=model, epochs=args.epochs, batch_size=64,
                        optimizer="adamw", learning_rate=1e-3, weight_decay=1e-3,
                        lr_schedule="cosine", warmup_steps=20, early_stopping_patience=8,

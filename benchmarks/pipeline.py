@@ -33,7 +33,7 @@ FEATURES = ["gc_content", "kmer:k=3"]
 
 _BUILD_CHILD = r"""
 import json, resource, sys, time
-from gslm_keras.data.builder import BuildConfig, build_dataset
+from gslm_keras.data.build.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 args = json.loads(sys.argv[1])
@@ -134,7 +134,7 @@ def main():
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
   from gslm_keras import make_dataset
-  from gslm_keras.data.manifest import DatasetInfo
+  from gslm_keras.data.dataset_info import DatasetInfo
 
   results = common.header("benchmarks.pipeline")
   results.update({"data": train_csv, "computed_features": FEATURES,

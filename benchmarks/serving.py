@@ -14,7 +14,6 @@ batch 1 and batch 64. The difference is the cost of in-graph encoding.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -50,23 +49,21 @@ def main():
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   import tensorflow as tf
 
-  from gslm_keras.data.encoder import SequenceEncoder
-  from gslm_keras.data.manifest import DatasetInfo
-  from gslm_keras.prediction import load_trained
+  from gslm_keras.data.dataset_info import DatasetInfo
+  from gslm_keras.encoding.schema import parse_spec
+  from gslm_keras.inference.model import LoadedModel
+  from gslm_keras.run_dir import data_dir_of
   from gslm_keras.serving.export import export_model
 
   results = common.header("benchmarks.serving")
   results["note"] = args.note
-  _, info = load_trained(args.model_dir)
-  with open(os.path.join(args.model_dir, "config.json")) as handle:
-    data_dir = json.load(handle)["data_dir"]
+  model = LoadedModel(args.model_dir)
+  info, encoder = model.info, model.encoder
   # Real sequences: the test split of the model's dataset.
-  records = tf.data.TFRecordDataset(DatasetInfo.load(data_dir).shard_paths("test"),
-                                    info.compression)
-  spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
-  sequences = [tf.io.parse_single_example(r, spec)["sequence"].numpy().decode()
+  records = tf.data.TFRecordDataset(
+      DatasetInfo.load(data_dir_of(model.config)).shard_paths("test"), info.compression)
+  sequences = [tf.io.parse_single_example(r, parse_spec())["sequence"].numpy().decode()
                for r in records.take(args.throughput_batch)]
-  encoder = SequenceEncoder.from_info(info)
   with tempfile.TemporaryDirectory() as tmp:
     path = export_model(args.model_dir, tmp, "bench", 1)
     loaded = tf.saved_model.load(path)

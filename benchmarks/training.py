@@ -96,11 +96,11 @@ def main():
     if not os.path.exists(os.path.join(args.data, name)):
       sys.exit(f"error: {os.path.join(args.data, name)} not found")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from gslm_keras.data.builder import BuildConfig, build_dataset
+  from gslm_keras.data.build.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
   from gslm_keras.models import preset
-  from gslm_keras.training import trainer
+  from gslm_keras.training import recipe, session, trainer
   from gslm_keras.training.config import TrainConfig
 
   results = common.header("benchmarks.training")
@@ -116,20 +116,21 @@ def main():
         test=(InputSpec(os.path.join(args.data, "test.csv")),),
         computed_features=parse_specs(FEATURES), progress_seconds=1e9))
     # The recipe of models/default.flags.
-    config = TrainConfig(
+    config = TrainConfig.create(
         data_dir=data_dir, model_dir=os.path.join(tmp, "model"), model=preset("default"),
         epochs=args.epochs, batch_size=64, optimizer="adamw", learning_rate=2e-3,
         weight_decay=1e-4, lr_schedule="cosine", warmup_steps=50,
         early_stopping_patience=6, evaluate_splits=("dev", "test"), verbose=0)
-    info = trainer.ensure_dataset(config)
+    info = session.load_dataset(config)
+    batch_size = config.data.batch_size
 
     # Step rate and pipeline share, on a separate short run of the same setup.
-    plan = trainer.make_plan(config, info.num_records("train"), 1)
-    model = trainer.build_for_dataset(config, info, "float32")
-    loss, metrics = trainer.compile_spec(info.task, 1)
-    model.compile(optimizer=trainer.make_optimizer(config, plan, "float32"), loss=loss,
-                  metrics=metrics)
-    stream, _ = trainer.train_datasets(config, info, config.batch_size)
+    plan = session.plan_for(config, info, 1)
+    model = session.build_for_dataset(config, info, "float32")
+    loss, metrics = recipe.compile_spec(info.task, 1)
+    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, "float32"),
+                  loss=loss, metrics=metrics)
+    stream, _ = session.train_datasets(config, info, batch_size)
     timer = StepTimer()
     print("timing training steps ...", flush=True)
     model.fit(stream, epochs=1, steps_per_epoch=20 + args.timing_steps, callbacks=[timer],
@@ -144,17 +145,17 @@ def main():
       next(iterator)
     pipeline_batch = (time.perf_counter() - start) / args.timing_steps
     flops = forward_flops(model)
-    sequences_per_second = config.batch_size / step
+    sequences_per_second = batch_size / step
     results["model"] = {"preset": "default", "parameters": model.count_params(),
                         "forward_flops_per_example": flops,
-                        "batch_size": config.batch_size}
+                        "batch_size": batch_size}
     results["training"] = {
         "median_step_seconds": step, "sequences_per_second": sequences_per_second,
         "achieved_flops_per_second": 3 * flops * sequences_per_second,
         "fraction_of_matmul_flops": 3 * flops * sequences_per_second / peak}
     results["input_pipeline"] = {
         "seconds_per_batch": pipeline_batch,
-        "sequences_per_second": config.batch_size / pipeline_batch,
+        "sequences_per_second": batch_size / pipeline_batch,
         "share_of_step_time": pipeline_batch / step,
         "times_faster_than_training": step / pipeline_batch}
 

@@ -12,12 +12,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "make_dataset": "gslm_keras.data.pipeline",
-    "build_dataset": "gslm_keras.data.builder",
-    "BuildConfig": "gslm_keras.data.builder",
-    "DatasetInfo": "gslm_keras.data.manifest",
-    "SequenceEncoder": "gslm_keras.data.encoder",
+    "build_dataset": "gslm_keras.data.build.builder",
+    "BuildConfig": "gslm_keras.data.build.config",
+    "DatasetInfo": "gslm_keras.data.dataset_info",
+    "SequenceEncoder": "gslm_keras.encoding.encoder",
     "LengthRule": "gslm_keras.dna.length",
-    "FeatureSpec": "gslm_keras.features.registry",
+    "FeatureSpec": "gslm_keras.features.spec",
+    "LoadedModel": "gslm_keras.inference.model",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -48,44 +48,11 @@ _TAX_GROUP = flags.DEFINE_string("tax_group", "vertebrates",
                                  "motifs: JASPAR taxonomic group ('' for all).")
 
 
-def _output_index(info, name):
-  from gslm_keras.errors import ConfigError
-  from gslm_keras.variants.scorer import output_names
-
-  names = output_names(info)
-  if name is None:
-    return 0, names[0]
-  if name not in names:
-    raise ConfigError(f"--output_name={name!r}: the model's outputs are "
-                      f"{', '.join(names)}")
-  return names.index(name), name
-
-
-def _eval_arrays(data_dir, split, limit):
-  import numpy as np
-
-  from gslm_keras import make_dataset
-
-  xs, fs, ids = [], [], []
-  for inputs, _, batch_ids in make_dataset(data_dir, split, "eval", 256, normalize=False,
-                                           with_ids=True, limit=limit):
-    xs.append(inputs["sequence"].numpy())
-    fs.append(inputs["features"].numpy())
-    ids += [i.decode() for i in batch_ids.numpy()]
-  return np.concatenate(xs), np.concatenate(fs), ids
-
-
-def run_ism(model_dir, output_dir):
-  import numpy as np
-
+def _ism(model, output_dir):
   from gslm_keras.data.readers import read_fasta
   from gslm_keras.errors import ConfigError
-  from gslm_keras.interpretation import ism
-  from gslm_keras.variants.scorer import TensorModel
+  from gslm_keras.interpretation.commands import ism
 
-  model = TensorModel(model_dir)
-  info = model.info
-  index, name = _output_index(info, _OUTPUT_NAME.value)
   if _SEQUENCE.value:
     records = [("sequence", _SEQUENCE.value)]
   elif _FASTA.value:
@@ -93,97 +60,27 @@ def run_ism(model_dir, output_dir):
   else:
     raise ConfigError("ism needs --sequence or --fasta")
   provided = [float(v) for v in _PROVIDED.value] if _PROVIDED.value else None
-  if info.n_provided and provided is None:
-    raise ConfigError(f"the model takes {info.n_provided} provided features: pass "
-                      "--provided")
-  for record_id, sequence in records:
-    result = ism.ism(model, info, sequence, provided)
-    stem = os.path.join(output_dir, f"ism_{record_id}")
-    np.savez_compressed(stem + ".npz", effects=result["effects"],
-                        window=np.array(result["window"]), reference=result["reference"])
-    with open(stem + ".tsv", "w") as handle:
-      handle.write("position\tref\talt\t" + f"effect_{name}\n")
-      for position, letter in enumerate(result["window"]):
-        for b, base in enumerate(ism.BASES):
-          if base != letter:
-            handle.write(f"{position}\t{letter}\t{base}\t"
-                         f"{result['effects'][position, b, index]:.6g}\n")
-    ism.plot_ism(result, index, name, stem + ".png")
-    print(f"{record_id}: {stem}.npz, .tsv, .png")
+  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided):
+    print(f"{result['id']}: {result['files']}.npz, .tsv, .png")
 
 
-def run_attribute(model_dir, output_dir):
-  import numpy as np
+def _attribute(model, output_dir):
+  from gslm_keras.interpretation.commands import attribute
 
-  from gslm_keras.interpretation import attribution
-  from gslm_keras.prediction import load_trained
-
-  model, info = load_trained(model_dir)
-  index, name = _output_index(info, _OUTPUT_NAME.value)
-  data_dir = _DATA_DIR.value or json.load(open(os.path.join(model_dir,
-                                                            "config.json")))["data_dir"]
-  one_hot, features, ids = _eval_arrays(data_dir, _SPLIT.value or "test", _LIMIT.value)
-  if _METHOD.value == "integrated_gradients":
-    result = attribution.integrated_gradients(model, info, one_hot, features, index,
-                                              _STEPS.value)
-  else:
-    result = attribution.gradient_x_input(model, info, one_hot, features, index)
-  shares = attribution.branch_shares(result)
-  prefix = os.path.join(output_dir, "attr")
-  paths = attribution.write_modisco(prefix, one_hot, result["sequence"])
-  windows = ["".join("ACGT"[i] if row.max() > 0 else "N" for i, row in
-                     zip(r.argmax(axis=1), r)) for r in one_hot]
-  attribution.write_tracks(os.path.join(output_dir, "attribution_tracks.tsv"), ids, windows,
-                           result["sequence"])
-  with open(os.path.join(output_dir, "feature_attributions.tsv"), "w") as handle:
-    handle.write("id\t" + "\t".join(info.feature_names) + "\n")
-    for record_id, row in zip(ids, result["features"]):
-      handle.write(record_id + "\t" + "\t".join(f"{v:.6g}" for v in row) + "\n")
-  summary = {"method": _METHOD.value, "output": name, "examples": len(ids),
-             "sequence_share_mean": float(shares["sequence_share"].mean()),
-             "features_share_mean": float(shares["features_share"].mean())}
-  if "completeness_gap" in result:
-    gap = result["completeness_gap"]
-    summary.update({"steps": _STEPS.value, "completeness_gap_median": float(np.median(gap)),
-                    "completeness_gap_p90": float(np.percentile(gap, 90)),
-                    "fraction_within_1_percent": float((gap <= 0.01).mean())})
-  with open(os.path.join(output_dir, "attribution_summary.json"), "w") as handle:
-    json.dump(summary, handle, indent=2)
+  summary = attribute(model, output_dir, _DATA_DIR.value, _SPLIT.value or "test",
+                      _LIMIT.value, _METHOD.value, _STEPS.value, _OUTPUT_NAME.value)
   print(json.dumps(summary, indent=2))
-  print(f"TF-MoDISco-lite inputs: {paths[0]}, {paths[1]}")
+  print(f"TF-MoDISco-lite inputs: {output_dir}/attr_ohe.npz, {output_dir}/attr_attr.npz")
 
 
-def run_motifs(model_dir, output_dir):
-  import csv
+def _motifs(model, output_dir):
+  from gslm_keras.interpretation.commands import motifs
 
-  from gslm_keras.interpretation import motifs
-  from gslm_keras.prediction import load_trained
-
-  model, info = load_trained(model_dir)
-  data_dir = _DATA_DIR.value or json.load(open(os.path.join(model_dir,
-                                                            "config.json")))["data_dir"]
-  one_hot, _, _ = _eval_arrays(data_dir, _SPLIT.value or "train", _LIMIT.value)
-  found = motifs.filter_motifs(model, one_hot)
-  motifs.write_meme(os.path.join(output_dir, "filters.meme"), found)
-  jaspar = motifs.jaspar_motifs(tax_group=_TAX_GROUP.value or None)
-  rows = motifs.match_jaspar(found, max_p=_MAX_P.value, jaspar=jaspar)
-  with open(os.path.join(output_dir, "tomtom.tsv"), "w", newline="") as handle:
-    fields = ["filter", "rank", "jaspar_id", "jaspar_name", "p_value", "offset",
-              "overlap", "strand", "sites", "information_bits", "release"]
-    writer = csv.DictWriter(handle, fields, delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(sorted(rows, key=lambda r: r["p_value"]))
-  best = {}
-  for row in sorted(rows, key=lambda r: r["p_value"]):
-    best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']})")
-  by_name = {m.name: m for m in found}
-  # Logos of the best-matching filters first (best is in p-value order).
-  top = [by_name[name] for name in best][:12] or sorted(
-      found, key=lambda m: -m.information())[:12]
-  motifs.plot_logos(top, os.path.join(output_dir, "logos.png"), best)
-  print(f"{len(found)} filter motifs, {len(best)} with a JASPAR match (p <= "
-        f"{_MAX_P.value}); {output_dir}/filters.meme, tomtom.tsv, logos.png")
-  for name, match in list(best.items())[:10]:
+  found = motifs(model, output_dir, _DATA_DIR.value, _SPLIT.value or "train",
+                 _LIMIT.value, _MAX_P.value, _TAX_GROUP.value)
+  print(f"{len(found['motifs'])} filter motifs, {len(found['best'])} with a JASPAR "
+        f"match (p <= {_MAX_P.value}); {output_dir}/filters.meme, tomtom.tsv, logos.png")
+  for name, match in list(found["best"].items())[:10]:
     print(f"  {name}: {match}")
 
 
@@ -193,7 +90,7 @@ def main(argv):
     raise app.UsageError(f"expected one command: {' | '.join(COMMANDS)}")
   cli.require(_MODEL, _OUTPUT_DIR)
   os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
-  {"ism": run_ism, "attribute": run_attribute, "motifs": run_motifs}[argv[1]](
+  {"ism": _ism, "attribute": _attribute, "motifs": _motifs}[argv[1]](
       _MODEL.value, _OUTPUT_DIR.value)
 
 

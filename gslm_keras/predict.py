@@ -24,6 +24,9 @@ _RC_AVERAGE = flags.DEFINE_boolean(
 _SEQUENCE_COLUMN = flags.DEFINE_string("sequence_column", "sequence",
                                        "Table column with the sequence.")
 _ID_COLUMN = flags.DEFINE_string("id_column", None, "Table id column (default: row n).")
+_COORDINATE_COLUMNS = flags.DEFINE_list(
+    "coordinate_columns", None, "Table columns chrom,start,end (0-based, half-open), "
+    "for models with bigWig features.")
 _UNKNOWN_LETTERS = flags.DEFINE_enum(
     "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes: "
     "stop with the record named, or read them as N.")
@@ -33,12 +36,17 @@ _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
 
 def main(argv):
   del argv
-  from gslm_keras.prediction import predict_file
+  from gslm_keras.errors import ConfigError
+  from gslm_keras.inference.batch import predict_file
 
   cli.require(_MODEL, _INPUT, _OUTPUT)
+  coordinates = _COORDINATE_COLUMNS.value
+  if coordinates is not None and len(coordinates) != 3:
+    raise ConfigError("--coordinate_columns: expected three names, chrom,start,end")
   stats = predict_file(_MODEL.value, _INPUT.value, _OUTPUT.value,
                        batch_size=_BATCH_SIZE.value, rc_average=_RC_AVERAGE.value,
                        sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,
+                       coordinate_columns=coordinates,
                        unknown_letters=_UNKNOWN_LETTERS.value,
                        progress_seconds=_PROGRESS_SECONDS.value)
   print(f"{stats['records']} predictions written to {stats['output']} "

@@ -115,7 +115,7 @@ def _ints(name, values):
 def config_from_flags():
   """Turns the parsed flags into a TrainConfig, once."""
   from gslm_keras.models.config import preset
-  from gslm_keras.training.config import TrainConfig
+  from gslm_keras.training import config as train_config
 
   cli.require(_DATA_DIR, _MODEL_DIR)
   model = preset(_MODEL_PRESET.value).replace(
@@ -127,21 +127,46 @@ def config_from_flags():
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       dropout=_DROPOUT.value, ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
-  return TrainConfig(
-      data_dir=_DATA_DIR.value, model_dir=_MODEL_DIR.value, model=model,
-      model_preset=_MODEL_PRESET.value, dataset_flagfile=_DATASET_FLAGFILE.value,
-      batch_size=_BATCH_SIZE.value, epochs=_EPOCHS.value,
-      steps_per_epoch=_STEPS_PER_EPOCH.value, checkpoint_every=_CHECKPOINT_EVERY.value,
-      optimizer=_OPTIMIZER.value, learning_rate=_LEARNING_RATE.value,
-      lr_schedule=_LR_SCHEDULE.value, warmup_steps=_WARMUP_STEPS.value,
-      weight_decay=_WEIGHT_DECAY.value, clipnorm=_CLIPNORM.value,
-      early_stopping_patience=_EARLY_STOPPING_PATIENCE.value, monitor=_MONITOR.value,
-      class_weights=_CLASS_WEIGHTS.value, reverse_complement=_REVERSE_COMPLEMENT.value,
-      max_shift=_MAX_SHIFT.value, seed=_SEED.value, deterministic=_DETERMINISTIC.value,
-      distribution_strategy=_DISTRIBUTION_STRATEGY.value,
-      mixed_precision=_MIXED_PRECISION.value, tpu=_TPU.value,
+  return train_config.TrainConfig(
+      data=train_config.DataConfig(
+          data_dir=_DATA_DIR.value, batch_size=_BATCH_SIZE.value,
+          reverse_complement=_REVERSE_COMPLEMENT.value, max_shift=_MAX_SHIFT.value),
+      model=model,
+      optim=train_config.OptimConfig(
+          epochs=_EPOCHS.value, steps_per_epoch=_STEPS_PER_EPOCH.value,
+          optimizer=_OPTIMIZER.value, learning_rate=_LEARNING_RATE.value,
+          lr_schedule=_LR_SCHEDULE.value, warmup_steps=_WARMUP_STEPS.value,
+          weight_decay=_WEIGHT_DECAY.value, clipnorm=_CLIPNORM.value,
+          early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
+          monitor=_MONITOR.value, class_weights=_CLASS_WEIGHTS.value),
+      runtime=train_config.RuntimeConfig(
+          seed=_SEED.value, deterministic=_DETERMINISTIC.value,
+          checkpoint_every=_CHECKPOINT_EVERY.value,
+          distribution_strategy=_DISTRIBUTION_STRATEGY.value,
+          mixed_precision=_MIXED_PRECISION.value, tpu=_TPU.value),
+      model_dir=_MODEL_DIR.value, model_preset=_MODEL_PRESET.value,
+      dataset_flagfile=_DATASET_FLAGFILE.value,
       evaluate_splits=tuple(_EVALUATE_SPLITS.value), overwrite=_OVERWRITE.value,
       verbose=_VERBOSE.value)
+
+
+def build_missing_dataset(data_dir: str, flagfile: str | None) -> None:
+  """Builds `data_dir` from a dataset flagfile when it holds no dataset yet (the
+  quickstart). Workers of a multi-worker cluster would race: it must exist."""
+  import os
+
+  from absl import logging
+
+  from gslm_keras.data.build.builder import build_dataset
+  from gslm_keras.data.build.flags import config_from_flagfile
+  from gslm_keras.data.dataset_info import MANIFEST
+
+  if not flagfile or os.path.exists(os.path.join(data_dir, MANIFEST)):
+    return
+  if _DISTRIBUTION_STRATEGY.value == "multi_worker":
+    return
+  logging.info("No dataset at %s yet: building it from %s", data_dir, flagfile)
+  build_dataset(config_from_flagfile(flagfile, output_dir=data_dir))
 
 
 def _headline(metrics: dict) -> str:
@@ -158,7 +183,9 @@ def main(argv):
   configure_logical_cpus(_LOGICAL_CPUS.value)
   from gslm_keras.training.trainer import train
 
-  result = train(config_from_flags())
+  config = config_from_flags()
+  build_missing_dataset(config.data.data_dir, config.dataset_flagfile)
+  result = train(config)
   d = result.model_dir
   print(f"\nTrained {result.steps} steps{' (resumed)' if result.resumed else ''}"
         f"{' (stopped early)' if result.stopped_early else ''}.")

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from gslm_keras.data.builder import BuildConfig, build_dataset
+from gslm_keras.data.build.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 
@@ -62,3 +62,22 @@ def write_table(path, header: str, rows) -> str:
     handle.write(header + "\n")
     handle.writelines(row + "\n" for row in rows)
   return str(path)
+
+
+def keras_predictions(model_dir, sequences, provided=None):
+  """(raw model outputs, encoded inputs) of a training run for raw sequences, read
+  straight from its files (model.keras and dataset_info.json), without the
+  package's loader: an independent path to compare the loaders with."""
+  import json
+
+  import keras
+
+  import gslm_keras.models.layers  # noqa: F401  Registers the custom layers.
+  from gslm_keras.data.dataset_info import DatasetInfo
+  from gslm_keras.encoding.encoder import SequenceEncoder
+
+  with open(os.path.join(model_dir, "dataset_info.json")) as handle:
+    info = DatasetInfo(json.load(handle))
+  model = keras.models.load_model(os.path.join(model_dir, "model.keras"))
+  inputs = SequenceEncoder.from_info(info)(tf.constant(list(sequences)), provided)
+  return np.asarray(model(inputs, training=False)), inputs

@@ -13,7 +13,7 @@ from Bio import SeqIO
 from Bio.Seq import reverse_complement
 from Bio.SeqUtils import gc_fraction
 
-from gslm_keras.data.manifest import MANIFEST, DatasetInfo, sha256_file
+from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo, sha256_file
 from gslm_keras.errors import ConfigError
 
 from conftest import GENOMES, PROM_DIR, SPLICE_CSV, read_column
@@ -276,7 +276,7 @@ def test_genbank_function_recipe(tmp_path):
 
 
 def _recipe(name, **kwargs):
-  from gslm_keras.data.genbank import GenbankRecipe
+  from gslm_keras.data.readers import GenbankRecipe
 
   return GenbankRecipe(name, **kwargs)
 

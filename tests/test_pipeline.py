@@ -13,12 +13,12 @@ from Bio.Seq import reverse_complement
 from Bio.SeqUtils import gc_fraction
 
 from gslm_keras import make_dataset
-from gslm_keras.data.manifest import MANIFEST, DatasetInfo
-from gslm_keras.dna import alphabet
+from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.errors import DatasetError
 
 from conftest import PROM_DIR, read_column
 from helpers import build, read_records, write_table
+import oracles
 from test_features import ref_fickett
 
 FEATURES = ["gc_content", "kmer:k=3:canonical=true", "fickett"]
@@ -48,7 +48,7 @@ def test_eval_mode_yields_input_order_and_exact_encoding(prom):
   assert x["features"].shape == (613, prom.n_features)
   np.testing.assert_array_equal(y, [int(v) for v in labels])
   for i in (0, 1, 300, 612):
-    np.testing.assert_array_equal(x["sequence"][i], alphabet.one_hot_np(sequences[i]))
+    np.testing.assert_array_equal(x["sequence"][i], oracles.one_hot(sequences[i]))
   np.testing.assert_allclose(x["features"][:, 0], [gc_fraction(s) for s in sequences],
                              atol=1e-5)
 
@@ -84,7 +84,7 @@ def test_reverse_complement_augmentation(prom):
   flipped = 0
   for seq_one_hot, features, record_id in zip(x["sequence"].numpy(), x["features"].numpy(),
                                               ids.numpy()):
-    forward = alphabet.one_hot_np(by_id[record_id.decode()])
+    forward = oracles.one_hot(by_id[record_id.decode()])
     if np.array_equal(seq_one_hot, forward):
       continue
     np.testing.assert_array_equal(seq_one_hot, forward[::-1, ::-1])
@@ -106,8 +106,8 @@ def test_shift_augmentation_stays_within_bound(prom):
   for one_hot, record_id in zip(x["sequence"].numpy(), ids.numpy()):
     seq = by_id[record_id.decode()]
     matches = [s for s in range(-3, 4)
-               if np.array_equal(one_hot, alphabet.one_hot_np(
-                   alphabet.fit_length_np(seq, 300, "center", s)))]
+               if np.array_equal(one_hot, oracles.one_hot(
+                   oracles.fit_length(seq, 300, "center", s)))]
     assert matches, "window is not any shift within the bound"
     shifts.add(matches[0])
   assert len(shifts) >= 5
@@ -131,7 +131,7 @@ def test_missing_provided_values_filled_with_train_mean(tmp_path):
   expected = np.where(np.isnan(signal), np.nanmean(signal), signal)
   np.testing.assert_allclose(x["features"][:, 0], expected, rtol=1e-6)
   np.testing.assert_array_equal(x["features"][:, 1], np.isnan(signal).astype(float))
-  normalized, _ = _all(make_dataset(info.directory, "train"))
+  normalized, _ = _all(make_dataset(info.directory, "train", normalize=True))
   assert np.isfinite(normalized["features"]).all()
   np.testing.assert_allclose(normalized["features"][np.isnan(signal), 0], 0.0, atol=1e-6)
 
@@ -185,3 +185,25 @@ def test_unknown_split_is_named(prom):
 def test_gzip_shards_are_real_gzip(prom):
   with gzip.open(prom.shard_paths("test")[0], "rb") as handle:
     assert len(handle.read(16)) == 16
+
+
+def test_the_default_feeds_a_gslm_model_once_normalised(prom):
+  # What a user writes: make_dataset with its defaults, straight into a model
+  # built for the dataset. The model normalises inside, so the features must
+  # arrive raw: the predictions equal those on the encoder's raw features.
+  from gslm_keras.encoding.encoder import SequenceEncoder
+  from gslm_keras.models import build_model, preset
+
+  info = DatasetInfo.load(prom.directory)
+  mean, std = info.normalization()
+  model = build_model(preset("tiny"), length=300, n_features=info.n_features,
+                      task="binary", n_outputs=1, feature_mean=mean, feature_std=std)
+  inputs, _ = next(iter(make_dataset(prom.directory, "test", batch_size=32)))
+  sequences = [r["sequence"] for r in read_records(info, "test")[:32]]
+  raw = SequenceEncoder.from_info(info)(tf.constant(sequences))
+  np.testing.assert_allclose(inputs["features"], raw["features"], rtol=1e-6)
+  np.testing.assert_allclose(model(inputs, training=False), model(raw, training=False),
+                             rtol=1e-5)
+  twice = SequenceEncoder.from_info(info)(tf.constant(sequences), normalize=True)
+  assert not np.allclose(model(twice, training=False), model(raw, training=False),
+                         rtol=1e-3)

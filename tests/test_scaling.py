@@ -12,7 +12,7 @@ from conftest import PROM_DIR
 
 _CHILD = r"""
 import json, resource, sys
-from gslm_keras.data.builder import BuildConfig, build_dataset
+from gslm_keras.data.build.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 train, out = sys.argv[1], sys.argv[2]
@@ -47,7 +47,7 @@ def test_peak_memory_flat_when_input_grows_tenfold(tmp_path):
 
 _PREDICT_CHILD = r"""
 import json, resource, sys
-from gslm_keras.prediction import predict_file
+from gslm_keras.inference.batch import predict_file
 stats = predict_file(sys.argv[1], sys.argv[2], sys.argv[3], batch_size=256)
 print(json.dumps({"records": stats["records"],
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -65,7 +65,7 @@ def test_predict_memory_flat_when_input_grows_tenfold(tmp_path):
   info = build(tmp_path / "data", input=[SPLICE_CSV], split_column="statlog_split",
                dev_fraction=0.1, computed_features=["gc_content"])
   model_dir = str(tmp_path / "model")
-  train(TrainConfig(data_dir=info.directory, model_dir=model_dir, model=preset("tiny"),
+  train(TrainConfig.create(data_dir=info.directory, model_dir=model_dir, model=preset("tiny"),
                     epochs=1, steps_per_epoch=2, evaluate_splits=(), verbose=0))
   sequences = read_column(SPLICE_CSV)
   sizes = {}

@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gslm_keras.dna import alphabet
 from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.inference.batch import predict_file
 from gslm_keras.models import preset
-from gslm_keras.prediction import load_trained, predict_file, predict_sequences
 from gslm_keras.serving import requests as serving_requests
 from gslm_keras.serving.export import WARMUP_FILE, export_model
 from gslm_keras.serving.signatures import ServingOptions
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import train
 
+import oracles
 from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
-from helpers import build, write_table
+from helpers import build, keras_predictions, write_table
 
 SEQS = read_column(PROM_DIR / "test.csv", limit=40)
 LABELS = read_column(PROM_DIR / "test.csv", "label", limit=40)
@@ -41,7 +41,7 @@ def binary_run(tmp_path_factory):
   info = build(tmp / "data", input=[table], split_fractions=(0.8, 0.1, 0.1), seed=1,
                provided_features=("signal",), missing_values="fill_mean",
                computed_features=["gc_content", "kmer:k=2", "fickett"])
-  config = TrainConfig(data_dir=info.directory, model_dir=str(tmp / "model"),
+  config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"),
                        model=preset("tiny"), epochs=1, steps_per_epoch=4, verbose=0)
   train(config)
   return config.model_dir
@@ -52,7 +52,7 @@ def splice_run(tmp_path_factory):
   tmp = tmp_path_factory.mktemp("splice")
   info = build(tmp / "data", input=[SPLICE_CSV], split_column="statlog_split",
                dev_fraction=0.1, computed_features=["gc_content", "entropy"])
-  config = TrainConfig(data_dir=info.directory, model_dir=str(tmp / "model"),
+  config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"),
                        model=preset("tiny"), epochs=1, steps_per_epoch=4, verbose=0)
   train(config)
   return config.model_dir
@@ -128,14 +128,11 @@ print(json.dumps(sorted(m for m in sys.modules if m.startswith("gslm"))))
 
 def test_signatures_match_keras_without_the_package(binary_export, binary_run, tmp_path):
   path, _ = binary_export
-  model, info = load_trained(binary_run)
   sequences = _query_sequences()
   provided = np.array([[0.5, 0.0], [np.nan, 1.0], [3.0, 0.0], [12.0, 0.0],
                        [np.nan, 1.0], [7.0, 0.0]], np.float32)
-  expected = predict_sequences(model, info, sequences, provided)[:, 0]
-  from gslm_keras.data.encoder import SequenceEncoder
-
-  inputs = SequenceEncoder.from_info(info)(tf.constant(sequences), provided)
+  expected, inputs = keras_predictions(binary_run, sequences, provided)
+  expected = expected[:, 0]
   examples = [tf.train.Example(features=tf.train.Features(feature={
       "sequence": tf.train.Feature(bytes_list=tf.train.BytesList(value=[s.encode()])),
       "provided_features": tf.train.Feature(float_list=tf.train.FloatList(value=p)),
@@ -189,10 +186,10 @@ def test_saved_model_cli_lists_the_signatures(binary_export):
 def test_tf_serving_requests(binary_export, binary_run):
   path, _ = binary_export
   loaded = tf.saved_model.load(path)
-  model, info = load_trained(binary_run)
   sequences = _query_sequences()[:4]
   provided = [[1.0, 0.0], [2.0, 0.0], [float("nan"), 1.0], [4.0, 0.0]]
-  expected = predict_sequences(model, info, sequences, np.array(provided, np.float32))[:, 0]
+  expected = keras_predictions(binary_run, sequences,
+                               np.array(provided, np.float32))[0][:, 0]
   request = serving_requests.predict_request("prom", sequences, provided)
   response = serving_requests.serve_predict_request(loaded, request)
   got = tf.make_ndarray(response.outputs["probabilities"])[:, 1]
@@ -201,8 +198,8 @@ def test_tf_serving_requests(binary_export, binary_run):
       "1" if p >= 0.5 else "0" for p in expected]
   # Strict JSON has no NaN, so the REST bodies carry only present values.
   rest_provided = [[1.0, 0.0], [2.0, 0.0], [4.0, 0.0], [4.0, 0.0]]
-  expected_rest = predict_sequences(model, info, sequences,
-                                    np.array(rest_provided, np.float32))[:, 0]
+  expected_rest = keras_predictions(binary_run, sequences,
+                                    np.array(rest_provided, np.float32))[0][:, 0]
   for columnar in (False, True):
     body = json.loads(json.dumps(serving_requests.rest_body(sequences, rest_provided,
                                                              columnar=columnar)))
@@ -269,27 +266,27 @@ def _fasta(path, records):
 def test_predict_file_from_run_and_export(splice_run, tmp_path):
   rows = read_column(SPLICE_CSV, limit=150)
   _fasta(tmp_path / "in.fa", [(f"q{i}", s) for i, s in enumerate(rows)])
-  model, info = load_trained(splice_run)
-  expected = predict_sequences(model, info, rows)
+  expected = keras_predictions(splice_run, rows)[0]
+  classes = ["EI", "IE", "N"]
   stats = predict_file(splice_run, str(tmp_path / "in.fa"), str(tmp_path / "a.tsv"),
                        batch_size=32)
   assert stats["records"] == 150
   with open(tmp_path / "a.tsv") as handle:
     table = list(csv.DictReader(handle, delimiter="\t"))
   assert [r["id"] for r in table] == [f"q{i}" for i in range(150)]
-  got = np.array([[float(r[f"prob_{c}"]) for c in info.classes] for r in table])
+  assert list(table[0]) == ["id", "prob_EI", "prob_IE", "prob_N", "predicted_class"]
+  got = np.array([[float(r[f"prob_{c}"]) for c in classes] for r in table])
   np.testing.assert_allclose(got, expected, atol=1e-5)
   assert [r["predicted_class"] for r in table] == [
-      info.classes[i] for i in expected.argmax(axis=1)]
+      classes[i] for i in expected.argmax(axis=1)]
   export = export_model(splice_run, str(tmp_path / "export"), "splice", 1)
   predict_file(export, str(tmp_path / "in.fa"), str(tmp_path / "b.parquet"),
                batch_size=64, rc_average=True)
   import pandas as pd
 
   frame = pd.read_parquet(tmp_path / "b.parquet")
-  reverse = predict_sequences(model, info, [alphabet.reverse_complement_np(s)
-                                            for s in rows])
-  np.testing.assert_allclose(frame[[f"prob_{c}" for c in info.classes]].to_numpy(),
+  reverse = keras_predictions(splice_run, [oracles.reverse_complement(s) for s in rows])[0]
+  np.testing.assert_allclose(frame[[f"prob_{c}" for c in classes]].to_numpy(),
                              (expected + reverse) / 2, atol=1e-5)
   assert frame["id"].tolist()[:3] == ["q0", "q1", "q2"]
 

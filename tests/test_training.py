@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from gslm_keras.build_dataset import config_from_flagfile
-from gslm_keras.data.builder import build_dataset
-from gslm_keras.data.manifest import DatasetInfo
+from gslm_keras.data.build.flags import config_from_flagfile
+from gslm_keras.data.build.builder import build_dataset
+from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError
 from gslm_keras.models import preset
 from gslm_keras.training.config import TrainConfig
@@ -40,7 +40,7 @@ def splice_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_run(splice_dir, tmp_path_factory):
   model_dir = tmp_path_factory.mktemp("runs") / "tiny"
-  config = TrainConfig(data_dir=splice_dir, model_dir=str(model_dir), model=preset("tiny"),
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(model_dir), model=preset("tiny"),
                        model_preset="tiny", epochs=2, batch_size=64, verbose=0)
   return config, train(config)
 
@@ -77,6 +77,22 @@ def test_model_dir_artefacts(tiny_run, splice_dir):
                "dev_roc_pr.png"):
     with open(os.path.join(d, "plots", name), "rb") as handle:
       assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerunning_the_flagfile_reproduces_the_config(tiny_run, tmp_path):
+  # The train.flags a run leaves is the run: parsed again it gives the same
+  # config.json (only the new model directory differs).
+  config, _ = tiny_run
+  again = tmp_path / "again"
+  out = _run("gslm_keras.train", f"--flagfile={config.model_dir}/train.flags",
+             f"--model_dir={again}")
+  assert out.returncode == 0, out.stderr[-2000:]
+  first = json.load(open(os.path.join(config.model_dir, "config.json")))
+  second = json.load(open(again / "config.json"))
+  assert second.pop("model_dir") == str(again)
+  assert first.pop("model_dir") == config.model_dir
+  assert second == first
+  assert TrainConfig.from_json(first | {"model_dir": config.model_dir}) == config
 
 
 def test_metrics_agree_with_predictions(tiny_run, splice_dir):
@@ -221,7 +237,7 @@ def test_multi_worker_on_loopback(splice_dir, tmp_path):
 
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
-  config = TrainConfig(data_dir=splice_dir, model_dir=str(tmp_path / "bf16"),
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "bf16"),
                        model=preset("tiny"), epochs=1, steps_per_epoch=15,
                        mixed_precision="mixed_bfloat16", evaluate_splits=("dev",),
                        verbose=0)
@@ -237,14 +253,14 @@ def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
 
 
 def test_tpu_path_on_cpu(splice_dir):
+  from gslm_keras.training.session import build_for_dataset, train_datasets
   from gslm_keras.training.strategy import make_strategy
-  from gslm_keras.training.trainer import build_for_dataset, train_datasets
 
   with pytest.raises(ConfigError, match="no TPU reachable"):
     make_strategy("tpu", "")
   # What runs on a TPU is tested here as far as a CPU allows: static shapes
   # everywhere, the same model, bfloat16 compute.
-  config = TrainConfig(data_dir=splice_dir, model_dir="unused", model=preset("tiny"),
+  config = TrainConfig.create(data_dir=splice_dir, model_dir="unused", model=preset("tiny"),
                        distribution_strategy="tpu", batch_size=32)
   info = DatasetInfo.load(splice_dir)
   train_ds, dev_ds = train_datasets(config, info, 32, drop_remainder=True)
@@ -264,7 +280,7 @@ def test_nan_loss_stops_training(tmp_path):
                       (f"{s},{(i % 7) * 1e30}" for i, s in enumerate(seqs)))
   info = build(tmp_path / "data", train=[table], task="regression",
                label_columns=("value",), computed_features=["gc_content"])
-  config = TrainConfig(data_dir=info.directory, model_dir=str(tmp_path / "run"),
+  config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp_path / "run"),
                        model=preset("tiny"), epochs=1, verbose=0)
   with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at step 1 "):
     train(config)
@@ -295,32 +311,31 @@ def test_train_entry_point_bad_input(tmp_path, splice_dir):
 
 
 def test_resume_refuses_another_configuration(splice_dir, tmp_path):
-  config = TrainConfig(data_dir=splice_dir, model_dir=str(tmp_path / "r"),
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "r"),
                        model=preset("tiny"), epochs=1, verbose=0)
   os.makedirs(tmp_path / "r" / "checkpoints" / "backup")
   (tmp_path / "r" / "checkpoints" / "backup" / "training_metadata.json").write_text(
       '{"epoch": 0, "batch": 0}')
   (tmp_path / "r" / "config.json").write_text(json.dumps(
-      config.replace(learning_rate=0.5).to_json()))
+      config.replace(optim__learning_rate=0.5).to_json()))
   with pytest.raises(ConfigError, match="unfinished run with another configuration "
-                                        r"\(differs in learning_rate\)"):
+                                        r"\(differs in optim.learning_rate\)"):
     train(config)
 
 
 def test_class_weights(splice_dir):
-  from gslm_keras.training.trainer import class_weight_map
+  from gslm_keras.training.recipe import class_weight_map
 
   info = DatasetInfo.load(splice_dir)
   counts = info.data["splits"]["train"]["class_counts"]
-  config = TrainConfig(data_dir=splice_dir, model_dir="x", class_weights="balanced")
-  weights = class_weight_map(config, info)
+  weights = class_weight_map("balanced", info.task, info.classes, counts)
   total = sum(counts.values())
   assert weights == {i: pytest.approx(total / (3 * counts[c]))
                      for i, c in enumerate(info.classes)}
-  assert class_weight_map(config.replace(class_weights="1,2,3"), info) == {
+  assert class_weight_map("1,2,3", info.task, info.classes, counts) == {
       0: 1.0, 1: 2.0, 2: 3.0}
   with pytest.raises(ConfigError, match="has 2 values, the dataset has 3 classes"):
-    class_weight_map(config.replace(class_weights="1,2"), info)
+    class_weight_map("1,2", info.task, info.classes, counts)
 
 
 def test_quickstart_flagfile(tmp_path):

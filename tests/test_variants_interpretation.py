@@ -17,12 +17,12 @@ from gslm_keras.models import ModelConfig
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import train
 from gslm_keras.variants import scoring
-from gslm_keras.variants.scorer import ScoreConfig, TensorModel, score_variants
+from gslm_keras.variants.scorer import ScoreConfig, score_variants
 from gslm_keras.variants.windows import windows_in_sequence
 
 import planted
 from conftest import REPO
-from helpers import build, write_table
+from helpers import build, keras_predictions, write_table
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -38,7 +38,7 @@ def motif_run(tmp_path_factory):
   model = ModelConfig(stem_widths=(15,), stem_filters=16, stem_pool=1, tower_blocks=1,
                       tower_filters=32, pooling="maxavg", feature_units=(8,),
                       fusion_units=32, dropout=0.1)
-  config = TrainConfig(data_dir=info.directory, model_dir=str(tmp / "model"), model=model,
+  config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"), model=model,
                        epochs=4, batch_size=64, learning_rate=3e-3, verbose=0)
   result = train(config)
   test_rows = list(csv.DictReader(open(tmp / "csv/test.csv")))
@@ -80,7 +80,7 @@ def test_mutating_the_motif_core_has_the_strongest_effects(motif_run, tmp_path):
       alt = "ACGT"[("ACGT".index(base) + 2) % 4]
       variants.append((f"p{p}", context, len(left) + p, base, alt))
     scores = _score_table(tmp_path, motif_run["dir"], variants, f"scan{checked}")
-    effect = np.array([abs(float(s["log_odds_ratio_1"])) for s in scores])
+    effect = np.array([abs(float(s["log_odds_ratio_prob_1"])) for s in scores])
     top = np.argsort(-effect)[:5]
     # The instance may sit on either strand: core positions counted both ways.
     width = len(pwm)
@@ -105,12 +105,12 @@ def test_swap_negates_and_ref_equal_alt_is_zero(motif_run, tmp_path):
   a = _score_table(tmp_path, motif_run["dir"], forward, "forward")
   b = _score_table(tmp_path, motif_run["dir"], backward, "backward")
   for x, y in zip(a, b):
-    for key in ("diff_1", "log_ratio_1", "log_odds_ratio_1"):
+    for key in ("diff_prob_1", "log_ratio_prob_1", "log_odds_ratio_prob_1"):
       assert float(x[key]) == pytest.approx(-float(y[key]), abs=1e-5), key
     # Each path split holds the other input at its reference value, so swapping
     # the alleles swaps which reference is held: their sum is what negates.
-    path = float(x["seq_path_diff_1"]) + float(x["feature_path_diff_1"])
-    assert abs(path) <= abs(float(x["diff_1"])) * 10 + 1e-3
+    path = float(x["seq_path_diff_prob_1"]) + float(x["feature_path_diff_prob_1"])
+    assert abs(path) <= abs(float(x["diff_prob_1"])) * 10 + 1e-3
   same = _score_table(tmp_path, motif_run["dir"],
                       [("z", sequence, 50, sequence[50], sequence[50])], "same")
   for key, value in same[0].items():
@@ -131,27 +131,24 @@ def test_other_strand_gives_the_same_scores(motif_run, tmp_path):
   a = _score_table(tmp_path, motif_run["dir"], rows_f, "f")
   b = _score_table(tmp_path, motif_run["dir"], rows_r, "r")
   for x, y in zip(a, b):
-    for key in ("diff_1", "log_odds_ratio_1", "ref_1", "alt_1"):
+    for key in ("diff_prob_1", "log_odds_ratio_prob_1", "ref_prob_1", "alt_prob_1"):
       assert float(x[key]) == pytest.approx(float(y[key]), abs=1e-5), key
 
 
 def test_scores_equal_prediction_differences(motif_run, tmp_path):
-  from gslm_keras.prediction import load_trained, predict_sequences
-
-  model, info = load_trained(motif_run["dir"])
   sequence = motif_run["test"][5]["sequence"]
   window = windows_in_sequence(sequence, 50, sequence[50], "T" if sequence[50] != "T" else "C",
                                planted.LENGTH)
-  p = predict_sequences(model, info, [window.ref, window.alt])
+  p = keras_predictions(motif_run["dir"], [window.ref, window.alt])[0]
   rc = lambda s: s.translate(COMPLEMENT)[::-1]  # noqa: E731
-  q = predict_sequences(model, info, [rc(window.ref), rc(window.alt)])
+  q = keras_predictions(motif_run["dir"], [rc(window.ref), rc(window.alt)])[0]
   scores = _score_table(tmp_path, motif_run["dir"],
                         [("x", sequence, 50, sequence[50], window.alt[50])], "one")[0]
-  assert float(scores["diff_1"]) == pytest.approx(
+  assert float(scores["diff_prob_1"]) == pytest.approx(
       ((p[1] - p[0]) + (q[1] - q[0]))[0] / 2, abs=1e-6)
   expected = scoring.scores(p[:1], p[1:], True)["log_odds_ratio"][0, 0] / 2 + \
       scoring.scores(q[:1], q[1:], True)["log_odds_ratio"][0, 0] / 2
-  assert float(scores["log_odds_ratio_1"]) == pytest.approx(expected, abs=1e-4)
+  assert float(scores["log_odds_ratio_prob_1"]) == pytest.approx(expected, abs=1e-4)
 
 
 def test_windows_rule():
@@ -198,14 +195,14 @@ def test_vcf_scoring_counts_what_it_skips(motif_run, genome_vcf):
                               "position_past_contig_end": 1}
   text = open(tmp / "out.vcf").read()
   assert '##gslm_keras_skipped={"symbolic_allele": 2' in text
-  assert "##INFO=<ID=GSLM_DIFF_1,Number=1,Type=Float" in text
+  assert "##INFO=<ID=GSLM_DIFF_PROB_1,Number=1,Type=Float" in text
   import pysam
 
   records = list(pysam.VariantFile(str(tmp / "out.vcf")))
   assert [r.id for r in records][:2] == ["snv", "multi:A"]
-  assert all("GSLM_LOG_ODDS_RATIO_1" in r.info for r in records)
+  assert all("GSLM_LOG_ODDS_RATIO_PROB_1" in r.info for r in records)
   ref_equal = [r for r in records if r.id == f"multi:{chrom[699]}"]
-  assert ref_equal and abs(ref_equal[0].info["GSLM_DIFF_1"]) < 1e-7
+  assert ref_equal and abs(ref_equal[0].info["GSLM_DIFF_PROB_1"]) < 1e-7
 
 
 def test_vcf_bad_input(motif_run, genome_vcf, tmp_path):
@@ -238,32 +235,33 @@ def test_vcf_bad_input(motif_run, genome_vcf, tmp_path):
 
 
 def test_ism_matches_direct_predictions(motif_run):
-  from gslm_keras.interpretation.ism import ism
-  from gslm_keras.prediction import load_trained, predict_sequences
+  from gslm_keras.inference.model import LoadedModel
+  from gslm_keras.interpretation.mutagenesis import ism
 
-  model = TensorModel(motif_run["dir"])
-  keras_model, info = load_trained(motif_run["dir"])
   sequence = motif_run["test"][1]["sequence"]
-  result = ism(model, info, sequence)
-  assert result["effects"].shape == (planted.LENGTH, 4, 1)
+  result = ism(LoadedModel(motif_run["dir"]), sequence)
+  # One effect per output column (prob_0, prob_1) of each substitution.
+  assert result["effects"].shape == (planted.LENGTH, 4, 2)
+  np.testing.assert_allclose(result["effects"].sum(axis=2), 0.0, atol=1e-6)
   for position in (0, 37, 100):
     ref_base = "ACGT".index(sequence[position])
-    assert result["effects"][position, ref_base, 0] == 0.0
+    assert result["effects"][position, ref_base, 1] == 0.0
     alt = "ACGT"[(ref_base + 1) % 4]
     mutant = sequence[:position] + alt + sequence[position + 1:]
-    p = predict_sequences(keras_model, info, [sequence, mutant])
-    assert result["effects"][position, "ACGT".index(alt), 0] == pytest.approx(
+    p = keras_predictions(motif_run["dir"], [sequence, mutant])[0]
+    assert result["effects"][position, "ACGT".index(alt), 1] == pytest.approx(
         p[1, 0] - p[0, 0], abs=1e-6)
 
 
 def test_integrated_gradients_completeness_and_shares(motif_run):
   from gslm_keras import make_dataset
+  from gslm_keras.inference.model import LoadedModel
   from gslm_keras.interpretation import attribution
-  from gslm_keras.prediction import load_trained
+  from gslm_keras.run_dir import data_dir_of
 
-  model, info = load_trained(motif_run["dir"])
-  data_dir = json.load(open(os.path.join(motif_run["dir"], "config.json")))["data_dir"]
-  inputs, _ = next(iter(make_dataset(data_dir, "test", "eval", 48, normalize=False)))
+  loaded = LoadedModel(motif_run["dir"])
+  model, info = loaded.keras_model, loaded.info
+  inputs, _ = next(iter(make_dataset(data_dir_of(loaded.config), "test", "eval", 48)))
   one_hot, features = inputs["sequence"].numpy(), inputs["features"].numpy()
   ig = attribution.integrated_gradients(model, info, one_hot, features, 0, steps=128)
   assert np.median(ig["completeness_gap"]) < 0.01

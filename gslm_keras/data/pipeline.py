@@ -5,28 +5,73 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from gslm_keras.data.encoder import SequenceEncoder
-from gslm_keras.data.manifest import CLASS_TASKS, DatasetInfo
+from gslm_keras.data.dataset_info import CLASS_TASKS, DatasetInfo
 from gslm_keras.dna import ops
+from gslm_keras.encoding.encoder import SequenceEncoder
 
 MODES = ("train", "eval")
 
 
-def _parse_spec(info: DatasetInfo, with_ids: bool) -> dict:
-  spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
-  if info.n_provided:
-    spec["provided_features"] = tf.io.FixedLenFeature([info.n_provided], tf.float32)
-  if info.task in CLASS_TASKS:
-    spec["label"] = tf.io.FixedLenFeature([], tf.int64)
+def _serialized(info: DatasetInfo, split: str, training: bool, deterministic: bool,
+                seed: int | None, limit: int | None, shard) -> tf.data.Dataset:
+  """The split's serialized records: shard-parallel in training, in order in eval."""
+  files = info.shard_paths(split)
+  if training:
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    dataset = dataset.shuffle(len(files), seed=seed)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, info.compression),
+        cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=deterministic)
   else:
-    spec["label"] = tf.io.FixedLenFeature([info.label_width], tf.float32)
-  if with_ids:
-    spec["id"] = tf.io.FixedLenFeature([], tf.string)
-  return spec
+    # When evaluating, read shards one after another: the order is the manifest's.
+    dataset = tf.data.TFRecordDataset(files, info.compression)
+  # The manifest's count: tf.data then knows the length (Keras needs no guess),
+  # and a shard holding another number of records fails the read.
+  dataset = dataset.apply(
+      tf.data.experimental.assert_cardinality(info.num_records(split)))
+  if limit is not None:
+    dataset = dataset.take(limit)
+  if shard is not None:
+    dataset = dataset.shard(*shard)
+  return dataset
+
+
+def _transform(info: DatasetInfo, encoder: SequenceEncoder, *, normalize: bool,
+               reverse_complement: bool, max_shift: int, seed: int, with_ids: bool):
+  """The per-batch function: parse, window, augment, encode."""
+  parse_spec = info.parse_spec(with_ids=with_ids)
+
+  def transform(batch_index, serialized):
+    parsed = tf.io.parse_example(serialized, parse_spec)
+    sequences = parsed["sequence"]
+    batch = tf.shape(sequences)[0]
+    shift = None
+    if max_shift > 0:
+      shift = tf.random.stateless_uniform(
+          [batch], seed=[seed, batch_index * 2], minval=-max_shift,
+          maxval=max_shift + 1, dtype=tf.int32)
+    windows = encoder.windows(sequences, shift=shift, max_shift=max_shift)
+    if reverse_complement:
+      flip = tf.random.stateless_uniform([batch], seed=[seed, batch_index * 2 + 1]) < 0.5
+      windows = tf.where(flip[:, None], ops.reverse_complement_bytes(windows), windows)
+    one_hot, computed = encoder.encode_windows(windows)
+    features = encoder.features(computed, parsed.get("provided_features"))
+    if normalize:
+      features = encoder.normalize(features)
+    label = parsed["label"]
+    if info.task in CLASS_TASKS:
+      label = tf.cast(label, tf.int32)
+    inputs = {"sequence": one_hot, "features": features}
+    if with_ids:
+      return inputs, label, parsed["id"]
+    return inputs, label
+
+  return transform
 
 
 def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int = 64,
-                 *, normalize: bool = True, reverse_complement: bool = False,
+                 *, normalize: bool = False, reverse_complement: bool = False,
                  max_shift: int = 0, drop_remainder: bool = False,
                  shuffle_buffer: int = 10000, seed: int | None = None,
                  repeat: bool = False, verify: str = "checksum",
@@ -45,8 +90,10 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
     split: "train", "dev" or "test".
     mode: "train" (shuffle, augmentation) or "eval" (ordered, no augmentation).
     batch_size: examples per batch.
-    normalize: standardise features with the manifest's train statistics. Models
-      that normalise inside (gslm_keras models do) want False.
+    normalize: standardise features with the manifest's train statistics. The
+      default (False) is what gslm_keras models take: they normalise inside
+      (their first feature layer holds the same statistics), so normalising here
+      too would do it twice. For models of your own without that layer, pass True.
     reverse_complement: train mode: reverse-complement each example with p=0.5.
     max_shift: train mode: move each window by a random shift in
       [-max_shift, max_shift] along its sequence (bases beyond it become N).
@@ -79,65 +126,21 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
   if max_shift < 0:
     raise ValueError(f"max_shift={max_shift}: expected >= 0")
   info = DatasetInfo.load(data_dir, verify=verify, splits=[split])
-  encoder = SequenceEncoder.from_info(info)
-  files = info.shard_paths(split)
   training = mode == "train"
+  # When evaluating, keep the input order: predictions line up with the records.
   deterministic = not training or seed is not None
-
-  if training:
-    dataset = tf.data.Dataset.from_tensor_slices(files)
-    dataset = dataset.shuffle(len(files), seed=seed)
-    dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, info.compression),
-        cycle_length=min(len(files), 8), num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic)
-  else:
-    # When evaluating, read shards one after another: the order is the manifest's.
-    dataset = tf.data.TFRecordDataset(files, info.compression)
-  # The manifest's count: tf.data then knows the length (Keras needs no guess),
-  # and a shard holding another number of records fails the read.
-  dataset = dataset.apply(
-      tf.data.experimental.assert_cardinality(info.num_records(split)))
-  if limit is not None:
-    dataset = dataset.take(limit)
-  if shard is not None:
-    dataset = dataset.shard(*shard)
+  dataset = _serialized(info, split, training, deterministic, seed, limit, shard)
   if training:
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
       dataset = dataset.repeat()
   dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-
-  parse_spec = _parse_spec(info, with_ids)
-  augment = training and (reverse_complement or max_shift > 0)
-  base_seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-
-  def transform(batch_index, serialized):
-    parsed = tf.io.parse_example(serialized, parse_spec)
-    sequences = parsed["sequence"]
-    batch = tf.shape(sequences)[0]
-    shift = None
-    if augment and max_shift > 0:
-      shift = tf.random.stateless_uniform(
-          [batch], seed=[base_seed, batch_index * 2], minval=-max_shift,
-          maxval=max_shift + 1, dtype=tf.int32)
-    windows = encoder.windows(sequences, shift=shift, max_shift=max_shift)
-    if augment and reverse_complement:
-      flip = tf.random.stateless_uniform(
-          [batch], seed=[base_seed, batch_index * 2 + 1]) < 0.5
-      windows = tf.where(flip[:, None], ops.reverse_complement_bytes(windows), windows)
-    one_hot, computed = encoder.encode_windows(windows)
-    features = encoder.features(computed, parsed.get("provided_features"))
-    if normalize:
-      features = encoder.normalize(features)
-    label = parsed["label"]
-    if info.task in CLASS_TASKS:
-      label = tf.cast(label, tf.int32)
-    inputs = {"sequence": one_hot, "features": features}
-    if with_ids:
-      return inputs, label, parsed["id"]
-    return inputs, label
-
+  transform = _transform(
+      info, SequenceEncoder.from_info(info), normalize=normalize,
+      reverse_complement=training and reverse_complement,
+      max_shift=max_shift if training else 0,
+      seed=seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31),
+      with_ids=with_ids)
   dataset = dataset.enumerate()
   if skip_batches:
     # Skipped before parsing: only the serialized records are read past.

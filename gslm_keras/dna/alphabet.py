@@ -1,8 +1,9 @@
-"""The DNA alphabet as 256-entry byte tables, and numpy twins of the TF encoding.
+"""The DNA alphabet as 256-entry byte tables: the one definition of the letters.
 
 Every encoding step is a table lookup over the sequence's bytes, so that the same
-tables drive the TF ops (`gslm_keras.dna.ops`), the numpy twins here (used by tests
-and by input validation) and any exported graph. Channel order is A, C, G, T.
+tables drive the TF ops (`gslm_keras.dna.ops`), input validation and string-level
+reverse complements here, and any exported graph. Channel order is A, C, G, T.
+(Plain numpy twins of the TF ops live in the tests, as oracles.)
 
 Rules:
 - Case-insensitive. U is read as T.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 BASES = "ACGT"
+# Letters a VCF allele may hold (VCF 4.2: A, C, G, T, N, any case).
+ALLELE_LETTERS = "ACGTN"
 # IUPAC nucleotide codes and the bases each stands for (NC-IUB 1984).
 IUPAC_CODES = {
     "A": "A", "C": "C", "G": "G", "T": "T", "U": "T",
@@ -31,6 +34,8 @@ _COMPLEMENT_PAIRS = {
     "H": "D", "N": "N",
 }
 AMBIGUOUS_MODES = ("zeros", "iupac")
+# Every letter the datasets accept, upper and lower case, for regexes in graphs.
+VALID_LETTERS = "".join(IUPAC_CODES) + "".join(IUPAC_CODES).lower()
 PAD_LETTER = "N"
 INVALID_CODE = 4
 
@@ -93,39 +98,17 @@ def replace_invalid(sequence: str, letter: str = "N") -> str:
   return np.where(VALID_BYTES[raw], raw, ord(letter)).astype(np.uint8).tobytes().decode()
 
 
-def window_start(seq_len: int, length: int, align: str) -> int:
-  """Start of the `length` window in sequence coordinates (may be negative).
+def reverse_complement(sequence: str) -> str:
+  """Reverse complement of a string, keeping case and IUPAC codes.
 
-  centre: floor((seq_len - length) / 2), so an odd excess is cropped one more at
-  the right end and an odd shortfall is padded one more at the left end;
-  left: 0 (keep the start); right: seq_len - length (keep the end).
+  The string-level counterpart of `ops.reverse_complement_bytes`, from the same
+  table (for sequences read in Python, such as '-' strand BED windows).
   """
-  if align == "center":
-    return (seq_len - length) // 2
-  if align == "left":
-    return 0
-  if align == "right":
-    return seq_len - length
-  raise ValueError(f"align={align!r}: expected center, left or right")
-
-
-def fit_length_np(sequence: str, length: int, align: str = "center",
-                  shift: int = 0) -> str:
-  """Plain-Python twin of `ops.window_bytes` for one sequence: crop or pad with N."""
-  start = window_start(len(sequence), length, align) + shift
-  out = []
-  for pos in range(start, start + length):
-    out.append(sequence[pos] if 0 <= pos < len(sequence) else PAD_LETTER)
-  return "".join(out)
-
-
-def one_hot_np(sequence: str, ambiguous: str = "zeros") -> np.ndarray:
-  """[len, 4] float32 one-hot of one sequence (numpy twin of `ops.one_hot`)."""
-  table = one_hot_table(ambiguous)
-  return table[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
-
-
-def reverse_complement_np(sequence: str) -> str:
-  """Reverse complement keeping case and IUPAC codes (twin of the TF op)."""
   array = np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)
   return COMPLEMENT[array][::-1].tobytes().decode("ascii")
+
+
+def all_in(text: str, letters: str) -> bool:
+  """Whether every character of `text` is one of `letters` (case-insensitive)."""
+  allowed = set(letters.upper()) | set(letters.lower())
+  return bool(text) and all(char in allowed for char in text)

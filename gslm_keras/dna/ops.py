@@ -2,8 +2,8 @@
 
 All ops are vectorised table lookups over bytes (`tf.io.decode_raw` plus a
 256-entry table), with no per-base Python, so they run inside tf.data, inside an
-exported serving graph and inside variant scoring alike. The numpy twins live in
-`gslm_keras.dna.alphabet`.
+exported serving graph and inside variant scoring alike. Their plain-Python
+twins are test oracles (tests/oracles.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ def window_bytes(sequences: tf.Tensor, length: int, align: str = "center",
   Args:
     sequences: tf.string [batch], raw sequences of any length and case.
     length: window length L.
-    align: "center", "left" or "right" (see `alphabet.window_start`).
+    align: "center" (start at floor((len - L) / 2): an odd excess is cropped one
+      more at the right end, an odd shortfall padded one more at the left),
+      "left" (start at 0) or "right" (start at len - L).
     shift: optional int32 [batch]; moves each window by that many bases along its
       sequence (positive: towards the 3' end). Bases beyond the sequence are N.
     max_shift: bound on |shift|, needed to size the padding.
@@ -65,11 +67,6 @@ def base_codes(byte_seqs: tf.Tensor) -> tf.Tensor:
 def reverse_complement_bytes(byte_seqs: tf.Tensor) -> tf.Tensor:
   """Reverse complement of uint8 [..., L] windows (IUPAC codes complemented)."""
   return tf.reverse(_lookup(alphabet.COMPLEMENT, byte_seqs), axis=[-1])
-
-
-def reverse_complement_one_hot(one_hot_seqs: tf.Tensor) -> tf.Tensor:
-  """Reverse complement of [..., L, 4] one-hot: reversing ACGT complements it."""
-  return tf.reverse(one_hot_seqs, axis=[-2, -1])
 
 
 def encode_strings(sequences: tf.Tensor, length: int, align: str = "center",

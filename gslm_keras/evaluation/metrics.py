@@ -30,6 +30,63 @@ def _binary_scores(y_true: np.ndarray, prob: np.ndarray,
   }
 
 
+def _multiclass(y_true, y_pred, class_names) -> dict[str, Any]:
+  labels = np.arange(y_pred.shape[1])
+  predicted = y_pred.argmax(axis=1)
+  out: dict[str, Any] = {
+      "accuracy": float(skm.accuracy_score(y_true, predicted)),
+      "mcc": float(skm.matthews_corrcoef(y_true, predicted)),
+      "f1_macro": float(skm.f1_score(y_true, predicted, average="macro",
+                                     labels=labels, zero_division=0)),
+      "confusion_matrix": skm.confusion_matrix(y_true, predicted,
+                                               labels=labels).tolist(),
+      "classes": list(class_names),
+  }
+  per_class = {}
+  aurocs = []
+  for k in labels:
+    # One-vs-rest, with the argmax prediction (not a 0.5 threshold).
+    scores = _binary_scores((y_true == k).astype(int), y_pred[:, k],
+                            (predicted == k).astype(int))
+    del scores["accuracy"], scores["mcc"]
+    per_class[_name(class_names, k)] = scores
+    if scores["auroc"] is not None:
+      aurocs.append(scores["auroc"])
+  out["auroc_macro"] = float(np.mean(aurocs)) if aurocs else None
+  out["per_class"] = per_class
+  return out
+
+
+def _multilabel(y_true, y_pred, class_names) -> dict[str, Any]:
+  per_class = {}
+  for k in range(y_pred.shape[1]):
+    per_class[_name(class_names, k)] = _binary_scores(y_true[:, k].astype(int),
+                                                      y_pred[:, k])
+  out: dict[str, Any] = {}
+  for key in ("auroc", "auprc", "f1", "mcc", "accuracy"):
+    values = [v[key] for v in per_class.values() if v[key] is not None]
+    out[f"{key}_macro"] = float(np.mean(values)) if values else None
+  out["per_class"] = per_class
+  return out
+
+
+def _regression(y_true, y_pred, target_names) -> dict[str, Any]:
+  per_target = {}
+  for k in range(y_pred.shape[1]):
+    truth, pred = y_true[:, k], y_pred[:, k]
+    per_target[_name(target_names, k)] = {
+        "pearson": float(stats.pearsonr(truth, pred)[0]),
+        "spearman": float(stats.spearmanr(truth, pred)[0]),
+        "mse": float(skm.mean_squared_error(truth, pred)),
+        "mae": float(skm.mean_absolute_error(truth, pred)),
+        "r2": float(skm.r2_score(truth, pred)),
+    }
+  out: dict[str, Any] = {key: float(np.mean([v[key] for v in per_target.values()]))
+                         for key in ("pearson", "spearman", "mse", "mae", "r2")}
+  out["per_target"] = per_target
+  return out
+
+
 def compute_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray,
                     class_names: Sequence[str] = ()) -> dict[str, Any]:
   """Metrics of one split.
@@ -55,55 +112,12 @@ def compute_metrics(task: str, y_true: np.ndarray, y_pred: np.ndarray,
     out["confusion_matrix"] = skm.confusion_matrix(
         y_true, (prob >= 0.5).astype(int), labels=[0, 1]).tolist()
     out["classes"] = list(class_names)
-    return out
-  if task == "multiclass":
-    labels = np.arange(y_pred.shape[1])
-    predicted = y_pred.argmax(axis=1)
-    out.update({
-        "accuracy": float(skm.accuracy_score(y_true, predicted)),
-        "mcc": float(skm.matthews_corrcoef(y_true, predicted)),
-        "f1_macro": float(skm.f1_score(y_true, predicted, average="macro",
-                                       labels=labels, zero_division=0)),
-        "confusion_matrix": skm.confusion_matrix(y_true, predicted,
-                                                 labels=labels).tolist(),
-        "classes": list(class_names),
-    })
-    per_class = {}
-    aurocs = []
-    for k in labels:
-      # One-vs-rest, with the argmax prediction (not a 0.5 threshold).
-      scores = _binary_scores((y_true == k).astype(int), y_pred[:, k],
-                              (predicted == k).astype(int))
-      del scores["accuracy"], scores["mcc"]
-      per_class[_name(class_names, k)] = scores
-      if scores["auroc"] is not None:
-        aurocs.append(scores["auroc"])
-    out["auroc_macro"] = float(np.mean(aurocs)) if aurocs else None
-    out["per_class"] = per_class
-    return out
-  if task == "multilabel":
-    per_class = {}
-    for k in range(y_pred.shape[1]):
-      per_class[_name(class_names, k)] = _binary_scores(y_true[:, k].astype(int),
-                                                        y_pred[:, k])
-    for key in ("auroc", "auprc", "f1", "mcc", "accuracy"):
-      values = [v[key] for v in per_class.values() if v[key] is not None]
-      out[f"{key}_macro"] = float(np.mean(values)) if values else None
-    out["per_class"] = per_class
-    return out
-  if task == "regression":
-    per_target = {}
-    for k in range(y_pred.shape[1]):
-      truth, pred = y_true[:, k], y_pred[:, k]
-      per_target[_name(class_names, k)] = {
-          "pearson": float(stats.pearsonr(truth, pred)[0]),
-          "spearman": float(stats.spearmanr(truth, pred)[0]),
-          "mse": float(skm.mean_squared_error(truth, pred)),
-          "mae": float(skm.mean_absolute_error(truth, pred)),
-          "r2": float(skm.r2_score(truth, pred)),
-      }
-    for key in ("pearson", "spearman", "mse", "mae", "r2"):
-      out[key] = float(np.mean([v[key] for v in per_target.values()]))
-    out["per_target"] = per_target
-    return out
-  raise ValueError(f"task={task!r}")
+  elif task == "multiclass":
+    out.update(_multiclass(y_true, y_pred, class_names))
+  elif task == "multilabel":
+    out.update(_multilabel(y_true, y_pred, class_names))
+  elif task == "regression":
+    out.update(_regression(y_true, y_pred, class_names))
+  else:
+    raise ValueError(f"task={task!r}")
+  return out

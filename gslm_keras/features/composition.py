@@ -59,11 +59,10 @@ def canonical_kmers(k: int) -> tuple[np.ndarray, list[str]]:
   A k-mer and its reverse complement share the lexicographically smaller name.
   """
   names = kmer_names(k)
-  complement = str.maketrans("ACGT", "TGCA")
-  canonical = sorted({min(n, n.translate(complement)[::-1]) for n in names})
+  canonical_of = {n: min(n, alphabet.reverse_complement(n)) for n in names}
+  canonical = sorted(set(canonical_of.values()))
   position = {n: i for i, n in enumerate(canonical)}
-  mapping = np.array(
-      [position[min(n, n.translate(complement)[::-1])] for n in names], np.int32)
+  mapping = np.array([position[canonical_of[n]] for n in names], np.int32)
   return mapping, canonical
 
 

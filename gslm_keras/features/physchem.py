@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from gslm_keras.dna import alphabet
 from gslm_keras.features.registry import register
 
-_STEPS = [a + b for a in "ACGT" for b in "ACGT"]
+_STEPS = [a + b for a in alphabet.BASES for b in alphabet.BASES]
 
 # Nearest-neighbour duplex free energy at 37 C, kcal/mol, from the unified
 # parameters of SantaLucia J Jr (1998) "A unified view of polymer, dumbbell, and
@@ -25,14 +26,13 @@ _NN_ENTHALPY_ENTROPY = {
     "GA": (-8.2, -22.2), "CG": (-10.6, -27.2), "GC": (-9.8, -24.4),
     "GG": (-8.0, -19.9),
 }
-_COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
 
 def _nn_free_energy():
   table = {}
   for step in _STEPS:
     # A step and its reverse complement are the same duplex stack.
-    key = step if step in _NN_ENTHALPY_ENTROPY else step.translate(_COMPLEMENT)[::-1]
+    key = step if step in _NN_ENTHALPY_ENTROPY else alphabet.reverse_complement(step)
     enthalpy, entropy = _NN_ENTHALPY_ENTROPY[key]
     table[step] = enthalpy - 310.15 * entropy / 1000.0
   return table

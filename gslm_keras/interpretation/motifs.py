@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-BASES = "ACGT"
+from gslm_keras.dna.alphabet import BASES
 
 
 @dataclasses.dataclass

@@ -10,15 +10,17 @@ PredictionLog records built from the dataset's own sequences.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 
 from absl import logging
 
-from gslm_keras.data.manifest import MANIFEST, DatasetInfo
+from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
+from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.errors import ConfigError
+from gslm_keras.io.files import write_json_atomic
+from gslm_keras.run_dir import RunDir, data_dir_of
 from gslm_keras.serving.signatures import ServingFunctions, ServingOptions
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -31,9 +33,7 @@ def _warmup_sequences(info: DatasetInfo, data_dir: str | None, count: int):
   if data_dir and os.path.exists(os.path.join(data_dir, MANIFEST)):
     built = DatasetInfo.load(data_dir, verify="none")
     split = "test" if "test" in built.splits else built.splits[0]
-    spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
-    if info.n_provided:
-      spec["provided_features"] = tf.io.FixedLenFeature([info.n_provided], tf.float32)
+    spec = parse_spec(info.n_provided)
     records = tf.data.TFRecordDataset(built.shard_paths(split)[:1], built.compression)
     parsed = [tf.io.parse_single_example(r, spec) for r in records.take(count)]
     sequences = [p["sequence"].numpy().decode() for p in parsed]
@@ -76,7 +76,7 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
   """
   import keras
 
-  from gslm_keras.prediction import load_trained
+  from gslm_keras.inference.model import LoadedModel
 
   if version < 1:
     raise ConfigError(f"version={version}: expected an integer >= 1 (TF Serving "
@@ -87,7 +87,8 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
   if os.path.exists(target) and not overwrite:
     raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
                       "export a new --version")
-  model, info = load_trained(model_dir)
+  loaded = LoadedModel(model_dir)
+  model, info, run = loaded.keras_model, loaded.info, RunDir(model_dir)
   functions = ServingFunctions(model, info, options)
   archive = keras.export.ExportArchive()
   archive.track(model)
@@ -100,16 +101,14 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
     archive.write_out(tmp, verbose=False)
     assets = os.path.join(tmp, "assets")
     os.makedirs(assets, exist_ok=True)
-    shutil.copy(os.path.join(model_dir, MANIFEST), os.path.join(assets, MANIFEST))
-    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(assets, "config.json"))
-    with open(os.path.join(assets, "serving.json"), "w") as handle:
-      json.dump({"unknown_letters": options.unknown_letters, "model_dir": model_dir,
-                 "window_length": info.length_rule.length, "task": info.task,
-                 "classes": info.classes, "provided_features": info.provided_feature_names},
-                handle, indent=2)
-    with open(os.path.join(model_dir, "config.json")) as handle:
-      data_dir = json.load(handle).get("data_dir")
-    sequences, provided = _warmup_sequences(info, data_dir, warmup_count)
+    shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
+    shutil.copy(run.config, os.path.join(assets, "config.json"))
+    write_json_atomic(os.path.join(assets, "serving.json"), {
+        "unknown_letters": options.unknown_letters, "model_dir": model_dir,
+        "window_length": info.length_rule.length, "task": info.task,
+        "classes": info.classes, "provided_features": info.provided_feature_names})
+    sequences, provided = _warmup_sequences(info, data_dir_of(loaded.config),
+                                            warmup_count)
     write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
     if os.path.exists(target):
       shutil.rmtree(target)

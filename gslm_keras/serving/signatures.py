@@ -12,12 +12,15 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from gslm_keras.data.encoder import SequenceEncoder
-from gslm_keras.data.manifest import DatasetInfo
+from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.dna import alphabet
+from gslm_keras.encoding.encoder import SequenceEncoder
+from gslm_keras.encoding.schema import parse_spec
+from gslm_keras.inference.outputs import to_columns
 
 UNKNOWN_LETTERS = ("error", "as_n")
 # Letters the dataset alphabet accepts (IUPAC codes, any case).
-_VALID = "[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+"
+_VALID = f"[{alphabet.VALID_LETTERS}]+"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +71,7 @@ class ServingFunctions:
     batch = tf.shape(predictions)[0]
     if self.task == "regression":
       return {"values": predictions}
-    if self.task == "binary":
-      probabilities = tf.concat([1.0 - predictions, predictions], axis=1)
-    else:
-      probabilities = predictions
+    probabilities = to_columns(self.info, predictions)
     out = {"probabilities": probabilities,
            "classes": tf.tile(self.classes[None, :], [batch, 1])}
     if self.task in ("binary", "multiclass"):
@@ -119,10 +119,7 @@ class ServingFunctions:
   # -- tf.Example ------------------------------------------------------------------
 
   def from_examples(self, examples: tf.Tensor):
-    spec = {"sequence": tf.io.FixedLenFeature([], tf.string)}
-    if self.n_provided:
-      spec["provided_features"] = tf.io.FixedLenFeature([self.n_provided], tf.float32)
-    parsed = tf.io.parse_example(examples, spec)
+    parsed = tf.io.parse_example(examples, parse_spec(self.n_provided))
     return self.from_strings(parsed["sequence"], parsed.get("provided_features"))
 
   # -- signatures ------------------------------------------------------------------
@@ -159,17 +156,3 @@ class ServingFunctions:
         "predict_examples": (predict_examples, [
             tf.TensorSpec([None], tf.string, name="examples")]),
     }
-
-
-def output_columns(info: DatasetInfo) -> list[str]:
-  """Column names of tabular predictions, matching the signature outputs."""
-  if info.task == "regression":
-    return [f"value_{name}" for name in info.data["task"]["label_columns"]]
-  return [f"prob_{name}" for name in info.classes]
-
-
-def to_columns(info: DatasetInfo, predictions: np.ndarray) -> np.ndarray:
-  """Model output -> one column per class (binary: both classes) or target."""
-  if info.task == "binary":
-    return np.concatenate([1.0 - predictions, predictions], axis=1)
-  return predictions

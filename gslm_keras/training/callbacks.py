@@ -14,7 +14,7 @@ import time
 
 import keras
 
-from gslm_keras.data.manifest import write_json_atomic
+from gslm_keras.io.files import write_json_atomic
 
 
 class HistoryLog(keras.callbacks.Callback):

@@ -1,4 +1,10 @@
-"""Training configuration: a frozen, validated dataclass."""
+"""Training configuration: frozen, validated dataclasses, nested by concern.
+
+`TrainConfig` holds four parts that identify a run (a killed run resumes only
+with the same `data`, `model`, `optim` and `runtime`), and top-level fields that
+only say where the run lives and what it reports (changing them never changes
+the weights).
+"""
 
 from __future__ import annotations
 
@@ -15,23 +21,44 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
+def _choice(name: str, value: Any, allowed: tuple) -> None:
+  if value not in allowed:
+    raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """Everything `train` needs.
+class DataConfig:
+  """What the model is fed.
 
   Attributes:
     data_dir: dataset directory (built by build_dataset).
-    model_dir: where checkpoints, logs, the model, metrics and plots go.
-    model: architecture.
-    model_preset: name of the preset the architecture started from.
-    dataset_flagfile: build flagfile used to create `data_dir` when it holds no
-      dataset yet (the quickstart); None to require a built dataset.
     batch_size: global batch size (split across replicas).
+    reverse_complement: augment training with random reverse complements.
+    max_shift: augment training with random shifts up to this many bases.
+  """
+
+  data_dir: str = ""
+  batch_size: int = 64
+  reverse_complement: bool = False
+  max_shift: int = 0
+
+  def __post_init__(self):
+    if not self.data_dir:
+      raise ConfigError("data_dir is required")
+    if self.batch_size < 1:
+      raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
+    if self.max_shift < 0:
+      raise ConfigError(f"max_shift={self.max_shift}: expected >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """How the weights are fitted and the model selected.
+
+  Attributes:
     epochs: passes over the training split.
     steps_per_epoch: optimizer steps per epoch; ceil(train records / batch) when
       None.
-    checkpoint_every: steps between backups that a killed run resumes from; one
-      epoch when None.
     optimizer: "adam", "adamw" or "sgd" (momentum 0.9).
     learning_rate: peak learning rate.
     lr_schedule: "constant", "cosine" (to 0 over training) or "exponential"
@@ -48,30 +75,10 @@ class TrainConfig:
       (regression).
     class_weights: "none", "balanced" (inverse train frequency) or one weight per
       class, comma-separated.
-    reverse_complement: augment training with random reverse complements.
-    max_shift: augment training with random shifts up to this many bases.
-    seed: seed of weights, shuffling and augmentation.
-    deterministic: also make TensorFlow ops deterministic (slower): two runs with
-      the same seed give identical metrics.
-    distribution_strategy: "default", "mirrored", "multi_worker" or "tpu".
-    mixed_precision: "auto" (float16 on GPU, bfloat16 on TPU, float32 on CPU),
-      "float32", "mixed_float16" or "mixed_bfloat16".
-    tpu: TPU address for the tpu strategy ("" or "local" on a TPU VM).
-    evaluate_splits: splits evaluated with the final model.
-    overwrite: replace a finished run in model_dir (a run with a backup always
-      resumes instead).
-    verbose: Keras fit verbosity (0, 1 or 2).
   """
 
-  data_dir: str
-  model_dir: str
-  model: ModelConfig = ModelConfig()
-  model_preset: str = "default"
-  dataset_flagfile: str | None = None
-  batch_size: int = 64
   epochs: int = 10
   steps_per_epoch: int | None = None
-  checkpoint_every: int | None = None
   optimizer: str = "adam"
   learning_rate: float = 1e-3
   lr_schedule: str = "constant"
@@ -81,35 +88,18 @@ class TrainConfig:
   early_stopping_patience: int = 0
   monitor: str = "auto"
   class_weights: str = "none"
-  reverse_complement: bool = False
-  max_shift: int = 0
-  seed: int = 0
-  deterministic: bool = False
-  distribution_strategy: str = "default"
-  mixed_precision: str = "auto"
-  tpu: str | None = None
-  evaluate_splits: tuple[str, ...] = ("dev", "test")
-  overwrite: bool = False
-  verbose: int = 2
 
   def __post_init__(self):
-    for name in ("batch_size", "epochs"):
-      if getattr(self, name) < 1:
-        raise ConfigError(f"{name}={getattr(self, name)}: expected >= 1")
-    for name in ("steps_per_epoch", "checkpoint_every"):
-      value = getattr(self, name)
-      if value is not None and value < 1:
-        raise ConfigError(f"{name}={value}: expected >= 1")
+    if self.epochs < 1:
+      raise ConfigError(f"epochs={self.epochs}: expected >= 1")
+    if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+      raise ConfigError(f"steps_per_epoch={self.steps_per_epoch}: expected >= 1")
     if self.learning_rate <= 0:
       raise ConfigError(f"learning_rate={self.learning_rate}: expected > 0")
-    choices = (("optimizer", OPTIMIZERS), ("lr_schedule", LR_SCHEDULES),
-               ("distribution_strategy", STRATEGIES), ("mixed_precision", PRECISIONS))
-    for name, allowed in choices:
-      if getattr(self, name) not in allowed:
-        raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of "
-                          f"{', '.join(allowed)}")
-    if min(self.max_shift, self.warmup_steps, self.weight_decay, self.clipnorm) < 0:
-      raise ConfigError("max_shift, warmup_steps, weight_decay and clipnorm must be >= 0")
+    _choice("optimizer", self.optimizer, OPTIMIZERS)
+    _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+    if min(self.warmup_steps, self.weight_decay, self.clipnorm) < 0:
+      raise ConfigError("warmup_steps, weight_decay and clipnorm must be >= 0")
     if self.early_stopping_patience < 0:
       raise ConfigError(
           f"early_stopping_patience={self.early_stopping_patience}: expected >= 0")
@@ -121,30 +111,128 @@ class TrainConfig:
                           "balanced or comma-separated numbers") from None
       if any(w <= 0 for w in weights):
         raise ConfigError(f"class_weights={self.class_weights!r}: weights must be > 0")
-    if not self.data_dir:
-      raise ConfigError("data_dir is required")
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeConfig:
+  """Where and how the steps run, and what makes them reproducible.
+
+  Attributes:
+    seed: seed of weights, shuffling and augmentation.
+    deterministic: also make TensorFlow ops deterministic (slower): two runs with
+      the same seed give identical metrics.
+    checkpoint_every: steps between backups that a killed run resumes from; one
+      epoch when None.
+    distribution_strategy: "default", "mirrored", "multi_worker" or "tpu".
+    mixed_precision: "auto" (float16 on GPU, bfloat16 on TPU, float32 on CPU),
+      "float32", "mixed_float16" or "mixed_bfloat16".
+    tpu: TPU address for the tpu strategy ("" or "local" on a TPU VM).
+  """
+
+  seed: int = 0
+  deterministic: bool = False
+  checkpoint_every: int | None = None
+  distribution_strategy: str = "default"
+  mixed_precision: str = "auto"
+  tpu: str | None = None
+
+  def __post_init__(self):
+    if self.checkpoint_every is not None and self.checkpoint_every < 1:
+      raise ConfigError(f"checkpoint_every={self.checkpoint_every}: expected >= 1")
+    _choice("distribution_strategy", self.distribution_strategy, STRATEGIES)
+    _choice("mixed_precision", self.mixed_precision, PRECISIONS)
+
+
+PARTS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
+         "runtime": RuntimeConfig}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """Everything `train` needs.
+
+  Attributes:
+    data, model, optim, runtime: the parts that identify the run.
+    model_dir: where checkpoints, logs, the model, metrics and plots go.
+    model_preset: name of the preset the architecture started from.
+    dataset_flagfile: build flagfile the entry point uses to create the dataset
+      when data_dir holds none yet (the quickstart); recorded, not used here.
+    evaluate_splits: splits evaluated with the final model.
+    overwrite: replace a finished run in model_dir (a run with a backup always
+      resumes instead).
+    verbose: Keras fit verbosity (0, 1 or 2).
+  """
+
+  data: DataConfig
+  model_dir: str
+  model: ModelConfig = ModelConfig()
+  optim: OptimConfig = OptimConfig()
+  runtime: RuntimeConfig = RuntimeConfig()
+  model_preset: str = "default"
+  dataset_flagfile: str | None = None
+  evaluate_splits: tuple[str, ...] = ("dev", "test")
+  overwrite: bool = False
+  verbose: int = 2
+
+  def __post_init__(self):
     if not self.model_dir:
       raise ConfigError("model_dir is required")
 
+  @classmethod
+  def create(cls, **fields) -> "TrainConfig":
+    """A config from flat field names (as on the command line), each routed to its
+    part: `TrainConfig.create(data_dir=..., model_dir=..., epochs=2, seed=1)`."""
+    parts: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
+    owner = {f.name: part for part, kind in PARTS.items()
+             for f in dataclasses.fields(kind)}
+    top = {}
+    for key, value in fields.items():
+      if key in PARTS:
+        top[key] = value
+      elif key in owner:
+        parts[owner[key]][key] = value
+      else:
+        top[key] = value
+    for part, kind in PARTS.items():
+      if part not in top:
+        top[part] = kind(**parts[part])
+      elif parts[part]:
+        top[part] = dataclasses.replace(top[part], **parts[part])
+    return cls(**top)
+
   def replace(self, **changes) -> "TrainConfig":
-    return dataclasses.replace(self, **changes)
+    """A copy with top-level fields or parts replaced; `part__field=value` changes
+    one field of a part (e.g. `optim__epochs=2`)."""
+    nested: dict[str, dict[str, Any]] = {}
+    top = {}
+    for key, value in changes.items():
+      part, sep, field = key.partition("__")
+      if sep:
+        nested.setdefault(part, {})[field] = value
+      else:
+        top[key] = value
+    for part, fields in nested.items():
+      top[part] = dataclasses.replace(top.get(part, getattr(self, part)), **fields)
+    return dataclasses.replace(self, **top)
+
+  def identity(self) -> dict[str, Any]:
+    """The parts a resumed run must share with the run it resumes (JSON values)."""
+    data = self.to_json()
+    return {part: data[part] for part in PARTS}
 
   def to_json(self) -> dict[str, Any]:
     data = dataclasses.asdict(self)
-    data["model"] = self.model.to_json()
-    return data
+    return json.loads(json.dumps(data))  # Tuples become lists, as in the file.
 
   @classmethod
   def from_json(cls, data: dict[str, Any]) -> "TrainConfig":
     data = dict(data)
+    data.pop("resolved", None)
     data["model"] = ModelConfig.from_json(data["model"])
+    for part in ("data", "optim", "runtime"):
+      data[part] = PARTS[part](**data[part])
     data["evaluate_splits"] = tuple(data.get("evaluate_splits", ()))
     return cls(**data)
-
-  def save(self, path: str) -> None:
-    from gslm_keras.data.manifest import write_json_atomic
-
-    write_json_atomic(path, self.to_json())
 
   @classmethod
   def load(cls, path: str) -> "TrainConfig":

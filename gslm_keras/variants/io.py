@@ -13,12 +13,16 @@ import csv
 import dataclasses
 import json
 import os
-import re
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
+from gslm_keras.dna import alphabet
 from gslm_keras.errors import InputError
+from gslm_keras.io.tables import TableWriter, prepend, text
+from gslm_keras.io.text import is_plain_gzip, open_text
 
-_BASES = re.compile(r"^[ACGTNacgtn]+$")
+
+def _allele(text: str) -> bool:
+  return alphabet.all_in(text, alphabet.ALLELE_LETTERS)
 
 
 @dataclasses.dataclass
@@ -45,13 +49,6 @@ class Variant:
   values: dict | None = None
 
 
-def _is_plain_gzip(path: str) -> bool:
-  """gzip but not BGZF (whose header carries the 'BC' extra subfield)."""
-  with open(path, "rb") as handle:
-    head = handle.read(18)
-  return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
-
-
 def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant]:
   """Streams a VCF (plain, gzip or bgzip) one ALT allele at a time."""
   import gzip
@@ -64,7 +61,7 @@ def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant]:
     raise InputError("VCF not found", path=path)
   source = path
   temporary = None
-  if _is_plain_gzip(path):
+  if is_plain_gzip(path):
     # htslib reads BGZF, not plain gzip: decompress to a temporary file, streaming.
     temporary = tempfile.NamedTemporaryFile(suffix=".vcf", delete=False)
     try:
@@ -108,7 +105,7 @@ def _records(handle, path, skipped) -> Iterator[Variant]:
         if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
           skipped["symbolic_allele"] += 1
           continue
-        if not _BASES.match(ref) or not _BASES.match(alt):
+        if not _allele(ref) or not _allele(alt):
           skipped["allele_not_acgtn"] += 1
           continue
         variant_id = record.id or f"{record.chrom}:{record.pos}:{ref}:{alt.upper()}"
@@ -127,9 +124,7 @@ def read_variant_table(path: str, value_columns: Sequence[str] = ()) -> Iterator
   `ref`, `alt`; optional `id`, and the provided-feature columns the model needs
   (`<name>` for both alleles, `<name>_alt` for the alternate allele).
   """
-  from gslm_keras.data.readers import open_text
-
-  delimiter = "," if path.lower().rstrip(".gz").endswith(".csv") else "\t"
+  delimiter = "," if path.lower().removesuffix(".gz").endswith(".csv") else "\t"
   with open_text(path) as handle:
     reader = csv.DictReader(handle, delimiter=delimiter)
     header = reader.fieldnames or []
@@ -148,9 +143,13 @@ def read_variant_table(path: str, value_columns: Sequence[str] = ()) -> Iterator
                          record=where) from None
       ref, alt = row["ref"].strip().upper(), row["alt"].strip().upper()
       sequence = row["sequence"].strip()
-      if not _BASES.match(ref) or not _BASES.match(alt):
+      if not _allele(ref) or not _allele(alt):
         raise InputError(f"alleles {ref!r}>{alt!r} must be A/C/G/T/N", path=path,
                          record=where)
+      bad = alphabet.find_invalid(sequence)
+      if bad is not None:
+        raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} of the sequence "
+                         "is not a IUPAC nucleotide code", path=path, record=where)
       if not 0 <= position < len(sequence):
         raise InputError(f"position {position} is outside the sequence (length "
                          f"{len(sequence)})", path=path, record=where)
@@ -161,104 +160,81 @@ def read_variant_table(path: str, value_columns: Sequence[str] = ()) -> Iterator
       raise InputError("no variants", path=path)
 
 
-class ScoreWriter:
-  """TSV, Parquet or VCF output, written to a temporary name then renamed.
+class VcfWriter(TableWriter):
+  """Scores as a VCF: one line per variant, every score an INFO field.
 
-  The header (TSV comment lines, VCF meta lines) records the skip counts by
-  reason and the command; Parquet gets them in a `<output>.summary.json` beside it.
+  Args:
+    path: .vcf or .vcf.gz (bgzip, so that tabix can index it).
+    info_fields: INFO key -> (row column, description).
+    contigs: contig lengths for the header.
   """
 
-  def __init__(self, path: str, columns: list[str], info_fields: dict[str, str],
-               vcf_contigs: dict[str, int] | None = None):
-    self.path = path
-    self.columns = columns
-    self.info_fields = info_fields
-    self.kind = ("parquet" if path.endswith(".parquet") else
-                 "vcf" if path.endswith((".vcf", ".vcf.gz")) else "tsv")
-    self.vcf_contigs = vcf_contigs or {}
-    self.body = f"{path}.body-{os.getpid()}"
-    self._rows = 0
-    if self.kind == "parquet":
-      self._parquet = None
-    else:
-      self._handle = open(self.body, "w", newline="")
+  def __init__(self, path: str, info_fields: Mapping[str, tuple[str, str]],
+               contigs: Mapping[str, int]):
+    super().__init__(path, [])
+    self.kind = "vcf"
+    self.info_fields = dict(info_fields)
+    self.contigs = dict(contigs)
 
-  def write(self, rows: list[dict]):
-    if not rows:
-      return
-    self._rows += len(rows)
-    if self.kind == "parquet":
-      import pyarrow as pa
-      import pyarrow.parquet as pq
-
-      table = pa.Table.from_pylist(rows)
-      if self._parquet is None:
-        self._parquet = pq.ParquetWriter(self.body, table.schema)
-      self._parquet.write_table(table)
-      return
-    if self.kind == "tsv":
-      for row in rows:
-        self._handle.write("\t".join(_text(row[c]) for c in self.columns) + "\n")
-      return
+  def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    self.rows += len(rows)
     for row in rows:
-      info = ";".join(f"{key}={_text(row[column])}"
-                      for key, column in self.info_fields.items())
+      info = ";".join(f"{key}={text(row[column])}"
+                      for key, (column, _) in self.info_fields.items())
       if row.get("ref_mismatch"):
         info += ";GSLM_REF_MISMATCH"
       self._handle.write("\t".join([row["chrom"], str(row["pos"]), row["id"], row["ref"],
                                     row["alt"], ".", ".", info]) + "\n")
 
-  def close(self, ok: bool, skipped: dict, command: str | None):
-    if self.kind == "parquet":
-      if self._parquet is not None:
-        self._parquet.close()
-    else:
-      self._handle.close()
-    if not ok:
-      if os.path.exists(self.body):
-        os.remove(self.body)
-      return
-    tmp = f"{self.path}.tmp-{os.getpid()}"
-    summary = {"rows": self._rows, "skipped": dict(skipped), "command": command}
-    if self.kind == "parquet":
-      if os.path.exists(self.body):
-        os.replace(self.body, self.path)
-      with open(self.path + ".summary.json", "w") as handle:
-        json.dump(summary, handle, indent=2)
-      return
-    with open(tmp, "w") as out:
-      if self.kind == "tsv":
-        out.write(f"# gslm_keras score_variants: {self._rows} rows; skipped "
-                  f"{json.dumps(dict(skipped))}; command: {command}\n")
-        out.write("\t".join(self.columns) + "\n")
-      else:
-        out.write("##fileformat=VCFv4.2\n")
-        out.write(f"##source=gslm_keras.score_variants {command or ''}\n")
-        out.write(f"##gslm_keras_skipped={json.dumps(dict(skipped))}\n")
-        for contig, size in self.vcf_contigs.items():
-          out.write(f"##contig=<ID={contig},length={size}>\n")
-        for key, column in self.info_fields.items():
-          out.write(f'##INFO=<ID={key},Number=1,Type=Float,Description="gslm_keras '
-                    f'{column}">\n')
-        out.write('##INFO=<ID=GSLM_REF_MISMATCH,Number=0,Type=Flag,Description="REF '
-                  'differs from the reference genome">\n')
-        out.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-      with open(self.body) as body:
-        for line in body:
-          out.write(line)
-    os.remove(self.body)
-    if self.path.endswith(".gz"):
+  def close(self, ok: bool, comments: Sequence[str] = (),
+            summary: Mapping[str, Any] | None = None) -> None:
+    """Writes the header (source, skipped counts, contigs, INFO) and the lines."""
+    self._handle.close()
+    try:
+      if not ok:
+        return
+      summary = dict(summary or {})
+      head = ["##fileformat=VCFv4.2\n",
+              f"##source=gslm_keras.score_variants {summary.get('command') or ''}\n",
+              f"##gslm_keras_skipped={json.dumps(summary.get('skipped', {}))}\n"]
+      head += [f"##contig=<ID={c},length={n}>\n" for c, n in self.contigs.items()]
+      head += [f'##INFO=<ID={key},Number=1,Type=Float,Description="{description}">\n'
+               for key, (_, description) in self.info_fields.items()]
+      head += ['##INFO=<ID=GSLM_REF_MISMATCH,Number=0,Type=Flag,Description="REF '
+               'differs from the reference genome">\n',
+               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"]
+      if not self.path.endswith(".gz"):
+        prepend(self.path, head, self.body)
+        return
       import pysam
 
-      pysam.tabix_compress(tmp, tmp + ".bgz", force=True)
-      os.remove(tmp)
-      tmp = tmp + ".bgz"
-    os.replace(tmp, self.path)
+      plain = f"{self.body}.vcf"
+      try:
+        prepend(plain, head, self.body)
+        pysam.tabix_compress(plain, plain + ".bgz", force=True)
+        os.replace(plain + ".bgz", self.path)
+      finally:
+        for leftover in (plain, plain + ".bgz"):
+          if os.path.exists(leftover):
+            os.remove(leftover)
+    finally:
+      if os.path.exists(self.body):
+        os.remove(self.body)
 
 
-def _text(value) -> str:
-  if isinstance(value, float):
-    return f"{value:.6g}"
-  if isinstance(value, bool):
-    return "1" if value else "0"
-  return str(value)
+def open_writer(path: str, columns: Sequence[str],
+                info_fields: Mapping[str, tuple[str, str]],
+                contigs: Mapping[str, int] | None) -> TableWriter:
+  """A TSV, Parquet or VCF (.vcf, .vcf.gz) writer of score rows."""
+  if path.endswith((".vcf", ".vcf.gz")):
+    return VcfWriter(path, info_fields, contigs or {})
+  return TableWriter(path, columns)
+
+
+def close_writer(writer: TableWriter, ok: bool, skipped: Mapping[str, int],
+                 command: str | None) -> None:
+  """Closes a score writer with the row and skip counts in its header or summary."""
+  summary = {"rows": writer.rows, "skipped": dict(skipped), "command": command}
+  comment = (f"gslm_keras score_variants: {writer.rows} rows; skipped "
+             f"{json.dumps(dict(skipped))}; command: {command}")
+  writer.close(ok, comments=[comment], summary=summary)

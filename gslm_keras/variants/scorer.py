@@ -1,35 +1,37 @@
 """`score_variants(config)`: variant effects through both branches of a model.
 
-For each variant the reference and alternate windows are encoded by the dataset's
-`SequenceEncoder` (so computed features are recomputed for the alternate allele)
-and scored four ways in one batch: ref, alt, alt sequence with ref features (the
-sequence path) and ref sequence with alt features (the feature path). With
-strand averaging (the default) the same is done on the reverse complements of
-both windows and the scores are averaged. Input streams in batches; memory holds
-one batch.
+Each variant's reference and alternate windows are cut from the genome (or the
+given context) as strings, then go to the model in one direction: one
+TensorFlow call per batch windows them, reverse-complements them (strand
+averaging), one-hot encodes them and recomputes their computed features with
+the dataset's `SequenceEncoder`, and scores four inputs per strand in one model
+call: ref, alt, alt sequence with ref features (the sequence path) and ref
+sequence with alt features (the feature path). Input streams in batches;
+memory holds one batch.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import json
-import math
-import os
 import time
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
-from gslm_keras.data.manifest import MANIFEST, DatasetInfo
-from gslm_keras.dna import alphabet
-from gslm_keras.errors import ConfigError, DatasetError, InputError
+from gslm_keras.dna import ops
+from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.inference.model import LoadedModel
+from gslm_keras.io.genome import Genome
 from gslm_keras.variants import io, scoring
 from gslm_keras.variants.windows import make_windows, windows_in_sequence
 
 REF_MISMATCH = ("error", "flag")
 PROVIDED_POLICIES = ("hold", "per_allele")
+ROW_KEYS = ["id", "chrom", "pos", "ref", "alt", "ref_mismatch", "padded"]
+PATH_SCORES = ("seq_path_diff", "feature_path_diff")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,141 +83,178 @@ class ScoreConfig:
       raise ConfigError("VCF output needs VCF input")
 
 
-class TensorModel:
-  """The model as `(one_hot, features) -> outputs`, from a run or an export."""
-
-  def __init__(self, path: str):
-    if os.path.exists(os.path.join(path, "saved_model.pb")):
-      import tensorflow as tf
-
-      manifest = os.path.join(path, "assets", MANIFEST)
-      if not os.path.exists(manifest):
-        raise DatasetError(f"{path} is a SavedModel without assets/{MANIFEST}")
-      with open(manifest, encoding="utf-8") as handle:
-        self.info = DatasetInfo(json.load(handle), path)
-      signature = tf.saved_model.load(path).signatures["predict_onehot"]
-      key = "values" if self.info.task == "regression" else "probabilities"
-
-      def call(one_hot, features):
-        out = signature(sequence=tf.constant(one_hot), features=tf.constant(features))
-        values = out[key].numpy()
-        return values[:, 1:] if self.info.task == "binary" else values
-
-      self._call = call
-    else:
-      from gslm_keras.prediction import load_trained
-
-      model, self.info = load_trained(path)
-      self._call = lambda one_hot, features: np.asarray(
-          model({"sequence": one_hot, "features": features}, training=False))
-
-  def __call__(self, one_hot, features) -> np.ndarray:
-    return self._call(one_hot, features)
+def score_columns(columns: list[str], classifier: bool) -> list[str]:
+  """Row keys and, per model output column, its predictions and scores."""
+  names = scoring.SCORES_CLASSIFIER if classifier else scoring.SCORES_REGRESSION
+  out = list(ROW_KEYS)
+  for column in columns:
+    out += [f"ref_{column}", f"alt_{column}"] + [f"{s}_{column}" for s in names]
+    out += [f"{s}_{column}" for s in PATH_SCORES]
+  return out
 
 
-def output_names(info: DatasetInfo) -> list[str]:
-  """One name per model output column (binary: the positive class only)."""
-  if info.task == "regression":
-    return list(info.data["task"]["label_columns"])
-  if info.task == "binary":
-    return [info.classes[1]]
-  return list(info.classes)
+class _Predictor:
+  """One TF call per batch: windows -> both strands -> four inputs -> outputs."""
+
+  def __init__(self, model: LoadedModel, strands: int):
+    self.model = model
+    self.strands = strands
+    self.n_provided = model.info.n_provided
+    self._fn = tf.function(self._predict, reduce_retracing=True)
+
+  def _predict(self, ref, alt, provided_ref, provided_alt):
+    encoder, strands = self.model.encoder, self.strands
+    n = tf.shape(ref)[0]
+    windows = tf.concat([encoder.windows(ref), encoder.windows(alt)], axis=0)
+    provided = tf.concat([provided_ref, provided_alt], axis=0)
+    if strands == 2:
+      windows = tf.concat([windows, ops.reverse_complement_bytes(windows)], axis=0)
+      provided = tf.concat([provided, provided], axis=0)
+    one_hot, computed = encoder.encode_windows(windows)
+    features = encoder.features(computed, provided if self.n_provided else None)
+    one_hot = tf.reshape(one_hot, [strands, 2, n, encoder.length, 4])
+    features = tf.reshape(features, [strands, 2, n, -1])
+    # Per strand: ref, alt, alt sequence + ref features, ref sequence + alt features.
+    one_hot = tf.stack([one_hot[:, 0], one_hot[:, 1], one_hot[:, 1], one_hot[:, 0]], 1)
+    features = tf.stack([features[:, 0], features[:, 1], features[:, 0],
+                         features[:, 1]], 1)
+    out = self.model.outputs(tf.reshape(one_hot, [-1, encoder.length, 4]),
+                             tf.reshape(features, [-1, tf.shape(features)[-1]]))
+    return tf.reshape(out, [strands, 4, n, -1])
+
+  def __call__(self, ref: list[str], alt: list[str], provided_ref, provided_alt):
+    width = self.n_provided
+    as_tensor = lambda values: tf.constant(  # noqa: E731
+        np.asarray(values, np.float32).reshape(len(ref), width))
+    return self._fn(tf.constant(ref), tf.constant(alt), as_tensor(provided_ref),
+                    as_tensor(provided_alt)).numpy()
 
 
-class _Provided:
-  """Provided-feature vectors of ref and alt for each variant."""
-
-  def __init__(self, info: DatasetInfo, config: ScoreConfig):
-    from gslm_keras.prediction import provided_plan
-
-    self.n = info.n_provided
-    self.columns, self.vector = provided_plan(info)
-    described = {f["name"]: f for f in info.data["provided_features"]}
-    self.bigwigs = {}
-    self.policy = config.provided_policy
-    if not self.n:
-      return
-    table_columns = [c for c in self.columns if described[c]["source"] == "column"]
-    if config.vcf is not None and table_columns:
-      raise ConfigError(
-          f"the model takes provided feature column(s) {', '.join(table_columns)}, which "
-          "a VCF does not carry; score a --variants table that has them")
-    import pyBigWig
-
-    for name in self.columns:
-      if described[name]["source"] == "bigwig":
-        path = described[name]["path"]
-        if not os.path.exists(path):
-          raise InputError("bigWig of provided feature not found (the model was "
-                           f"trained with {name!r} from it)", path=path)
-        self.bigwigs[name] = pyBigWig.open(path)
-
-  def close(self):
-    for handle in self.bigwigs.values():
-      handle.close()
-
-  def values(self, variant: io.Variant, begin: int, end: int, path: str):
-    if not self.n:
-      return None, None
-    from gslm_keras.data.builder import MISSING_MARKERS, parse_finite
-
-    def parse(text, name):
-      if text is None or text in MISSING_MARKERS:
-        return math.nan
-      return parse_finite(text, f"provided feature {name!r}", path, variant.locator)
-
-    ref, alt = [], []
-    for name in self.columns:
-      if name in self.bigwigs:
-        handle = self.bigwigs[name]
-        size = handle.chroms().get(variant.chrom)
-        value = None
-        if size:
-          value = handle.stats(variant.chrom, max(begin, 0), min(end, size), type="mean",
-                               exact=True)[0]
-        ref.append(math.nan if value is None else value)
-        alt.append(ref[-1])
-        continue
-      values = variant.values or {}
-      if name not in values:
-        raise InputError(f"provided feature column {name!r} missing from the variant "
-                         "table", path=path, record=variant.locator)
-      ref.append(parse(values[name], name))
-      if self.policy == "per_allele":
-        if f"{name}_alt" not in values:
-          raise InputError(f"provided_policy=per_allele needs column {name}_alt",
-                           path=path, record=variant.locator)
-        alt.append(parse(values[f"{name}_alt"], f"{name}_alt"))
-      else:
-        alt.append(ref[-1])
-    return self.vector(ref), self.vector(alt)
-
-
-def _rows(batch, predictions, names, strands, classifier):
-  """Output rows of a batch from the stacked predictions."""
-  n = len(batch)
-  blocks = predictions.reshape(strands, 4, n, -1)  # strand, (ref alt seq feat), n, cols
-  per_strand = [scoring.scores(blocks[s, 0], blocks[s, 1], classifier)
-                for s in range(strands)]
+def _rows(batch, predictions: np.ndarray, columns: list[str], classifier: bool):
+  """Output rows of a batch from predictions [strands, 4, n, columns]."""
+  per_strand = [scoring.scores(block[0], block[1], classifier) for block in predictions]
   averaged = scoring.strand_average(per_strand[0],
-                                    per_strand[1] if strands == 2 else None)
-  seq_path = (blocks[:, 2] - blocks[:, 0]).mean(axis=0)
-  feature_path = (blocks[:, 3] - blocks[:, 0]).mean(axis=0)
-  ref_pred, alt_pred = blocks[:, 0].mean(axis=0), blocks[:, 1].mean(axis=0)
+                                    per_strand[1] if len(per_strand) == 2 else None)
+  seq_path = (predictions[:, 2] - predictions[:, 0]).mean(axis=0)
+  feature_path = (predictions[:, 3] - predictions[:, 0]).mean(axis=0)
+  ref_pred, alt_pred = predictions[:, 0].mean(axis=0), predictions[:, 1].mean(axis=0)
   rows = []
   for i, (variant, mismatch, padded) in enumerate(batch):
     row: dict[str, Any] = {"id": variant.id, "chrom": variant.chrom, "pos": variant.pos,
                            "ref": variant.ref, "alt": variant.alt,
                            "ref_mismatch": mismatch, "padded": padded}
-    for j, name in enumerate(names):
-      row[f"ref_{name}"] = float(ref_pred[i, j])
-      row[f"alt_{name}"] = float(alt_pred[i, j])
+    for j, column in enumerate(columns):
+      row[f"ref_{column}"] = float(ref_pred[i, j])
+      row[f"alt_{column}"] = float(alt_pred[i, j])
       for score, values in averaged.items():
-        row[f"{score}_{name}"] = float(values[i, j])
-      row[f"seq_path_diff_{name}"] = float(seq_path[i, j])
-      row[f"feature_path_diff_{name}"] = float(feature_path[i, j])
+        row[f"{score}_{column}"] = float(values[i, j])
+      row[f"seq_path_diff_{column}"] = float(seq_path[i, j])
+      row[f"feature_path_diff_{column}"] = float(feature_path[i, j])
     rows.append(row)
   return rows
+
+
+class _Alleles:
+  """Provided-feature vectors of ref and alt for each variant (the dataset's plan)."""
+
+  def __init__(self, model: LoadedModel, config: ScoreConfig):
+    self.plan = model.info.provided_plan()
+    self.policy = config.provided_policy
+    if config.vcf is not None and self.plan.columns:
+      raise ConfigError(
+          f"the model takes provided feature column(s) {', '.join(self.plan.columns)}, "
+          "which a VCF does not carry; score a --variants table that has them")
+
+  def table_columns(self) -> list[str]:
+    return self.plan.columns + [f"{c}_alt" for c in self.plan.columns]
+
+  def values(self, variant: io.Variant, begin: int, end: int, path: str):
+    if not len(self.plan):
+      return [], []
+    texts = variant.values or {}
+    for name in self.plan.columns:
+      if name not in texts:
+        raise InputError(f"provided feature column {name!r} missing from the variant "
+                         "table", path=path, record=variant.locator)
+    ref = self.plan.values(texts, variant.chrom, begin, end, path, variant.locator)
+    if self.policy == "hold" or not self.plan.columns:
+      return ref, ref
+    alt_texts = dict(texts)
+    for name in self.plan.columns:
+      if f"{name}_alt" not in texts:
+        raise InputError(f"provided_policy=per_allele needs column {name}_alt",
+                         path=path, record=variant.locator)
+      alt_texts[name] = texts[f"{name}_alt"]
+    return ref, self.plan.values(alt_texts, variant.chrom, begin, end, path,
+                                 variant.locator)
+
+
+def _windows(variant: io.Variant, genome: Genome | None, length: int,
+             skipped: collections.Counter):
+  """(windows, observed REF) of a variant, or None when it is skipped."""
+  start0 = variant.pos - 1
+  if variant.sequence is not None:
+    window = windows_in_sequence(variant.sequence, start0, variant.ref, variant.alt,
+                                 length)
+    return window, variant.sequence[start0:start0 + len(variant.ref)].upper()
+  if variant.chrom not in genome.lengths:
+    skipped["contig_not_in_reference"] += 1
+    return None
+  size = genome.lengths[variant.chrom]
+  if start0 + len(variant.ref) > size:
+    skipped["position_past_contig_end"] += 1
+    return None
+  fetch = lambda b, e: genome.fetch(variant.chrom, b, e)  # noqa: E731
+  window = make_windows(fetch, size, start0, variant.ref, variant.alt, length)
+  return window, fetch(start0, start0 + len(variant.ref)).upper()
+
+
+def _info_fields(columns: list[str]) -> dict[str, tuple[str, str]]:
+  return {f"GSLM_{c.upper()}": (c, f"gslm_keras {c}") for c in columns[len(ROW_KEYS):]}
+
+
+class _Batches:
+  """Collects prepared variants and scores them a batch at a time."""
+
+  def __init__(self, predictor: _Predictor, writer, columns: list[str], classifier: bool,
+               batch_size: int):
+    self.predictor = predictor
+    self.writer = writer
+    self.columns = columns
+    self.classifier = classifier
+    self.batch_size = batch_size
+    self.rows: list = []
+    self.inputs: dict[str, list] = {"ref": [], "alt": [], "provided_ref": [],
+                                    "provided_alt": []}
+
+  def add(self, variant, mismatch: bool, window, provided_ref, provided_alt) -> None:
+    for key, value in (("ref", window.ref), ("alt", window.alt),
+                       ("provided_ref", provided_ref), ("provided_alt", provided_alt)):
+      self.inputs[key].append(value)
+    self.rows.append((variant, mismatch, window.padded))
+    if len(self.rows) >= self.batch_size:
+      self.flush()
+
+  def flush(self) -> None:
+    if not self.rows:
+      return
+    predictions = self.predictor(**self.inputs)
+    self.writer.write(_rows(self.rows, predictions, self.columns, self.classifier))
+    self.rows.clear()
+    for values in self.inputs.values():
+      values.clear()
+
+
+def _check_ref(variant: io.Variant, observed: str, config: ScoreConfig, source: str):
+  """Whether REF disagrees with the reference (an error unless flagged)."""
+  if observed == variant.ref:
+    return False
+  if config.ref_mismatch == "error":
+    raise InputError(
+        f"REF {variant.ref} differs from the reference ({observed}) at "
+        f"{variant.chrom}:{variant.pos} (set --ref_mismatch=flag to score it anyway, "
+        "flagged)", path=source, record=variant.locator)
+  return True
 
 
 def score_variants(config: ScoreConfig) -> dict[str, Any]:
@@ -226,115 +265,47 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
       malformed VCF or table, or every record skipped.
     ConfigError: inconsistent options or a model whose features cannot be had.
   """
-  import tensorflow as tf
-
-  from gslm_keras.data.encoder import SequenceEncoder
-  from gslm_keras.data.readers import Genome
-
-  model = TensorModel(config.model)
-  info = model.info
-  encoder = SequenceEncoder.from_info(info)
-  length = info.length_rule.length
-  names = output_names(info)
-  classifier = info.task != "regression"
-  score_names = scoring.SCORES_CLASSIFIER if classifier else scoring.SCORES_REGRESSION
-  columns = ["id", "chrom", "pos", "ref", "alt", "ref_mismatch", "padded"]
-  for name in names:
-    columns += [f"ref_{name}", f"alt_{name}"] + [f"{s}_{name}" for s in score_names]
-    columns += [f"seq_path_diff_{name}", f"feature_path_diff_{name}"]
-  info_fields = {f"GSLM_{c.upper()}": c for c in columns[7:]}
+  model = LoadedModel(config.model)
+  length = model.length
+  classifier = model.info.task != "regression"
+  columns = score_columns(model.columns, classifier)
+  alleles = _Alleles(model, config)
   skipped: collections.Counter = collections.Counter()
   genome = Genome(config.reference) if config.vcf else None
-  provided = _Provided(info, config)
   source = config.vcf or config.variants
-  if config.vcf:
-    stream = io.read_vcf(config.vcf, skipped)
-    contigs = genome.lengths
-  else:
-    stream = io.read_variant_table(
-        config.variants, provided.columns + [f"{c}_alt" for c in provided.columns])
-    contigs = None
-  writer = io.ScoreWriter(config.output, columns, info_fields, contigs)
-  strands = 2 if config.strand_average else 1
+  stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
+            io.read_variant_table(config.variants, alleles.table_columns()))
+  writer = io.open_writer(config.output, columns, _info_fields(columns),
+                          genome.lengths if genome else None)
+  batches = _Batches(_Predictor(model, 2 if config.strand_average else 1), writer,
+                     model.columns, classifier, config.batch_size)
   start = last = time.monotonic()
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0}
-  batch: list = []
-  windows: list = []
-  features: list = []
-
-  def flush():
-    strings = [w.ref for w in windows] + [w.alt for w in windows]
-    if strands == 2:
-      strings += [alphabet.reverse_complement_np(s) for s in strings]
-    provided_ref = [f[0] for f in features]
-    provided_alt = [f[1] for f in features]
-    extra = None
-    if provided.n:
-      extra = np.array((provided_ref + provided_alt) * strands, np.float32)
-    inputs = encoder(tf.constant(strings), extra)
-    one_hot = inputs["sequence"].numpy().reshape(strands, 2, len(batch), length, 4)
-    feats = inputs["features"].numpy().reshape(strands, 2, len(batch), -1)
-    # Per strand: ref, alt, alt sequence + ref features, ref sequence + alt features.
-    stacked_one_hot = np.concatenate([one_hot[:, 0], one_hot[:, 1], one_hot[:, 1],
-                                      one_hot[:, 0]], axis=1)
-    stacked_features = np.concatenate([feats[:, 0], feats[:, 1], feats[:, 0],
-                                       feats[:, 1]], axis=1)
-    predictions = model(stacked_one_hot.reshape(-1, length, 4),
-                        stacked_features.reshape(-1, feats.shape[-1]))
-    writer.write(_rows(batch, predictions, names, strands, classifier))
-    batch.clear()
-    windows.clear()
-    features.clear()
-
   ok = False
   try:
-    for variant in stream:
-      start0 = variant.pos - 1
-      if variant.sequence is not None:
-        window = windows_in_sequence(variant.sequence, start0, variant.ref, variant.alt,
-                                     length)
-        observed = variant.sequence[start0:start0 + len(variant.ref)].upper()
-      else:
-        if variant.chrom not in contigs:
-          skipped["contig_not_in_reference"] += 1
+    with alleles.plan:
+      for variant in stream:
+        made = _windows(variant, genome, length, skipped)
+        if made is None:
           continue
-        size = contigs[variant.chrom]
-        if start0 + len(variant.ref) > size:
-          skipped["position_past_contig_end"] += 1
-          continue
-        fetch = lambda b, e, c=variant.chrom: genome.fetch(c, b, e)  # noqa: E731
-        window = make_windows(fetch, size, start0, variant.ref, variant.alt, length)
-        observed = genome.fetch(variant.chrom, start0, start0 + len(variant.ref)).upper()
-      mismatch = observed != variant.ref
-      if mismatch:
-        if config.ref_mismatch == "error":
-          raise InputError(
-              f"REF {variant.ref} differs from the reference ({observed}) at "
-              f"{variant.chrom}:{variant.pos} (set --ref_mismatch=flag to score it "
-              "anyway, flagged)", path=source, record=variant.locator)
-        stats["flagged_ref_mismatch"] += 1
-      begin = start0 - length // 2
-      features.append(provided.values(variant, begin, begin + length, source))
-      stats["padded"] += window.padded
-      batch.append((variant, mismatch, window.padded))
-      windows.append(window)
-      stats["variants"] += 1
-      if len(batch) >= config.batch_size:
-        flush()
-        now = time.monotonic()
-        if now - last >= config.progress_seconds:
-          last = now
-          logging.info("%d variants scored (%.0f/s)", stats["variants"],
-                       stats["variants"] / (now - start))
-    if batch:
-      flush()
+        mismatch = _check_ref(variant, made[1], config, source)
+        begin = variant.pos - 1 - length // 2
+        batches.add(variant, mismatch, made[0],
+                    *alleles.values(variant, begin, begin + length, source))
+        stats["flagged_ref_mismatch"] += mismatch
+        stats["padded"] += made[0].padded
+        stats["variants"] += 1
+        if time.monotonic() - last >= config.progress_seconds:
+          last = time.monotonic()
+          logging.info("%d variants read (%.0f/s)", stats["variants"],
+                       stats["variants"] / (last - start))
+      batches.flush()
     if stats["variants"] == 0:
       raise InputError(f"no variant could be scored (skipped: {dict(skipped)})",
                        path=source)
     ok = True
   finally:
-    writer.close(ok, skipped, config.command)
-    provided.close()
+    io.close_writer(writer, ok, skipped, config.command)
     if genome is not None:
       genome.close()
   stats.update({"seconds": time.monotonic() - start, "skipped": dict(skipped),

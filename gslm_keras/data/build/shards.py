@@ -19,11 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gslm_keras.data.stats import Moments
-
-# Records are plain tuples so that jobs pickle cheaply:
-# (id, sequence, label, provided_values, chrom, start, end, strand)
-RecordTuple = tuple
+from gslm_keras.data.build.stats import Moments
+from gslm_keras.encoding.schema import make_example
+from gslm_keras.io.files import sha256_file
 
 
 @dataclasses.dataclass
@@ -35,10 +33,10 @@ class ShardJob:
     index: shard number within the split.
     path: temporary output path (renamed by the builder when all is done).
     compression: "GZIP" or "NONE".
-    records: record tuples (see RecordTuple).
+    records: `schema.Record`s.
     label_kind: "int" (class index), "float" (vector) or "none".
-    stats_encoder: (length_rule json, ambiguous, computed feature json) when the
-      shard's normalisation statistics are wanted (train split), else None.
+    stats_encoder: the `SequenceEncoder` config as JSON text when the shard's
+      normalisation statistics are wanted (train split), else None.
     n_provided: number of provided-feature values per record.
   """
 
@@ -48,7 +46,7 @@ class ShardJob:
   compression: str
   records: list
   label_kind: str
-  stats_encoder: tuple | None
+  stats_encoder: str | None
   n_provided: int
 
 
@@ -64,68 +62,32 @@ class ShardResult:
   provided: Moments | None
 
 
-def _bytes_feature(tf, value: str):
-  return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-
-
-def make_example(record: RecordTuple, label_kind: str):
-  """A `tf.train.Example` with the dataset schema (DESIGN.md)."""
-  import tensorflow as tf
-
-  record_id, sequence, label, provided, chrom, start, end, strand = record
-  feature = {
-      "sequence": _bytes_feature(tf, sequence),
-      "id": _bytes_feature(tf, record_id),
-      "provided_features": tf.train.Feature(
-          float_list=tf.train.FloatList(value=provided)),
-  }
-  if label_kind == "int":
-    feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
-  elif label_kind == "float":
-    feature["label"] = tf.train.Feature(float_list=tf.train.FloatList(value=label))
-  if chrom is not None:
-    feature["chrom"] = _bytes_feature(tf, chrom)
-  for key, value in (("start", start), ("end", end)):
-    if value is not None:
-      feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-  if strand is not None:
-    feature["strand"] = _bytes_feature(tf, strand)
-  return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-_ENCODERS: dict[tuple, Any] = {}
+_ENCODERS: dict[str, Any] = {}
 _STATS_BATCH = 2048
 
 
-def _computed_features_fn(key: tuple):
+def _computed_features_fn(encoder_json: str):
   """A traced function computing the encoder's features, cached per process."""
-  if key not in _ENCODERS:
+  if encoder_json not in _ENCODERS:
     import json
 
     import tensorflow as tf
 
-    from gslm_keras.data.encoder import SequenceEncoder
-    from gslm_keras.dna.length import LengthRule
-    from gslm_keras.features.registry import FeatureSpec
+    from gslm_keras.encoding.encoder import SequenceEncoder
 
-    rule_json, ambiguous, features_json = key
-    encoder = SequenceEncoder(
-        LengthRule.from_json(json.loads(rule_json)), ambiguous,
-        tuple(FeatureSpec.from_json(f) for f in json.loads(features_json)))
+    encoder = SequenceEncoder.from_config(json.loads(encoder_json))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def compute(sequences):
       return encoder.encode_windows(encoder.windows(sequences))[1]
 
-    _ENCODERS[key] = compute
-  return _ENCODERS[key]
+    _ENCODERS[encoder_json] = compute
+  return _ENCODERS[encoder_json]
 
 
 def write_shard(job: ShardJob) -> ShardResult:
   """Writes one shard to `job.path` and summarises it. Runs in a worker."""
   import tensorflow as tf
-
-  from gslm_keras.data.manifest import sha256_file
 
   options = tf.io.TFRecordOptions(compression_type=job.compression)
   with tf.io.TFRecordWriter(job.path, options) as writer:
@@ -134,14 +96,14 @@ def write_shard(job: ShardJob) -> ShardResult:
   computed = provided = None
   if job.stats_encoder is not None:
     compute = _computed_features_fn(job.stats_encoder)
-    sequences = [r[1] for r in job.records]
+    sequences = [r.sequence for r in job.records]
     computed = None
     for start in range(0, len(sequences), _STATS_BATCH):
       values = compute(tf.constant(sequences[start:start + _STATS_BATCH])).numpy()
       part = Moments.of(values)
       computed = part if computed is None else computed.merge(part)
     if job.n_provided:
-      provided = Moments.of(np.array([r[3] for r in job.records], np.float32))
+      provided = Moments.of(np.array([r.provided for r in job.records], np.float32))
   return ShardResult(job.split, job.index, job.path, len(job.records),
                      sha256_file(job.path), os.path.getsize(job.path),
                      computed, provided)

@@ -11,7 +11,7 @@ import numpy as np
 
 from gslm_keras.dna import alphabet
 
-BASES = "ACGT"
+BASES = alphabet.BASES
 
 
 def mutants(window: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -25,40 +25,38 @@ def mutants(window: str) -> tuple[list[str], list[tuple[int, int]]]:
   return sequences, where
 
 
-def ism(model, info, sequence: str, provided=None, batch_size: int = 512) -> dict:
+def window_of(model, sequence: str) -> str:
+  """The model's window of a raw sequence, by the dataset's length rule (in TF,
+  as the model sees it)."""
+  import tensorflow as tf
+
+  windows = model.encoder.windows(tf.constant([sequence]))
+  return windows.numpy()[0].tobytes().decode("ascii").upper()
+
+
+def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
   """Effects of all substitutions of a sequence's window.
 
   Args:
-    model: `TensorModel`-like: `(one_hot, features) -> outputs [N, K]`.
-    info: the dataset manifest of the model.
+    model: a `LoadedModel` (training run or export).
     sequence: raw sequence (cropped or padded to the window by the dataset's rule).
     provided: provided features [P] of the sequence (held for every mutant).
     batch_size: mutants per batch.
 
   Returns:
-    {"window": the window string, "reference": outputs [K] of the window,
-     "effects": float [L, 4, K] mutant minus reference (0 at the reference base)}.
+    {"window": the window string, "reference": outputs [K] of the window (one per
+     output column), "effects": float [L, 4, K] mutant minus reference (0 at the
+     reference base)}.
   """
-  import tensorflow as tf
-
-  from gslm_keras.data.encoder import SequenceEncoder
-
-  encoder = SequenceEncoder.from_info(info)
-  length = info.length_rule.length
-  window = alphabet.fit_length_np(sequence.upper(), length, info.length_rule.align)
+  window = window_of(model, sequence)
   variants, where = mutants(window)
   strings = [window] + variants
   extra = None
-  if info.n_provided:
+  if model.info.n_provided:
     extra = np.repeat(np.asarray(provided, np.float32)[None, :], len(strings), axis=0)
-  outputs = []
-  for start in range(0, len(strings), batch_size):
-    inputs = encoder(tf.constant(strings[start:start + batch_size]),
-                     None if extra is None else extra[start:start + batch_size])
-    outputs.append(model(inputs["sequence"].numpy(), inputs["features"].numpy()))
-  outputs = np.concatenate(outputs)
+  outputs = model.predict(strings, extra, batch_size)
   reference = outputs[0]
-  effects = np.zeros((length, 4, outputs.shape[1]), np.float64)
+  effects = np.zeros((len(window), 4, outputs.shape[1]), np.float64)
   for (position, base), value in zip(where, outputs[1:]):
     effects[position, base] = value - reference
   return {"window": window, "reference": reference, "effects": effects}

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from gslm_keras.errors import ConfigError
+from gslm_keras.errors import ConfigError, InputError
 
 SPLITS = ("train", "dev", "test")
 
@@ -89,3 +89,63 @@ class ChromosomeSplitter:
     if chrom in self.dev:
       return "dev"
     return "train"
+
+
+class SplitAssigner:
+  """The split of each record, by the build's one split rule.
+
+  Files per split name their records' split; otherwise the table column, the
+  held-out chromosomes or the stratified fractions decide. A dev fraction then
+  moves a stratified part of train to dev.
+
+  Args:
+    fractions: (train, dev, test) fractions, or None.
+    column: name of the table column naming each row's split, or None.
+    dev_chromosomes, test_chromosomes: held-out contigs.
+    dev_fraction: fraction of train moved to dev (0: none).
+    seed: the split seed (the dev carve-out uses seed + 1).
+  """
+
+  def __init__(self, fractions: Sequence[float] | None = None, column: str | None = None,
+               dev_chromosomes: Sequence[str] = (), test_chromosomes: Sequence[str] = (),
+               dev_fraction: float = 0.0, seed: int = 0):
+    self.column = column
+    self.splitter: StratifiedSplitter | ChromosomeSplitter | None = None
+    if fractions is not None:
+      self.splitter = StratifiedSplitter(fractions, seed)
+    elif dev_chromosomes or test_chromosomes:
+      self.splitter = ChromosomeSplitter(dev_chromosomes, test_chromosomes)
+    self.dev_splitter = None
+    if dev_fraction:
+      self.dev_splitter = StratifiedSplitter((1.0 - dev_fraction, dev_fraction, 0.0),
+                                             seed + 1)
+
+  def assign(self, stratum: str, fixed: str | None, from_row: str | None,
+             chrom: str | None, path: str, locator: str) -> str:
+    """The split of one record.
+
+    Args:
+      stratum: the record's class (set), kept in proportion by fractions.
+      fixed: the split its file belongs to, or None.
+      from_row: the value of the split column, or None.
+      chrom: the record's contig, or None.
+      path, locator: where the record is, for errors.
+    """
+    if fixed is not None:
+      split = fixed
+    elif self.column is not None:
+      if from_row not in SPLITS:
+        raise InputError(
+            f"split column {self.column!r} = {from_row!r}; expected one of "
+            f"{', '.join(SPLITS)}", path=path, record=locator)
+      split = from_row
+    elif isinstance(self.splitter, ChromosomeSplitter):
+      if chrom is None:
+        raise InputError("a chromosome split needs coordinates for every record",
+                         path=path, record=locator)
+      split = self.splitter.assign(chrom)
+    else:
+      split = self.splitter.assign(stratum)
+    if split == "train" and self.dev_splitter is not None:
+      split = self.dev_splitter.assign(stratum)
+    return split

@@ -15,8 +15,9 @@ import json
 import re
 from typing import Iterator
 
-from gslm_keras.data.readers import RawRecord
+from gslm_keras.data.readers.spec import RawRecord
 from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.io.text import READ_ERRORS, open_text, read_error
 
 RECIPES = ("coding", "function")
 
@@ -96,8 +97,6 @@ class GenbankRecipe:
 
 def _parse(path):
   from Bio import SeqIO  # Deferred: only GenBank input needs Biopython.
-
-  from gslm_keras.data.readers import READ_ERRORS, open_text, read_error
 
   n_records = 0
   try:

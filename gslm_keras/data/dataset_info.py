@@ -7,16 +7,15 @@ or whose shards disagree with it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
 from typing import Any
 
 import numpy as np
 
 from gslm_keras.dna.length import LengthRule
 from gslm_keras.errors import DatasetError
+from gslm_keras.io.files import sha256_file
 
 SCHEMA_VERSION = 1
 MANIFEST = "dataset_info.json"
@@ -29,31 +28,6 @@ _SUFFIX = {"GZIP": ".tfrecord.gz", "NONE": ".tfrecord"}
 def shard_name(split: str, index: int, count: int, compression: str) -> str:
   """`<split>-<i:05d>-of-<n:05d>.tfrecord.gz` (or .tfrecord uncompressed)."""
   return f"{split}-{index:05d}-of-{count:05d}{_SUFFIX[compression]}"
-
-
-def sha256_file(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, "rb") as handle:
-    for block in iter(lambda: handle.read(1 << 20), b""):
-      digest.update(block)
-  return digest.hexdigest()
-
-
-def write_json_atomic(path: str, data: Any) -> None:
-  """Writes JSON to a temporary file beside `path`, then renames it into place."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-      json.dump(data, handle, indent=2, sort_keys=False)
-      handle.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; the file is meant to be shared.
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
 
 
 # Shards already hashed in this process, by (path, size, mtime): opening the
@@ -85,7 +59,7 @@ class DatasetInfo:
 
   @property
   def computed_features(self):
-    from gslm_keras.features.registry import FeatureSpec
+    from gslm_keras.features.spec import FeatureSpec
 
     return tuple(FeatureSpec.from_json(f) for f in self.data["computed_features"])
 
@@ -123,6 +97,32 @@ class DatasetInfo:
   @property
   def classes(self) -> list[str]:
     return list(self.data["task"].get("classes") or [])
+
+  @property
+  def label_columns(self) -> list[str]:
+    return list(self.data["task"]["label_columns"])
+
+  @property
+  def label_kind(self) -> str:
+    """The record schema's label kind: "int", "float" or "none"."""
+    from gslm_keras.encoding.schema import label_kind
+
+    return label_kind(self.task)
+
+  def parse_spec(self, with_ids: bool = False, with_labels: bool = True) -> dict:
+    """The `tf.io.parse_example` spec of this dataset's records."""
+    from gslm_keras.encoding.schema import parse_spec
+
+    return parse_spec(self.n_provided, self.label_kind if with_labels else "none",
+                      self.label_width, with_ids)
+
+  def provided_plan(self, missing_hint: str | None = None):
+    """The `ProvidedPlan` of this dataset's provided features."""
+    from gslm_keras.features.provided import MODEL_HINT, ProvidedPlan
+
+    return ProvidedPlan.from_manifest(self.data["provided_features"],
+                                      self.data["missing_values"]["policy"],
+                                      missing_hint or MODEL_HINT)
 
   @property
   def label_width(self) -> int:

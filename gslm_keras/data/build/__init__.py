@@ -1,0 +1,2 @@
+"""Building a dataset: config, sources, labels, splits, de-duplication, shard writing
+and the manifest."""

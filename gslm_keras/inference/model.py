@@ -1,0 +1,164 @@
+"""`LoadedModel`: a trained model from a training run's directory or a SavedModel
+export, behind one interface for every consumer (evaluate, predict, export,
+score_variants, interpret)."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.dna import ops
+from gslm_keras.encoding.encoder import SequenceEncoder
+from gslm_keras.errors import ConfigError, DatasetError
+from gslm_keras.inference import outputs
+from gslm_keras.io.files import read_json
+from gslm_keras.run_dir import RunDir
+
+EXPORT_ASSETS = "assets"
+
+
+def is_export(path: str) -> bool:
+  return os.path.exists(os.path.join(path, "saved_model.pb"))
+
+
+class LoadedModel:
+  """A trained model and the dataset contract it was trained with.
+
+  Args:
+    path: a training run's model_dir (`model.keras`, `dataset_info.json`) or a
+      SavedModel export (`saved_model.pb`, `assets/dataset_info.json`).
+
+  Attributes:
+    path: as given.
+    kind: "run" or "export".
+    info: the manifest of the training dataset.
+    config: the training config (JSON dict), or {} when not recorded.
+    encoder: the dataset's `SequenceEncoder`.
+    columns: output column names (see `gslm_keras.inference.outputs`).
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+    if is_export(path):
+      self.kind = "export"
+      assets = os.path.join(path, EXPORT_ASSETS)
+      manifest = os.path.join(assets, "dataset_info.json")
+      if not os.path.exists(manifest):
+        raise DatasetError(f"{path} is a SavedModel without {EXPORT_ASSETS}/"
+                           "dataset_info.json: not a gslm_keras export")
+      self.info = DatasetInfo(read_json(manifest), path)
+      config_path = os.path.join(assets, "config.json")
+      self.config = read_json(config_path) if os.path.exists(config_path) else {}
+      self._saved = tf.saved_model.load(path)
+      self._keras = None
+    elif os.path.exists(RunDir(path).model):
+      import keras
+
+      import gslm_keras.models.layers  # noqa: F401  Registers the custom layers.
+
+      self.kind = "run"
+      run = RunDir(path)
+      if not os.path.exists(run.manifest):
+        raise DatasetError(f"{path} has model.keras but no dataset_info.json: not a "
+                           "directory written by python -m gslm_keras.train")
+      self.info = DatasetInfo(read_json(run.manifest), path)
+      self.config = read_json(run.config) if os.path.exists(run.config) else {}
+      self._keras = keras.models.load_model(run.model)
+      self._saved = None
+    else:
+      raise DatasetError(f"{path} is neither a training run (model.keras) nor a "
+                         "SavedModel export (saved_model.pb)")
+    self.encoder = SequenceEncoder.from_info(self.info)
+    self.columns = outputs.output_columns(self.info)
+    self._predict_strings = None
+
+  @property
+  def keras_model(self):
+    """The Keras model (a training run only: gradients and layers need it)."""
+    if self._keras is None:
+      raise ConfigError(f"{self.path} is a SavedModel export; this needs the training "
+                        "run's directory (model.keras), which has the layers")
+    return self._keras
+
+  @property
+  def length(self) -> int:
+    return self.info.length_rule.length
+
+  def outputs(self, one_hot, features) -> tf.Tensor:
+    """float32 [N, columns] from model inputs; a TF function, graph-safe."""
+    if self._keras is not None:
+      return outputs.to_columns(
+          self.info, self._keras({"sequence": one_hot, "features": features},
+                                 training=False))
+    out = self._saved.signatures["predict_onehot"](
+        sequence=tf.convert_to_tensor(one_hot, tf.float32),
+        features=tf.convert_to_tensor(features, tf.float32))
+    return out[outputs.output_key(self.info)]
+
+  def predict_inputs(self, one_hot, features) -> np.ndarray:
+    return np.asarray(self.outputs(one_hot, features))
+
+  def predict(self, sequences: Sequence[str], provided: np.ndarray | None = None,
+              batch_size: int = 256, rc_average: bool = False) -> np.ndarray:
+    """float32 [N, columns] for raw DNA strings, encoded as in training.
+
+    Args:
+      sequences: DNA strings, any case, any length (cropped or padded by the rule).
+      provided: float [N, n_provided] provided features (NaN: missing); required
+        when the model has provided features.
+      batch_size: sequences per batch.
+      rc_average: average with the prediction for the reverse complement of each
+        window (features recomputed on it).
+    """
+    if self.info.n_provided and provided is None:
+      raise ConfigError(f"the model takes {self.info.n_provided} provided features "
+                        f"({', '.join(self.info.provided_feature_names)}); pass them")
+    if self._predict_strings is None:
+      self._predict_strings = tf.function(self._strings_to_columns, reduce_retracing=True)
+    parts = []
+    for start in range(0, len(sequences), batch_size):
+      strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
+      extra = (tf.zeros([len(strings), 0], tf.float32) if provided is None else
+               tf.constant(np.asarray(provided[start:start + batch_size], np.float32)))
+      parts.append(self._predict_strings(strings, extra, rc_average).numpy())
+    return (np.concatenate(parts) if parts
+            else np.zeros((0, len(self.columns)), np.float32))
+
+  def _strings_to_columns(self, strings, extra, rc_average: bool):
+    windows = self.encoder.windows(strings)
+    extra = extra if self.info.n_provided else None
+    columns = self.windows_to_columns(windows, extra)
+    if rc_average:
+      reverse = self.windows_to_columns(ops.reverse_complement_bytes(windows), extra)
+      columns = (columns + reverse) / 2.0
+    return columns
+
+  def windows_to_columns(self, windows: tf.Tensor, provided: tf.Tensor | None) -> tf.Tensor:
+    """uint8 windows [N, L] (and provided [N, P]) -> float32 [N, columns]."""
+    one_hot, computed = self.encoder.encode_windows(windows)
+    return self.outputs(one_hot, self.encoder.features(computed, provided))
+
+  def check_dataset(self, info: DatasetInfo) -> None:
+    """Refuses a dataset whose windows, features or labels the model cannot take."""
+    where = info.directory
+    if self.length != info.length_rule.length:
+      raise ConfigError(f"the model reads {self.length} bp windows, dataset {where} "
+                        f"makes {info.length_rule.length} bp windows")
+    if self.info.n_features != info.n_features:
+      raise ConfigError(f"the model takes {self.info.n_features} features, dataset "
+                        f"{where} has {info.n_features}")
+    if self.info.task != info.task:
+      raise ConfigError(f"the model is a {self.info.task} model, dataset {where} is a "
+                        f"{info.task} task")
+    compared = ["feature_names", "classes"]
+    if info.task == "regression":
+      compared.append("label_columns")
+    for what in compared:
+      ours, theirs = getattr(self.info, what), getattr(info, what)
+      if ours != theirs:
+        raise ConfigError(
+            f"dataset {where} has {what} {theirs}, the model was trained with {ours}")

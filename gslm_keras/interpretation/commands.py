@@ -1,0 +1,163 @@
+"""The three `interpret` commands as library calls: `ism`, `attribute`, `motifs`.
+
+Each takes a model (a training run's directory, or an export where it can work
+without the layers), writes its files into `output_dir` and returns what it
+found, so tests and notebooks call exactly what the command line runs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from gslm_keras.errors import ConfigError
+from gslm_keras.inference.model import LoadedModel
+from gslm_keras.interpretation import attribution, motifs as motifs_lib, mutagenesis
+from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.tables import TableWriter
+from gslm_keras.run_dir import data_dir_of
+
+
+def output_index(model: LoadedModel, name: str | None) -> tuple[int, str]:
+  """(column index, column name) of the output to explain.
+
+  `name` is a column name (`prob_<class>`, `value_<target>`) or a bare class or
+  target name; the default is the positive class of a binary model, else the
+  first column.
+  """
+  columns = model.columns
+  if name is None:
+    index = 1 if model.info.task == "binary" else 0
+    return index, columns[index]
+  for index, column in enumerate(columns):
+    if name in (column, column.split("_", 1)[1]):
+      return index, column
+  raise ConfigError(f"--output_name={name!r}: the model's outputs are "
+                    f"{', '.join(columns)}")
+
+
+def _eval_arrays(data_dir: str, split: str, limit: int):
+  from gslm_keras.data.pipeline import make_dataset
+
+  xs, fs, ids = [], [], []
+  for inputs, _, batch_ids in make_dataset(data_dir, split, "eval", 256, with_ids=True,
+                                           limit=limit):
+    xs.append(inputs["sequence"].numpy())
+    fs.append(inputs["features"].numpy())
+    ids += [i.decode() for i in batch_ids.numpy()]
+  return np.concatenate(xs), np.concatenate(fs), ids
+
+
+def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
+        output_name: str | None = None, provided: Sequence[float] | None = None
+        ) -> list[dict]:
+  """In-silico mutagenesis of each (id, sequence): `ism_<id>.npz`, `.tsv`, `.png`.
+
+  Returns:
+    One `mutagenesis.ism` result per record, with "id" and "column" added.
+  """
+  model = LoadedModel(model_path)
+  index, column = output_index(model, output_name)
+  if model.info.n_provided and provided is None:
+    raise ConfigError(f"the model takes {model.info.n_provided} provided features: "
+                      "pass --provided")
+  results = []
+  for record_id, sequence in records:
+    result = mutagenesis.ism(model, sequence, provided)
+    stem = os.path.join(output_dir, f"ism_{record_id}")
+    os.makedirs(output_dir, exist_ok=True)
+    np.savez_compressed(stem + ".npz", effects=result["effects"],
+                        window=np.array(result["window"]), reference=result["reference"])
+    with TableWriter(stem + ".tsv", ["position", "ref", "alt", f"effect_{column}"]) as out:
+      out.write([{"position": p, "ref": letter, "alt": base,
+                  f"effect_{column}": float(result["effects"][p, b, index])}
+                 for p, letter in enumerate(result["window"])
+                 for b, base in enumerate(mutagenesis.BASES) if base != letter])
+    mutagenesis.plot_ism(result, index, column, stem + ".png")
+    results.append({**result, "id": record_id, "column": column, "files": stem})
+  return results
+
+
+def attribute(model_path: str, output_dir: str, data_dir: str | None = None,
+              split: str = "test", limit: int = 500,
+              method: str = "integrated_gradients", steps: int = 128,
+              output_name: str | None = None) -> dict:
+  """Attributions over both branches for the first `limit` records of a split.
+
+  Writes TF-MoDISco-lite inputs (`attr_ohe.npz`, `attr_attr.npz`), per-base
+  tracks, feature attributions and `attribution_summary.json`.
+
+  Returns:
+    The summary (method, output, examples, branch shares, completeness gap).
+  """
+  model = LoadedModel(model_path)
+  keras_model, info = model.keras_model, model.info
+  index, column = output_index(model, output_name)
+  # Attribution follows the model's own output: binary models have one column.
+  target = 0 if info.task == "binary" else index
+  one_hot, features, ids = _eval_arrays(data_dir or data_dir_of(model.config), split,
+                                        limit)
+  if method == "integrated_gradients":
+    result = attribution.integrated_gradients(keras_model, info, one_hot, features,
+                                              target, steps)
+  else:
+    result = attribution.gradient_x_input(keras_model, info, one_hot, features, target)
+  shares = attribution.branch_shares(result)
+  os.makedirs(output_dir, exist_ok=True)
+  attribution.write_modisco(os.path.join(output_dir, "attr"), one_hot, result["sequence"])
+  windows = ["".join(mutagenesis.BASES[i] if row.max() > 0 else "N"
+                     for i, row in zip(r.argmax(axis=1), r)) for r in one_hot]
+  attribution.write_tracks(os.path.join(output_dir, "attribution_tracks.tsv"), ids,
+                           windows, result["sequence"])
+  with TableWriter(os.path.join(output_dir, "feature_attributions.tsv"),
+                   ["id", *info.feature_names]) as out:
+    out.write([{"id": record_id, **dict(zip(info.feature_names, map(float, row)))}
+               for record_id, row in zip(ids, result["features"])])
+  summary = {"method": method, "output": column, "examples": len(ids),
+             "sequence_share_mean": float(shares["sequence_share"].mean()),
+             "features_share_mean": float(shares["features_share"].mean())}
+  if "completeness_gap" in result:
+    gap = result["completeness_gap"]
+    summary.update({"steps": steps, "completeness_gap_median": float(np.median(gap)),
+                    "completeness_gap_p90": float(np.percentile(gap, 90)),
+                    "fraction_within_1_percent": float((gap <= 0.01).mean())})
+  write_json_atomic(os.path.join(output_dir, "attribution_summary.json"), summary)
+  return summary
+
+
+def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
+           split: str = "train", limit: int = 500, max_p: float = 0.01,
+           tax_group: str | None = "vertebrates", jaspar=None) -> dict:
+  """First-layer filters as PWMs, a MEME file, Tomtom matches and logos.
+
+  Args:
+    jaspar: (ids, names, PWMs, release) to compare with; JASPAR CORE of
+      `tax_group` from pyjaspar when None.
+
+  Returns:
+    {"motifs": the filter motifs, "matches": Tomtom rows in p-value order,
+     "best": filter name -> best match label}.
+  """
+  model = LoadedModel(model_path)
+  one_hot, _, _ = _eval_arrays(data_dir or data_dir_of(model.config), split, limit)
+  found = motifs_lib.filter_motifs(model.keras_model, one_hot)
+  os.makedirs(output_dir, exist_ok=True)
+  motifs_lib.write_meme(os.path.join(output_dir, "filters.meme"), found)
+  jaspar = jaspar or motifs_lib.jaspar_motifs(tax_group=tax_group or None)
+  rows = sorted(motifs_lib.match_jaspar(found, max_p=max_p, jaspar=jaspar),
+                key=lambda r: r["p_value"])
+  fields = ["filter", "rank", "jaspar_id", "jaspar_name", "p_value", "offset",
+            "overlap", "strand", "sites", "information_bits", "release"]
+  with TableWriter(os.path.join(output_dir, "tomtom.tsv"), fields) as out:
+    out.write(rows)
+  best: dict[str, str] = {}
+  for row in rows:
+    best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']})")
+  by_name = {m.name: m for m in found}
+  # Logos of the best-matching filters first (best is in p-value order).
+  top = [by_name[name] for name in best][:12] or sorted(
+      found, key=lambda m: -m.information())[:12]
+  motifs_lib.plot_logos(top, os.path.join(output_dir, "logos.png"), best)
+  return {"motifs": found, "matches": rows, "best": best}

@@ -1,0 +1,2 @@
+"""Thin, streaming file I/O: text (plain or gzip), the reference genome, atomic
+outputs and tables."""

@@ -1,0 +1,41 @@
+"""Opening text inputs: plain, gzip or bgzip, with one clear error for each fault."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+
+from gslm_keras.errors import InputError
+
+# Failures while reading a file's bytes: not text, or a damaged gzip stream.
+READ_ERRORS = (UnicodeDecodeError, zlib.error, EOFError, gzip.BadGzipFile)
+
+
+def open_text(path: str):
+  """Opens a plain or gzip/bgzip text file, with a clear error if it is missing."""
+  if not os.path.exists(path):
+    raise InputError("file not found", path=path)
+  if os.path.isdir(path):
+    raise InputError("is a directory, expected a file", path=path)
+  with open(path, "rb") as probe:
+    magic = probe.read(2)
+  if magic == b"\x1f\x8b":
+    return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+  # utf-8-sig: spreadsheet exports often start with a byte-order mark.
+  return open(path, "r", encoding="utf-8-sig", newline="")
+
+
+def read_error(path: str, error: Exception) -> InputError:
+  """The InputError for one of READ_ERRORS raised while reading `path`."""
+  if isinstance(error, UnicodeDecodeError):
+    return InputError("is not UTF-8 text (a binary file?)", path=path)
+  return InputError(f"is a damaged gzip file ({error})", path=path)
+
+
+def is_plain_gzip(path: str) -> bool:
+  """gzip but not BGZF (whose header carries the 'BC' extra subfield)."""
+  with open(path, "rb") as handle:
+    head = handle.read(18)
+  return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")

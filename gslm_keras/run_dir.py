@@ -1,0 +1,107 @@
+"""The model directory a training run leaves: one place that names every file.
+
+```
+<model_dir>/
+  config.json          resolved training config (what the run was)
+  train.flags          flagfile that re-runs it
+  dataset_info.json    the manifest of the dataset it was trained on
+  model.keras          the selected model (best on dev)
+  history.json         per-segment training and dev metrics
+  checkpoints/         backup (resume after a kill), best.keras, monitor state
+  logs/                TensorBoard
+  metrics/<split>.json, predictions/<split>.tsv, plots/
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+CONFIG = "config.json"
+FLAGFILE = "train.flags"
+MANIFEST = "dataset_info.json"
+MODEL = "model.keras"
+HISTORY = "history.json"
+# Everything a run writes at its top level, removed when a run is replaced.
+RUN_ENTRIES = (CONFIG, FLAGFILE, HISTORY, MODEL, MANIFEST, "checkpoints", "logs",
+               "metrics", "plots", "predictions")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+  """Paths inside one model directory.
+
+  Attributes:
+    path: the model directory.
+  """
+
+  path: str
+
+  def join(self, *parts: str) -> str:
+    return os.path.join(self.path, *parts)
+
+  @property
+  def config(self) -> str:
+    return self.join(CONFIG)
+
+  @property
+  def flagfile(self) -> str:
+    return self.join(FLAGFILE)
+
+  @property
+  def manifest(self) -> str:
+    return self.join(MANIFEST)
+
+  @property
+  def model(self) -> str:
+    return self.join(MODEL)
+
+  @property
+  def history(self) -> str:
+    return self.join(HISTORY)
+
+  @property
+  def checkpoints(self) -> str:
+    return self.join("checkpoints")
+
+  @property
+  def backup(self) -> str:
+    """Keras BackupAndRestore state of an unfinished run."""
+    return self.join("checkpoints", "backup")
+
+  @property
+  def step_checkpoints(self) -> str:
+    """Step checkpoints of an unfinished multi-worker run."""
+    return self.join("checkpoints", "steps")
+
+  @property
+  def best_model(self) -> str:
+    return self.join("checkpoints", "best.keras")
+
+  @property
+  def monitor_state(self) -> str:
+    return self.join("checkpoints", "monitor_state.json")
+
+  @property
+  def logs(self) -> str:
+    return self.join("logs")
+
+  @property
+  def plots(self) -> str:
+    return self.join("plots")
+
+  def metrics(self, split: str) -> str:
+    return self.join("metrics", f"{split}.json")
+
+  def predictions(self, split: str) -> str:
+    return self.join("predictions", f"{split}.tsv")
+
+  def is_run(self) -> bool:
+    """Whether this looks like a finished training run."""
+    return os.path.exists(self.model) and os.path.exists(self.manifest)
+
+
+def data_dir_of(config: dict) -> str | None:
+  """The dataset a run's config.json names (nested since 0.2, flat before)."""
+  return config.get("data", config).get("data_dir")

@@ -1,0 +1,126 @@
+"""Training loop for MultiWorkerMirroredStrategy.
+
+Keras 3 `fit` fails under MultiWorkerMirroredStrategy (keras-team/keras#20585:
+"Attempt to convert a value (PerReplica ...)"), so multi-worker runs use this
+loop over the same model, dataset and optimizer: per-worker input pipelines from
+`distribute_datasets_from_function`, `strategy.run` inside a `tf.function`, the
+loss averaged over the global batch, and step checkpoints that a restarted
+cluster resumes from. The chief (worker 0) writes the model directory; the other
+workers save to temporary directories, as the strategy requires, and delete them.
+The last model is kept (no dev-based selection or early stopping here).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.io.files import write_json_atomic
+from gslm_keras.run_dir import RunDir
+from gslm_keras.training import recipe, session
+from gslm_keras.training.config import TrainConfig
+
+
+def _barrier(strategy):
+  """A collective every worker must reach: all wait for the slowest."""
+  strategy.reduce(tf.distribute.ReduceOp.SUM,
+                  strategy.run(tf.function(lambda: tf.constant(1.0))), axis=None)
+
+
+def _step_function(strategy, model, optimizer, loss_fn, global_batch: int):
+  @tf.function
+  def train_step(iterator):
+    def step_fn(inputs, labels):
+      with tf.GradientTape() as tape:
+        predictions = model(inputs, training=True)
+        loss = tf.nn.compute_average_loss(loss_fn(labels, predictions),
+                                          global_batch_size=global_batch)
+        scaled = optimizer.scale_loss(loss)
+      gradients = tape.gradient(scaled, model.trainable_variables)
+      optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+      return loss
+
+    losses = strategy.run(step_fn, args=next(iterator))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+  return train_step
+
+
+def _run_steps(train_step, iterator, manager, start: int, plan) -> list[dict]:
+  """Steps `start` to the end, a step checkpoint per segment; the history."""
+  history, losses = [], []
+  for step in range(start, plan.total_steps):
+    loss = float(train_step(iterator))
+    if not np.isfinite(loss):
+      raise session.TrainingError(
+          f"training stopped: the loss became {loss} at step {step + 1}; lower "
+          "--learning_rate or use --mixed_precision=float32")
+    losses.append(loss)
+    if (step + 1) % plan.segment_steps == 0 or step + 1 == plan.total_steps:
+      manager.save(checkpoint_number=step + 1)
+      history.append({"segment": (step + 1) // plan.segment_steps - 1,
+                      "step": step + 1, "epoch": (step + 1) / plan.steps_per_epoch,
+                      "loss": float(np.mean(losses))})
+      logging.info("step %d/%d: loss %.4f", step + 1, plan.total_steps,
+                   history[-1]["loss"])
+      losses = []
+  return history
+
+
+def train_multi_worker(config: TrainConfig, info: DatasetInfo,
+                       strategy: tf.distribute.Strategy, policy: str
+                       ) -> session.TrainResult:
+  """Trains on every worker of the cluster in TF_CONFIG; the chief writes the run."""
+  run = RunDir(config.model_dir)
+  resolver = strategy.cluster_resolver
+  task_type, task_id = resolver.task_type, resolver.task_id
+  is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0)
+  resumed = session.prepare_model_dir(config, run.step_checkpoints) if is_chief else False
+  _barrier(strategy)
+  plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
+  if is_chief:
+    session.write_run_files(config, info, policy, plan)
+  with strategy.scope():
+    model = session.build_for_dataset(config, info, policy, plan.replicas)
+    optimizer = recipe.make_optimizer(config.optim, plan, policy)
+    optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  own_dir = run.step_checkpoints if is_chief else run.join("workers",
+                                                           f"{task_type}_{task_id}")
+  manager = tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=1)
+  latest = tf.train.latest_checkpoint(run.step_checkpoints)
+  if latest:
+    checkpoint.restore(latest)
+  start = int(optimizer.iterations.numpy())
+  if start:
+    logging.info("Resuming after step %d from %s", start, latest)
+
+  def dataset_fn(context: tf.distribute.InputContext):
+    batch = context.get_per_replica_batch_size(config.data.batch_size)
+    train, _ = session.train_datasets(
+        config, info, batch, skip_batches=start, drop_remainder=True,
+        shard=(context.num_input_pipelines, context.input_pipeline_id))
+    return train
+
+  iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+  train_step = _step_function(strategy, model, optimizer,
+                              recipe.per_example_loss(info.task), config.data.batch_size)
+  history = _run_steps(train_step, iterator, manager, start, plan)
+  _barrier(strategy)
+  steps = int(optimizer.iterations.numpy())
+  fingerprint = session.weights_fingerprint(model)
+  if not is_chief:
+    shutil.rmtree(own_dir, ignore_errors=True)
+    return session.TrainResult(config.model_dir, steps, {}, {}, False, resumed,
+                               fingerprint)
+  write_json_atomic(run.history, history)
+  model.save(run.model)
+  shutil.rmtree(run.step_checkpoints, ignore_errors=True)
+  return session.TrainResult(config.model_dir, steps, {},
+                             session.evaluate_splits(config, info), False, resumed,
+                             fingerprint)

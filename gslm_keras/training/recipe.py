@@ -1,0 +1,101 @@
+"""The training recipe: loss and metrics per task, optimizer and schedule, model
+selection, class weights and seeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gslm_keras.errors import ConfigError
+from gslm_keras.training.config import OptimConfig
+from gslm_keras.training.plan import Plan
+
+
+def monitor_for(task: str, monitor: str) -> tuple[str, str]:
+  """(metric, "max" or "min") for model selection."""
+  if monitor == "auto":
+    monitor = {"binary": "val_auroc", "multilabel": "val_auroc",
+               "multiclass": "val_accuracy", "regression": "val_loss"}[task]
+  mode = "min" if any(k in monitor for k in ("loss", "mae", "mse")) else "max"
+  return monitor, mode
+
+
+def compile_spec(task: str, n_outputs: int):
+  """(loss, metrics) for a task; metric names are stable: accuracy, auroc ..."""
+  import keras
+
+  if task == "binary":
+    return keras.losses.BinaryCrossentropy(), [
+        keras.metrics.BinaryAccuracy(name="accuracy"),
+        keras.metrics.AUC(name="auroc"), keras.metrics.AUC(curve="PR", name="auprc")]
+  if task == "multiclass":
+    return keras.losses.SparseCategoricalCrossentropy(), [
+        keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+  if task == "multilabel":
+    return keras.losses.BinaryCrossentropy(), [
+        keras.metrics.BinaryAccuracy(name="accuracy"),
+        keras.metrics.AUC(multi_label=True, num_labels=n_outputs, name="auroc")]
+  return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
+
+
+def per_example_loss(task: str):
+  """The task's loss without reduction (for custom loops)."""
+  import keras
+
+  if task in ("binary", "multilabel"):
+    return keras.losses.BinaryCrossentropy(reduction=None)
+  if task == "multiclass":
+    return keras.losses.SparseCategoricalCrossentropy(reduction=None)
+  return keras.losses.MeanSquaredError(reduction=None)
+
+
+def make_optimizer(optim: OptimConfig, plan: Plan, policy: str):
+  """The optimizer with its schedule; loss scaling under mixed_float16."""
+  import keras
+
+  rate: Any = optim.learning_rate
+  if optim.lr_schedule == "cosine":
+    warmup = min(optim.warmup_steps, plan.total_steps - 1)
+    rate = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else optim.learning_rate,
+        decay_steps=max(1, plan.total_steps - warmup),
+        warmup_target=optim.learning_rate if warmup else None, warmup_steps=warmup)
+  elif optim.lr_schedule == "exponential":
+    rate = keras.optimizers.schedules.ExponentialDecay(
+        optim.learning_rate, decay_steps=plan.steps_per_epoch, decay_rate=0.5)
+  clip = {"clipnorm": optim.clipnorm} if optim.clipnorm else {}
+  if optim.optimizer == "adam":
+    optimizer = keras.optimizers.Adam(rate, **clip)
+  elif optim.optimizer == "adamw":
+    optimizer = keras.optimizers.AdamW(rate, weight_decay=optim.weight_decay, **clip)
+  else:
+    optimizer = keras.optimizers.SGD(rate, momentum=0.9, **clip)
+  if policy == "mixed_float16":
+    # Keras 3 wraps only when asked: float16 gradients need dynamic loss scaling.
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
+def class_weight_map(class_weights: str, task: str, classes: list[str],
+                     counts: dict[str, int] | None) -> dict[int, float] | None:
+  """Keras `class_weight` from "none", "balanced" or explicit weights."""
+  if class_weights == "none":
+    return None
+  if task not in ("binary", "multiclass"):
+    raise ConfigError(f"class_weights apply to binary and multiclass tasks, not {task}")
+  if class_weights == "balanced":
+    total = sum(counts.values())
+    return {i: total / (len(counts) * max(counts[c], 1)) for i, c in enumerate(classes)}
+  weights = [float(w) for w in class_weights.split(",")]
+  if len(weights) != len(classes):
+    raise ConfigError(f"class_weights has {len(weights)} values, the dataset has "
+                      f"{len(classes)} classes ({', '.join(classes)})")
+  return dict(enumerate(weights))
+
+
+def set_seeds(seed: int, deterministic: bool) -> None:
+  import keras
+  import tensorflow as tf
+
+  keras.utils.set_random_seed(seed)
+  if deterministic:
+    tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,194 @@
+"""What the fit path and the multi-worker loop share: the model directory, the
+run's files, the datasets, the model, and the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+from absl import logging
+
+from gslm_keras import run_dir
+from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.errors import ConfigError, DatasetError, GslmError
+from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
+from gslm_keras.run_dir import RunDir
+from gslm_keras.training.config import PARTS, TrainConfig
+from gslm_keras.training.plan import Plan, make_plan
+
+
+class TrainingError(GslmError):
+  """Training could not go on (for example a non-finite loss)."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a finished run produced.
+
+  Attributes:
+    model_dir: the model directory.
+    steps: optimizer steps taken.
+    best: the dev monitor's state (best value and where).
+    metrics: metrics per evaluated split.
+    stopped_early: whether early stopping ended the run.
+    resumed: whether this call resumed a killed run.
+    weights_fingerprint: sha256 of the final weights (to compare runs).
+  """
+
+  model_dir: str
+  steps: int
+  best: dict[str, Any]
+  metrics: dict[str, dict[str, Any]]
+  stopped_early: bool
+  resumed: bool
+  weights_fingerprint: str = ""
+
+
+def load_dataset(config: TrainConfig) -> DatasetInfo:
+  info = DatasetInfo.load(config.data.data_dir)
+  if "train" not in info.splits:
+    raise DatasetError(f"dataset {config.data.data_dir} has no train split")
+  return info
+
+
+def plan_for(config: TrainConfig, info: DatasetInfo, replicas: int) -> Plan:
+  return make_plan(info.num_records("train"), config.data.batch_size,
+                   config.optim.epochs, replicas, config.optim.steps_per_epoch,
+                   config.runtime.checkpoint_every)
+
+
+def prepare_model_dir(config: TrainConfig, resume_dir: str) -> bool:
+  """Creates or checks model_dir; True when a killed run is to be resumed.
+
+  Args:
+    config: the run's configuration.
+    resume_dir: the directory whose presence means an unfinished run (the fit
+      backup, or the multi-worker step checkpoints).
+  """
+  run = RunDir(config.model_dir)
+  if os.path.isdir(resume_dir) and os.listdir(resume_dir) and os.path.exists(run.config):
+    previous = read_json(run.config)
+    ours = config.identity()
+    if {part: previous.get(part) for part in PARTS} != ours:
+      changed = sorted(f"{part}.{key}" for part in PARTS for key, value in
+                       ours[part].items() if (previous.get(part) or {}).get(key) != value)
+      raise ConfigError(
+          f"{config.model_dir} holds an unfinished run with another configuration "
+          f"(differs in {', '.join(changed)}); resume it with the same flags, or use "
+          "another --model_dir")
+    logging.info("Resuming the unfinished run in %s", config.model_dir)
+    return True
+  if os.path.exists(run.model) and not config.overwrite:
+    raise ConfigError(f"{config.model_dir} already holds a trained model; pass "
+                      "--overwrite to train again there, or choose another --model_dir")
+  if os.path.isdir(config.model_dir):
+    for name in run_dir.RUN_ENTRIES:
+      path = run.join(name)
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      elif os.path.exists(path):
+        os.remove(path)
+  os.makedirs(run.checkpoints, exist_ok=True)
+  return False
+
+
+def to_flagfile(config: TrainConfig) -> str:
+  """A flagfile that re-runs this training with `python -m gslm_keras.train`."""
+
+  def line(key, value):
+    if isinstance(value, bool):
+      return f"--{key}" if value else f"--no{key}"
+    if isinstance(value, (tuple, list)):
+      value = ",".join(str(v) for v in value)
+    return f"--{key}={value}"
+
+  data = config.to_json()
+  lines = ["# Written by gslm_keras.train; re-run with",
+           f"# python -m gslm_keras.train --flagfile={RunDir(config.model_dir).flagfile}"]
+  for key, value in data.items():
+    if key in PARTS:
+      lines += [line(k, v) for k, v in value.items() if v is not None]
+    elif value is not None:
+      lines.append(line(key, value))
+  return "\n".join(lines) + "\n"
+
+
+def write_run_files(config: TrainConfig, info: DatasetInfo, policy: str, plan: Plan):
+  """config.json (with what was resolved), train.flags and dataset_info.json."""
+  run = RunDir(config.model_dir)
+  data = config.to_json()
+  data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan)}
+  write_json_atomic(run.config, data)
+  write_text_atomic(run.flagfile, to_flagfile(config))
+  write_json_atomic(run.manifest, info.to_json())
+
+
+def backed_up_segments(config: TrainConfig) -> int:
+  """Segments finished by the run whose backup is in the model directory."""
+  path = os.path.join(RunDir(config.model_dir).backup, "training_metadata.json")
+  if not os.path.exists(path):
+    return 0
+  return int(read_json(path)["epoch"])
+
+
+def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
+                   skip_batches: int = 0, shard=None, drop_remainder: bool = False):
+  """(train stream, dev dataset or None), labels shaped for the model's head."""
+  import tensorflow as tf
+
+  from gslm_keras.data.pipeline import make_dataset
+
+  def shape_labels(inputs, label):
+    if info.task == "binary":
+      label = tf.cast(label, tf.float32)[:, None]
+    return inputs, label
+
+  data = config.data
+  train = make_dataset(
+      data.data_dir, "train", "train", batch_size,
+      reverse_complement=data.reverse_complement, max_shift=data.max_shift,
+      drop_remainder=drop_remainder, seed=config.runtime.seed, repeat=True,
+      skip_batches=skip_batches, shard=shard).map(shape_labels)
+  dev = None
+  if "dev" in info.splits:
+    dev = make_dataset(data.data_dir, "dev", "eval", batch_size,
+                       drop_remainder=drop_remainder).map(shape_labels)
+  return train, dev
+
+
+def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str,
+                      replicas: int = 1):
+  """The model for the dataset: window length, features, head and statistics."""
+  from gslm_keras.models import build_model, output_width
+
+  mean, std = info.normalization()
+  n_targets = info.label_width if info.task == "regression" else 1
+  return build_model(
+      config.model, length=info.length_rule.length, n_features=info.n_features,
+      task=info.task, n_outputs=output_width(info.task, len(info.classes), n_targets),
+      feature_mean=mean, feature_std=std, dtype=policy,
+      synchronized_batch_norm=replicas > 1)
+
+
+def weights_fingerprint(model) -> str:
+  """sha256 over every weight's bytes, in order: equal only for equal weights."""
+  import hashlib
+
+  digest = hashlib.sha256()
+  for weight in model.weights:
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+  return digest.hexdigest()
+
+
+def evaluate_splits(config: TrainConfig, info: DatasetInfo) -> dict[str, dict]:
+  """Evaluates the run's saved model on each of `config.evaluate_splits`."""
+  from gslm_keras.evaluation.evaluator import evaluate_model
+  from gslm_keras.inference.model import LoadedModel
+
+  model = LoadedModel(config.model_dir)
+  return {split: evaluate_model(config.model_dir, config.data.data_dir, split,
+                                model=model)
+          for split in config.evaluate_splits if split in info.splits}
