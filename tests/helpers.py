@@ -64,10 +64,10 @@ def write_table(path, header: str, rows) -> str:
   return str(path)
 
 
-def keras_predictions(model_dir, sequences, provided=None):
-  """(raw model outputs, encoded inputs) of a training run for raw sequences, read
-  straight from its files (model.keras and dataset_info.json), without the
-  package's loader: an independent path to compare the loaders with."""
+def keras_run(model_dir):
+  """(keras model, encoder) of a training run, read straight from its files
+  (model.keras and dataset_info.json) without the package's loader: an
+  independent path to compare the loaders with."""
   import json
 
   import keras
@@ -79,5 +79,11 @@ def keras_predictions(model_dir, sequences, provided=None):
   with open(os.path.join(model_dir, "dataset_info.json")) as handle:
     info = DatasetInfo(json.load(handle))
   model = keras.models.load_model(os.path.join(model_dir, "model.keras"))
-  inputs = SequenceEncoder.from_info(info)(tf.constant(list(sequences)), provided)
+  return model, SequenceEncoder.from_info(info)
+
+
+def keras_predictions(model_dir, sequences, provided=None):
+  """(raw model outputs, encoded inputs) of a training run for raw sequences."""
+  model, encoder = keras_run(model_dir)
+  inputs = encoder(tf.constant(list(sequences)), provided)
   return np.asarray(model(inputs, training=False)), inputs

@@ -47,3 +47,30 @@ def run_layer_serialization_test(layer_cls, init_kwargs: dict, input_data, tmp_d
   model = keras.Model(inputs, layer_cls(**init_kwargs)(inputs),
                       name=f"wrap_{layer_cls.__name__.lower()}")
   assert_saved_model_identical(model, input_data, tmp_dir)
+
+
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def run_layer_test(layer_cls, init_kwargs: dict, input_data, expected_output_shape,
+                   expected_trainable: int, expected_non_trainable: int, tmp_dir):
+  """The keras-hub habit (`run_layer_test`): build the layer under each dtype policy
+  and check its weights, output shape and dtype, then its config and .keras round
+  trips.
+
+  Under a mixed policy the variables stay float32 and the output is in the compute
+  dtype (float16 or bfloat16).
+  """
+  for policy in POLICIES:
+    layer = layer_cls(**init_kwargs, dtype=policy)
+    output = layer(input_data)
+    assert tuple(output.shape) == tuple(expected_output_shape), policy
+    compute = keras.DTypePolicy(policy).compute_dtype
+    assert keras.backend.standardize_dtype(output.dtype) == compute, policy
+    assert len(layer.trainable_weights) == expected_trainable, policy
+    assert len(layer.non_trainable_weights) == expected_non_trainable, policy
+    assert all(keras.backend.standardize_dtype(w.dtype) == "float32"
+               for w in layer.weights), policy
+    rebuilt = layer_cls.from_config(layer.get_config())
+    assert rebuilt.get_config() == layer.get_config(), policy
+  run_layer_serialization_test(layer_cls, init_kwargs, input_data, tmp_dir)

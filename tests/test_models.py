@@ -13,7 +13,8 @@ from gslm_keras.models import PRESETS, ModelConfig, build_model, preset
 from gslm_keras.models.layers import (AttentionPooling, DilatedResidualBlock,
                                       ReverseComplement)
 
-from keras_helpers import (assert_saved_model_identical, run_layer_serialization_test)
+from keras_helpers import (assert_saved_model_identical, run_layer_serialization_test,
+                           run_layer_test)
 
 RNG = np.random.default_rng(0)
 
@@ -39,6 +40,20 @@ def test_custom_layers_serialize(tmp_path, layer_cls, kwargs, shape):
   run_layer_serialization_test(layer_cls, kwargs, data, tmp_path)
 
 
+@pytest.mark.parametrize("layer_cls,kwargs,shape,out_shape,trainable,non_trainable", [
+    # Two convolutions (kernel, bias) and two batch norms (gamma, beta; moving
+    # mean and variance).
+    (DilatedResidualBlock, {"filters": 8, "dilation_rate": 2, "dropout": 0.1},
+     (3, 20, 8), (3, 20, 8), 8, 4),
+    (AttentionPooling, {}, (3, 20, 8), (3, 8), 2, 0),
+    (ReverseComplement, {}, (3, 20, 4), (3, 20, 4), 0, 0),
+])
+def test_layers_under_every_dtype_policy(tmp_path, layer_cls, kwargs, shape, out_shape,
+                                         trainable, non_trainable):
+  data = RNG.normal(size=shape).astype(np.float32)
+  run_layer_test(layer_cls, kwargs, data, out_shape, trainable, non_trainable, tmp_path)
+
+
 def test_reverse_complement_layer_matches_definition():
   x = _one_hot(2, 10)
   out = keras.ops.convert_to_numpy(ReverseComplement()(x))
@@ -59,10 +74,19 @@ def test_presets_save_and_load_identically(tmp_path, name, rc_average):
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3,
                       feature_mean=np.arange(7.0), feature_std=np.full(7, 2.0))
   loaded = assert_saved_model_identical(model, _inputs(), tmp_path)
-  norm = loaded.get_layer("feature_normalization") if not rc_average else (
-      loaded.get_layer("gslm_core").get_layer("feature_normalization"))
+  norm = loaded.get_layer("task_head").get_layer("feature_normalization")
   np.testing.assert_allclose(keras.ops.convert_to_numpy(norm.mean).ravel(),
                              np.arange(7.0))
+
+
+def _all_layers(model):
+  """Every layer, inside nested models too."""
+  layers = []
+  for layer in model.layers:
+    layers.append(layer)
+    if isinstance(layer, keras.Model):
+      layers += _all_layers(layer)
+  return layers
 
 
 _AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate|"
@@ -73,8 +97,7 @@ _AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate
 def test_every_layer_is_named():
   config = preset("default").replace(rc_average=True)
   model = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
-  layers = model.layers + model.get_layer("gslm_core").layers
-  names = [layer.name for layer in layers]
+  names = [layer.name for layer in _all_layers(model)]
   assert not [n for n in names if _AUTO_NAME.match(n)], names
   assert set(model.input) == {"sequence", "features"}
   assert model.output.shape[-1] == 1
@@ -120,14 +143,15 @@ def test_ablations_ignore_the_other_branch():
   np.testing.assert_array_equal(run(features_only, inputs),
                                 run(features_only, other_sequence))
   assert not np.allclose(run(sequence_only, inputs), run(sequence_only, other_sequence))
-  assert "feature_normalization" not in [l.name for l in sequence_only.layers]
-  assert "stem_norm" not in [l.name for l in features_only.layers]
+  assert "feature_normalization" not in [l.name for l in _all_layers(sequence_only)]
+  assert "stem_norm" not in [l.name for l in _all_layers(features_only)]
 
 
 def test_mixed_bfloat16_outputs_float32():
   model = build_model(preset("tiny"), length=40, n_features=7, task="multiclass",
                       n_outputs=3, dtype="mixed_bfloat16")
-  assert model.get_layer("stem_conv_w5").compute_dtype == "bfloat16"
+  assert model.get_layer("sequence_backbone").get_layer(
+      "stem_conv_w5").compute_dtype == "bfloat16"
   out = model(_inputs(), training=False)
   assert keras.backend.standardize_dtype(out.dtype) == "float32"
 
@@ -154,11 +178,29 @@ def test_config_validation_and_json():
 def test_fusion_norm_option(tmp_path):
   config = preset("default").replace(fusion_norm=True)
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
-  names = [layer.name for layer in model.layers]
+  names = [layer.name for layer in _all_layers(model)]
   assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_relu"]
-  assert model.get_layer("fusion_dense").use_bias is False
+  assert model.get_layer("task_head").get_layer("fusion_dense").use_bias is False
   assert not [n for n in names if _AUTO_NAME.match(n)], names
   assert_saved_model_identical(model, _inputs(), tmp_path)
   assert ModelConfig.from_json(config.to_json()) == config
-  assert "fusion_norm" not in [layer.name for layer in build_model(
-      preset("default"), length=40, n_features=7, task="binary", n_outputs=1).layers]
+  assert "fusion_norm" not in [layer.name for layer in _all_layers(build_model(
+      preset("default"), length=40, n_features=7, task="binary", n_outputs=1))]
+
+
+def test_backbone_runs_on_any_length_with_the_same_weights():
+  from gslm_keras.models import build_backbone, find_backbone
+
+  model = build_model(preset("tiny"), length=40, n_features=7, task="binary",
+                      n_outputs=1)
+  inside = find_backbone(model)
+  free = build_backbone(preset("tiny"))
+  assert [w.path for w in free.weights] == [w.path for w in inside.weights]
+  free.set_weights(inside.get_weights())
+  x = _one_hot(3, 40)
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(free(x, training=False)),
+                             keras.ops.convert_to_numpy(inside(x, training=False)),
+                             rtol=1e-6)
+  for length in (13, 101, 1000):
+    out = free(_one_hot(2, length), training=False)
+    assert tuple(out.shape) == (2, -(-length // 2), preset("tiny").tower_filters)

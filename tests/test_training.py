@@ -247,7 +247,8 @@ def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
   import keras
 
   model = keras.models.load_model(tmp_path / "bf16" / "model.keras")
-  assert model.get_layer("stem_conv_w5").compute_dtype == "bfloat16"
+  assert model.get_layer("sequence_backbone").get_layer(
+      "stem_conv_w5").compute_dtype == "bfloat16"
   assert model.output.dtype == "float32"
   assert np.isfinite(result.metrics["dev"]["accuracy"])
 

@@ -296,6 +296,19 @@ def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
   assert out.returncode == 0, out.stderr[-2000:]
   with open(tmp_path / "ism_sequence.png", "rb") as handle:
     assert handle.read(4) == b"\x89PNG"
+  # The table holds the effects of the positive class: mutant minus reference.
+  with open(tmp_path / "ism_sequence.tsv") as handle:
+    table = list(csv.DictReader(handle, delimiter="\t"))
+  assert len(table) == 3 * planted.LENGTH
+  for row in table[::97]:
+    position = int(row["position"])
+    mutant = sequence[:position] + row["alt"] + sequence[position + 1:]
+    p = keras_predictions(motif_run["dir"], [sequence, mutant])[0]
+    assert float(row["effect_prob_1"]) == pytest.approx(p[1, 0] - p[0, 0], abs=1e-5)
+  summary = json.load(open(tmp_path / "attribution_summary.json"))
+  assert summary["examples"] == 40 and summary["output"] == "prob_1"
+  assert summary["completeness_gap_median"] < 0.02
+  assert summary["sequence_share_mean"] + summary["features_share_mean"] == pytest.approx(1)
   out = run("motifs", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
             "--limit=1500")
   assert out.returncode == 0, out.stderr[-2000:]

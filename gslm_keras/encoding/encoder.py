@@ -104,11 +104,19 @@ class SequenceEncoder(keras.layers.Layer):
     return (features - self.mean) / self.std
 
   def call(self, sequences, provided=None, normalize: bool = False) -> dict[str, tf.Tensor]:
-    """Raw strings [B] (and provided [B, P]) -> model inputs."""
+    """Raw strings [B] (and provided [B, P]) -> model inputs; one string (and [P])
+    -> one example's inputs, so the layer maps over a dataset before batching too."""
+    sequences = tf.convert_to_tensor(sequences, tf.string)
+    single = sequences.shape.rank == 0
+    if single:
+      sequences = sequences[None]
+      provided = None if provided is None else tf.convert_to_tensor(provided)[None]
     one_hot, computed = self.encode_windows(self.windows(sequences))
     features = self.features(computed, provided)
     if normalize:
       features = self.normalize(features)
+    if single:
+      return {"sequence": one_hot[0], "features": features[0]}
     return {"sequence": one_hot, "features": features}
 
   def get_config(self) -> dict[str, Any]:

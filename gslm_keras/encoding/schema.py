@@ -73,6 +73,13 @@ def make_example(record: Record, kind: str):
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+def serialize(record: Record, kind: str) -> bytes:
+  """The example's bytes, with the feature map in key order: protobuf writes map
+  entries in an order that can change from process to process (string hashing),
+  and a dataset rebuilt from the same input should be the same bytes."""
+  return make_example(record, kind).SerializeToString(deterministic=True)
+
+
 def parse_spec(n_provided: int = 0, kind: str = "none", label_width: int = 0,
                with_ids: bool = False) -> dict:
   """The `tf.io.parse_example` spec of the keys a reader needs.

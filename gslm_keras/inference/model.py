@@ -84,6 +84,25 @@ class LoadedModel:
                         "run's directory (model.keras), which has the layers")
     return self._keras
 
+  def parts(self):
+    """(backbone or None, head, rc_average) of a training run's model, or None.
+
+    A gslm_keras model is a sequence backbone and a task head (see
+    `gslm_keras.models.builder`); a consumer that needs the same window under
+    several feature vectors runs the backbone once per window. None for exports
+    (their signatures are the whole model) and models without a task head.
+    """
+    if self._keras is None:
+      return None
+    from gslm_keras.models.backbone import BACKBONE_NAME
+    from gslm_keras.models.builder import HEAD_NAME
+
+    layers = {layer.name: layer for layer in self._keras.layers}
+    if HEAD_NAME not in layers:
+      return None
+    return (layers.get(BACKBONE_NAME), layers[HEAD_NAME],
+            "reverse_complement" in layers or "strand_average" in layers)
+
   @property
   def length(self) -> int:
     return self.info.length_rule.length

@@ -25,17 +25,16 @@ def output_key(info) -> str:
 
 
 def to_columns(info, predictions):
-  """The model's own output -> one column per name (binary: [1 - p, p]).
-
-  Works on numpy arrays and TF tensors alike.
+  """The model's own output [..., outputs] -> one column per name on the last axis
+  (binary: [1 - p, p]). Works on numpy arrays and TF tensors alike.
   """
   if info.task != "binary":
     return predictions
   if isinstance(predictions, np.ndarray):
-    return np.concatenate([1.0 - predictions, predictions], axis=1)
+    return np.concatenate([1.0 - predictions, predictions], axis=-1)
   import tensorflow as tf
 
-  return tf.concat([1.0 - predictions, predictions], axis=1)
+  return tf.concat([1.0 - predictions, predictions], axis=-1)
 
 
 def predicted_classes(info, columns: np.ndarray) -> list[str] | None:

@@ -50,9 +50,17 @@ class FilterMotif:
 
 
 def stem_layers(model):
-  core = model.get_layer("gslm_core") if "gslm_core" in [l.name for l in model.layers] \
-      else model
-  return core, [layer for layer in core.layers if layer.name.startswith("stem_conv_w")]
+  """(backbone, its motif-scanner convolutions) of a gslm_keras model."""
+  from gslm_keras.models.backbone import find_backbone
+
+  backbone = find_backbone(model)
+  if backbone is None:
+    from gslm_keras.errors import ConfigError
+
+    raise ConfigError("the model has no sequence branch (ablation=features): it has "
+                      "no filters to read motifs from")
+  return backbone, [layer for layer in backbone.layers
+                    if layer.name.startswith("stem_conv_w")]
 
 
 def filter_motifs(model, one_hot: np.ndarray, threshold: float = 0.5,
@@ -60,10 +68,10 @@ def filter_motifs(model, one_hot: np.ndarray, threshold: float = 0.5,
   """PWMs of every stem filter from sequences `one_hot` [N, L, 4]."""
   import keras
 
-  core, layers = stem_layers(model)
+  backbone, layers = stem_layers(model)
   motifs = []
   for layer in layers:
-    probe = keras.Model(core.input["sequence"], layer.output)
+    probe = keras.Model(backbone.input, layer.output)
     activations = np.concatenate([
         np.asarray(probe(one_hot[i:i + 256], training=False))
         for i in range(0, len(one_hot), 256)])  # [N, L, filters]

@@ -1,5 +1,17 @@
-"""The dual-input model: a Conv1D branch over one-hot DNA, a Dense branch over
-per-sequence features, fused into a task head."""
+"""The dual-input model: the sequence backbone over one-hot DNA and a Dense branch
+over per-sequence features, fused into a task head.
+
+The model is three named parts, so that a consumer can run them apart (variant
+scoring runs the backbone once per distinct window and the head per
+combination; a language model shares the backbone):
+
+- `sequence_backbone` (see `backbone.py`): one-hot [B, L, 4] -> [B, L', C];
+- `task_head`: backbone output and features -> outputs: global pooling of the
+  positions, the feature branch (in-model normalisation, Dense blocks), fusion
+  and the output layer;
+- the model itself wires them, and with `rc_average` runs backbone and head on
+  both strands and averages.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +19,12 @@ import keras
 import numpy as np
 
 from gslm_keras.errors import ConfigError
+from gslm_keras.models.backbone import BN_MOMENTUM, build_backbone
 from gslm_keras.models.config import ModelConfig
-from gslm_keras.models.layers import (AttentionPooling, DilatedResidualBlock,
-                                      ReverseComplement)
+from gslm_keras.models.layers import AttentionPooling, ReverseComplement
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
-# Keras' default 0.99 lags far behind the batch statistics on small datasets
-# (a few hundred steps), which wrecks inference-mode predictions; 0.9 converges
-# within tens of steps.
-BN_MOMENTUM = 0.9
+HEAD_NAME = "task_head"
 _ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "multilabel": "sigmoid",
                 "regression": "linear"}
 
@@ -29,28 +38,7 @@ def output_width(task: str, n_classes: int, n_targets: int = 1) -> int:
   return n_targets
 
 
-def _sequence_branch(config: ModelConfig, sequence, dtype, synchronized):
-  stems = [keras.layers.Conv1D(config.stem_filters, width, padding="same",
-                               activation="relu", name=f"stem_conv_w{width}",
-                               dtype=dtype)(sequence)
-           for width in config.stem_widths]
-  x = stems[0] if len(stems) == 1 else keras.layers.Concatenate(
-      name="stem_concat", dtype=dtype)(stems)
-  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=synchronized,
-                                      name="stem_norm", dtype=dtype)(x)
-  if config.stem_pool > 1:
-    x = keras.layers.MaxPooling1D(config.stem_pool, padding="same", name="stem_pool",
-                                  dtype=dtype)(x)
-  x = keras.layers.Conv1D(config.tower_filters, 1, name="tower_project", dtype=dtype)(x)
-  for block in range(config.tower_blocks):
-    x = DilatedResidualBlock(config.tower_filters, config.tower_kernel,
-                             dilation_rate=config.dilation_base**block,
-                             dropout=config.dropout, momentum=BN_MOMENTUM,
-                             synchronized=synchronized, name=f"tower_block_{block}",
-                             dtype=dtype)(x)
-  x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, synchronized=synchronized,
-                                      name="tower_norm", dtype=dtype)(x)
-  x = keras.layers.Activation("relu", name="tower_relu", dtype=dtype)(x)
+def _pool(config: ModelConfig, x, dtype):
   if config.pooling == "attention":
     return AttentionPooling(name="attention_pool", dtype=dtype)(x)
   if config.pooling == "flatten":
@@ -70,6 +58,54 @@ def _feature_branch(config: ModelConfig, features, mean, std, dtype):
   return f
 
 
+def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
+               task: str, n_outputs: int, feature_mean, feature_std, dtype: str,
+               synchronized_batch_norm: bool) -> keras.Model:
+  """The task head: {"positions": [B, L', C], "features": [B, F]} -> outputs.
+
+  Args:
+    positions: (L', C), the backbone output shape; None without a sequence branch.
+  """
+  features = keras.Input(shape=(n_features,), name="features", dtype="float32")
+  inputs = {"features": features}
+  parts = []
+  if positions is not None:
+    compute_dtype = keras.DTypePolicy(dtype).compute_dtype
+    inputs["positions"] = keras.Input(shape=positions, name="positions",
+                                      dtype=compute_dtype)
+    parts.append(_pool(config, inputs["positions"], dtype))
+  if config.ablation in ("both", "features"):
+    parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
+  x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
+      name="fusion_concat", dtype=dtype)(parts)
+  # With fusion_norm the ReLU moves after the batch norm (which makes the bias redundant).
+  x = keras.layers.Dense(config.fusion_units, use_bias=not config.fusion_norm,
+                         activation=None if config.fusion_norm else "relu",
+                         name="fusion_dense", dtype=dtype)(x)
+  if config.fusion_norm:
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
+                                        synchronized=synchronized_batch_norm,
+                                        name="fusion_norm", dtype=dtype)(x)
+    x = keras.layers.Activation("relu", name="fusion_relu", dtype=dtype)(x)
+  x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
+  output = keras.layers.Dense(n_outputs, activation=_ACTIVATIONS[task], name="output",
+                              dtype="float32")(x)
+  return keras.Model(inputs, output, name=HEAD_NAME)
+
+
+def _check(config: ModelConfig, task: str, n_features: int, feature_mean, feature_std):
+  if task not in TASKS:
+    raise ConfigError(f"task={task!r}: expected one of {', '.join(TASKS)}")
+  if config.ablation in ("both", "features") and n_features == 0:
+    raise ConfigError(
+        f"ablation={config.ablation!r} needs features, but the dataset has none; "
+        "build it with --computed_features/--provided_features or use "
+        "--ablation=sequence")
+  if len(feature_mean) != n_features or len(feature_std) != n_features:
+    raise ConfigError(f"normalisation statistics have {len(feature_mean)} values, the "
+                      f"features {n_features}")
+
+
 def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
                 n_outputs: int, feature_mean=None, feature_std=None,
                 dtype: str = "float32", synchronized_batch_norm: bool = False,
@@ -85,7 +121,7 @@ def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
     feature_mean, feature_std: float [F] normalisation statistics (from
       `dataset_info.json`); saved inside the model's normalisation layer.
     dtype: Keras dtype policy of the body ("float32", "mixed_float16",
-      "mixed_bfloat16"); the head always computes in float32.
+      "mixed_bfloat16"); the output layer always computes in float32.
     synchronized_batch_norm: batch statistics over all replicas (for training
       under a distribution strategy with several replicas).
     name: model name.
@@ -95,54 +131,30 @@ def build_model(config: ModelConfig, *, length: int, n_features: int, task: str,
     [B, F]} and one float32 output [B, n_outputs]: probabilities for classifiers,
     values for regression.
   """
-  if task not in TASKS:
-    raise ConfigError(f"task={task!r}: expected one of {', '.join(TASKS)}")
-  if config.ablation in ("both", "features") and n_features == 0:
-    raise ConfigError(
-        f"ablation={config.ablation!r} needs features, but the dataset has none; "
-        "build it with --computed_features/--provided_features or use "
-        "--ablation=sequence")
-  if feature_mean is None:
-    feature_mean = np.zeros(n_features, np.float32)
-  if feature_std is None:
-    feature_std = np.ones(n_features, np.float32)
-  if len(feature_mean) != n_features or len(feature_std) != n_features:
-    raise ConfigError(f"normalisation statistics have {len(feature_mean)} values, the "
-                      f"features {n_features}")
-
-  # === Inputs ===
+  feature_mean = np.zeros(n_features, np.float32) if feature_mean is None else feature_mean
+  feature_std = np.ones(n_features, np.float32) if feature_std is None else feature_std
+  _check(config, task, n_features, feature_mean, feature_std)
   sequence = keras.Input(shape=(length, 4), name="sequence", dtype="float32")
   features = keras.Input(shape=(n_features,), name="features", dtype="float32")
-  inputs = {"sequence": sequence, "features": features}
-
-  # === Core: branches, fusion and head ===
-  parts = []
+  backbone = None
   if config.ablation in ("both", "sequence"):
-    parts.append(_sequence_branch(config, sequence, dtype, synchronized_batch_norm))
-  if config.ablation in ("both", "features"):
-    parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
-  x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
-      name="fusion_concat", dtype=dtype)(parts)
-  # With fusion_norm the ReLU moves after the batch norm (which makes the bias redundant).
-  x = keras.layers.Dense(config.fusion_units, use_bias=not config.fusion_norm,
-                         activation=None if config.fusion_norm else "relu",
-                         name="fusion_dense", dtype=dtype)(x)
-  if config.fusion_norm:
-    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
-                                        synchronized=synchronized_batch_norm,
-                                        name="fusion_norm", dtype=dtype)(x)
-    x = keras.layers.Activation("relu", name="fusion_relu", dtype=dtype)(x)
-  x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
-  head = keras.layers.Dense(n_outputs, activation=_ACTIVATIONS[task],
-                            name="head" if config.rc_average else "output",
-                            dtype="float32")(x)
-  if not config.rc_average:
-    return keras.Model(inputs, head, name=name)
+    backbone = build_backbone(config, dtype, synchronized_batch_norm)
+  positions = None if backbone is None else tuple(
+      backbone.compute_output_shape((None, length, 4))[1:])
+  head = build_head(config, positions=positions, n_features=n_features, task=task,
+                    n_outputs=n_outputs, feature_mean=feature_mean,
+                    feature_std=feature_std, dtype=dtype,
+                    synchronized_batch_norm=synchronized_batch_norm)
 
-  # === Reverse-complement averaging: one core, both strands ===
-  core = keras.Model(inputs, head, name=f"{name}_core")
-  reverse = ReverseComplement(name="reverse_complement")(sequence)
-  forward_out = core({"sequence": sequence, "features": features})
-  reverse_out = core({"sequence": reverse, "features": features})
-  output = keras.layers.Average(name="output", dtype="float32")([forward_out, reverse_out])
-  return keras.Model(inputs, output, name=name)
+  def strand(one_hot):
+    head_inputs = {"features": features}
+    if backbone is not None:
+      head_inputs["positions"] = backbone(one_hot)
+    return head(head_inputs)
+
+  output = strand(sequence)
+  if config.rc_average:
+    reverse = ReverseComplement(name="reverse_complement")(sequence)
+    output = keras.layers.Average(name="strand_average", dtype="float32")(
+        [output, strand(reverse)])
+  return keras.Model({"sequence": sequence, "features": features}, output, name=name)

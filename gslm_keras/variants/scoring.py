@@ -31,8 +31,9 @@ def scores(ref: np.ndarray, alt: np.ndarray, classifier: bool) -> dict[str, np.n
   if classifier:
     p_ref, p_alt = _clip(ref), _clip(alt)
     out["log_ratio"] = np.log(p_alt) - np.log(p_ref)
-    out["log_odds_ratio"] = (np.log(p_alt) - np.log1p(-p_alt)
-                             - np.log(p_ref) + np.log1p(-p_ref))
+    # Grouped so that equal inputs give exactly zero.
+    out["log_odds_ratio"] = ((np.log(p_alt) - np.log(p_ref))
+                             - (np.log1p(-p_alt) - np.log1p(-p_ref)))
   return out
 
 

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from gslm_keras.data.build.stats import Moments
-from gslm_keras.encoding.schema import make_example
+from gslm_keras.encoding.schema import serialize
 from gslm_keras.io.files import sha256_file
 
 
@@ -92,7 +92,7 @@ def write_shard(job: ShardJob) -> ShardResult:
   options = tf.io.TFRecordOptions(compression_type=job.compression)
   with tf.io.TFRecordWriter(job.path, options) as writer:
     for record in job.records:
-      writer.write(make_example(record, job.label_kind).SerializeToString())
+      writer.write(serialize(record, job.label_kind))
   computed = provided = None
   if job.stats_encoder is not None:
     compute = _computed_features_fn(job.stats_encoder)
