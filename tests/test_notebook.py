@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import nbformat
@@ -27,5 +28,6 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
   images = [o for cell in notebook.cells for o in cell.get("outputs", [])
             if "image/png" in o.get("data", {})]
   assert len(images) == 3
-  assert (tmp_path / "model_tiny" / "metrics" / "test.json").exists()
+  metrics = json.load(open(tmp_path / "model_tiny" / "metrics" / "test.json"))
+  assert metrics["n"] == 1186 and metrics["auroc_macro"] > 0.6
   assert not os.path.exists(REPO / "notebooks" / "build")

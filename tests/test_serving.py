@@ -253,8 +253,13 @@ def test_export_entry_point(splice_run, tmp_path):
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert out.returncode == 0, out.stderr[-2000:]
   assert f"Exported to {tmp_path}/splice/2" in out.stdout
-  assert (tmp_path / "splice" / "2" / "saved_model.pb").exists()
   assert [p for p in os.listdir(tmp_path / "splice") if p.startswith(".")] == []
+  # The export predicts what the run predicts.
+  rows = read_column(SPLICE_CSV, limit=8)
+  signature = tf.saved_model.load(str(tmp_path / "splice" / "2")).signatures[
+      "serving_default"]
+  np.testing.assert_allclose(signature(sequence=tf.constant(rows))["probabilities"],
+                             keras_predictions(splice_run, rows)[0], atol=1e-5)
 
 
 def _fasta(path, records):
