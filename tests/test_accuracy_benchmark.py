@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import PROM_DIR, REPO
 
 
+@pytest.mark.slow
 def test_accuracy_suite_reduced(tmp_path):
   task = tmp_path / "tasks" / "prom" / "mini"
   task.mkdir(parents=True)

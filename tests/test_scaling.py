@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import PROM_DIR
 
 _CHILD = r"""
@@ -32,6 +34,7 @@ def _build(train, out):
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_peak_memory_flat_when_input_grows_tenfold(tmp_path):
   header, *rows = (PROM_DIR / "train.csv").read_text().splitlines()
   small, big = tmp_path / "small.csv", tmp_path / "big.csv"
@@ -54,6 +57,7 @@ print(json.dumps({"records": stats["records"],
 """
 
 
+@pytest.mark.slow
 def test_predict_memory_flat_when_input_grows_tenfold(tmp_path):
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig

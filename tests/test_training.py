@@ -143,6 +143,7 @@ def test_evaluate_entry_point(tiny_run, tmp_path):
   assert "Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_with_the_same_steps(splice_dir, tmp_path):
   args = TINY + [f"--data_dir={splice_dir}", "--epochs=6", "--checkpoint_every=5",
                  "--seed=3", "--evaluate_splits=test"]

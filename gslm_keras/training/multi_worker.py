@@ -12,7 +12,6 @@ The last model is kept (no dev-based selection or early stopping here).
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import numpy as np
