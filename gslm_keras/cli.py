@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shlex
 import sys
+import tempfile
+import traceback
 from typing import Callable
 
 from absl import app
@@ -25,8 +29,47 @@ def require(*holders) -> None:
       raise ConfigError(f"--{holder.name} is required")
 
 
+# What to do about an operating-system error, by errno.
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space or write somewhere else",
+    errno.EDQUOT: "the disk quota is used up: free space or write somewhere else",
+    errno.EACCES: "permission denied: check the permissions, or write somewhere else",
+    errno.EPERM: "operation not permitted: check the permissions, or write somewhere "
+                 "else",
+    errno.EROFS: "the filesystem is read-only: write somewhere else",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.ENOTDIR: "a part of the path is not a folder: check the path",
+    errno.EISDIR: "is a folder, a file was expected: check the path",
+    errno.ENAMETOOLONG: "the name is too long: choose a shorter path",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+  """One line: the file, what the system said, and what to do."""
+  where = error.filename or ""
+  if error.filename2:
+    where = f"{where} -> {error.filename2}"
+  hint = _OS_HINTS.get(error.errno, error.strerror or str(error))
+  return f"{where}: {hint}" if where else hint
+
+
+def _unexpected(error: BaseException) -> str:
+  """Writes the traceback of a bug to a file; the one line that names it."""
+  fd, path = tempfile.mkstemp(prefix="gslm_keras-error-", suffix=".txt")
+  with os.fdopen(fd, "w") as handle:
+    handle.write(" ".join(sys.argv) + "\n\n")
+    traceback.print_exception(type(error), error, error.__traceback__, file=handle)
+  return (f"unexpected {type(error).__name__}: {error} (this is a bug in gslm_keras; "
+          f"the details are in {path}, please report them)")
+
+
 def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
-  """`app.run(main)`, turning GslmError into one clear line and exit status 1.
+  """`app.run(main)`: every failure ends in one line on stderr, never a traceback.
+
+  A GslmError says what was wrong with the input or the options (exit status 1);
+  an OSError names the file and what to do (full disk, permissions, read-only
+  output, missing folder: exit 1); anything else is a bug, whose traceback goes
+  to a file that the line names (exit 2). Ctrl-C exits with 130.
 
   Args:
     main: the entry point's main.
@@ -41,5 +84,14 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
     except GslmError as error:
       print(f"error: {error}", file=sys.stderr)
       sys.exit(1)
+    except OSError as error:
+      print(f"error: {describe_os_error(error)}", file=sys.stderr)
+      sys.exit(1)
+    except KeyboardInterrupt:
+      print("error: interrupted; outputs were left as they were", file=sys.stderr)
+      sys.exit(130)
+    except Exception as error:  # noqa: BLE001  The last guard: no traceback.
+      print(f"error: {_unexpected(error)}", file=sys.stderr)
+      sys.exit(2)
 
   app.run(guarded)

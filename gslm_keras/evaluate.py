@@ -24,10 +24,10 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Prediction batch size.")
 
 def main(argv):
   del argv
-  from gslm_keras.evaluation.evaluator import evaluate_model
+  from gslm_keras.evaluation.evaluator import evaluate
 
   cli.require(_MODEL_DIR)
-  metrics = evaluate_model(_MODEL_DIR.value, _DATA_DIR.value, _SPLIT.value,
+  metrics = evaluate(_MODEL_DIR.value, _DATA_DIR.value, _SPLIT.value,
                            _BATCH_SIZE.value)
   summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
   print(json.dumps(summary, indent=2))

@@ -54,13 +54,17 @@ def _ism(model, output_dir):
   from gslm_keras.interpretation.commands import ism
 
   if _SEQUENCE.value:
-    records = [("sequence", _SEQUENCE.value)]
+    records, source = [("sequence", _SEQUENCE.value)], "--sequence"
   elif _FASTA.value:
     records = [(r.id, r.sequence) for r in read_fasta(_FASTA.value)][:_LIMIT.value]
+    source = _FASTA.value
   else:
     raise ConfigError("ism needs --sequence or --fasta")
-  provided = [float(v) for v in _PROVIDED.value] if _PROVIDED.value else None
-  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided):
+  try:
+    provided = [float(v) for v in _PROVIDED.value] if _PROVIDED.value else None
+  except ValueError:
+    raise ConfigError(f"--provided={','.join(_PROVIDED.value)}: expected numbers") from None
+  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided, source):
     print(f"{result['id']}: {result['files']}.npz, .tsv, .png")
 
 
@@ -88,10 +92,13 @@ def main(argv):
 
   if len(argv) != 2 or argv[1] not in COMMANDS:
     raise app.UsageError(f"expected one command: {' | '.join(COMMANDS)}")
+  from gslm_keras.io.outputs import exclusive_output
+
   cli.require(_MODEL, _OUTPUT_DIR)
-  os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
-  {"ism": _ism, "attribute": _attribute, "motifs": _motifs}[argv[1]](
-      _MODEL.value, _OUTPUT_DIR.value)
+  with exclusive_output(_OUTPUT_DIR.value, "interpretation output"):
+    os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+    {"ism": _ism, "attribute": _attribute, "motifs": _motifs}[argv[1]](
+        _MODEL.value, _OUTPUT_DIR.value)
 
 
 def run():

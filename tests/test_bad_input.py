@@ -37,7 +37,8 @@ CASES = [
     ("csv_wrong_field_count", "in.csv", _csv(GOOD_ROWS[:3] + [f"{SEQS[3]},1,extra"]), {},
      InputError, r"in\.csv, line 5: has 3 fields, the header has 2"),
     ("csv_unterminated_quote", "in.csv", _csv(GOOD_ROWS[:2]) + f'"{SEQS[2]},1\n', {},
-     InputError, r"in\.csv, line \d+: malformed CSV"),
+     InputError, r"in\.csv, line 4: a quoted field opens on this line and is never "
+                 r"closed \(malformed CSV"),
     ("digit_in_sequence", "in.csv",
      _csv(GOOD_ROWS[:4] + [f"{SEQS[4][:10]}7{SEQS[4][11:]},0"]), {}, InputError,
      r"in\.csv, line 6: character '7' at position 11 is not a IUPAC"),

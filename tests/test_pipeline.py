@@ -172,6 +172,13 @@ def test_full_verification_counts_records(prom, tmp_path):
 
   with open(copy / MANIFEST, "w") as handle:
     json.dump(info.data, handle)
+  # The manifest contradicts itself: refused as soon as it is read.
+  with pytest.raises(DatasetError, match="splits.test.num_records is 613, its shards "
+                                         "hold 614"):
+    DatasetInfo.load(str(copy), verify="none")
+  info.data["splits"]["test"]["num_records"] += 1
+  with open(copy / MANIFEST, "w") as handle:
+    json.dump(info.data, handle)
   DatasetInfo.load(str(copy), verify="checksum")  # sizes and hashes still agree
   with pytest.raises(DatasetError, match="holds 150 records, dataset_info.json says 151"):
     DatasetInfo.load(str(copy), verify="full")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gslm_keras.dna.length import LengthRule
-from gslm_keras.errors import DatasetError
+from gslm_keras.errors import DatasetError, GslmError
 from gslm_keras.io.files import sha256_file
 
 SCHEMA_VERSION = 1
@@ -192,11 +192,15 @@ class DatasetInfo:
         data = json.load(handle)
     except ValueError as error:
       raise DatasetError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+      raise DatasetError(f"{path}: not a dataset manifest (a JSON object was expected); "
+                         "rebuild the dataset")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
       raise DatasetError(
           f"{path}: schema_version {version!r}, this gslm_keras reads "
           f"{SCHEMA_VERSION}; rebuild the dataset")
+    validate(data, path)
     info = cls(data, directory)
     if verify != "none":
       for split in splits if splits is not None else info.splits:
@@ -225,6 +229,66 @@ class DatasetInfo:
           raise DatasetError(
               f"shard {path} holds {count} records, {MANIFEST} says "
               f"{shard['num_records']}")
+
+
+def _need(data: dict, path: str, *keys: str):
+  """data[keys[0]][keys[1]]..., or a DatasetError naming the missing key."""
+  value = data
+  for depth, key in enumerate(keys):
+    if not isinstance(value, dict) or key not in value:
+      raise DatasetError(f"{path}: key {'.'.join(keys[:depth + 1])} is missing: an "
+                         "incomplete or edited manifest; rebuild the dataset")
+    value = value[key]
+  return value
+
+
+def validate(data: dict, path: str) -> None:
+  """Refuses a manifest that a reader could not use or that contradicts itself.
+
+  Raises:
+    DatasetError: naming the manifest, the key and what is wrong.
+  """
+  fix = "; rebuild the dataset with python -m gslm_keras.build_dataset"
+  try:
+    LengthRule.from_json(_need(data, path, "sequence", "length_rule"))
+  except (TypeError, GslmError) as error:
+    raise DatasetError(f"{path}: sequence.length_rule is not valid ({error}){fix}") from None
+  if _need(data, path, "sequence", "ambiguous") not in ("zeros", "iupac"):
+    raise DatasetError(f"{path}: sequence.ambiguous must be zeros or iupac{fix}")
+  names = _need(data, path, "feature_names")
+  computed = [n for f in _need(data, path, "computed_features")
+              for n in _need(f, path, "outputs")]
+  provided = [_need(f, path, "name") for f in _need(data, path, "provided_features")]
+  if names != computed + provided:
+    raise DatasetError(f"{path}: feature_names ({len(names)}) disagree with the computed "
+                       f"and provided features ({len(computed)} + {len(provided)}){fix}")
+  for key in ("mean", "std"):
+    values = np.asarray(_need(data, path, "normalization", key), np.float64)
+    if values.shape != (len(names),) or not np.isfinite(values).all():
+      raise DatasetError(f"{path}: normalization.{key} must hold {len(names)} finite "
+                         f"numbers{fix}")
+  std = np.asarray(data["normalization"]["std"], np.float64)
+  if (std <= 0).any():
+    raise DatasetError(f"{path}: normalization.std of feature "
+                       f"{names[int(np.argmax(std <= 0))]!r} is {std[std <= 0][0]:g}; a "
+                       f"standard deviation must be > 0{fix}")
+  task = _need(data, path, "task", "type")
+  if task not in TASKS:
+    raise DatasetError(f"{path}: task.type {task!r} is not one of {', '.join(TASKS)}{fix}")
+  if task in CLASS_TASKS and len(data["task"].get("classes") or []) < 2:
+    raise DatasetError(f"{path}: a {task} task needs at least two task.classes{fix}")
+  if _need(data, path, "compression") not in _SUFFIX:
+    raise DatasetError(f"{path}: compression must be GZIP or NONE{fix}")
+  _need(data, path, "missing_values", "policy")
+  for split, entry in _need(data, path, "splits").items():
+    shards = _need(entry, path, "shards")
+    counts = [_need(shard, path, "num_records") for shard in shards]
+    if any(os.path.basename(_need(s, path, "file")) != s["file"] for s in shards):
+      raise DatasetError(f"{path}: splits.{split}.shards name files outside the "
+                         f"dataset directory{fix}")
+    if _need(entry, path, "num_records") != sum(counts):
+      raise DatasetError(f"{path}: splits.{split}.num_records is {entry['num_records']}, "
+                         f"its shards hold {sum(counts)}{fix}")
 
 
 def count_records(path: str, compression: str) -> int:

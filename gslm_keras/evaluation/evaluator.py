@@ -14,6 +14,7 @@ from gslm_keras.evaluation import plots
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.files import read_json, write_json_atomic
+from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.io.tables import TableWriter
 from gslm_keras.run_dir import RunDir, data_dir_of
 
@@ -117,3 +118,11 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
   _write_predictions(run.predictions(split), ids, labels, columns, info, model.columns)
   _plots(run, split, info, labels, model_output, result, names)
   return result
+
+
+def evaluate(model_dir: str, data_dir: str | None = None, split: str = "test",
+             batch_size: int = 256) -> dict[str, Any]:
+  """`evaluate_model` holding the model directory's lock: a training run or
+  another evaluation writing into it makes this fail at once, naming it."""
+  with exclusive_output(model_dir, "model directory"):
+    return evaluate_model(model_dir, data_dir, split, batch_size)

@@ -19,7 +19,8 @@ from gslm_keras.dna import alphabet
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
-from gslm_keras.io.tables import TableWriter
+from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
 
 UNKNOWN_LETTERS = ("error", "as_n")
 
@@ -45,27 +46,91 @@ def _records(path: str, sequence_column: str, id_column: str | None,
     raise ConfigError(f"--input {path}: expected FASTA, CSV or TSV, got {fmt}")
 
 
-def _checked_sequence(record: RawRecord, path: str, unknown_letters: str) -> str:
+def _checked_sequence(record: RawRecord, path: str, unknown_letters: str
+                      ) -> tuple[str, int]:
+  """(the sequence to predict, how many characters were read as N)."""
   sequence = record.sequence
   if not sequence:
     raise InputError("empty sequence", path=path, record=record.locator)
   bad = alphabet.find_invalid(sequence)
   if bad is None:
-    return sequence
+    return sequence, 0
   if unknown_letters == "error":
     raise InputError(
         f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC nucleotide "
         "code (use --unknown_letters=as_n to read such characters as N)",
         path=path, record=record.locator)
-  return alphabet.replace_invalid(sequence)
+  replaced = alphabet.replace_invalid(sequence)
+  return replaced, sum(a != b for a, b in zip(sequence, replaced))
+
+
+class _Batch:
+  """Records waiting for one prediction call, and how their rows are written."""
+
+  def __init__(self, model: LoadedModel, writer: TableWriter, rc_average: bool):
+    self.model = model
+    self.writer = writer
+    self.rc_average = rc_average
+    self.items: list[tuple[str, str, list[float] | None]] = []
+
+  def add(self, record_id: str, sequence: str, provided) -> None:
+    self.items.append((record_id, sequence, provided))
+
+  def flush(self) -> None:
+    if not self.items:
+      return
+    info = self.model.info
+    provided = (np.array([r[2] for r in self.items], np.float32) if info.n_provided
+                else None)
+    values = self.model.predict([r[1] for r in self.items], provided, len(self.items),
+                                self.rc_average)
+    predicted = outputs.predicted_classes(info, values)
+    rows = []
+    for i, (record_id, _, _) in enumerate(self.items):
+      row = {"id": record_id, **dict(zip(self.model.columns, map(float, values[i])))}
+      if predicted is not None:
+        row["predicted_class"] = predicted[i]
+      rows.append(row)
+    self.writer.write(rows)
+    self.items.clear()
+
+
+def _predict_records(records, input_path: str, unknown_letters: str, plan, batch: _Batch,
+                     batch_size: int, rejects: Rejects, stats: dict,
+                     progress_seconds: float) -> None:
+  """Checks each record and predicts it in batches; bad ones go to `rejects`."""
+  start = last = time.monotonic()
+  for n, record in enumerate(records, start=1):
+    try:
+      sequence, replaced = _checked_sequence(record, input_path, unknown_letters)
+      provided = None
+      if len(plan):
+        provided = plan.values(dict(zip(plan.columns, record.values)), record.chrom,
+                               record.start, record.end, input_path, record.locator)
+    except InputError as error:
+      rejects.handle(error)
+      continue
+    stats["replaced_letters"] += replaced
+    batch.add(record.id or str(n), sequence, provided)
+    stats["records"] += 1
+    if len(batch.items) >= batch_size:
+      batch.flush()
+    if time.monotonic() - last >= progress_seconds:
+      last = time.monotonic()
+      logging.info("%d sequences read (%.0f/s)", stats["records"],
+                   stats["records"] / (last - start))
+  batch.flush()
 
 
 def predict_file(model_path: str, input_path: str, output_path: str,
                  batch_size: int = 256, rc_average: bool = False,
                  sequence_column: str = "sequence", id_column: str | None = None,
                  coordinate_columns: Sequence[str] | None = None,
-                 unknown_letters: str = "error", progress_seconds: float = 10.0) -> dict:
+                 unknown_letters: str = "error", on_error: str = "stop",
+                 progress_seconds: float = 10.0) -> dict:
   """Predicts every sequence of a file and writes one row per record.
+
+  The output is taken with a lock and appears only when complete.
 
   Args:
     model_path: a training run's model_dir or a SavedModel export.
@@ -77,11 +142,13 @@ def predict_file(model_path: str, input_path: str, output_path: str,
     coordinate_columns: table columns chrom, start, end (0-based, half-open),
       needed when the model has bigWig features.
     unknown_letters: "error" (a character outside the IUPAC codes stops with the
-      file and record named) or "as_n" (it is read as N).
+      file and record named) or "as_n" (it is read as N; replacements counted).
+    on_error: "stop" at the first bad record, or "skip" it: skipped records go to
+      `<output>.rejects.tsv` with their reasons and are counted.
     progress_seconds: seconds between progress lines.
 
   Returns:
-    {"records": n, "seconds": s, "output": path}.
+    {"records", "rejected", "replaced_letters", "seconds", "output"}.
   """
   if unknown_letters not in UNKNOWN_LETTERS:
     raise ConfigError(f"unknown_letters={unknown_letters!r}: expected error or as_n")
@@ -94,44 +161,36 @@ def predict_file(model_path: str, input_path: str, output_path: str,
         "give a table with coordinates and --coordinate_columns=chrom,start,end")
   classes = info.task in ("binary", "multiclass")
   header = ["id", *model.columns] + (["predicted_class"] if classes else [])
-  start = last = time.monotonic()
-  count = 0
-  batch: list[tuple[str, str, list[float] | None]] = []
-
-  def flush(writer):
-    provided = (np.array([r[2] for r in batch], np.float32) if info.n_provided
-                else None)
-    values = model.predict([r[1] for r in batch], provided, len(batch), rc_average)
-    predicted = outputs.predicted_classes(info, values)
-    rows = []
-    for i, (record_id, _, _) in enumerate(batch):
-      row = {"id": record_id, **dict(zip(model.columns, map(float, values[i])))}
-      if predicted is not None:
-        row["predicted_class"] = predicted[i]
-      rows.append(row)
-    writer.write(rows)
-    batch.clear()
-
-  with plan, TableWriter(output_path, header) as writer:
-    for n, record in enumerate(_records(input_path, sequence_column, id_column,
-                                        plan.columns, coordinate_columns), start=1):
-      sequence = _checked_sequence(record, input_path, unknown_letters)
-      provided = None
-      if info.n_provided:
-        provided = plan.values(dict(zip(plan.columns, record.values)), record.chrom,
-                               record.start, record.end, input_path, record.locator)
-      batch.append((record.id or str(n), sequence, provided))
-      count += 1
-      if len(batch) >= batch_size:
-        flush(writer)
-        now = time.monotonic()
-        if now - last >= progress_seconds:
-          last = now
-          logging.info("%d sequences predicted (%.0f/s)", count, count / (now - start))
-    if batch:
-      flush(writer)
-    if count == 0:
-      raise InputError("no sequences to predict", path=input_path)
-  seconds = time.monotonic() - start
-  logging.info("%d sequences predicted in %.1f s -> %s", count, seconds, output_path)
-  return {"records": count, "seconds": seconds, "output": output_path}
+  stats = {"records": 0, "rejected": 0, "replaced_letters": 0}
+  start = time.monotonic()
+  with exclusive_output(output_path, "prediction output",
+                        also=(rejects_path(output_path), output_path + ".summary.json")):
+    rejects = Rejects(output_path, on_error)
+    writer = TableWriter(output_path, header)
+    batch = _Batch(model, writer, rc_average)
+    ok = False
+    try:
+      with plan:
+        records = _records(input_path, sequence_column, id_column, plan.columns,
+                           coordinate_columns)
+        _predict_records(records, input_path, unknown_letters, plan, batch, batch_size,
+                         rejects, stats, progress_seconds)
+      if stats["records"] == 0:
+        raise InputError("no sequences to predict" + (
+            f" ({rejects.describe()})" if rejects.count else ""), path=input_path)
+      ok = True
+    finally:
+      stats["rejected"] = rejects.count
+      comments = ([f"gslm_keras predict: {stats['records']} rows; {rejects.describe()}"]
+                  if rejects.count else [])
+      writer.close(ok, comments=comments, summary={**stats, "input": input_path})
+      rejects.close(ok)
+  stats.update(seconds=time.monotonic() - start, output=output_path)
+  if rejects.count:
+    logging.warning("%d records rejected, listed in %s", rejects.count, rejects.path)
+  if stats["replaced_letters"]:
+    logging.warning("%d characters outside the IUPAC codes read as N",
+                    stats["replaced_letters"])
+  logging.info("%d sequences predicted in %.1f s -> %s", stats["records"],
+               stats["seconds"], output_path)
+  return stats

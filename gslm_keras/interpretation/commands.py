@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from gslm_keras.errors import ConfigError
+from gslm_keras.dna import alphabet
+from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.interpretation import attribution, motifs as motifs_lib, mutagenesis
 from gslm_keras.io.files import write_json_atomic
@@ -51,33 +52,49 @@ def _eval_arrays(data_dir: str, split: str, limit: int):
 
 
 def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
-        output_name: str | None = None, provided: Sequence[float] | None = None
-        ) -> list[dict]:
+        output_name: str | None = None, provided: Sequence[float] | None = None,
+        source: str = "--sequence") -> list[dict]:
   """In-silico mutagenesis of each (id, sequence): `ism_<id>.npz`, `.tsv`, `.png`.
+
+  Args:
+    source: where the records come from, for error messages (a FASTA path).
 
   Returns:
     One `mutagenesis.ism` result per record, with "id" and "column" added.
+
+  Raises:
+    InputError: a sequence with a character outside the IUPAC codes (the
+      dataset builder refuses those too), naming the record.
   """
+  for record_id, sequence in records:
+    bad = alphabet.find_invalid(sequence) if sequence else (0, "")
+    if bad is not None:
+      raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
+                       "nucleotide code" if sequence else "empty sequence",
+                       path=source, record=record_id)
   model = LoadedModel(model_path)
   index, column = output_index(model, output_name)
   if model.info.n_provided and provided is None:
     raise ConfigError(f"the model takes {model.info.n_provided} provided features: "
                       "pass --provided")
-  results = []
-  for record_id, sequence in records:
-    result = mutagenesis.ism(model, sequence, provided)
-    stem = os.path.join(output_dir, f"ism_{record_id}")
-    os.makedirs(output_dir, exist_ok=True)
-    np.savez_compressed(stem + ".npz", effects=result["effects"],
-                        window=np.array(result["window"]), reference=result["reference"])
-    with TableWriter(stem + ".tsv", ["position", "ref", "alt", f"effect_{column}"]) as out:
-      out.write([{"position": p, "ref": letter, "alt": base,
-                  f"effect_{column}": float(result["effects"][p, b, index])}
-                 for p, letter in enumerate(result["window"])
-                 for b, base in enumerate(mutagenesis.BASES) if base != letter])
-    mutagenesis.plot_ism(result, index, column, stem + ".png")
-    results.append({**result, "id": record_id, "column": column, "files": stem})
-  return results
+  return [_ism_record(model, record_id, sequence, output_dir, index, column, provided)
+          for record_id, sequence in records]
+
+
+def _ism_record(model, record_id, sequence, output_dir, index, column, provided) -> dict:
+  """One record's mutagenesis, written as .npz, .tsv and .png."""
+  result = mutagenesis.ism(model, sequence, provided)
+  stem = os.path.join(output_dir, f"ism_{record_id}")
+  os.makedirs(output_dir, exist_ok=True)
+  np.savez_compressed(stem + ".npz", effects=result["effects"],
+                      window=np.array(result["window"]), reference=result["reference"])
+  with TableWriter(stem + ".tsv", ["position", "ref", "alt", f"effect_{column}"]) as out:
+    out.write([{"position": p, "ref": letter, "alt": base,
+                f"effect_{column}": float(result["effects"][p, b, index])}
+               for p, letter in enumerate(result["window"])
+               for b, base in enumerate(mutagenesis.BASES) if base != letter])
+  mutagenesis.plot_ism(result, index, column, stem + ".png")
+  return {**result, "id": record_id, "column": column, "files": stem}
 
 
 def attribute(model_path: str, output_dir: str, data_dir: str | None = None,

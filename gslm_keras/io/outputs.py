@@ -212,3 +212,33 @@ def apply_umask(path: str) -> None:
   mask = os.umask(0)
   os.umask(mask)
   os.chmod(path, 0o777 & ~mask)
+
+
+class exclusive_output:  # noqa: N801  A context manager, named like `open`.
+  """Holds the lock of `target` and sweeps what killed runs left beside it.
+
+    with exclusive_output(path, "dataset"):
+      ...write path...
+
+  Args:
+    target: the output.
+    what: what it is, for messages.
+    also: further outputs written with it (a Parquet summary), swept too.
+  """
+
+  def __init__(self, target: str, what: str = "output", also: tuple[str, ...] = ()):
+    self.lock = OutputLock(target, what)
+    self.targets = (target, *also)
+
+  def __enter__(self) -> OutputLock:
+    self.lock.acquire()
+    try:
+      for target in self.targets:
+        sweep(target)
+    except BaseException:
+      self.lock.release()
+      raise
+    return self.lock
+
+  def __exit__(self, *exc):
+    self.lock.release()

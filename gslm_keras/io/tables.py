@@ -115,3 +115,49 @@ def prepend(path: str, head: Sequence[str], body: str) -> None:
 
 def summary_line(data: Mapping[str, Any]) -> str:
   return json.dumps(dict(data))
+
+
+ON_ERROR = ("stop", "skip")
+
+
+class Rejects:
+  """Records a long job skipped (`--on_error=skip`), with their reasons.
+
+  The rejects table `<output>.rejects.tsv` (file, record, reason) is written only
+  when something was rejected, atomically at the end like the output itself.
+
+  Args:
+    output: the job's output path.
+    on_error: "stop" (re-raise every record error) or "skip".
+  """
+
+  def __init__(self, output: str, on_error: str = "stop"):
+    from gslm_keras.errors import ConfigError
+
+    if on_error not in ON_ERROR:
+      raise ConfigError(f"on_error={on_error!r}: expected stop or skip")
+    self.path = rejects_path(output)
+    self.on_error = on_error
+    self.count = 0
+    self._writer: TableWriter | None = None
+
+  def handle(self, error) -> None:
+    """Re-raises an InputError under "stop"; records it under "skip"."""
+    if self.on_error == "stop" or error.record is None:
+      raise error
+    if self._writer is None:
+      self._writer = TableWriter(self.path, ["file", "record", "reason"])
+    self._writer.write([{"file": error.path or "", "record": error.record,
+                         "reason": error.reason}])
+    self.count += 1
+
+  def close(self, ok: bool) -> None:
+    if self._writer is not None:
+      self._writer.close(ok)
+
+  def describe(self) -> str:
+    return f"rejected {self.count} (see {self.path})" if self.count else "rejected 0"
+
+
+def rejects_path(output: str) -> str:
+  return f"{output}.rejects.tsv"

@@ -39,3 +39,35 @@ def is_plain_gzip(path: str) -> bool:
   with open(path, "rb") as handle:
     head = handle.read(18)
   return head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
+
+
+def csv_rows(handle, path: str, delimiter: str):
+  """(line where the row starts, fields) of each row of a CSV/TSV, streamed.
+
+  Fields may be as long as memory allows (whole chromosomes in one cell); a
+  quoted field that is never closed is reported at the line where it opens, not at
+  the end of the file where the reader gives up.
+
+  Raises:
+    InputError: malformed quoting, naming the line.
+  """
+  import csv
+  import sys
+
+  csv.field_size_limit(sys.maxsize)
+  reader = csv.reader(handle, delimiter=delimiter, strict=True)
+  kind = "TSV" if delimiter == "\t" else "CSV"
+  while True:
+    start = reader.line_num + 1
+    try:
+      row = next(reader)
+    except StopIteration:
+      return
+    except csv.Error as error:
+      if "unexpected end of data" in str(error) or reader.line_num > start:
+        raise InputError(f"a quoted field opens on this line and is never closed "
+                         f"(malformed {kind}; a stray '\"'?)", path=path,
+                         record=f"line {start}") from None
+      raise InputError(f"malformed {kind}: {error}", path=path,
+                       record=f"line {start}") from None
+    yield start, row

@@ -20,6 +20,7 @@ from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
 from gslm_keras.run_dir import RunDir, data_dir_of
 from gslm_keras.serving.signatures import ServingFunctions, ServingOptions
 
@@ -65,17 +66,43 @@ def write_warmup(path: str, model_name: str, info: DatasetInfo, sequences, provi
       writer.write(log.SerializeToString())
 
 
+def _write_export(tmp: str, loaded, model_name: str, options: ServingOptions,
+                  warmup_count: int) -> None:
+  """The SavedModel, its assets and warm-up requests, written into `tmp`."""
+  import keras
+
+  model, info, run = loaded.keras_model, loaded.info, RunDir(loaded.path)
+  functions = ServingFunctions(model, info, options)
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  for name, (fn, signature) in functions.endpoints().items():
+    archive.add_endpoint(name, fn, input_signature=signature)
+  archive.write_out(tmp, verbose=False)
+  assets = os.path.join(tmp, "assets")
+  os.makedirs(assets, exist_ok=True)
+  shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
+  shutil.copy(run.config, os.path.join(assets, "config.json"))
+  write_json_atomic(os.path.join(assets, "serving.json"), {
+      "unknown_letters": options.unknown_letters, "model_dir": loaded.path,
+      "window_length": info.length_rule.length, "task": info.task,
+      "classes": info.classes, "provided_features": info.provided_feature_names})
+  sequences, provided = _warmup_sequences(info, data_dir_of(loaded.config), warmup_count)
+  write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
+
+
 def export_model(model_dir: str, export_base: str, model_name: str, version: int,
                  overwrite: bool = False, options: ServingOptions = ServingOptions(),
                  warmup_count: int = 8) -> str:
   """Exports `model_dir`'s model and returns the version directory.
 
+  The version directory is taken with a lock; the export is written beside it
+  and replaces an existing version (with `overwrite`) only when complete.
+
   Raises:
     ConfigError: the version exists (and overwrite is False), or a bad argument.
     DatasetError: model_dir is not a finished training run.
+    OutputBusyError: another process is writing the same version.
   """
-  import keras
-
   from gslm_keras.inference.model import LoadedModel
 
   if version < 1:
@@ -83,38 +110,21 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
                       "serves numeric versions)")
   if not model_name or os.sep in model_name:
     raise ConfigError(f"model_name={model_name!r}: expected a plain name")
-  target = os.path.join(export_base, model_name, str(version))
-  if os.path.exists(target) and not overwrite:
-    raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
-                      "export a new --version")
+  target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
   loaded = LoadedModel(model_dir)
-  model, info, run = loaded.keras_model, loaded.info, RunDir(model_dir)
-  functions = ServingFunctions(model, info, options)
-  archive = keras.export.ExportArchive()
-  archive.track(model)
-  for name, (fn, signature) in functions.endpoints().items():
-    archive.add_endpoint(name, fn, input_signature=signature)
-  parent = os.path.dirname(target)
-  os.makedirs(parent, exist_ok=True)
-  tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
-  try:
-    archive.write_out(tmp, verbose=False)
-    assets = os.path.join(tmp, "assets")
-    os.makedirs(assets, exist_ok=True)
-    shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
-    shutil.copy(run.config, os.path.join(assets, "config.json"))
-    write_json_atomic(os.path.join(assets, "serving.json"), {
-        "unknown_letters": options.unknown_letters, "model_dir": model_dir,
-        "window_length": info.length_rule.length, "task": info.task,
-        "classes": info.classes, "provided_features": info.provided_feature_names})
-    sequences, provided = _warmup_sequences(info, data_dir_of(loaded.config),
-                                            warmup_count)
-    write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
-    if os.path.exists(target):
-      shutil.rmtree(target)
-    os.rename(tmp, target)
-  except BaseException:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise
+  with exclusive_output(target, "export"):
+    if os.path.exists(target) and not overwrite:
+      raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
+                        "export a new --version")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
+    try:
+      _write_export(tmp, loaded, model_name, options, warmup_count)
+      apply_umask(tmp)
+      swap_into_place(tmp, target)
+    except BaseException:
+      shutil.rmtree(tmp, ignore_errors=True)
+      raise
   logging.info("Exported %s to %s", model_dir, target)
   return target

@@ -71,18 +71,23 @@ def _call(signature, tensors: dict[str, Any]) -> dict[str, np.ndarray]:
                        f"{sorted(expected)} (unknown: {unknown}, missing: {missing})")
   args = {}
   for name, spec in expected.items():
-    value = np.asarray(tensors[name])
+    try:
+      value = np.asarray(tensors[name])
+    except ValueError:
+      raise RequestError(f"input {name!r} has rows of different lengths; the signature "
+                         f"expects shape {spec.shape.as_list()}") from None
     if spec.dtype == tf.string:
       if value.dtype.kind not in ("U", "S", "O"):
         raise RequestError(f"input {name!r} expects strings, got {value.dtype}")
-      args[name] = tf.constant(value.astype(object), tf.string)
-    else:
-      if value.dtype.kind not in ("f", "i", "u"):
-        raise RequestError(f"input {name!r} expects numbers, got {value.dtype}")
-      if not spec.shape.is_compatible_with(value.shape):
-        raise RequestError(f"input {name!r} has shape {list(value.shape)}, the "
-                           f"signature expects {spec.shape.as_list()}")
-      args[name] = tf.constant(value, spec.dtype)
+    elif value.dtype.kind not in ("f", "i", "u"):
+      raise RequestError(f"input {name!r} expects numbers, got {value.dtype}")
+    if not spec.shape.is_compatible_with(value.shape):
+      expected = ("a list of DNA strings" if spec.dtype == tf.string
+                  else "a list of rows of numbers")
+      raise RequestError(f"input {name!r} has shape {list(value.shape)}, the "
+                         f"signature expects {spec.shape.as_list()} ({expected})")
+    args[name] = (tf.constant(value.astype(object), tf.string)
+                  if spec.dtype == tf.string else tf.constant(value, spec.dtype))
   return {k: v.numpy() for k, v in signature(**args).items()}
 
 

@@ -41,6 +41,17 @@ class ServingOptions:
                         "as_n")
 
 
+def _assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
+  """An assertion that no row is `bad`; its message names the first bad row."""
+  # One extra good row keeps the gather valid for an empty request.
+  padded = tf.concat([tf.cast(bad, tf.int32), [0]], axis=0)
+  first = tf.cast(tf.argmax(padded), tf.int32)
+  row = tf.gather(tf.concat([rows, [""]], axis=0), first)
+  return tf.debugging.Assert(
+      tf.logical_not(tf.reduce_any(bad)),
+      [message + "; first at row (0-based)", first, ":", row[None]], summarize=1)
+
+
 class ServingFunctions:
   """Builds the signature functions of one trained model.
 
@@ -59,6 +70,7 @@ class ServingFunctions:
     self.n_features = info.n_features
     self.n_provided = info.n_provided
     self.task = info.task
+    self.missing_policy = info.data["missing_values"]["policy"]
     classes = list(info.classes)
     self.classes = tf.constant(classes if classes else [""], tf.string)
     self.class_names = classes
@@ -80,31 +92,46 @@ class ServingFunctions:
   # -- raw strings -----------------------------------------------------------------
 
   def check_sequences(self, sequences: tf.Tensor) -> list:
-    """Assertions that fail the request with a message instead of a wrong answer."""
-    checks = [tf.debugging.assert_greater(
-        tf.strings.length(sequences), 0,
-        message="input 'sequence' holds an empty string; send DNA sequences")]
+    """Assertions that fail the request with a message, naming the first bad row,
+    instead of giving a wrong answer."""
+    empty = tf.equal(tf.strings.length(sequences), 0)
+    checks = [_assert_no_row(empty, "input 'sequence' holds an empty string; send DNA "
+                                    "sequences", sequences)]
     if self.options.unknown_letters == "error":
-      valid = tf.strings.regex_full_match(sequences, _VALID)
-      checks.append(tf.debugging.Assert(
-          tf.reduce_all(valid),
-          ["input 'sequence' holds a character outside the IUPAC nucleotide codes "
-           "ACGTUNRYSWKMBDHV (any case); first such sequence:",
-           tf.boolean_mask(sequences, tf.logical_not(valid))[:1]], summarize=1))
+      invalid = tf.logical_not(tf.strings.regex_full_match(sequences, _VALID))
+      checks.append(_assert_no_row(
+          invalid & tf.logical_not(empty), "input 'sequence' holds a character outside "
+          "the IUPAC nucleotide codes ACGTUNRYSWKMBDHV (any case)", sequences))
+    return checks
+
+  def check_provided(self, sequence: tf.Tensor, provided: tf.Tensor) -> list:
+    checks = [tf.debugging.assert_equal(
+        tf.shape(provided)[0], tf.shape(sequence)[0],
+        message="inputs 'sequence' and 'provided_features' have different batch sizes")]
+    infinite = tf.reduce_any(tf.math.is_inf(provided), axis=1)
+    checks.append(_assert_no_row(infinite, "input 'provided_features' holds an infinite "
+                                           "value", sequence))
+    if self.missing_policy == "error":
+      # NaN means "missing"; a model trained without missing values has no rule for it.
+      missing = tf.reduce_any(tf.math.is_nan(provided), axis=1)
+      checks.append(_assert_no_row(
+          missing, "input 'provided_features' holds NaN (missing), but the model was "
+                   "trained without missing values; send every value", sequence))
     return checks
 
   def model_inputs(self, sequences: tf.Tensor, provided: tf.Tensor | None):
     with tf.control_dependencies(self.check_sequences(sequences)):
+      if self.options.unknown_letters == "as_n":
+        # One N per character, not per byte: a multi-byte UTF-8 letter would
+        # otherwise become several N and shift the window.
+        sequences = tf.strings.regex_replace(sequences, "[^\\x00-\\x7f]", "N")
       one_hot, computed = self.encoder.encode_windows(self.encoder.windows(sequences))
     features = self.encoder.features(computed, provided)
     return {"sequence": one_hot, "features": features}
 
   def from_strings(self, sequence: tf.Tensor, provided_features: tf.Tensor | None = None):
     if provided_features is not None:
-      checks = [tf.debugging.assert_equal(
-          tf.shape(provided_features)[0], tf.shape(sequence)[0],
-          message="inputs 'sequence' and 'provided_features' have different batch sizes")]
-      with tf.control_dependencies(checks):
+      with tf.control_dependencies(self.check_provided(sequence, provided_features)):
         provided_features = tf.identity(provided_features)
     inputs = self.model_inputs(sequence, provided_features)
     return self.outputs(self.model(inputs, training=False))
@@ -112,6 +139,19 @@ class ServingFunctions:
   # -- one-hot -----------------------------------------------------------------------
 
   def from_one_hot(self, sequence: tf.Tensor, features: tf.Tensor):
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(sequence)[1], self.length,
+            message=f"input 'sequence' must be one-hot windows of {self.length} bases "
+                    "[batch, length, 4]; got another length"),
+        tf.debugging.assert_equal(
+            tf.shape(features)[0], tf.shape(sequence)[0],
+            message="inputs 'sequence' and 'features' have different batch sizes"),
+        _assert_no_row(tf.logical_not(tf.reduce_all(tf.math.is_finite(features), axis=1)),
+                       "input 'features' holds NaN or an infinite value",
+                       tf.zeros([tf.shape(features)[0]], tf.string))]
+    with tf.control_dependencies(checks):
+      sequence, features = tf.identity(sequence), tf.identity(features)
     return self.outputs(self.model({"sequence": sequence, "features": features},
                                    training=False))
 

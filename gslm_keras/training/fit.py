@@ -15,6 +15,7 @@ import os
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import recipe, session
@@ -22,11 +23,10 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan
 
 
-def _callbacks(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int,
-               has_dev: bool):
+def _callbacks(config: TrainConfig, run: RunDir, info: DatasetInfo, plan: Plan,
+               done_segments: int, has_dev: bool):
   import keras
 
-  run = RunDir(config.model_dir)
   monitor, mode = recipe.monitor_for(info.task, config.optim.monitor)
   history = callbacks_lib.HistoryLog(run.history, plan.segment_steps,
                                      plan.segments_per_epoch,
@@ -46,19 +46,29 @@ def _callbacks(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments
 
 def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
         ) -> session.TrainResult:
-  """Trains with `model.fit`, keeps the best dev model as `model.keras`, evaluates it."""
+  """Trains with `model.fit`, keeps the best dev model as `model.keras`, evaluates it.
+
+  The model directory is held with a lock for the whole run.
+  """
+  with exclusive_output(config.model_dir, "model directory"):
+    run, resumed = session.prepare_run(config, lambda r: r.backup)
+    result = _fit(config, run, resumed, info, strategy, policy)
+    session.finish_run(config, run)
+  return result
+
+
+def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
+         policy: str) -> session.TrainResult:
   import keras
 
-  run = RunDir(config.model_dir)
-  resumed = session.prepare_model_dir(config, run.backup)
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  session.write_run_files(config, info, policy, plan)
+  session.write_run_files(config, run, info, policy, plan)
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
                   loss=loss, metrics=metrics)
-  done_segments = session.backed_up_segments(config)
+  done_segments = session.backed_up_segments(run)
   train_ds, dev_ds = session.train_datasets(
       config, info, config.data.batch_size,
       skip_batches=done_segments * plan.segment_steps,
@@ -66,7 +76,7 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
   if dev_ds is None:
     logging.warning("Dataset %s has no dev split: no model selection or early "
                     "stopping; the last model is kept", config.data.data_dir)
-  callbacks, dev_monitor, nan_guard = _callbacks(config, info, plan, done_segments,
+  callbacks, dev_monitor, nan_guard = _callbacks(config, run, info, plan, done_segments,
                                                  dev_ds is not None)
   logging.info("Training %d steps (%d epochs of %d steps, backups every %d steps), "
                "precision %s, %d replica(s)%s", plan.total_steps, config.optim.epochs,
@@ -93,6 +103,6 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
   final.save(run.model)
   return session.TrainResult(
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
-      metrics=session.evaluate_splits(config, info),
+      metrics=session.evaluate_splits(config, run, info),
       stopped_early="stopped_early_at_segment" in dev_monitor.state, resumed=resumed,
       weights_fingerprint=session.weights_fingerprint(final))

@@ -20,6 +20,7 @@ from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import recipe, session
 from gslm_keras.training.config import TrainConfig
@@ -74,23 +75,35 @@ def _run_steps(train_step, iterator, manager, start: int, plan) -> list[dict]:
 def train_multi_worker(config: TrainConfig, info: DatasetInfo,
                        strategy: tf.distribute.Strategy, policy: str
                        ) -> session.TrainResult:
-  """Trains on every worker of the cluster in TF_CONFIG; the chief writes the run."""
-  run = RunDir(config.model_dir)
+  """Trains on every worker of the cluster in TF_CONFIG; the chief writes the run
+  and holds the model directory's lock."""
   resolver = strategy.cluster_resolver
   task_type, task_id = resolver.task_type, resolver.task_id
   is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0)
-  resumed = session.prepare_model_dir(config, run.step_checkpoints) if is_chief else False
+  if not is_chief:
+    return _train(config, info, strategy, policy, RunDir(session.work_dir(config)),
+                  False, f"{task_type}_{task_id}")
+  with exclusive_output(config.model_dir, "model directory"):
+    run, resumed = session.prepare_run(config, lambda r: r.step_checkpoints)
+    result = _train(config, info, strategy, policy, run, resumed, None)
+    session.finish_run(config, run)
+  return result
+
+
+def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: RunDir,
+           resumed: bool, worker: str | None) -> session.TrainResult:
+  """The loop on one worker; `worker` names a non-chief worker (None: the chief)."""
+  is_chief = worker is None
   _barrier(strategy)
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   if is_chief:
-    session.write_run_files(config, info, policy, plan)
+    session.write_run_files(config, run, info, policy, plan)
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas)
     optimizer = recipe.make_optimizer(config.optim, plan, policy)
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  own_dir = run.step_checkpoints if is_chief else run.join("workers",
-                                                           f"{task_type}_{task_id}")
+  own_dir = run.step_checkpoints if is_chief else run.join("workers", worker)
   manager = tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=1)
   latest = tf.train.latest_checkpoint(run.step_checkpoints)
   if latest:
@@ -121,5 +134,5 @@ def train_multi_worker(config: TrainConfig, info: DatasetInfo,
   model.save(run.model)
   shutil.rmtree(run.step_checkpoints, ignore_errors=True)
   return session.TrainResult(config.model_dir, steps, {},
-                             session.evaluate_splits(config, info), False, resumed,
+                             session.evaluate_splits(config, run, info), False, resumed,
                              fingerprint)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from absl import logging
@@ -15,6 +15,7 @@ from gslm_keras import run_dir
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError, DatasetError, GslmError
 from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
+from gslm_keras.io.outputs import apply_umask, hidden_name, swap_into_place
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training.config import PARTS, TrainConfig
 from gslm_keras.training.plan import Plan, make_plan
@@ -60,31 +61,48 @@ def plan_for(config: TrainConfig, info: DatasetInfo, replicas: int) -> Plan:
                    config.runtime.checkpoint_every)
 
 
-def prepare_model_dir(config: TrainConfig, resume_dir: str) -> bool:
-  """Creates or checks model_dir; True when a killed run is to be resumed.
+def work_dir(config: TrainConfig) -> str:
+  """Where the run is written: model_dir itself, or, when a finished run there is
+  being replaced (--overwrite), a directory beside it that takes its place only
+  when complete (a failed or killed overwrite leaves the old run whole, and
+  starting it again resumes it)."""
+  if config.overwrite and os.path.exists(RunDir(config.model_dir).model):
+    return hidden_name(config.model_dir, "next")
+  return config.model_dir
+
+
+def _check_resumable(config: TrainConfig, run: RunDir) -> None:
+  previous = read_json(run.config)
+  ours = config.identity()
+  if {part: previous.get(part) for part in PARTS} != ours:
+    changed = sorted(f"{part}.{key}" for part in PARTS for key, value in
+                     ours[part].items() if (previous.get(part) or {}).get(key) != value)
+    raise ConfigError(
+        f"{config.model_dir} holds an unfinished run with another configuration "
+        f"(differs in {', '.join(changed)}); resume it with the same flags, or use "
+        "another --model_dir")
+
+
+def prepare_run(config: TrainConfig, resume_dir: Callable[[RunDir], str]
+                ) -> tuple[RunDir, bool]:
+  """The run directory to write, and whether a killed run there is resumed.
 
   Args:
     config: the run's configuration.
-    resume_dir: the directory whose presence means an unfinished run (the fit
-      backup, or the multi-worker step checkpoints).
+    resume_dir: the directory of a run directory whose content means an
+      unfinished run (the fit backup, or the multi-worker step checkpoints).
   """
-  run = RunDir(config.model_dir)
-  if os.path.isdir(resume_dir) and os.listdir(resume_dir) and os.path.exists(run.config):
-    previous = read_json(run.config)
-    ours = config.identity()
-    if {part: previous.get(part) for part in PARTS} != ours:
-      changed = sorted(f"{part}.{key}" for part in PARTS for key, value in
-                       ours[part].items() if (previous.get(part) or {}).get(key) != value)
-      raise ConfigError(
-          f"{config.model_dir} holds an unfinished run with another configuration "
-          f"(differs in {', '.join(changed)}); resume it with the same flags, or use "
-          "another --model_dir")
-    logging.info("Resuming the unfinished run in %s", config.model_dir)
-    return True
-  if os.path.exists(run.model) and not config.overwrite:
+  run = RunDir(work_dir(config))
+  backup = resume_dir(run)
+  if os.path.isdir(backup) and os.listdir(backup) and os.path.exists(run.config):
+    _check_resumable(config, run)
+    logging.info("Resuming the unfinished run in %s", run.path)
+    return run, True
+  if run.path == config.model_dir and os.path.exists(run.model):
     raise ConfigError(f"{config.model_dir} already holds a trained model; pass "
                       "--overwrite to train again there, or choose another --model_dir")
-  if os.path.isdir(config.model_dir):
+  if os.path.isdir(run.path):
+    # What an unfinished run left before its first backup: it starts again.
     for name in run_dir.RUN_ENTRIES:
       path = run.join(name)
       if os.path.isdir(path):
@@ -92,7 +110,14 @@ def prepare_model_dir(config: TrainConfig, resume_dir: str) -> bool:
       elif os.path.exists(path):
         os.remove(path)
   os.makedirs(run.checkpoints, exist_ok=True)
-  return False
+  apply_umask(run.path)
+  return run, False
+
+
+def finish_run(config: TrainConfig, run: RunDir) -> None:
+  """Puts a run written beside model_dir (an overwrite) in its place."""
+  if run.path != config.model_dir:
+    swap_into_place(run.path, config.model_dir)
 
 
 def to_flagfile(config: TrainConfig) -> str:
@@ -116,9 +141,9 @@ def to_flagfile(config: TrainConfig) -> str:
   return "\n".join(lines) + "\n"
 
 
-def write_run_files(config: TrainConfig, info: DatasetInfo, policy: str, plan: Plan):
+def write_run_files(config: TrainConfig, run: RunDir, info: DatasetInfo, policy: str,
+                    plan: Plan):
   """config.json (with what was resolved), train.flags and dataset_info.json."""
-  run = RunDir(config.model_dir)
   data = config.to_json()
   data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan)}
   write_json_atomic(run.config, data)
@@ -126,9 +151,9 @@ def write_run_files(config: TrainConfig, info: DatasetInfo, policy: str, plan: P
   write_json_atomic(run.manifest, info.to_json())
 
 
-def backed_up_segments(config: TrainConfig) -> int:
-  """Segments finished by the run whose backup is in the model directory."""
-  path = os.path.join(RunDir(config.model_dir).backup, "training_metadata.json")
+def backed_up_segments(run: RunDir) -> int:
+  """Segments finished by the run whose backup is in the run directory."""
+  path = os.path.join(run.backup, "training_metadata.json")
   if not os.path.exists(path):
     return 0
   return int(read_json(path)["epoch"])
@@ -183,12 +208,12 @@ def weights_fingerprint(model) -> str:
   return digest.hexdigest()
 
 
-def evaluate_splits(config: TrainConfig, info: DatasetInfo) -> dict[str, dict]:
+def evaluate_splits(config: TrainConfig, run: RunDir, info: DatasetInfo
+                    ) -> dict[str, dict]:
   """Evaluates the run's saved model on each of `config.evaluate_splits`."""
   from gslm_keras.evaluation.evaluator import evaluate_model
   from gslm_keras.inference.model import LoadedModel
 
-  model = LoadedModel(config.model_dir)
-  return {split: evaluate_model(config.model_dir, config.data.data_dir, split,
-                                model=model)
+  model = LoadedModel(run.path)
+  return {split: evaluate_model(run.path, config.data.data_dir, split, model=model)
           for split in config.evaluate_splits if split in info.splits}

@@ -9,7 +9,6 @@ to a temporary name and put the skip counts into the output's header when done.
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from gslm_keras.dna import alphabet
 from gslm_keras.errors import InputError
 from gslm_keras.io.tables import TableWriter, prepend, text
-from gslm_keras.io.text import is_plain_gzip, open_text
+from gslm_keras.io.text import READ_ERRORS, csv_rows, is_plain_gzip, open_text
 
 
 def _allele(text: str) -> bool:
@@ -49,14 +48,16 @@ class Variant:
   values: dict | None = None
 
 
-def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant]:
-  """Streams a VCF (plain, gzip or bgzip) one ALT allele at a time."""
+def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant | InputError]:
+  """Streams a VCF (plain, gzip or bgzip) one ALT allele at a time; a record that
+  cannot be scored is yielded as the InputError that says why."""
   import gzip
   import shutil
   import tempfile
 
   import pysam
 
+  pysam.set_verbosity(0)  # htslib's own messages would repeat ours on stderr.
   if not os.path.exists(path):
     raise InputError("VCF not found", path=path)
   source = path
@@ -84,7 +85,7 @@ def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant]:
       os.unlink(temporary.name)
 
 
-def _records(handle, path, skipped) -> Iterator[Variant]:
+def _records(handle, path, skipped) -> Iterator[Variant | InputError]:
   n = 0
   with handle:
     iterator = iter(handle)
@@ -94,9 +95,14 @@ def _records(handle, path, skipped) -> Iterator[Variant]:
       except StopIteration:
         break
       except (OSError, ValueError) as error:
-        raise InputError(f"malformed VCF record ({error})", path=path,
-                         record=f"record {n + 1}") from None
+        where, reason = _diagnose(path, n + 1)
+        raise InputError(reason or f"malformed VCF record ({error})", path=path,
+                         record=where) from None
       n += 1
+      if record.pos < 1:
+        yield InputError(f"POS {record.pos} is not a position (VCF positions start at 1)",
+                         path=path, record=f"record {n} ({record.chrom}:{record.pos})")
+        continue
       if not record.alts:
         skipped["no_alt_allele"] += 1
         continue
@@ -117,45 +123,88 @@ def _records(handle, path, skipped) -> Iterator[Variant]:
     raise InputError("no variant records", path=path)
 
 
-def read_variant_table(path: str, value_columns: Sequence[str] = ()) -> Iterator[Variant]:
+def _diagnose(path: str, number: int) -> tuple[str, str | None]:
+  """(locator, reason) of the `number`-th data line of a VCF that htslib refused."""
+  where = f"record {number}"
+  try:
+    with open_text(path) as handle:
+      seen = 0
+      for line_no, line in enumerate(handle, start=1):
+        if line.startswith("#") or not line.strip():
+          continue
+        seen += 1
+        if seen < number:
+          continue
+        fields = line.rstrip("\r\n").split("\t")
+        where = f"record {number} (line {line_no})"
+        if len(fields) < 8:
+          return where, (f"has {len(fields)} tab-separated fields, a VCF line has at "
+                         "least 8 (CHROM POS ID REF ALT QUAL FILTER INFO)")
+        if not fields[1].isdigit():
+          return where, f"POS {fields[1]!r} is not a whole number"
+        return where, None
+  except (InputError, *READ_ERRORS):
+    pass
+  return where, None
+
+
+def _table_variant(row: dict, path: str, where: str, n: int,
+                   value_columns: Sequence[str]) -> Variant:
+  """The variant of one table row, or an InputError naming what is wrong."""
+  try:
+    position = int(row["position"])
+  except ValueError:
+    raise InputError(f"position {row['position']!r} is not an integer", path=path,
+                     record=where) from None
+  ref, alt = row["ref"].strip().upper(), row["alt"].strip().upper()
+  sequence = row["sequence"].strip()
+  if not _allele(ref) or not _allele(alt):
+    raise InputError(f"alleles {ref!r}>{alt!r} must be A/C/G/T/N", path=path,
+                     record=where)
+  bad = alphabet.find_invalid(sequence)
+  if bad is not None:
+    raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} of the sequence "
+                     "is not a IUPAC nucleotide code", path=path, record=where)
+  if not 0 <= position < len(sequence):
+    raise InputError(f"position {position} is outside the sequence (length "
+                     f"{len(sequence)})", path=path, record=where)
+  values = {c: row[c] for c in value_columns if c in row}
+  return Variant(row.get("id") or f"variant{n}", row.get("chrom") or "sequence",
+                 position + 1, ref, alt, where, sequence=sequence, values=values)
+
+
+def read_variant_table(path: str, value_columns: Sequence[str] = ()
+                       ) -> Iterator[Variant | InputError]:
   """Streams a TSV/CSV of explicit variants.
 
   Columns: `sequence` (the context), `position` (0-based start of REF in it),
   `ref`, `alt`; optional `id`, and the provided-feature columns the model needs
-  (`<name>` for both alleles, `<name>_alt` for the alternate allele).
+  (`<name>` for both alleles, `<name>_alt` for the alternate allele). A row that
+  cannot be scored is yielded as the InputError that says why, so that the
+  scorer can stop or skip it; a file that cannot be read raises.
   """
   delimiter = "," if path.lower().removesuffix(".gz").endswith(".csv") else "\t"
   with open_text(path) as handle:
-    reader = csv.DictReader(handle, delimiter=delimiter)
-    header = reader.fieldnames or []
+    rows = csv_rows(handle, path, delimiter)
+    _, header = next(rows, (0, []))
     missing = [c for c in ("sequence", "position", "ref", "alt") if c not in header]
     if missing:
       raise InputError(f"variant table lacks column(s) {', '.join(missing)}; it has "
                        f"{', '.join(header) or 'no header'}", path=path, record="line 1")
     n = 0
-    for row in reader:
+    for line, fields in rows:
+      if not fields or (len(fields) == 1 and not fields[0].strip()):
+        continue
       n += 1
-      where = f"line {reader.line_num}"
+      where = f"line {line}"
+      if len(fields) != len(header):
+        yield InputError(f"has {len(fields)} fields, the header has {len(header)}",
+                         path=path, record=where)
+        continue
       try:
-        position = int(row["position"])
-      except ValueError:
-        raise InputError(f"position {row['position']!r} is not an integer", path=path,
-                         record=where) from None
-      ref, alt = row["ref"].strip().upper(), row["alt"].strip().upper()
-      sequence = row["sequence"].strip()
-      if not _allele(ref) or not _allele(alt):
-        raise InputError(f"alleles {ref!r}>{alt!r} must be A/C/G/T/N", path=path,
-                         record=where)
-      bad = alphabet.find_invalid(sequence)
-      if bad is not None:
-        raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} of the sequence "
-                         "is not a IUPAC nucleotide code", path=path, record=where)
-      if not 0 <= position < len(sequence):
-        raise InputError(f"position {position} is outside the sequence (length "
-                         f"{len(sequence)})", path=path, record=where)
-      values = {c: row[c] for c in value_columns if c in row}
-      yield Variant(row.get("id") or f"variant{n}", row.get("chrom") or "sequence",
-                    position + 1, ref, alt, where, sequence=sequence, values=values)
+        yield _table_variant(dict(zip(header, fields)), path, where, n, value_columns)
+      except InputError as error:
+        yield error
     if n == 0:
       raise InputError("no variants", path=path)
 
@@ -196,7 +245,8 @@ class VcfWriter(TableWriter):
       summary = dict(summary or {})
       head = ["##fileformat=VCFv4.2\n",
               f"##source=gslm_keras.score_variants {summary.get('command') or ''}\n",
-              f"##gslm_keras_skipped={json.dumps(summary.get('skipped', {}))}\n"]
+              f"##gslm_keras_skipped={json.dumps(summary.get('skipped', {}))}\n",
+              f"##gslm_keras_rejected={summary.get('rejected', 0)}\n"]
       head += [f"##contig=<ID={c},length={n}>\n" for c, n in self.contigs.items()]
       head += [f'##INFO=<ID={key},Number=1,Type=Float,Description="{description}">\n'
                for key, (_, description) in self.info_fields.items()]
@@ -232,9 +282,11 @@ def open_writer(path: str, columns: Sequence[str],
 
 
 def close_writer(writer: TableWriter, ok: bool, skipped: Mapping[str, int],
-                 command: str | None) -> None:
-  """Closes a score writer with the row and skip counts in its header or summary."""
-  summary = {"rows": writer.rows, "skipped": dict(skipped), "command": command}
+                 rejects, command: str | None) -> None:
+  """Closes a score writer with the row, skip and reject counts in its header or
+  summary."""
+  summary = {"rows": writer.rows, "skipped": dict(skipped), "rejected": rejects.count,
+             "rejects": rejects.path if rejects.count else None, "command": command}
   comment = (f"gslm_keras score_variants: {writer.rows} rows; skipped "
-             f"{json.dumps(dict(skipped))}; command: {command}")
+             f"{json.dumps(dict(skipped))}; {rejects.describe()}; command: {command}")
   writer.close(ok, comments=[comment], summary=summary)

@@ -26,6 +26,8 @@ from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.genome import Genome
+from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.io.tables import Rejects, rejects_path
 from gslm_keras.variants import io, scoring
 from gslm_keras.variants.windows import make_windows, windows_in_sequence
 
@@ -52,6 +54,8 @@ class ScoreConfig:
       row (scored on the genome's sequence with the given alleles).
     provided_policy: provided features of the alternate allele: "hold" the
       reference value, or "per_allele" (table columns `<name>_alt`).
+    on_error: "stop" at the first variant that cannot be scored, or "skip" it:
+      skipped variants go to `<output>.rejects.tsv` with their reasons.
     progress_seconds: seconds between progress lines.
     command: the command line, recorded in the output header.
   """
@@ -65,6 +69,7 @@ class ScoreConfig:
   strand_average: bool = True
   ref_mismatch: str = "error"
   provided_policy: str = "hold"
+  on_error: str = "stop"
   progress_seconds: float = 10.0
   command: str | None = None
 
@@ -80,6 +85,8 @@ class ScoreConfig:
                         "per_allele")
     if self.batch_size < 1:
       raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
+    if self.on_error not in ("stop", "skip"):
+      raise ConfigError(f"on_error={self.on_error!r}: expected stop or skip")
     if self.output.endswith((".vcf", ".vcf.gz")) and self.vcf is None:
       raise ConfigError("VCF output needs VCF input")
 
@@ -270,6 +277,7 @@ class _Batches:
                                     "provided_alt": []}
 
   def add(self, variant, mismatch: bool, window, provided_ref, provided_alt) -> None:
+    """Queues one variant; scores the batch when it is full."""
     for key, value in (("ref", window.ref), ("alt", window.alt),
                        ("provided_ref", provided_ref), ("provided_alt", provided_alt)):
       self.inputs[key].append(value)
@@ -299,8 +307,23 @@ def _check_ref(variant: io.Variant, observed: str, config: ScoreConfig, source: 
   return True
 
 
+def _prepared(item, genome, length, config, source, skipped, alleles):
+  """(variant, REF mismatch, windows, provided ref, provided alt), or None when the
+  variant is skipped by rule; an InputError when it cannot be scored."""
+  if isinstance(item, InputError):
+    raise item
+  made = _windows(item, genome, length, skipped)
+  if made is None:
+    return None
+  mismatch = _check_ref(item, made[1], config, source)
+  begin = item.pos - 1 - length // 2
+  return (item, mismatch, made[0], *alleles.values(item, begin, begin + length, source))
+
+
 def score_variants(config: ScoreConfig) -> dict[str, Any]:
-  """Scores every variant of the input; returns counts, skips and timing.
+  """Scores every variant of the input; returns counts, skips, rejects and timing.
+
+  The output is taken with a lock and appears only when complete.
 
   Raises:
     InputError: a REF that disagrees with the reference (ref_mismatch=error), a
@@ -308,52 +331,60 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
     ConfigError: inconsistent options or a model whose features cannot be had.
   """
   model = LoadedModel(config.model)
-  length = model.length
   classifier = model.info.task != "regression"
   columns = score_columns(model.columns, classifier)
   alleles = _Alleles(model, config)
   skipped: collections.Counter = collections.Counter()
-  genome = Genome(config.reference) if config.vcf else None
   source = config.vcf or config.variants
-  stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
-            io.read_variant_table(config.variants, alleles.table_columns()))
-  writer = io.open_writer(config.output, columns, _info_fields(columns),
-                          genome.lengths if genome else None)
-  batches = _Batches(_Predictor(model, 2 if config.strand_average else 1), writer,
-                     model.columns, classifier, config.batch_size)
-  start = last = time.monotonic()
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0}
-  ok = False
-  try:
-    with alleles.plan:
-      for variant in stream:
-        made = _windows(variant, genome, length, skipped)
-        if made is None:
-          continue
-        mismatch = _check_ref(variant, made[1], config, source)
-        begin = variant.pos - 1 - length // 2
-        batches.add(variant, mismatch, made[0],
-                    *alleles.values(variant, begin, begin + length, source))
-        stats["flagged_ref_mismatch"] += mismatch
-        stats["padded"] += made[0].padded
-        stats["variants"] += 1
-        if time.monotonic() - last >= config.progress_seconds:
-          last = time.monotonic()
-          logging.info("%d variants read (%.0f/s)", stats["variants"],
-                       stats["variants"] / (last - start))
-      batches.flush()
-    if stats["variants"] == 0:
-      raise InputError(f"no variant could be scored (skipped: {dict(skipped)})",
-                       path=source)
-    ok = True
-  finally:
-    io.close_writer(writer, ok, skipped, config.command)
-    if genome is not None:
-      genome.close()
+  start = last = time.monotonic()
+  with exclusive_output(config.output, "score output",
+                        also=(rejects_path(config.output), config.output + ".summary.json")):
+    genome = Genome(config.reference) if config.vcf else None
+    stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
+              io.read_variant_table(config.variants, alleles.table_columns()))
+    writer = io.open_writer(config.output, columns, _info_fields(columns),
+                            genome.lengths if genome else None)
+    rejects = Rejects(config.output, config.on_error)
+    batches = _Batches(_Predictor(model, 2 if config.strand_average else 1), writer,
+                       model.columns, classifier, config.batch_size)
+    ok = False
+    try:
+      with alleles.plan:
+        for item in stream:
+          try:
+            prepared = _prepared(item, genome, model.length, config, source, skipped,
+                                 alleles)
+          except InputError as error:
+            rejects.handle(error)
+            continue
+          if prepared is None:
+            continue
+          batches.add(*prepared)
+          stats["flagged_ref_mismatch"] += prepared[1]
+          stats["padded"] += prepared[2].padded
+          stats["variants"] += 1
+          if time.monotonic() - last >= config.progress_seconds:
+            last = time.monotonic()
+            logging.info("%d variants read (%.0f/s)", stats["variants"],
+                         stats["variants"] / (last - start))
+        batches.flush()
+      if stats["variants"] == 0:
+        raise InputError(f"no variant could be scored (skipped: {dict(skipped)}"
+                         f"{', ' + rejects.describe() if rejects.count else ''})",
+                         path=source)
+      ok = True
+    finally:
+      io.close_writer(writer, ok, skipped, rejects, config.command)
+      rejects.close(ok)
+      if genome is not None:
+        genome.close()
   stats.update({"seconds": time.monotonic() - start, "skipped": dict(skipped),
-                "output": config.output})
+                "rejected": rejects.count, "output": config.output})
   if skipped:
     logging.warning("Skipped %s", ", ".join(f"{k}: {v}" for k, v in skipped.items()))
+  if rejects.count:
+    logging.warning("%d variants rejected, listed in %s", rejects.count, rejects.path)
   logging.info("%d variants scored in %.1f s -> %s", stats["variants"], stats["seconds"],
                config.output)
   return stats

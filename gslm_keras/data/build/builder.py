@@ -31,6 +31,7 @@ from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.features.provided import ProvidedPlan
 from gslm_keras.features.spec import output_names
 from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
 
 
 class _SequenceCheck:
@@ -221,50 +222,47 @@ def _check_output_dir(output_dir: str, overwrite: bool):
         "refusing to replace it (choose another --output_dir)")
 
 
-def _install(workdir: str, output_dir: str):
-  """Moves the finished build into place; an old dataset is removed only after."""
-  old = None
-  if os.path.exists(output_dir):
-    old = f"{output_dir}.old-{os.getpid()}"
-    os.rename(output_dir, old)
-  os.rename(workdir, output_dir)
-  if old is not None:
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def build_dataset(config: BuildConfig) -> DatasetInfo:
   """Builds the dataset `config` describes and returns its manifest.
+
+  The output is taken with a lock (a second build into it fails at once), the
+  dataset is written in a temporary directory beside it, and it replaces an old
+  dataset (with `overwrite`) only when complete: a failed or killed build leaves
+  the previous dataset whole, and the next build removes what it left.
 
   Raises:
     ConfigError: invalid options or an output_dir that may not be replaced.
     InputError: bad input, naming the file, the record and what was wrong.
+    OutputBusyError: another process is writing the same output_dir.
   """
   output_dir = os.path.abspath(config.output_dir)
-  _check_output_dir(output_dir, config.overwrite)
-  parent = os.path.dirname(output_dir)
-  os.makedirs(parent, exist_ok=True)
-  sources = Sources(config)
-  provided = config.provided_plan()
-  workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.building-",
-                             dir=parent)
-  try:
-    labels = discover_labels(config, sources)
-    provided.open()
-    with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
-      builder = _Builder(config, sources, labels, workdir, provided, pool)
-      results = builder.run()
-    if builder.num_records["train"] == 0:
-      raise InputError("no training records were written (all skipped or no train "
-                       "split)", path=sources.specs[0][0].path)
-    dedup.check_unique_ids(builder.id_hashes, builder.record_ids)
-    write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
-    _install(workdir, output_dir)
-  except BaseException:
-    shutil.rmtree(workdir, ignore_errors=True)
-    raise
-  finally:
-    provided.close()
-    sources.close()
+  with exclusive_output(output_dir, "dataset"):
+    _check_output_dir(output_dir, config.overwrite)
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    sources = Sources(config)
+    provided = config.provided_plan()
+    workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.building-",
+                               dir=parent)
+    apply_umask(workdir)
+    try:
+      labels = discover_labels(config, sources)
+      provided.open()
+      with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+        builder = _Builder(config, sources, labels, workdir, provided, pool)
+        results = builder.run()
+      if builder.num_records["train"] == 0:
+        raise InputError("no training records were written (all skipped or no train "
+                         "split)", path=sources.specs[0][0].path)
+      dedup.check_unique_ids(builder.id_hashes, builder.record_ids)
+      write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
+      swap_into_place(workdir, output_dir)
+    except BaseException:
+      shutil.rmtree(workdir, ignore_errors=True)
+      raise
+    finally:
+      provided.close()
+      sources.close()
   info = DatasetInfo.load(output_dir, verify="none")
   logging.info("Dataset written to %s: %s", output_dir, ", ".join(
       f"{s}={info.num_records(s)}" for s in info.splits))

@@ -95,19 +95,59 @@ class GenbankRecipe:
     return [name for name, _ in self.categories()] + [OTHER]
 
 
+_CHECKED_FEATURES = ("CDS", "gene", "tRNA", "rRNA", "ncRNA", "misc_RNA", "tmRNA")
+
+
+def _feature_name(feature, n: int) -> str:
+  qualifiers = feature.qualifiers
+  name = (qualifiers.get("locus_tag") or qualifiers.get("gene")
+          or qualifiers.get("protein_id") or [f"#{n}"])[0]
+  return f"{feature.type} {name}"
+
+
+def _check_record(record, path: str, n_record: int) -> None:
+  """Refuses features without a location or beyond the sequence (a cut file)."""
+  size = len(record.seq)
+  for n, feature in enumerate(record.features):
+    if feature.type not in _CHECKED_FEATURES:
+      continue
+    where = f"record {n_record} '{record.id}' {_feature_name(feature, n)}"
+    if feature.location is None:
+      raise InputError("has a location that cannot be read (a malformed feature "
+                       "table); fix or remove that feature", path=path, record=where)
+    if int(feature.location.end) > size:
+      raise InputError(
+          f"ends at {int(feature.location.end)}, past the end of the record's sequence "
+          f"({size} bp): the file is cut or damaged inside ORIGIN; download it again",
+          path=path, record=where)
+
+
+def _one_line(error: Exception, limit: int = 200) -> str:
+  text = " ".join(str(error).split())
+  return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _parse(path):
-  from Bio import SeqIO  # Deferred: only GenBank input needs Biopython.
+  import warnings
+
+  from Bio import BiopythonParserWarning, SeqIO  # Deferred: only GenBank needs it.
 
   n_records = 0
   try:
-    with open_text(path) as handle:
+    with open_text(path) as handle, warnings.catch_warnings():
+      # Unreadable locations become None with a warning; _check_record refuses them.
+      warnings.simplefilter("ignore", BiopythonParserWarning)
       for record in SeqIO.parse(handle, "genbank"):
         n_records += 1
+        _check_record(record, path, n_records)
         yield record
   except READ_ERRORS as error:
     raise read_error(path, error) from None
+  except InputError:
+    raise
   except ValueError as error:
-    raise InputError(f"malformed GenBank file: {error}", path=path,
+    raise InputError(f"malformed GenBank file, cut or damaged? (Biopython: "
+                     f"{_one_line(error, 120)})", path=path,
                      record=f"record {n_records + 1}") from None
   if n_records == 0:
     raise InputError("no GenBank records (empty or not GenBank)", path=path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 from typing import Iterator
 
 from gslm_keras.data.readers.spec import RawRecord
 from gslm_keras.errors import InputError
-from gslm_keras.io.text import READ_ERRORS, open_text, read_error
+from gslm_keras.io.text import READ_ERRORS, csv_rows, open_text, read_error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,49 +40,48 @@ def read_table(path: str, delimiter: str,
   """Streams rows of a CSV/TSV with a header as (record, split or None).
 
   Raises InputError for an empty file, a missing column, a row with the wrong
-  number of fields, or unparseable quoting.
+  number of fields, or unparseable quoting. Records are located at the line
+  where their row starts.
   """
-  reader = None
   try:
     with open_text(path) as handle:
-      reader = csv.reader(handle, delimiter=delimiter, strict=True)
+      rows = csv_rows(handle, path, delimiter)
       try:
-        header = next(reader)
+        _, header = next(rows)
       except StopIteration:
         raise InputError("empty file (no header row)", path=path) from None
       header = [name.strip() for name in header]
       index = _column_index(path, header, columns)
       n_rows = 0
-      for row in reader:
-        line = reader.line_num
+      for line, row in rows:
         if not row or (len(row) == 1 and not row[0].strip()):
           continue
         n_rows += 1
-        if len(row) != len(header):
-          raise InputError(
-              f"has {len(row)} fields, the header has {len(header)}",
-              path=path, record=f"line {line}")
-        get = lambda name: row[index[name]].strip() if name else None  # noqa: E731
-        label = None
-        if len(columns.labels) == 1:
-          label = get(columns.labels[0])
-        elif columns.labels:
-          label = "\t".join(get(c) for c in columns.labels)
-        start = _int_or_none(path, line, columns.start, get(columns.start))
-        end = _int_or_none(path, line, columns.end, get(columns.end))
-        yield RawRecord(
-            sequence=get(columns.sequence), locator=f"line {line}",
-            id=get(columns.id), label=label,
-            values=tuple(get(c) for c in columns.values),
-            chrom=get(columns.chrom), start=start, end=end,
-            strand=get(columns.strand)), get(columns.split)
+        yield _record(path, line, row, header, index, columns)
       if n_rows == 0:
         raise InputError("no data rows after the header", path=path)
-  except csv.Error as error:
-    raise InputError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {error}",
-                     path=path, record=f"line {reader.line_num}") from None
   except READ_ERRORS as error:
     raise read_error(path, error) from None
+
+
+def _record(path: str, line: int, row: list[str], header: list[str],
+            index: dict[str, int], columns: TableColumns) -> tuple[RawRecord, str | None]:
+  if len(row) != len(header):
+    raise InputError(f"has {len(row)} fields, the header has {len(header)}",
+                     path=path, record=f"line {line}")
+  get = lambda name: row[index[name]].strip() if name else None  # noqa: E731
+  label = None
+  if len(columns.labels) == 1:
+    label = get(columns.labels[0])
+  elif columns.labels:
+    label = "\t".join(get(c) for c in columns.labels)
+  start = _int_or_none(path, line, columns.start, get(columns.start))
+  end = _int_or_none(path, line, columns.end, get(columns.end))
+  return RawRecord(
+      sequence=get(columns.sequence), locator=f"line {line}", id=get(columns.id),
+      label=label, values=tuple(get(c) for c in columns.values),
+      chrom=get(columns.chrom), start=start, end=end,
+      strand=get(columns.strand)), get(columns.split)
 
 
 def _int_or_none(path, line, column, text):
