@@ -30,6 +30,9 @@ _COORDINATE_COLUMNS = flags.DEFINE_list(
 _UNKNOWN_LETTERS = flags.DEFINE_enum(
     "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes: "
     "stop with the record named, or read them as N.")
+_ON_ERROR = flags.DEFINE_enum(
+    "on_error", "stop", ["stop", "skip"], "A record that cannot be predicted: stop, or "
+    "skip it (listed with its reason in <output>.rejects.tsv and counted).")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -48,9 +51,13 @@ def main(argv):
                        sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,
                        coordinate_columns=coordinates,
                        unknown_letters=_UNKNOWN_LETTERS.value,
-                       progress_seconds=_PROGRESS_SECONDS.value)
+                       on_error=_ON_ERROR.value, progress_seconds=_PROGRESS_SECONDS.value)
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
+  if stats["rejected"]:
+    print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
+  if stats["replaced_letters"]:
+    print(f"{stats['replaced_letters']} characters outside the IUPAC codes read as N")
 
 
 def run():

@@ -36,6 +36,10 @@ _REF_MISMATCH = flags.DEFINE_enum(
 _PROVIDED_POLICY = flags.DEFINE_enum(
     "provided_policy", "hold", ["hold", "per_allele"], "Provided features of the "
     "alternate allele: the reference's value, or table columns <name>_alt.")
+_ON_ERROR = flags.DEFINE_enum(
+    "on_error", "stop", ["stop", "skip"], "A variant that cannot be scored (REF "
+    "mismatch, bad position or letters, missing feature value): stop, or skip it "
+    "(listed with its reason in <output>.rejects.tsv and counted in the header).")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -49,12 +53,15 @@ def main(argv):
       model=_MODEL.value, output=_OUTPUT.value, vcf=_VCF.value,
       reference=_REFERENCE.value, variants=_VARIANTS.value, batch_size=_BATCH_SIZE.value,
       strand_average=_STRAND_AVERAGE.value, ref_mismatch=_REF_MISMATCH.value,
-      provided_policy=_PROVIDED_POLICY.value, progress_seconds=_PROGRESS_SECONDS.value,
+      provided_policy=_PROVIDED_POLICY.value, on_error=_ON_ERROR.value,
+      progress_seconds=_PROGRESS_SECONDS.value,
       command=cli.command_line("gslm_keras.score_variants")))
   skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items()) or "none"
   print(f"{stats['variants']} variants scored in {stats['seconds']:.1f} s "
         f"({stats['variants'] / max(stats['seconds'], 1e-9):.0f}/s) -> {stats['output']}")
   print(f"skipped: {skipped}; REF mismatches flagged: {stats['flagged_ref_mismatch']}")
+  if stats["rejected"]:
+    print(f"{stats['rejected']} variants rejected: {stats['output']}.rejects.tsv")
 
 
 def run():

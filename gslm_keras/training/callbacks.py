@@ -1,8 +1,10 @@
 """Training callbacks whose state survives a kill and a resume.
 
-`fit` runs in "segments" of `checkpoint_every` steps (Keras epochs), so that
-`BackupAndRestore` can back up mid-epoch; these callbacks count real epochs from
-the segments and keep their own state on disk next to the backup.
+`fit` runs in "segments" of `checkpoint_every` steps (Keras epochs), so that a
+backup is written mid-epoch; these callbacks count real epochs from the
+segments. `ResumableBackup` saves, atomically at every segment end, everything
+the rest of the run depends on, so that a run killed at any point and started
+again ends with the same weights as one that was never interrupted.
 """
 
 from __future__ import annotations
@@ -10,11 +12,88 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
+import numpy as np
 
-from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.files import atomic_path, write_json_atomic
+
+BACKUP_FILE = "state.npz"
+
+
+def backed_up_segments(directory: str) -> int:
+  """Segments finished by the run whose backup is in `directory` (0: none)."""
+  path = os.path.join(directory, BACKUP_FILE)
+  if not os.path.exists(path):
+    return 0
+  with np.load(path) as state:
+    return int(state["segment"])
+
+
+class ResumableBackup(keras.callbacks.Callback):
+  """At every segment end, one atomic file with all that the run's future needs.
+
+  Keras' BackupAndRestore saves the weights, but not the random states of the
+  dropout layers (so a resumed run drew other dropout masks and diverged from the
+  uninterrupted one from the first step after the restart), and it writes its
+  file in place (a kill during the write left a backup that could not be read).
+  This backup holds every model variable (weights, batch-norm statistics, the
+  dropout layers' seed states), every optimizer variable (step count, moments,
+  loss scale), the number of finished segments and the state of the stateful
+  callbacks, written to a temporary file and renamed into place.
+
+  Args:
+    directory: where the backup lives (removed when training ends normally).
+    stateful: callbacks with `get_state()` and `set_state(dict)`, saved with it.
+  """
+
+  def __init__(self, directory: str, stateful=()):
+    super().__init__()
+    self.directory = directory
+    self.path = os.path.join(directory, BACKUP_FILE)
+    self.stateful = list(stateful)
+
+  def _optimizer_variables(self):
+    optimizer = self.model.optimizer
+    if not optimizer.built:
+      optimizer.build(self.model.trainable_variables)
+    return optimizer.variables
+
+  def on_train_begin(self, logs=None):
+    if not os.path.exists(self.path):
+      return
+    with np.load(self.path) as state:
+      model_vars, optimizer_vars = self.model.variables, self._optimizer_variables()
+      if (int(state["n_model"]) != len(model_vars)
+          or int(state["n_optimizer"]) != len(optimizer_vars)):
+        raise ValueError(f"the backup {self.path} does not fit this model and optimizer")
+      for i, variable in enumerate(model_vars):
+        variable.assign(state[f"model_{i}"])
+      for i, variable in enumerate(optimizer_vars):
+        variable.assign(state[f"optimizer_{i}"])
+      callbacks = json.loads(str(state["callbacks"]))
+      self.model._initial_epoch = int(state["segment"])  # What fit resumes from.
+    for callback, saved in zip(self.stateful, callbacks):
+      callback.set_state(saved)
+
+  def on_epoch_end(self, epoch, logs=None):
+    arrays = {f"model_{i}": np.asarray(v.numpy())
+              for i, v in enumerate(self.model.variables)}
+    optimizer_vars = self._optimizer_variables()
+    arrays.update({f"optimizer_{i}": np.asarray(v.numpy())
+                   for i, v in enumerate(optimizer_vars)})
+    arrays.update(n_model=len(self.model.variables), n_optimizer=len(optimizer_vars),
+                  segment=epoch + 1, callbacks=np.array(json.dumps(
+                      [c.get_state() for c in self.stateful])))
+    os.makedirs(self.directory, exist_ok=True)
+    with atomic_path(self.path) as tmp:
+      with open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+
+  def on_train_end(self, logs=None):
+    shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class HistoryLog(keras.callbacks.Callback):
@@ -75,10 +154,11 @@ class DevMonitor(keras.callbacks.Callback):
     self.state = {"monitor": monitor, "mode": mode, "best": None,
                   "best_segment": None, "wait": 0}
 
-  def on_train_begin(self, logs=None):
-    if os.path.exists(self.state_path):
-      with open(self.state_path, encoding="utf-8") as handle:
-        self.state = json.load(handle)
+  def get_state(self) -> dict:
+    return dict(self.state)
+
+  def set_state(self, state: dict) -> None:
+    self.state = dict(state)
 
   def _improved(self, value):
     best = self.state["best"]

@@ -40,7 +40,7 @@ def _callbacks(config: TrainConfig, run: RunDir, info: DatasetInfo, plan: Plan,
     callbacks.append(dev_monitor)
   # Last, so that a backup is written only after the logs and monitor state of
   # its segment.
-  callbacks.append(keras.callbacks.BackupAndRestore(run.backup, save_freq="epoch"))
+  callbacks.append(callbacks_lib.ResumableBackup(run.backup, [dev_monitor]))
   return callbacks, dev_monitor, nan_guard
 
 
@@ -68,7 +68,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
                   loss=loss, metrics=metrics)
-  done_segments = session.backed_up_segments(run)
+  done_segments = callbacks_lib.backed_up_segments(run.backup)
   train_ds, dev_ds = session.train_datasets(
       config, info, config.data.batch_size,
       skip_batches=done_segments * plan.segment_steps,

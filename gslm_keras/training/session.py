@@ -151,14 +151,6 @@ def write_run_files(config: TrainConfig, run: RunDir, info: DatasetInfo, policy:
   write_json_atomic(run.manifest, info.to_json())
 
 
-def backed_up_segments(run: RunDir) -> int:
-  """Segments finished by the run whose backup is in the run directory."""
-  path = os.path.join(run.backup, "training_metadata.json")
-  if not os.path.exists(path):
-    return 0
-  return int(read_json(path)["epoch"])
-
-
 def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
                    skip_batches: int = 0, shard=None, drop_remainder: bool = False):
   """(train stream, dev dataset or None), labels shaped for the model's head."""
