@@ -53,6 +53,18 @@ def describe_os_error(error: OSError) -> str:
   return f"{where}: {hint}" if where else hint
 
 
+def describe_library_error(error: BaseException) -> str | None:
+  """One line for an operating-system failure reported by a library in its own
+  exception type (TensorFlow writes "<path>; No space left on device"), or None."""
+  text = getattr(error, "message", None) or str(error)
+  for code, hint in _OS_HINTS.items():
+    reason = os.strerror(code)
+    if reason in text:
+      path = text.split(";")[0].strip() if ";" in text else ""
+      return f"{path}: {hint}" if path and path != text else hint
+  return None
+
+
 def _unexpected(error: BaseException) -> str:
   """Writes the traceback of a bug to a file; the one line that names it."""
   fd, path = tempfile.mkstemp(prefix="gslm_keras-error-", suffix=".txt")
@@ -91,6 +103,10 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
       print("error: interrupted; outputs were left as they were", file=sys.stderr)
       sys.exit(130)
     except Exception as error:  # noqa: BLE001  The last guard: no traceback.
+      described = describe_library_error(error)
+      if described is not None:
+        print(f"error: {described}", file=sys.stderr)
+        sys.exit(1)
       print(f"error: {_unexpected(error)}", file=sys.stderr)
       sys.exit(2)
 

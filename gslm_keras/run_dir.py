@@ -7,6 +7,7 @@
   dataset_info.json    the manifest of the dataset it was trained on
   model.keras          the selected model (best on dev)
   history.json         per-segment training and dev metrics
+  restarts.json        collapses that restarted the run from a new seed, if any
   checkpoints/         backup (resume after a kill), best.keras, monitor state
   logs/                TensorBoard
   metrics/<split>.json, predictions/<split>.tsv, plots/
@@ -23,9 +24,10 @@ FLAGFILE = "train.flags"
 MANIFEST = "dataset_info.json"
 MODEL = "model.keras"
 HISTORY = "history.json"
+RESTARTS = "restarts.json"
 # Everything a run writes at its top level, removed when a run is replaced.
-RUN_ENTRIES = (CONFIG, FLAGFILE, HISTORY, MODEL, MANIFEST, "checkpoints", "logs",
-               "metrics", "plots", "predictions")
+RUN_ENTRIES = (CONFIG, FLAGFILE, HISTORY, MODEL, MANIFEST, RESTARTS, "checkpoints",
+               "logs", "metrics", "plots", "predictions")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +62,10 @@ class RunDir:
   @property
   def history(self) -> str:
     return self.join(HISTORY)
+
+  @property
+  def restarts(self) -> str:
+    return self.join(RESTARTS)
 
   @property
   def checkpoints(self) -> str:

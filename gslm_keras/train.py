@@ -47,6 +47,10 @@ _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion."
 _FUSION_NORM = flags.DEFINE_boolean(
     "fusion_norm", None, "Batch-normalise the fusion layer before its ReLU (keeps its "
     "units from dying under a wide flatten head).")
+_BRANCH_NORM = flags.DEFINE_boolean(
+    "branch_norm", None, "Layer-normalise each branch's output before the fusion layer.")
+_FUSION_ACTIVATION = flags.DEFINE_enum(
+    "fusion_activation", None, ["relu", "gelu"], "Activation of the fusion layer.")
 _DROPOUT = flags.DEFINE_float("dropout", None, "Dropout rate.")
 _ABLATION = flags.DEFINE_enum("ablation", None, ["both", "sequence", "features"],
                               "Which branches the model uses.")
@@ -126,6 +130,7 @@ def config_from_flags():
       pooling=_POOLING.value,
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
+      branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
       dropout=_DROPOUT.value, ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
   return train_config.TrainConfig(
       data=train_config.DataConfig(
@@ -189,6 +194,9 @@ def main(argv):
   d = result.model_dir
   print(f"\nTrained {result.steps} steps{' (resumed)' if result.resumed else ''}"
         f"{' (stopped early)' if result.stopped_early else ''}.")
+  for restart in result.restarts:
+    print(f"Restarted: seed {restart['seed']} collapsed after epoch 1 "
+          f"({restart['reason']}); see {result.model_dir}/restarts.json")
   if result.best.get("best") is not None:
     print(f"Best dev {result.best.get('monitor', 'metric')}: {result.best['best']:.4f}")
   for split, metrics in result.metrics.items():

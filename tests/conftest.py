@@ -62,3 +62,30 @@ def ambiguous_sequences(real_sequences) -> list[str]:
     text = "".join(chars)
     out.append(text.lower() if i % 4 == 0 else text)
   return out
+
+
+# Fault cases tried by tests/test_faults.py and what happened; written as markdown
+# to $GSLM_FAULTS_REPORT at the end of the session (python -m benchmarks.faults).
+FAULT_CASES: list[dict] = []
+
+
+@pytest.fixture
+def fault_log(request):
+  """record(case, outcome): one row of the fault report."""
+
+  def record(case: str, outcome: str) -> None:
+    FAULT_CASES.append({"test": request.node.name, "case": case, "outcome": outcome})
+
+  return record
+
+
+def pytest_sessionfinish(session, exitstatus):
+  path = os.environ.get("GSLM_FAULTS_REPORT")
+  if not path or not FAULT_CASES:
+    return
+  lines = ["| case | outcome (checked by the test) | test |", "|---|---|---|"]
+  for case in FAULT_CASES:
+    outcome = case["outcome"].replace("|", "\\|").replace("\n", " ")
+    lines.append(f"| {case['case']} | {outcome} | `{case['test']}` |")
+  with open(path, "w") as handle:
+    handle.write("\n".join(lines) + "\n")

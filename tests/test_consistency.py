@@ -254,3 +254,18 @@ def test_variant_provided_features_held_or_per_allele(provided_run, policy):
   mixed = {"sequence": ref_inputs["sequence"], "features": alt_inputs["features"]}
   feature_path = float(np.asarray(model(mixed, training=False))[0, 0]) - ref
   assert float(row["feature_path_diff_prob_1"]) == pytest.approx(feature_path, abs=1e-6)
+
+
+def test_a_model_trained_without_missing_values_refuses_nan(provided_run, tmp_path):
+  run, _ = provided_run
+  signature = tf.saved_model.load(export_model(run, str(tmp_path), "p", 1)).signatures[
+      "serving_default"]
+  ok = signature(sequence=tf.constant(SEQS[:2]), provided_features=tf.constant([[1.0], [2.0]]))
+  assert np.isfinite(ok["probabilities"].numpy()).all()
+  with pytest.raises(tf.errors.InvalidArgumentError, match="holds NaN \\(missing\\), but "
+                     "the model was trained without missing values"):
+    signature(sequence=tf.constant(SEQS[:2]),
+              provided_features=tf.constant([[1.0], [np.nan]]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="holds an infinite value"):
+    signature(sequence=tf.constant(SEQS[:2]),
+              provided_features=tf.constant([[np.inf], [1.0]]))

@@ -330,3 +330,31 @@ def test_predict_entry_point(splice_run, tmp_path):
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert out.returncode == 1
   assert "neither a training run (model.keras) nor a SavedModel export" in out.stderr
+
+
+def test_requests_the_signatures_refuse(splice_run, tmp_path):
+  export = export_model(splice_run, str(tmp_path), "splice", 1)
+  loaded = tf.saved_model.load(export)
+  rows = read_column(SPLICE_CSV, limit=3)
+  default = loaded.signatures["serving_default"]
+  # The bad row is named, 0-based.
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"IUPAC.*row \(0-based\)\]? "
+                     r"\[?2"):
+    default(sequence=tf.constant([rows[0], rows[1], rows[2][:5] + "*" + rows[2][6:]]))
+  onehot = loaded.signatures["predict_onehot"]
+  with pytest.raises(tf.errors.InvalidArgumentError, match="one-hot windows of 60 bases"):
+    onehot(sequence=tf.zeros([2, 59, 4]), features=tf.zeros([2, 37]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"features.{0,2} holds NaN or an infinite value"):
+    onehot(sequence=tf.zeros([2, 60, 4]),
+           features=tf.constant(np.full((2, 37), np.nan, np.float32)))
+  with pytest.raises(serving_requests.RequestError,
+                     match=r"shape \[2, 1\], the signature expects \[None\] \(a list of "
+                           "DNA strings\\)"):
+    serving_requests.serve_rest(loaded, {"inputs": {"sequence": [[rows[0]], [rows[1]]]}})
+  # A letter that is two bytes in UTF-8 is one N, not two.
+  lenient = tf.saved_model.load(export_model(
+      splice_run, str(tmp_path), "lenient", 1,
+      options=ServingOptions(unknown_letters="as_n"))).signatures["serving_default"]
+  a = lenient(sequence=tf.constant([rows[0][:20] + "é" + rows[0][21:]]))["probabilities"]
+  b = lenient(sequence=tf.constant([rows[0][:20] + "N" + rows[0][21:]]))["probabilities"]
+  np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)

@@ -361,3 +361,47 @@ def test_quickstart_flagfile(tmp_path):
   assert metrics["accuracy"] >= 0.90
   assert f"Model:        {tmp_path / 'model'}/model.keras" in out.stdout
   assert (tmp_path / "data" / "dataset_info.json").exists()
+
+
+def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch):
+  import keras
+
+  from gslm_keras.training import collapse
+
+  # The diagnosis on real models: a trained one is alive; one whose fusion units
+  # were all pushed below zero predicts a constant.
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "a"),
+                              model=preset("tiny"), epochs=1, steps_per_epoch=10,
+                              evaluate_splits=(), verbose=0)
+  train(config)
+  model = keras.models.load_model(tmp_path / "a" / "model.keras")
+  from gslm_keras import make_dataset
+
+  batches = [x for x, _ in make_dataset(splice_dir, "dev", batch_size=128, limit=256)]
+  alive = collapse.diagnose(model, batches)
+  assert not alive["collapsed"] and alive["dead_fusion_units"] < alive["fusion_units"]
+  fusion = model.get_layer("task_head").get_layer("fusion_dense")
+  kernel, bias = fusion.get_weights()
+  fusion.set_weights([np.zeros_like(kernel), np.full_like(bias, -1.0)])
+  dead = collapse.diagnose(model, batches)
+  assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
+  assert dead["output_spread"] == 0.0
+  # A collapse found after epoch 1 restarts the run from a new seed, recorded.
+  real = collapse.diagnose
+  calls = []
+
+  def first_collapses(model, batches):
+    calls.append(1)
+    found = real(model, batches)
+    return {**found, "collapsed": True, "dead_fusion_units": found["fusion_units"]} \
+        if len(calls) == 1 else found
+
+  monkeypatch.setattr(collapse, "diagnose", first_collapses)
+  result = train(config.replace(model_dir=str(tmp_path / "b")))
+  assert len(calls) == 2 and len(result.restarts) == 1
+  assert result.restarts[0]["seed"] == 0 and "all 16 fusion units dead" in \
+      result.restarts[0]["reason"]
+  saved = json.load(open(tmp_path / "b" / "config.json"))["resolved"]
+  assert saved["seed"] == collapse.RESTART_SEED_STEP and len(saved["restarts"]) == 1
+  assert json.load(open(tmp_path / "b" / "restarts.json")) == result.restarts
+  assert result.steps == 10

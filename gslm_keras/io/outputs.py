@@ -92,9 +92,13 @@ class OutputLock:
     if stale:
       logging.warning("Took over the lock of %s left by a process that ended (%s)",
                       self.target, _describe(stale))
-    os.ftruncate(fd, 0)
-    os.write(fd, (json.dumps(_holder()) + "\n").encode())
     self._fd = fd
+    try:
+      os.ftruncate(fd, 0)
+      os.write(fd, (json.dumps(_holder()) + "\n").encode())
+    except OSError:  # A full disk: give the lock back and say why.
+      self.release()
+      raise
     return self
 
   def release(self) -> None:

@@ -78,15 +78,17 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
     parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
   x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
       name="fusion_concat", dtype=dtype)(parts)
-  # With fusion_norm the ReLU moves after the batch norm (which makes the bias redundant).
+  # With fusion_norm the activation moves after the batch norm (which makes the
+  # bias redundant).
   x = keras.layers.Dense(config.fusion_units, use_bias=not config.fusion_norm,
-                         activation=None if config.fusion_norm else "relu",
+                         activation=None if config.fusion_norm else config.fusion_activation,
                          name="fusion_dense", dtype=dtype)(x)
   if config.fusion_norm:
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM,
                                         synchronized=synchronized_batch_norm,
                                         name="fusion_norm", dtype=dtype)(x)
-    x = keras.layers.Activation("relu", name="fusion_relu", dtype=dtype)(x)
+    x = keras.layers.Activation(config.fusion_activation,
+                                name=f"fusion_{config.fusion_activation}", dtype=dtype)(x)
   x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
   output = keras.layers.Dense(n_outputs, activation=_ACTIVATIONS[task], name="output",
                               dtype="float32")(x)

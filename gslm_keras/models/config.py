@@ -9,6 +9,7 @@ from gslm_keras.errors import ConfigError
 
 ABLATIONS = ("both", "sequence", "features")
 POOLINGS = ("maxavg", "attention", "flatten")
+FUSION_ACTIVATIONS = ("relu", "gelu")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +30,15 @@ class ModelConfig:
       junctions centred in the window).
     feature_units: widths of the Dense blocks of the feature branch.
     fusion_units: width of the Dense layer after concatenating the branches.
-    fusion_norm: batch-normalise the fusion layer before its ReLU. Without it,
-      Adam's first steps on a wide flatten head (thousands of non-negative
-      inputs) can push most fusion units below zero for good ("dying ReLU").
+    fusion_norm: batch-normalise the fusion layer before its activation.
+    branch_norm: layer-normalise each branch's output (the pooled or flattened
+      positions, the feature vector) before they are concatenated. Adam moves
+      every weight of a unit by about the learning rate at once; on thousands of
+      non-negative inputs (a flatten of post-ReLU positions) those moves add up
+      coherently and one step can push a fusion unit below zero on every example
+      ("dying ReLU"). Centred, unit-scale inputs stop the moves adding up, and the
+      two branches enter the fusion on the same scale.
+    fusion_activation: "relu" or "gelu" (no dead zone) in the fusion layer.
     dropout: dropout rate in the tower, feature and fusion blocks.
     ablation: "both" branches, "sequence" only or "features" only.
     rc_average: predict the mean over the sequence and its reverse complement.
@@ -48,6 +55,8 @@ class ModelConfig:
   feature_units: tuple[int, ...] = (64,)
   fusion_units: int = 96
   fusion_norm: bool = False
+  branch_norm: bool = False
+  fusion_activation: str = "relu"
   dropout: float = 0.2
   ablation: str = "both"
   rc_average: bool = False
@@ -70,6 +79,9 @@ class ModelConfig:
     if self.pooling not in POOLINGS:
       raise ConfigError(f"model pooling={self.pooling!r}: expected one of "
                         f"{', '.join(POOLINGS)}")
+    if self.fusion_activation not in FUSION_ACTIVATIONS:
+      raise ConfigError(f"model fusion_activation={self.fusion_activation!r}: expected "
+                        f"one of {', '.join(FUSION_ACTIVATIONS)}")
     if self.ablation not in ABLATIONS:
       raise ConfigError(f"model ablation={self.ablation!r}: expected one of "
                         f"{', '.join(ABLATIONS)}")

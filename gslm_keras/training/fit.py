@@ -18,7 +18,7 @@ from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
-from gslm_keras.training import recipe, session
+from gslm_keras.training import collapse, recipe, session
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan
 
@@ -48,21 +48,65 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
         ) -> session.TrainResult:
   """Trains with `model.fit`, keeps the best dev model as `model.keras`, evaluates it.
 
-  The model directory is held with a lock for the whole run.
+  The model directory is held with a lock for the whole run. A run that collapses
+  to a constant model (see `collapse.py`) is restarted from a new seed, at most
+  twice, and each restart is recorded in the run's files.
   """
   with exclusive_output(config.model_dir, "model directory"):
     run, resumed = session.prepare_run(config, lambda r: r.backup)
-    result = _fit(config, run, resumed, info, strategy, policy)
+    restarts = session.read_restarts(run)
+    while True:
+      seed = config.runtime.seed + collapse.RESTART_SEED_STEP * len(restarts)
+      if restarts:
+        recipe.set_seeds(seed, config.runtime.deterministic)
+      result, diagnosis = _fit(config, run, resumed, info, strategy, policy, seed,
+                               restarts)
+      if diagnosis is None or not diagnosis["collapsed"]:
+        break
+      restarts.append({"seed": seed, "reason": _reason(diagnosis), **diagnosis})
+      if len(restarts) > collapse.MAX_RESTARTS:
+        raise session.TrainingError(
+            f"training collapsed to a constant model {len(restarts)} times (seeds "
+            f"{', '.join(str(r['seed']) for r in restarts)}): {_reason(diagnosis)}; try "
+            "--branch_norm, a lower --learning_rate, or check the labels")
+      logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d "
+                      "(restart %d of at most %d)", _reason(diagnosis),
+                      seed + collapse.RESTART_SEED_STEP, len(restarts),
+                      collapse.MAX_RESTARTS)
+      session.reset_run(run, restarts)
+      resumed = False
     session.finish_run(config, run)
   return result
 
 
+def _reason(diagnosis: dict) -> str:
+  if diagnosis["dead_fusion_units"] == diagnosis["fusion_units"]:
+    return f"all {diagnosis['fusion_units']} fusion units dead"
+  return f"the outputs do not vary (spread {diagnosis['output_spread']:.1e})"
+
+
+def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int):
+  """The collapse check after the first epoch (None once past it)."""
+  check = plan.segments_per_epoch - 1
+  if done_segments > check:
+    return None
+  from gslm_keras.data.pipeline import make_dataset
+
+  split = "dev" if "dev" in info.splits else "train"
+  batches = [inputs for inputs, _ in make_dataset(config.data.data_dir, split,
+                                                  batch_size=128, limit=512)]
+  return collapse.CollapseGuard(check, batches)
+
+
 def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
-         policy: str) -> session.TrainResult:
+         policy: str, seed: int, restarts: list[dict]
+         ) -> tuple[session.TrainResult | None, dict | None]:
+  """One attempt: (the result, or None when it collapsed; the collapse check)."""
   import keras
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  session.write_run_files(config, run, info, policy, plan)
+  session.write_run_files(config, run, info, policy, plan, {"seed": seed,
+                                                            "restarts": restarts})
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
@@ -72,12 +116,15 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   train_ds, dev_ds = session.train_datasets(
       config, info, config.data.batch_size,
       skip_batches=done_segments * plan.segment_steps,
-      drop_remainder=config.runtime.distribution_strategy == "tpu")
+      drop_remainder=config.runtime.distribution_strategy == "tpu", seed=seed)
   if dev_ds is None:
     logging.warning("Dataset %s has no dev split: no model selection or early "
                     "stopping; the last model is kept", config.data.data_dir)
   callbacks, dev_monitor, nan_guard = _callbacks(config, run, info, plan, done_segments,
                                                  dev_ds is not None)
+  guard = _guard(config, info, plan, done_segments)
+  if guard is not None:
+    callbacks.insert(-1, guard)  # Before the backup: a collapsed segment is not kept.
   logging.info("Training %d steps (%d epochs of %d steps, backups every %d steps), "
                "precision %s, %d replica(s)%s", plan.total_steps, config.optim.epochs,
                plan.steps_per_epoch, plan.segment_steps, policy, plan.replicas,
@@ -97,6 +144,8 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
         f"training stopped: the loss became {failure['loss']} at step {step} (epoch "
         f"{step / plan.steps_per_epoch:.2f}); lower --learning_rate, check the "
         "features for extreme values, or use --mixed_precision=float32")
+  if guard is not None and guard.collapsed:
+    return None, guard.diagnosis
   steps = int(model.optimizer.iterations.numpy())
   final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
            else model)
@@ -105,4 +154,5 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
       metrics=session.evaluate_splits(config, run, info),
       stopped_early="stopped_early_at_segment" in dev_monitor.state, resumed=resumed,
-      weights_fingerprint=session.weights_fingerprint(final))
+      weights_fingerprint=session.weights_fingerprint(final), restarts=list(restarts)
+  ), guard.diagnosis if guard is not None else None

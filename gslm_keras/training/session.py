@@ -37,6 +37,7 @@ class TrainResult:
     stopped_early: whether early stopping ended the run.
     resumed: whether this call resumed a killed run.
     weights_fingerprint: sha256 of the final weights (to compare runs).
+    restarts: collapses that restarted the run from a new seed (see collapse.py).
   """
 
   model_dir: str
@@ -46,6 +47,7 @@ class TrainResult:
   stopped_early: bool
   resumed: bool
   weights_fingerprint: str = ""
+  restarts: list[dict] = dataclasses.field(default_factory=list)
 
 
 def load_dataset(config: TrainConfig) -> DatasetInfo:
@@ -102,16 +104,31 @@ def prepare_run(config: TrainConfig, resume_dir: Callable[[RunDir], str]
     raise ConfigError(f"{config.model_dir} already holds a trained model; pass "
                       "--overwrite to train again there, or choose another --model_dir")
   if os.path.isdir(run.path):
-    # What an unfinished run left before its first backup: it starts again.
-    for name in run_dir.RUN_ENTRIES:
-      path = run.join(name)
-      if os.path.isdir(path):
-        shutil.rmtree(path)
-      elif os.path.exists(path):
-        os.remove(path)
+    _clear(run)  # What an unfinished run left before its first backup.
   os.makedirs(run.checkpoints, exist_ok=True)
   apply_umask(run.path)
   return run, False
+
+
+def read_restarts(run: RunDir) -> list[dict]:
+  """The collapses that restarted this run so far (see `collapse.py`)."""
+  return read_json(run.restarts) if os.path.exists(run.restarts) else []
+
+
+def _clear(run: RunDir) -> None:
+  for name in run_dir.RUN_ENTRIES:
+    path = run.join(name)
+    if os.path.isdir(path):
+      shutil.rmtree(path)
+    elif os.path.exists(path):
+      os.remove(path)
+
+
+def reset_run(run: RunDir, restarts: list[dict]) -> None:
+  """Clears a collapsed attempt for a restart, and records the restarts."""
+  _clear(run)
+  os.makedirs(run.checkpoints, exist_ok=True)
+  write_json_atomic(run.restarts, restarts)
 
 
 def finish_run(config: TrainConfig, run: RunDir) -> None:
@@ -142,18 +159,23 @@ def to_flagfile(config: TrainConfig) -> str:
 
 
 def write_run_files(config: TrainConfig, run: RunDir, info: DatasetInfo, policy: str,
-                    plan: Plan):
+                    plan: Plan, resolved: dict | None = None):
   """config.json (with what was resolved), train.flags and dataset_info.json."""
   data = config.to_json()
-  data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan)}
+  data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan),
+                      **(resolved or {})}
   write_json_atomic(run.config, data)
   write_text_atomic(run.flagfile, to_flagfile(config))
   write_json_atomic(run.manifest, info.to_json())
 
 
 def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
-                   skip_batches: int = 0, shard=None, drop_remainder: bool = False):
-  """(train stream, dev dataset or None), labels shaped for the model's head."""
+                   skip_batches: int = 0, shard=None, drop_remainder: bool = False,
+                   seed: int | None = None):
+  """(train stream, dev dataset or None), labels shaped for the model's head.
+
+  `seed` (the run's seed when None) orders and augments the stream.
+  """
   import tensorflow as tf
 
   from gslm_keras.data.pipeline import make_dataset
@@ -167,7 +189,8 @@ def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
   train = make_dataset(
       data.data_dir, "train", "train", batch_size,
       reverse_complement=data.reverse_complement, max_shift=data.max_shift,
-      drop_remainder=drop_remainder, seed=config.runtime.seed, repeat=True,
+      drop_remainder=drop_remainder,
+      seed=config.runtime.seed if seed is None else seed, repeat=True,
       skip_batches=skip_batches, shard=shard).map(shape_labels)
   dev = None
   if "dev" in info.splits:

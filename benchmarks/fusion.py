@@ -1,0 +1,144 @@
+r"""Dying fusion units: which fusion layer trains without collapsing, same data, same run.
+
+  python -m benchmarks.fusion --data_root=../shared/data/gue --tasks=mouse/0 \
+      --variants=relu,branch_norm,gelu --seeds=3 --output=benchmarks/results/fusion.json
+
+For every task, variant, ablation (dual input and sequence only) and seed: train
+with the accuracy suite's recipe (default preset, AdamW 2e-3 cosine, early
+stopping on dev), score test MCC at the dev-chosen threshold, and count the fusion
+units that never fire (ReLU output 0, GELU output <= 0) on the dev split. A run
+counts as collapsed when its dev AUROC is at chance (< 0.55) or every fusion unit
+is dead. Results are written after every run; `--resume` keeps them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks import common
+from benchmarks.accuracy import build, score_run
+
+VARIANTS = {
+    "relu": {},  # The recipe before this change.
+    "branch_norm": {"branch_norm": True},
+    "gelu": {"fusion_activation": "gelu"},
+    "fusion_norm": {"fusion_norm": True},
+}
+
+
+def dead_units(model_dir: str, data_dir: str, variant: str) -> tuple[int, int]:
+  """(fusion units that never fire on dev, all fusion units)."""
+  import keras
+  import tensorflow as tf
+
+  from gslm_keras.data.pipeline import make_dataset
+  from gslm_keras.inference.model import LoadedModel
+
+  model = LoadedModel(model_dir).keras_model
+  head = model.get_layer("task_head")
+  inner = keras.Model(head.input, head.get_layer("fusion_dense").output)
+  backbone = model.layers and next((l for l in model.layers
+                                    if l.name == "sequence_backbone"), None)
+  fired = None
+  for inputs, _ in make_dataset(data_dir, "dev", batch_size=256):
+    head_inputs = {"features": inputs["features"]}
+    if backbone is not None:
+      head_inputs["positions"] = backbone(inputs["sequence"], training=False)
+    values = np.asarray(inner(head_inputs, training=False))
+    if VARIANTS[variant].get("fusion_norm"):
+      values = np.asarray(head.get_layer("fusion_norm")(tf.constant(values), training=False))
+    active = (values > 0).any(axis=0)
+    fired = active if fired is None else fired | active
+  return int((~fired).sum()), int(fired.size)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--data_root", default="../shared/data/gue")
+  parser.add_argument("--tasks", default="mouse/0")
+  parser.add_argument("--variants", default="relu,branch_norm,gelu")
+  parser.add_argument("--ablations", default="both,sequence")
+  parser.add_argument("--seeds", type=int, default=3)
+  parser.add_argument("--epochs", type=int, default=15)
+  parser.add_argument("--output", default="benchmarks/results/fusion.json")
+  parser.add_argument("--resume", action="store_true")
+  args = parser.parse_args()
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from gslm_keras.models import preset
+  from gslm_keras.training.config import TrainConfig
+  from gslm_keras.training.trainer import train
+
+  results = common.header("benchmarks.fusion")
+  results["runs"] = []
+  if args.resume and os.path.exists(args.output):
+    with open(args.output) as handle:
+      results["runs"] = json.load(handle)["runs"]
+  done = {(r["task"], r["variant"], r["ablation"], r["seed"]) for r in results["runs"]}
+  with tempfile.TemporaryDirectory() as tmp:
+    for task in args.tasks.split(","):
+      folder = os.path.join(args.data_root, task)
+      if not os.path.exists(os.path.join(folder, "train.csv")):
+        sys.exit(f"error: {folder}/train.csv not found")
+      data_dir = os.path.join(tmp, task.replace("/", "_"))
+      build(data_dir, 0, train=[os.path.join(folder, "train.csv")],
+            dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
+      from gslm_keras.data.dataset_info import DatasetInfo
+
+      info = DatasetInfo.load(data_dir, verify="none")
+      for variant in args.variants.split(","):
+        for ablation in args.ablations.split(","):
+          for seed in range(args.seeds):
+            if (task, variant, ablation, seed) in done:
+              continue
+            model_dir = os.path.join(tmp, "run")
+            config = TrainConfig.create(
+                data_dir=data_dir, model_dir=model_dir,
+                model=preset("default").replace(ablation=ablation, **VARIANTS[variant]),
+                epochs=args.epochs, batch_size=64, optimizer="adamw", learning_rate=2e-3,
+                weight_decay=1e-4, lr_schedule="cosine", warmup_steps=50,
+                early_stopping_patience=4, seed=seed, evaluate_splits=("dev", "test"),
+                overwrite=True, verbose=0)
+            start = time.time()
+            result = train(config)
+            scores = score_run(model_dir, info)
+            dead, units = dead_units(model_dir, data_dir, variant)
+            run = {"task": task, "variant": variant, "ablation": ablation, "seed": seed,
+                   "test_mcc": scores["mcc"], "test_auroc": scores["auroc"],
+                   "dev_auroc": result.metrics["dev"].get("auroc"),
+                   "dead_fusion_units": dead, "fusion_units": units,
+                   "steps": result.steps, "seconds": time.time() - start}
+            run["collapsed"] = bool(run["dev_auroc"] < 0.55 or dead == units)
+            results["runs"].append(run)
+            print(json.dumps(run), flush=True)
+            common.write_results(args.output, results, markdown(results))
+  print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+  lines = ["# Dying fusion units: fusion layer variants", "", common.machine_lines(results),
+           "Recipe of the accuracy suite (default preset, AdamW 2e-3, cosine, warm-up 50, "
+           "early stopping 4). Test MCC x100 at the dev-chosen threshold; dead units = "
+           "fusion units that never fire on the dev split.", "",
+           "| task | variant | ablation | test MCC x100 (per seed) | mean | dead units "
+           "(per seed) | collapsed |", "|---|---|---|---|---:|---|---:|"]
+  groups: dict[tuple, list] = {}
+  for run in results["runs"]:
+    groups.setdefault((run["task"], run["variant"], run["ablation"]), []).append(run)
+  for (task, variant, ablation), runs in groups.items():
+    mccs = [100 * r["test_mcc"] for r in runs]
+    lines.append(
+        f"| {task} | {variant} | {ablation} | {', '.join(f'{m:.1f}' for m in mccs)} | "
+        f"{np.mean(mccs):.1f} | {', '.join(str(r['dead_fusion_units']) for r in runs)} "
+        f"of {runs[0]['fusion_units']} | {sum(r['collapsed'] for r in runs)} of {len(runs)} |")
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  main()
