@@ -76,7 +76,8 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
   columns = {}
   for n, model_dir in enumerate(model_dirs):
     out = os.path.join(tmp, f"zero_shot_{n}.tsv")
-    score_variants(ScoreConfig(model=model_dir, variants=table, output=out))
+    score_variants(ScoreConfig(model=model_dir, variants=table, output=out,
+                               strand_average=True))
     scores = pd.read_csv(out, sep="\t", comment="#")
     name = os.path.basename(os.path.normpath(model_dir))
     wanted = [c for c in scores.columns if c.startswith(("diff_", "log_odds_ratio_"))]

@@ -46,6 +46,9 @@ def versions() -> dict:
 
 
 def header(module: str) -> dict:
+  from gslm_keras.startup import quiet_tensorflow
+
+  quiet_tensorflow()
   return {
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "command": " ".join(["python", "-m", module, shlex.join(sys.argv[1:])]).strip(),

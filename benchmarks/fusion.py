@@ -26,10 +26,15 @@ from benchmarks import common
 from benchmarks.accuracy import build, score_run
 
 VARIANTS = {
-    "relu": {},  # The recipe before this change.
+    "relu": {},  # The fusion layer of the default recipe (runs before the guard).
+    # The same with the collapse guard of gslm_keras.training.collapse: a collapse
+    # after epoch 1 restarts from a new seed with branch_norm.
+    "relu_guarded": {},
     "branch_norm": {"branch_norm": True},
     "gelu": {"fusion_activation": "gelu"},
     "fusion_norm": {"fusion_norm": True},
+    "project8": {"flatten_channels": 8},
+    "branch_norm16": {"branch_norm": True, "fusion_units": 16},
 }
 
 
@@ -69,7 +74,15 @@ def main():
   parser.add_argument("--epochs", type=int, default=15)
   parser.add_argument("--output", default="benchmarks/results/fusion.json")
   parser.add_argument("--resume", action="store_true")
+  parser.add_argument("--report_only", action="store_true",
+                      help="rewrite the markdown from the JSON, train nothing")
   args = parser.parse_args()
+  if args.report_only:
+    with open(args.output) as handle:
+      results = json.load(handle)
+    common.write_results(args.output, results, markdown(results))
+    print(markdown(results))
+    return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
@@ -113,7 +126,8 @@ def main():
                    "test_mcc": scores["mcc"], "test_auroc": scores["auroc"],
                    "dev_auroc": result.metrics["dev"].get("auroc"),
                    "dead_fusion_units": dead, "fusion_units": units,
-                   "steps": result.steps, "seconds": time.time() - start}
+                   "steps": result.steps, "seconds": time.time() - start,
+                   "restarts": len(result.restarts)}
             run["collapsed"] = bool(run["dev_auroc"] < 0.55 or dead == units)
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
@@ -121,22 +135,30 @@ def main():
   print(markdown(results))
 
 
+def _restarts(runs) -> str:
+  count = sum(r.get("restarts", 0) for r in runs)
+  return f" ({count} restarted)" if count else ""
+
+
 def markdown(results: dict) -> str:
   lines = ["# Dying fusion units: fusion layer variants", "", common.machine_lines(results),
            "Recipe of the accuracy suite (default preset, AdamW 2e-3, cosine, warm-up 50, "
            "early stopping 4). Test MCC x100 at the dev-chosen threshold; dead units = "
            "fusion units that never fire on the dev split.", "",
-           "| task | variant | ablation | test MCC x100 (per seed) | mean | dead units "
-           "(per seed) | collapsed |", "|---|---|---|---|---:|---|---:|"]
+           "| task | variant | ablation | dev AUROC (mean) | test MCC x100 (per seed) | mean "
+           "| dead units (per seed) | collapsed |", "|---|---|---|---:|---|---:|---|---:|"]
   groups: dict[tuple, list] = {}
   for run in results["runs"]:
     groups.setdefault((run["task"], run["variant"], run["ablation"]), []).append(run)
   for (task, variant, ablation), runs in groups.items():
     mccs = [100 * r["test_mcc"] for r in runs]
+    dev = np.mean([r["dev_auroc"] for r in runs])
     lines.append(
-        f"| {task} | {variant} | {ablation} | {', '.join(f'{m:.1f}' for m in mccs)} | "
+        f"| {task} | {variant} | {ablation} | {dev:.3f} | "
+        f"{', '.join(f'{m:.1f}' for m in mccs)} | "
         f"{np.mean(mccs):.1f} | {', '.join(str(r['dead_fusion_units']) for r in runs)} "
-        f"of {runs[0]['fusion_units']} | {sum(r['collapsed'] for r in runs)} of {len(runs)} |")
+        f"of {runs[0]['fusion_units']} | {sum(r['collapsed'] for r in runs)} of {len(runs)}"
+        f"{_restarts(runs)} |")
   return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ from typing import Callable
 from absl import app
 
 from gslm_keras.errors import GslmError
+from gslm_keras.startup import quiet_tensorflow
 
 
 def command_line(module: str) -> str:
@@ -110,4 +111,5 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
       print(f"error: {_unexpected(error)}", file=sys.stderr)
       sys.exit(2)
 
+  quiet_tensorflow()
   app.run(guarded)

@@ -4,7 +4,11 @@ r"""Evaluates a trained model on a dataset split.
 
 Writes <model_dir>/metrics/<split>.json (accuracy, AUROC, AUPRC, MCC, F1, per
 class for multi-class; Pearson and Spearman for regression),
-<model_dir>/predictions/<split>.tsv and PNG plots in <model_dir>/plots/.
+<model_dir>/predictions/<split>.tsv and PNG plots in <model_dir>/plots/. On
+another --data_dir than the run's own the same files go to
+<model_dir>/evaluations/<dataset name>/ (the run's own results are never
+replaced), and the metrics count the split's sequences that were in the model's
+train or dev split (overlap_with_training; a warning when there are any).
 """
 
 from __future__ import annotations
@@ -24,15 +28,24 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Prediction batch size.")
 
 def main(argv):
   del argv
-  from gslm_keras.evaluation.evaluator import evaluate
+  from gslm_keras.evaluation.evaluator import evaluate, output_dir
 
   cli.require(_MODEL_DIR)
   metrics = evaluate(_MODEL_DIR.value, _DATA_DIR.value, _SPLIT.value,
                            _BATCH_SIZE.value)
   summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
   print(json.dumps(summary, indent=2))
-  print(f"Metrics written to {_MODEL_DIR.value}/metrics/{_SPLIT.value}.json, plots to "
-        f"{_MODEL_DIR.value}/plots/")
+  out = output_dir(_MODEL_DIR.value, _DATA_DIR.value)
+  print(f"Metrics written to {out}/metrics/{_SPLIT.value}.json, predictions to "
+        f"{out}/predictions/{_SPLIT.value}.tsv, plots to {out}/plots/")
+  overlap = metrics.get("overlap_with_training", {})
+  if "unknown" in overlap:
+    print(f"warning: {overlap['unknown']}")
+  for part in ("train", "dev"):
+    if overlap.get(f"shared_with_{part}"):
+      print(f"warning: {overlap[f'shared_with_{part}']} of {overlap['records']} "
+            f"sequences were in the model's {part} split (exact, either strand): these "
+            "metrics are inflated")
 
 
 def run():

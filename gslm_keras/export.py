@@ -12,6 +12,9 @@ existing version unless --overwrite.
 
 from __future__ import annotations
 
+import os
+import shlex
+
 from absl import flags
 
 from gslm_keras import cli
@@ -25,6 +28,12 @@ _UNKNOWN_LETTERS = flags.DEFINE_enum(
     "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes "
     "in a request: fail the request with a message, or read them as N.")
 
+_LENGTH_MISMATCH = flags.DEFINE_enum(
+    "length_mismatch", "rule", ["rule", "adjust"], "A request sequence whose length is "
+    "not the model's window: follow the training dataset's length rule (crop or pad "
+    "where it did, fail the request where it was error or skip), or crop / pad it "
+    "anyway. The output length_adjustment says per row what was done.")
+
 
 def main(argv):
   del argv
@@ -34,10 +43,13 @@ def main(argv):
   cli.require(_MODEL_DIR, _EXPORT_BASE, _MODEL_NAME)
   path = export_model(_MODEL_DIR.value, _EXPORT_BASE.value, _MODEL_NAME.value,
                       _VERSION.value, overwrite=_OVERWRITE.value,
-                      options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value))
+                      options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value,
+                                             length_mismatch=_LENGTH_MISMATCH.value))
   print(f"Exported to {path}")
+  # Docker mounts need an absolute host path.
+  models = os.path.dirname(os.path.abspath(path))
   print(f"Serve: docker run -p 8501:8501 -p 8500:8500 "
-        f"-v {_EXPORT_BASE.value}/{_MODEL_NAME.value}:/models/{_MODEL_NAME.value} "
+        f"-v {shlex.quote(models)}:/models/{_MODEL_NAME.value} "
         f"-e MODEL_NAME={_MODEL_NAME.value} tensorflow/serving")
 
 

@@ -13,7 +13,10 @@ attribute: integrated gradients (or gradient x input) over the one-hot sequence 
 the feature vector together, with the completeness gap and each branch's share;
 TF-MoDISco-lite inputs (N, 4, L) and per-base tracks.
 motifs: first-layer filters as PWMs from their top-activating subsequences, a MEME
-file, Tomtom matches against JASPAR (pyjaspar, offline) and logos.
+file, Tomtom matches against JASPAR (pyjaspar, offline) with q-values (p-values
+corrected for the offsets tried, Benjamini-Hochberg over all filter-JASPAR
+pairs), logos, and with --families=promoter which promoter motif families the
+filters recover.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ _OUTPUT_NAME = flags.DEFINE_string(
 _SEQUENCE = flags.DEFINE_string("sequence", None, "ism: a raw DNA sequence.")
 _FASTA = flags.DEFINE_string("fasta", None, "ism: FASTA whose records to mutate.")
 _PROVIDED = flags.DEFINE_list("provided", None, "ism: provided feature values.")
+_LENGTH_MISMATCH = flags.DEFINE_enum(
+    "length_mismatch", "rule", ["rule", "adjust"], "ism: a sequence whose length is not "
+    "the model's window: follow the training dataset's length rule, or crop / pad it.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None,
                                 "attribute / motifs: dataset (default: the model's).")
 _SPLIT = flags.DEFINE_string("split", None, "attribute (test) / motifs (train): split.")
@@ -43,7 +49,13 @@ _METHOD = flags.DEFINE_enum("method", "integrated_gradients",
                             ["integrated_gradients", "gradient_x_input"],
                             "attribute: method.")
 _STEPS = flags.DEFINE_integer("steps", 128, "attribute: integration steps.")
-_MAX_P = flags.DEFINE_float("max_p", 0.01, "motifs: Tomtom p-value cut-off.")
+_MAX_Q = flags.DEFINE_float("max_q", 0.05, "motifs: q-value cut-off (Tomtom p-values "
+                            "calibrated on column-shuffled filters, Benjamini-Hochberg "
+                            "over all filter-JASPAR pairs).")
+_FAMILIES = flags.DEFINE_enum("families", None, ["promoter"],
+                              "motifs: report which known motif families the filters "
+                              "recover (promoter: TBP, SP/KLF, NRF1, NFY, ETS, YY1, "
+                              "CREB) in families.json.")
 _TAX_GROUP = flags.DEFINE_string("tax_group", "vertebrates",
                                  "motifs: JASPAR taxonomic group ('' for all).")
 
@@ -64,8 +76,11 @@ def _ism(model, output_dir):
     provided = [float(v) for v in _PROVIDED.value] if _PROVIDED.value else None
   except ValueError:
     raise ConfigError(f"--provided={','.join(_PROVIDED.value)}: expected numbers") from None
-  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided, source):
-    print(f"{result['id']}: {result['files']}.npz, .tsv, .png")
+  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided, source,
+                    _LENGTH_MISMATCH.value):
+    adjusted = result["length_adjustment"]
+    note = "" if adjusted == "none" else f" ({adjusted} to the model's window)"
+    print(f"{result['id']}: {result['files']}.npz, .tsv, .png{note}")
 
 
 def _attribute(model, output_dir):
@@ -80,12 +95,24 @@ def _attribute(model, output_dir):
 def _motifs(model, output_dir):
   from gslm_keras.interpretation.commands import motifs
 
+  from gslm_keras.interpretation.motifs import PROMOTER_FAMILIES
+
+  families = PROMOTER_FAMILIES if _FAMILIES.value == "promoter" else None
   found = motifs(model, output_dir, _DATA_DIR.value, _SPLIT.value or "train",
-                 _LIMIT.value, _MAX_P.value, _TAX_GROUP.value)
+                 _LIMIT.value, _MAX_Q.value, _TAX_GROUP.value, families=families)
   print(f"{len(found['motifs'])} filter motifs, {len(found['best'])} with a JASPAR "
-        f"match (p <= {_MAX_P.value}); {output_dir}/filters.meme, tomtom.tsv, logos.png")
+        f"match (q <= {_MAX_Q.value}) in {found['seconds']['total']:.0f} s; "
+        f"{output_dir}/filters.meme, tomtom.tsv, logos.png")
   for name, match in list(found["best"].items())[:10]:
     print(f"  {name}: {match}")
+  for family, hit in (found["families"] or {}).items():
+    if hit is None:
+      print(f"  {family}: not among any filter's top matches")
+    else:
+      verdict = (f"recovered by {hit['filters']} filter(s)" if hit["recovered"]
+                 else f"not recovered at q <= {_MAX_Q.value}")
+      print(f"  {family}: {verdict}; best {hit['jaspar']} by {hit['filter']} "
+            f"(q={hit['q_value']:.2g})")
 
 
 def main(argv):

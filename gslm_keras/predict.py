@@ -5,7 +5,10 @@ r"""Predicts every sequence of a FASTA, CSV or TSV file with a trained model.
 
 --model is a training run's directory or a SavedModel export. One output row per
 input record, in input order: id, one probability per class (or one value per
-target), and the predicted class. Streams in batches (memory holds one batch);
+target), the predicted class, and length_adjustment (none, padded or cropped:
+a sequence of another length than the model's window is cropped or padded where
+the training dataset's length rule did, refused where it was error, unless
+--length_mismatch=adjust). Streams in batches (memory holds one batch);
 --output ending in .parquet writes Parquet.
 """
 
@@ -33,6 +36,11 @@ _UNKNOWN_LETTERS = flags.DEFINE_enum(
 _ON_ERROR = flags.DEFINE_enum(
     "on_error", "stop", ["stop", "skip"], "A record that cannot be predicted: stop, or "
     "skip it (listed with its reason in <output>.rejects.tsv and counted).")
+_LENGTH_MISMATCH = flags.DEFINE_enum(
+    "length_mismatch", "rule", ["rule", "adjust"], "A sequence whose length is not "
+    "the model's window: follow the training dataset's length rule (crop or pad where "
+    "it did, refuse where it was error or skip), or crop / pad it anyway. Adjusted "
+    "rows say so in column length_adjustment and are counted.")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -51,13 +59,17 @@ def main(argv):
                        sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,
                        coordinate_columns=coordinates,
                        unknown_letters=_UNKNOWN_LETTERS.value,
-                       on_error=_ON_ERROR.value, progress_seconds=_PROGRESS_SECONDS.value)
+                       on_error=_ON_ERROR.value, progress_seconds=_PROGRESS_SECONDS.value,
+                       length_mismatch=_LENGTH_MISMATCH.value)
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
   if stats["rejected"]:
     print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
   if stats["replaced_letters"]:
     print(f"{stats['replaced_letters']} characters outside the IUPAC codes read as N")
+  if stats["padded"] or stats["cropped"]:
+    print(f"{stats['padded']} sequences padded with N and {stats['cropped']} cropped to "
+          "the model's window (column length_adjustment)")
 
 
 def run():

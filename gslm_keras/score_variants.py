@@ -11,9 +11,14 @@ and counted) with a reference FASTA, or a table of explicit context sequences
 (columns sequence, position, ref, alt, optional id). Windows of the model's
 length are centred on each variant's start; the alternate window keeps the left
 flank and refills the right from the reference. For every model output: alt and
-ref predictions, diff, log_ratio and log_odds_ratio (classifiers), averaged over
-both strands, and the sequence-path and feature-path diffs. Output: TSV, Parquet or
-VCF (.vcf / .vcf.gz, INFO fields declared in the header).
+ref predictions, diff, log_ratio and log_odds_ratio (classifiers), and the
+sequence-path and feature-path diffs, all computed from ref and alt predictions
+averaged over both strands for a strand-symmetric model (trained with
+reverse-complement augmentation or rc_average) or from the forward strand for a
+strand-oriented one (--strand_average / --nostrand_average to choose; the header
+says which). A window past a contig end is padded with N and flagged (column
+padded, VCF INFO GSLM_PADDED). Output: TSV, Parquet or VCF (.vcf / .vcf.gz, INFO
+fields declared and described in the header); several at once, comma-separated.
 """
 
 from __future__ import annotations
@@ -26,10 +31,15 @@ _MODEL = flags.DEFINE_string("model", None, "model_dir of a training run, or an 
 _VCF = flags.DEFINE_string("vcf", None, "VCF of variants (with --reference).")
 _REFERENCE = flags.DEFINE_string("reference", None, "Reference genome FASTA.")
 _VARIANTS = flags.DEFINE_string("variants", None, "Table of explicit variants instead.")
-_OUTPUT = flags.DEFINE_string("output", None, ".tsv, .parquet, .vcf or .vcf.gz.")
+_OUTPUT = flags.DEFINE_string(
+    "output", None, ".tsv, .parquet, .vcf or .vcf.gz; several joined by commas write "
+    "the same scores to each (e.g. scores.tsv,scores.vcf.gz).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Variants per batch.")
-_STRAND_AVERAGE = flags.DEFINE_boolean("strand_average", True,
-                                       "Average the scores over both strands.")
+_STRAND_AVERAGE = flags.DEFINE_boolean(
+    "strand_average", None, "Average ref and alt predictions over both strands before "
+    "scoring. Unset: decided by the model (both strands when it was trained with "
+    "reverse-complement augmentation or rc_average, else the forward strand); the "
+    "output header says which.")
 _REF_MISMATCH = flags.DEFINE_enum(
     "ref_mismatch", "error", ["error", "flag"], "REF disagreeing with the reference: "
     "stop, or score and flag the row.")
@@ -59,9 +69,11 @@ def main(argv):
   skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items()) or "none"
   print(f"{stats['variants']} variants scored in {stats['seconds']:.1f} s "
         f"({stats['variants'] / max(stats['seconds'], 1e-9):.0f}/s) -> {stats['output']}")
-  print(f"skipped: {skipped}; REF mismatches flagged: {stats['flagged_ref_mismatch']}")
+  print(f"strands: {stats['strands']}")
+  print(f"skipped: {skipped}; REF mismatches flagged: {stats['flagged_ref_mismatch']}; "
+        f"windows padded with N past a contig end: {stats['padded']}")
   if stats["rejected"]:
-    print(f"{stats['rejected']} variants rejected: {stats['output']}.rejects.tsv")
+    print(f"{stats['rejected']} variants rejected: {stats['rejects']}")
 
 
 def run():

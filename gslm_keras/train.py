@@ -16,6 +16,8 @@ from __future__ import annotations
 from absl import flags
 
 from gslm_keras import cli
+from gslm_keras.training.defaults import RECIPE
+
 
 # === Data and output ===
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Dataset directory (build_dataset).")
@@ -41,6 +43,9 @@ _TOWER_KERNEL = flags.DEFINE_integer("tower_kernel", None, "Tower kernel width."
 _DILATION_BASE = flags.DEFINE_integer("dilation_base", None, "Dilation growth per block.")
 _POOLING = flags.DEFINE_enum("pooling", None, ["maxavg", "attention", "flatten"],
                              "Global pooling of the sequence branch.")
+_FLATTEN_CHANNELS = flags.DEFINE_integer(
+    "flatten_channels", None, "Flatten pooling: channels per position after a 1x1 "
+    "projection (0: all tower channels).")
 _FEATURE_UNITS = flags.DEFINE_list("feature_units", None,
                                    "Dense widths of the feature branch.")
 _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion.")
@@ -59,23 +64,30 @@ _RC_AVERAGE = flags.DEFINE_boolean(
 
 # === Optimisation ===
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
-_EPOCHS = flags.DEFINE_integer("epochs", 10, "Passes over the training split.")
+_EPOCHS = flags.DEFINE_integer("epochs", RECIPE["epochs"],
+                               "Passes over the training split.")
 _STEPS_PER_EPOCH = flags.DEFINE_integer(
     "steps_per_epoch", None, "Steps per epoch; ceil(train records / batch) if unset.")
 _CHECKPOINT_EVERY = flags.DEFINE_integer(
     "checkpoint_every", None, "Steps between resumable backups; one epoch if unset.")
-_OPTIMIZER = flags.DEFINE_enum("optimizer", "adam", ["adam", "adamw", "sgd"],
+_OPTIMIZER = flags.DEFINE_enum("optimizer", RECIPE["optimizer"],
+                               ["adam", "adamw", "sgd"],
                                "Optimizer.")
-_LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", RECIPE["learning_rate"],
+                                    "Peak learning rate.")
 _LR_SCHEDULE = flags.DEFINE_enum(
-    "lr_schedule", "constant", ["constant", "cosine", "exponential"],
+    "lr_schedule", RECIPE["lr_schedule"], ["constant", "cosine", "exponential"],
     "Learning-rate schedule: constant, cosine to 0, or halved every epoch.")
-_WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", 0, "Linear warm-up (cosine).")
-_WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 0.0, "Weight decay (adamw).")
-_CLIPNORM = flags.DEFINE_float("clipnorm", 1.0, "Clip each gradient to this norm (0: "
+_WARMUP_STEPS = flags.DEFINE_integer("warmup_steps", RECIPE["warmup_steps"],
+                                     "Linear warm-up (cosine).")
+_WEIGHT_DECAY = flags.DEFINE_float("weight_decay", RECIPE["weight_decay"],
+                                   "Weight decay (adamw).")
+_CLIPNORM = flags.DEFINE_float("clipnorm", RECIPE["clipnorm"],
+                               "Clip each gradient to this norm (0: "
                                "off).")
 _EARLY_STOPPING_PATIENCE = flags.DEFINE_integer(
-    "early_stopping_patience", 0, "Epochs without dev improvement before stopping; "
+    "early_stopping_patience", RECIPE["early_stopping_patience"],
+    "Epochs without dev improvement before stopping; "
     "0 never stops early.")
 _MONITOR = flags.DEFINE_string(
     "monitor", "auto", "Dev metric for model selection (val_auroc, val_accuracy, "
@@ -127,7 +139,7 @@ def config_from_flags():
       stem_filters=_STEM_FILTERS.value, stem_pool=_STEM_POOL.value,
       tower_blocks=_TOWER_BLOCKS.value, tower_filters=_TOWER_FILTERS.value,
       tower_kernel=_TOWER_KERNEL.value, dilation_base=_DILATION_BASE.value,
-      pooling=_POOLING.value,
+      pooling=_POOLING.value, flatten_channels=_FLATTEN_CHANNELS.value,
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,

@@ -72,3 +72,35 @@ def test_import_has_no_side_effects():
   result = _run("-c", code)
   assert result.returncode == 0, result.stderr
   assert float(result.stdout) < 1.0
+
+
+def test_quiet_logs_and_progress_with_an_estimate(tmp_path):
+  # As a user runs it: no TF_CPP_MIN_LOG_LEVEL set, two shard-writer processes.
+  # TensorFlow's CUDA and CPU start-up lines (an error-level "failed call to
+  # cuInit" on a CPU machine) are not shown; progress lines carry a rate and an
+  # estimate of the time left.
+  from gslm_keras.startup import has_nvidia_gpu
+
+  table = tmp_path / "big.csv"
+  with open(REPO / "datasets/splice_statlog/splice_statlog_dna.csv") as source:
+    lines = source.readlines()
+  with open(table, "w") as out:
+    out.write("sequence,label\n")
+    for copy in range(6):
+      out.writelines(",".join(l.split(",")[:2]) + "\n" for l in lines[1:])
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  result = subprocess.run(
+      [sys.executable, "-m", "gslm_keras.build_dataset", f"--input={table}",
+       "--split_fractions=0.8,0.1,0.1", "--computed_features=gc_content",
+       "--num_workers=2", "--records_per_shard=2000", "--progress_seconds=0.2",
+       f"--output_dir={tmp_path / 'out'}"], cwd=REPO, env=env, capture_output=True,
+      text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  if not has_nvidia_gpu():
+    for noise in ("cuInit", "cudart_stub", "cuda drivers", "cpu_feature_guard",
+                  "absl::InitializeLog"):
+      assert noise not in result.stderr, result.stderr[:2000]
+  progress = [l for l in result.stderr.splitlines() if "records read (" in l]
+  assert progress, result.stderr[-2000:]
+  assert any("% " in l or "%," in l for l in progress) and any(" left" in l
+                                                               for l in progress)

@@ -9,6 +9,7 @@ as the table in benchmarks/results/faults.md (`python -m benchmarks.faults`).
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import pathlib
@@ -471,6 +472,19 @@ def test_malformed_vcf_lines(tiny_model, tmp_path, fault_log):
                                f"--output={tmp_path / 's.tsv'}", "--ref_mismatch=flag"))
     assert expected in line, line
     fault_log(f"a VCF line with {case}", f"`{line[len('error: '):][:140]}`")
+  # With --on_error=skip the good records are scored, the bad ones listed.
+  vcf = tmp_path / "mixed.vcf"
+  vcf.write_text(header + "chr1\t0\ta\tN\tG\t.\t.\t.\n"
+                 + f"chr1\t100\tb\t{sequence[99]}\tT\t.\t.\t.\n")
+  out = tmp_path / "mixed.tsv"
+  result = _run("gslm_keras.score_variants", f"--model={tiny_model}", f"--vcf={vcf}",
+                f"--reference={reference}", f"--output={out}", "--on_error=skip")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert "rejected 1 (see" in out.read_text().splitlines()[0]
+  assert "POS 0 is not a position" in (tmp_path / "mixed.tsv.rejects.tsv").read_text()
+  fault_log("a VCF with one bad line, `score_variants --on_error=skip`",
+            "the good variants scored; the bad line in `<output>.rejects.tsv`, counted in "
+            "the header")
 
 
 def test_letters_outside_iupac_are_refused_everywhere(tiny_model, tmp_path, fault_log):
@@ -487,6 +501,39 @@ def test_letters_outside_iupac_are_refused_everywhere(tiny_model, tmp_path, faul
   assert "v.tsv, line 2: character 'X' at position 21 of the sequence" in line_variants
   fault_log("a letter outside IUPAC to `interpret ism` and in a variants table",
             "refused with the record named, as the dataset builder does")
+
+
+def test_another_length_follows_the_rule_or_the_flag(tiny_model, tmp_path, fault_log):
+  # The splice dataset's rule is error for other lengths (60 bp windows).
+  sequence = read_column(SPLICE_CSV, limit=1)[0]
+  fasta = tmp_path / "q.fa"
+  fasta.write_text(f">ok\n{sequence}\n>long\nAC{sequence}GT\n>short\n{sequence[5:]}\n")
+  line = one_line_error(_run("gslm_keras.predict", f"--model={tiny_model}",
+                             f"--input={fasta}", f"--output={tmp_path / 'p.tsv'}"))
+  assert ("q.fa, record 2 'long' (line 3): sequence length 64 is longer than the model's "
+          "60 bp window, and its training data did not accept such sequences "
+          "(on_longer=error); pass --length_mismatch=adjust") in line, line
+  assert not (tmp_path / "p.tsv").exists()
+  out = _run("gslm_keras.predict", f"--model={tiny_model}", f"--input={fasta}",
+             f"--output={tmp_path / 'p.tsv'}", "--length_mismatch=adjust")
+  assert out.returncode == 0, out.stderr
+  text = (tmp_path / "p.tsv").read_text()
+  assert text.startswith("# gslm_keras predict: 3 rows; rejected 0; padded 1, cropped 1 "
+                         "to the model's 60 bp window (center-aligned)\n")
+  rows = list(csv.DictReader(text.splitlines()[1:], delimiter="\t"))
+  assert [r["length_adjustment"] for r in rows] == ["none", "cropped", "padded"]
+  # The cropped window is the original sequence: the same prediction.
+  assert rows[1]["prob_EI"] == rows[0]["prob_EI"]
+  assert "1 sequences padded with N and 1 cropped" in out.stdout
+  line = one_line_error(_run("gslm_keras.interpret", "ism", f"--model={tiny_model}",
+                             f"--output_dir={tmp_path / 'i'}",
+                             f"--sequence={sequence[5:]}"))
+  assert "sequence length 55 is shorter than the model's 60 bp window" in line
+  fault_log("`predict` and `interpret ism` given sequences of another length than a "
+            "model whose dataset rule was `error`",
+            "refused with the record and `--length_mismatch=adjust` named; with the flag, "
+            "cropped / padded and every row marked (`length_adjustment`), counted in "
+            "the header and the log")
 
 
 def test_one_bad_record_does_not_cost_the_others(tiny_model, tmp_path, fault_log):

@@ -204,3 +204,28 @@ def test_backbone_runs_on_any_length_with_the_same_weights():
   for length in (13, 101, 1000):
     out = free(_one_hot(2, length), training=False)
     assert tuple(out.shape) == (2, -(-length // 2), preset("tiny").tower_filters)
+
+
+@pytest.mark.parametrize("changes,layers", [
+    ({"branch_norm": True}, ["sequence_branch_norm", "features_branch_norm"]),
+    ({"branch_norm": True, "ablation": "sequence"}, ["sequence_branch_norm"]),
+    ({"fusion_activation": "gelu", "fusion_norm": True}, ["fusion_norm", "fusion_gelu"]),
+])
+def test_fusion_options(tmp_path, changes, layers):
+  config = preset("tiny").replace(**changes)
+  model = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
+  names = [layer.name for layer in _all_layers(model)]
+  assert all(name in names for name in layers), names
+  assert not [n for n in names if _AUTO_NAME.match(n)], names
+  assert_saved_model_identical(model, _inputs(), tmp_path)
+  if config.branch_norm:
+    # Each branch enters the fusion centred and on unit scale, per example.
+    head = model.get_layer("task_head")
+    probe = keras.Model(head.input, head.get_layer("sequence_branch_norm").output)
+    backbone = model.get_layer("sequence_backbone")
+    inputs = _inputs()
+    out = keras.ops.convert_to_numpy(probe({
+        "positions": backbone(inputs["sequence"]),
+        "features": keras.ops.convert_to_tensor(inputs["features"])}))
+    np.testing.assert_allclose(out.mean(axis=1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=1), 1.0, atol=1e-2)

@@ -40,7 +40,8 @@ def binary_run(tmp_path_factory):
                        for i, (s, y) in enumerate(zip(rows, labels))))
   info = build(tmp / "data", input=[table], split_fractions=(0.8, 0.1, 0.1), seed=1,
                provided_features=("signal",), missing_values="fill_mean",
-               computed_features=["gc_content", "kmer:k=2", "fickett"])
+               computed_features=["gc_content", "kmer:k=2", "fickett"],
+               on_longer="crop", on_shorter="pad")
   config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"),
                        model=preset("tiny"), epochs=1, steps_per_epoch=4, verbose=0)
   train(config)
@@ -154,6 +155,9 @@ def test_signatures_match_keras_without_the_package(binary_export, binary_run, t
     np.testing.assert_allclose(out[key][:, 1], expected, atol=1e-5, err_msg=key)
     np.testing.assert_allclose(out[key].sum(axis=1), 1.0, atol=1e-6)
   assert out["default_classes"].tolist() == [["0", "1"]] * 6
+  # The dataset's rule crops and pads, and every row says what was done to it.
+  assert out["default_length_adjustment"].tolist() == [
+      "none", "none", "none", "padded", "cropped", "padded"]
   assert out["default_predicted_class"].tolist() == [
       "1" if p >= 0.5 else "0" for p in expected]
 
@@ -279,7 +283,9 @@ def test_predict_file_from_run_and_export(splice_run, tmp_path):
   with open(tmp_path / "a.tsv") as handle:
     table = list(csv.DictReader(handle, delimiter="\t"))
   assert [r["id"] for r in table] == [f"q{i}" for i in range(150)]
-  assert list(table[0]) == ["id", "prob_EI", "prob_IE", "prob_N", "predicted_class"]
+  assert list(table[0]) == ["id", "prob_EI", "prob_IE", "prob_N", "predicted_class",
+                            "length_adjustment"]
+  assert {r["length_adjustment"] for r in table} == {"none"}
   got = np.array([[float(r[f"prob_{c}"]) for c in classes] for r in table])
   np.testing.assert_allclose(got, expected, atol=1e-5)
   assert [r["predicted_class"] for r in table] == [
@@ -341,6 +347,20 @@ def test_requests_the_signatures_refuse(splice_run, tmp_path):
   with pytest.raises(tf.errors.InvalidArgumentError, match=r"IUPAC.*row \(0-based\)\]? "
                      r"\[?2"):
     default(sequence=tf.constant([rows[0], rows[1], rows[2][:5] + "*" + rows[2][6:]]))
+  # The splice dataset's rule was error for other lengths: refused, the row and
+  # the export flag named; exported with --length_mismatch=adjust, cropped and said.
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"holds a sequence longer than the model.{1,2}s 60 bp window.*"
+                           r"on_longer=error.*export with --length_mismatch=adjust.*"
+                           r"row \(0-based\)\]? \[?1"):
+    default(sequence=tf.constant([rows[0], "AC" + rows[1] + "GT"]))
+  adjusting = tf.saved_model.load(export_model(
+      splice_run, str(tmp_path), "adjusting", 1,
+      options=ServingOptions(length_mismatch="adjust"))).signatures["serving_default"]
+  out = adjusting(sequence=tf.constant([rows[0], "AC" + rows[0] + "GT", rows[0][3:]]))
+  assert out["length_adjustment"].numpy().tolist() == [b"none", b"cropped", b"padded"]
+  np.testing.assert_allclose(out["probabilities"].numpy()[1],
+                             out["probabilities"].numpy()[0], atol=1e-6)
   onehot = loaded.signatures["predict_onehot"]
   with pytest.raises(tf.errors.InvalidArgumentError, match="one-hot windows of 60 bases"):
     onehot(sequence=tf.zeros([2, 59, 4]), features=tf.zeros([2, 37]))
@@ -355,6 +375,10 @@ def test_requests_the_signatures_refuse(splice_run, tmp_path):
   lenient = tf.saved_model.load(export_model(
       splice_run, str(tmp_path), "lenient", 1,
       options=ServingOptions(unknown_letters="as_n"))).signatures["serving_default"]
-  a = lenient(sequence=tf.constant([rows[0][:20] + "é" + rows[0][21:]]))["probabilities"]
-  b = lenient(sequence=tf.constant([rows[0][:20] + "N" + rows[0][21:]]))["probabilities"]
-  np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
+  a = lenient(sequence=tf.constant([rows[0][:20] + "é" + rows[0][21:]]))
+  b = lenient(sequence=tf.constant([rows[0][:20] + "N" + rows[0][21:]]))
+  np.testing.assert_allclose(a["probabilities"].numpy(), b["probabilities"].numpy(),
+                             atol=1e-6)
+  # The replacements are counted per row, in characters.
+  assert a["replaced_letters"].numpy().tolist() == [1]
+  assert b["replaced_letters"].numpy().tolist() == [0]

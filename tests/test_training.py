@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
 from conftest import PROM_DIR, REPO, read_column
-from helpers import build, write_table
+from helpers import build, read_records, write_table
 
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 
@@ -107,6 +108,7 @@ def test_metrics_agree_with_predictions(tiny_run, splice_dir):
   prob = np.array([[float(r[f"prob_{c}"]) for c in classes] for r in rows])
   metrics = json.load(open(os.path.join(config.model_dir, "metrics", "test.json")))
   assert metrics == result.metrics["test"] | {}
+  assert not result.stopped_early  # 2 epochs with patience 6: it ran them all.
   assert metrics["accuracy"] == pytest.approx(skm.accuracy_score(truth, prob.argmax(1)))
   assert metrics["mcc"] == pytest.approx(skm.matthews_corrcoef(truth, prob.argmax(1)))
   assert metrics["per_class"]["IE"]["auroc"] == pytest.approx(
@@ -120,6 +122,29 @@ def _test_rows():
   with open(REPO / "datasets/splice_statlog/splice_statlog_dna.csv", newline="") as handle:
     return [{"id": f"splice_statlog_dna.csv:{i}"} for i, r in
             enumerate(csv.DictReader(handle), start=1) if r["statlog_split"] == "test"]
+
+
+def test_one_recipe():
+  # train's own defaults, OptimConfig's and models/default.flags are one recipe.
+  from absl import flags as absl_flags
+
+  from gslm_keras import train as train_main
+  from gslm_keras.training.config import OptimConfig
+  from gslm_keras.training.defaults import RECIPE
+
+  written = {}
+  for line in open(REPO / "models/default.flags"):
+    if line.startswith("--") and "=" in line:
+      key, value = line[2:].strip().split("=", 1)
+      written[key] = value
+  del train_main
+  defaults = {name: absl_flags.FLAGS[name].default for name in RECIPE}
+  optim = OptimConfig()
+  for name, value in RECIPE.items():
+    assert defaults[name] == value == getattr(optim, name), name
+    if name in written:
+      assert type(value)(written[name]) == value, name
+  assert set(written) >= set(RECIPE) - {"clipnorm"}
 
 
 def test_finished_run_is_not_overwritten(tiny_run):
@@ -141,6 +166,57 @@ def test_evaluate_entry_point(tiny_run, tmp_path):
   assert out.returncode == 1
   assert "error: the model reads 60 bp windows" in out.stderr
   assert "Traceback" not in out.stderr
+
+
+def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
+                                                                       tmp_path):
+  config, _ = tiny_run
+  run = pathlib.Path(config.model_dir)
+  own = {p: p.read_bytes() for p in run.rglob("*")
+         if p.is_file() and p.parts[len(run.parts)] in ("metrics", "predictions", "plots")}
+  # Another dataset of the same kind whose test split holds 40 of the model's
+  # training sequences (10 of them reverse-complemented) and 60 it never saw.
+  with open(REPO / "datasets/splice_statlog/splice_statlog_dna.csv", newline="") as handle:
+    rows = list(csv.DictReader(handle))
+  trained = {r["sequence"] for r in read_records(DatasetInfo.load(config.data.data_dir),
+                                                 "train")}
+  seen = [r for r in rows if r["sequence"] in trained][:40]
+  unseen = [r for r in rows if r["statlog_split"] == "test"][:60]
+  complement = str.maketrans("ACGT", "TGCA")
+  for r in seen[:10]:
+    r["sequence"] = r["sequence"].translate(complement)[::-1]
+  table = tmp_path / "other.csv"
+  with open(table, "w", newline="") as handle:
+    writer = csv.DictWriter(handle, ["sequence", "label", "statlog_split"])
+    writer.writeheader()
+    writer.writerows([dict(r, statlog_split="test") for r in seen + unseen])
+    writer.writerows([dict(r, statlog_split="train") for r in unseen[:30]])
+  other = tmp_path / "other_set"
+  build_dataset(config_from_flagfile(str(REPO / "datasets/splice_statlog/build.flags"),
+                                     input=str(table), output_dir=str(other),
+                                     dev_fraction=0, num_workers=1))
+  # The expected counts, independently: StatLog repeats some sequences across its
+  # splits, so a few "unseen" test rows are in train or dev too.
+  canonical = lambda s: min(s, s.translate(complement)[::-1])  # noqa: E731
+  info = DatasetInfo.load(config.data.data_dir)
+  expected = {part: sum(canonical(r["sequence"]) in {canonical(t["sequence"]) for t in
+                                                      read_records(info, part)}
+                        for r in seen + unseen) for part in ("train", "dev")}
+  assert expected["train"] >= 40
+  out = _run("gslm_keras.evaluate", f"--model_dir={run}", f"--data_dir={other}")
+  assert out.returncode == 0, out.stderr
+  assert (f"warning: {expected['train']} of 100 sequences were in the model's train "
+          "split") in out.stdout
+  metrics = json.load(open(run / "evaluations/other_set/metrics/test.json"))
+  overlap = metrics["overlap_with_training"]
+  assert overlap["records"] == 100
+  assert overlap["shared_with_train"] == expected["train"]
+  assert overlap["shared_with_dev"] == expected["dev"]
+  assert overlap["fraction_shared_with_train"] == pytest.approx(expected["train"] / 100)
+  assert (run / "evaluations/other_set/plots/test_confusion.png").exists()
+  assert len(open(run / "evaluations/other_set/predictions/test.tsv").readlines()) == 101
+  # The run's own results are untouched, byte for byte.
+  assert own and all(p.read_bytes() == data for p, data in own.items())
 
 
 def _segments_backed_up(model_dir) -> int:
@@ -377,31 +453,51 @@ def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch
   model = keras.models.load_model(tmp_path / "a" / "model.keras")
   from gslm_keras import make_dataset
 
-  batches = [x for x, _ in make_dataset(splice_dir, "dev", batch_size=128, limit=256)]
-  alive = collapse.diagnose(model, batches)
+  batches = list(make_dataset(splice_dir, "dev", batch_size=128, limit=256))
+  alive = collapse.diagnose(model, batches, "multiclass")
   assert not alive["collapsed"] and alive["dead_fusion_units"] < alive["fusion_units"]
   fusion = model.get_layer("task_head").get_layer("fusion_dense")
   kernel, bias = fusion.get_weights()
   fusion.set_weights([np.zeros_like(kernel), np.full_like(bias, -1.0)])
-  dead = collapse.diagnose(model, batches)
+  dead = collapse.diagnose(model, batches, "multiclass")
   assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
-  assert dead["output_spread"] == 0.0
+  assert dead["output_spread"] == 0.0 and dead["dev_at_chance"]
   # A collapse found after epoch 1 restarts the run from a new seed, recorded.
   real = collapse.diagnose
   calls = []
 
-  def first_collapses(model, batches):
+  def first_collapses(model, batches, task):
     calls.append(1)
-    found = real(model, batches)
+    found = real(model, batches, task)
     return {**found, "collapsed": True, "dead_fusion_units": found["fusion_units"]} \
         if len(calls) == 1 else found
 
   monkeypatch.setattr(collapse, "diagnose", first_collapses)
   result = train(config.replace(model_dir=str(tmp_path / "b")))
   assert len(calls) == 2 and len(result.restarts) == 1
-  assert result.restarts[0]["seed"] == 0 and "all 16 fusion units dead" in \
+  assert result.restarts[0]["seed"] == 0 and "16 of 16 fusion units dead" in \
       result.restarts[0]["reason"]
   saved = json.load(open(tmp_path / "b" / "config.json"))["resolved"]
   assert saved["seed"] == collapse.RESTART_SEED_STEP and len(saved["restarts"]) == 1
+  assert saved["model"]["branch_norm"] is True  # The restart removes the cause.
+  restarted = keras.models.load_model(tmp_path / "b" / "model.keras")
+  assert "sequence_branch_norm" in [
+      layer.name for layer in restarted.get_layer("task_head").layers]
   assert json.load(open(tmp_path / "b" / "restarts.json")) == result.restarts
   assert result.steps == 10
+
+
+def test_chance_by_task():
+  from gslm_keras.training.collapse import at_chance
+
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 2, 400)
+  assert at_chance("binary", labels, rng.uniform(size=(400, 1)))
+  assert not at_chance("binary", labels, (labels + rng.normal(0, 0.5, 400))[:, None])
+  classes = rng.integers(0, 3, 300)
+  majority = np.eye(3)[np.zeros(300, int)]
+  assert at_chance("multiclass", classes, majority)
+  assert not at_chance("multiclass", classes, np.eye(3)[classes])
+  values = rng.normal(size=(5000, 2))
+  assert at_chance("regression", values, rng.normal(size=(5000, 2)))
+  assert not at_chance("regression", values, values + rng.normal(0, 0.3, (5000, 2)))

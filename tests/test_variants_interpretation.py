@@ -128,8 +128,8 @@ def test_other_strand_gives_the_same_scores(motif_run, tmp_path):
     rows_f.append((f"s{i}", sequence, pos, sequence[pos], alt))
     rows_r.append((f"s{i}", reverse, n - 1 - pos, sequence[pos].translate(COMPLEMENT),
                    alt.translate(COMPLEMENT)))
-  a = _score_table(tmp_path, motif_run["dir"], rows_f, "f")
-  b = _score_table(tmp_path, motif_run["dir"], rows_r, "r")
+  a = _score_table(tmp_path, motif_run["dir"], rows_f, "f", strand_average=True)
+  b = _score_table(tmp_path, motif_run["dir"], rows_r, "r", strand_average=True)
   for x, y in zip(a, b):
     for key in ("diff_prob_1", "log_odds_ratio_prob_1", "ref_prob_1", "alt_prob_1"):
       assert float(x[key]) == pytest.approx(float(y[key]), abs=1e-5), key
@@ -142,13 +142,22 @@ def test_scores_equal_prediction_differences(motif_run, tmp_path):
   p = keras_predictions(motif_run["dir"], [window.ref, window.alt])[0]
   rc = lambda s: s.translate(COMPLEMENT)[::-1]  # noqa: E731
   q = keras_predictions(motif_run["dir"], [rc(window.ref), rc(window.alt)])[0]
-  scores = _score_table(tmp_path, motif_run["dir"],
-                        [("x", sequence, 50, sequence[50], window.alt[50])], "one")[0]
+  variant = [("x", sequence, 50, sequence[50], window.alt[50])]
+  scores = _score_table(tmp_path, motif_run["dir"], variant, "one", strand_average=True)[0]
   assert float(scores["diff_prob_1"]) == pytest.approx(
       ((p[1] - p[0]) + (q[1] - q[0]))[0] / 2, abs=1e-6)
-  expected = scoring.scores(p[:1], p[1:], True)["log_odds_ratio"][0, 0] / 2 + \
-      scoring.scores(q[:1], q[1:], True)["log_odds_ratio"][0, 0] / 2
-  assert float(scores["log_odds_ratio_prob_1"]) == pytest.approx(expected, abs=1e-4)
+  # Every score from the strand-averaged probabilities.
+  ref, alt = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
+  expected = scoring.scores(ref[None], alt[None], True)
+  for name in ("log_ratio", "log_odds_ratio"):
+    assert float(scores[f"{name}_prob_1"]) == pytest.approx(expected[name][0, 0],
+                                                            abs=1e-4)
+  # This model was trained without reverse-complement augmentation: by default it
+  # is read on the forward strand only, and the header says why.
+  forward = _score_table(tmp_path, motif_run["dir"], variant, "fwd")[0]
+  assert float(forward["diff_prob_1"]) == pytest.approx(p[1][0] - p[0][0], abs=1e-6)
+  assert "strands: forward strand only (default for this model" in \
+      open(tmp_path / "fwd_scores.tsv").read()
 
 
 def test_windows_rule():
@@ -205,6 +214,55 @@ def test_vcf_scoring_counts_what_it_skips(motif_run, genome_vcf):
   assert ref_equal and abs(ref_equal[0].info["GSLM_DIFF_PROB_1"]) < 1e-7
 
 
+def test_strands_follow_the_model_and_adjustments_are_reported(motif_run, genome_vcf,
+                                                               tmp_path):
+  import shutil
+
+  import pysam
+
+  tmp, chrom = genome_vcf
+  # The same model, recorded as trained with reverse-complement augmentation.
+  symmetric = tmp_path / "symmetric"
+  shutil.copytree(motif_run["dir"], symmetric)
+  config = json.load(open(symmetric / "config.json"))
+  config["data"]["reverse_complement"] = True
+  (symmetric / "config.json").write_text(json.dumps(config))
+  vcf = tmp_path / "edge.vcf"
+  vcf.write_text("##fileformat=VCFv4.2\n"
+                 "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                 f"chr1\t3\tedge\t{chrom[2]}\t{'A' if chrom[2] != 'A' else 'C'}\t.\t.\t.\n"
+                 f"chr1\t500\tinner\t{chrom[499]}\t{'A' if chrom[499] != 'A' else 'C'}"
+                 "\t.\t.\t.\n")
+  outputs = f"{tmp_path / 'sym.tsv'},{tmp_path / 'sym.vcf.gz'}"
+  stats = score_variants(ScoreConfig(model=str(symmetric), vcf=str(vcf),
+                                     reference=str(tmp / "genome.fa"), output=outputs))
+  assert stats["padded"] == 1 and stats["strands"].startswith("both strands, averaged "
+                                                              "(default for this model")
+  explicit = tmp_path / "explicit.tsv"
+  score_variants(ScoreConfig(model=motif_run["dir"], vcf=str(vcf),
+                             reference=str(tmp / "genome.fa"), output=str(explicit),
+                             strand_average=True))
+  read = lambda path: list(csv.DictReader(  # noqa: E731
+      [l for l in open(path) if not l.startswith("#")], delimiter="\t"))
+  rows, same = read(tmp_path / "sym.tsv"), read(explicit)
+  assert [r["diff_prob_1"] for r in rows] == [r["diff_prob_1"] for r in same]
+  assert [r["padded"] for r in rows] == ["1", "0"]
+  head = [l for l in open(tmp_path / "sym.tsv") if l.startswith("#")]
+  assert any(l.startswith("# padded: 1 variant(s)") for l in head)
+  assert any("agree in sign" in l for l in head)
+  # The VCF of the same run: the same rows, the flag declared and set, every score
+  # described.
+  records = list(pysam.VariantFile(str(tmp_path / "sym.vcf.gz")))
+  assert [r.id for r in records] == ["edge", "inner"]
+  assert records[0].info["GSLM_PADDED"] and "GSLM_PADDED" not in records[1].info
+  assert records[1].info["GSLM_DIFF_PROB_1"] == pytest.approx(
+      float(rows[1]["diff_prob_1"]), rel=1e-5)
+  header = str(pysam.VariantFile(str(tmp_path / "sym.vcf.gz")).header)
+  assert ('Description="gslm_keras prob_1: logit(p_alt) - logit(p_ref), natural log '
+          '(mean over both strands)"') in header
+  assert "##gslm_keras_padded=1" in header
+
+
 def test_vcf_bad_input(motif_run, genome_vcf, tmp_path):
   tmp, chrom = genome_vcf
   bad = tmp_path / "bad.vcf"
@@ -240,17 +298,26 @@ def test_ism_matches_direct_predictions(motif_run):
 
   sequence = motif_run["test"][1]["sequence"]
   result = ism(LoadedModel(motif_run["dir"]), sequence)
-  # One effect per output column (prob_0, prob_1) of each substitution.
+  # One effect per output column (prob_0, prob_1) of each substitution, on the
+  # logit scale, with the probability differences beside them.
+  assert result["scale"] == "logit"
   assert result["effects"].shape == (planted.LENGTH, 4, 2)
-  np.testing.assert_allclose(result["effects"].sum(axis=2), 0.0, atol=1e-6)
+  probability = result["effects_probability"]
+  np.testing.assert_allclose(probability.sum(axis=2), 0.0, atol=1e-6)
+  # Binary: logit(p1) = -logit(p0), so the logit effects are antisymmetric too.
+  np.testing.assert_allclose(result["effects"].sum(axis=2), 0.0, atol=1e-3)
+  logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
   for position in (0, 37, 100):
     ref_base = "ACGT".index(sequence[position])
     assert result["effects"][position, ref_base, 1] == 0.0
     alt = "ACGT"[(ref_base + 1) % 4]
     mutant = sequence[:position] + alt + sequence[position + 1:]
     p = keras_predictions(motif_run["dir"], [sequence, mutant])[0]
-    assert result["effects"][position, "ACGT".index(alt), 1] == pytest.approx(
+    assert probability[position, "ACGT".index(alt), 1] == pytest.approx(
         p[1, 0] - p[0, 0], abs=1e-6)
+    assert result["effects"][position, "ACGT".index(alt), 1] == pytest.approx(
+        logit(np.clip(p[1, 0], 1e-7, 1 - 1e-7)) - logit(np.clip(p[0, 0], 1e-7, 1 - 1e-7)),
+        abs=2e-3)
 
 
 def test_integrated_gradients_completeness_and_shares(motif_run):
@@ -304,7 +371,12 @@ def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
     position = int(row["position"])
     mutant = sequence[:position] + row["alt"] + sequence[position + 1:]
     p = keras_predictions(motif_run["dir"], [sequence, mutant])[0]
-    assert float(row["effect_prob_1"]) == pytest.approx(p[1, 0] - p[0, 0], abs=1e-5)
+    assert float(row["effect_probability_prob_1"]) == pytest.approx(p[1, 0] - p[0, 0],
+                                                                     abs=1e-5)
+    clipped = np.clip(p[:, 0], 1e-7, 1 - 1e-7)
+    logit = np.log(clipped) - np.log1p(-clipped)
+    assert float(row["effect_logit_prob_1"]) == pytest.approx(logit[1] - logit[0],
+                                                               abs=1e-3)
   summary = json.load(open(tmp_path / "attribution_summary.json"))
   assert summary["examples"] == 40 and summary["output"] == "prob_1"
   assert summary["completeness_gap_median"] < 0.02

@@ -148,3 +148,14 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
   dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=deterministic)
   return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def split_sequences(info: DatasetInfo, split: str, batch_size: int = 1024):
+  """The raw sequences of a split (str), in manifest order, as stored."""
+  from gslm_keras.encoding.schema import parse_spec
+
+  spec = {"sequence": parse_spec(info.n_provided)["sequence"]}
+  dataset = tf.data.TFRecordDataset(info.shard_paths(split), info.compression)
+  for batch in dataset.batch(batch_size):
+    for sequence in tf.io.parse_example(batch, spec)["sequence"].numpy():
+      yield sequence.decode()

@@ -10,6 +10,9 @@ from gslm_keras.errors import ConfigError
 ALIGNS = ("center", "left", "right")
 ON_LONGER = ("error", "crop", "skip")
 ON_SHORTER = ("error", "pad", "skip")
+# What a trained model does with a sequence of another length at prediction time:
+# follow its dataset's rule, or crop / pad whatever the rule said (reported).
+LENGTH_MISMATCH = ("rule", "adjust")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +61,30 @@ class LengthRule:
     flag = "--on_longer=crop|skip" if side == "longer" else "--on_shorter=pad|skip"
     return (f"sequence length {seq_len} is {side} than the window length "
             f"{self.length} (set {flag} to accept it)")
+
+  def at_prediction(self, seq_len: int, length_mismatch: str = "rule") -> str:
+    """What prediction does to a sequence of `seq_len`: "keep", "pad", "crop", or
+    "refuse" (the dataset's rule was error or skip, and no --length_mismatch=adjust).
+    """
+    if length_mismatch not in LENGTH_MISMATCH:
+      raise ConfigError(f"length_mismatch={length_mismatch!r}: expected rule or adjust")
+    if seq_len == self.length:
+      return "keep"
+    adjusted = "crop" if seq_len > self.length else "pad"
+    if length_mismatch == "adjust" or self.action(seq_len) == adjusted:
+      return adjusted
+    return "refuse"
+
+  def refusal(self, longer: bool, fix: str = "pass --length_mismatch=adjust") -> str:
+    """Why prediction refuses a longer (shorter) sequence, and how to accept it."""
+    side, rule = ("longer", "on_longer") if longer else ("shorter", "on_shorter")
+    verb = "crop" if longer else "pad with N"
+    return (f"{side} than the model's {self.length} bp window, and its training data "
+            f"did not accept such sequences ({rule}={getattr(self, rule)}); {fix} to "
+            f"{verb} ({self.align}-aligned) and have it reported")
+
+  def describe_refusal(self, seq_len: int) -> str:
+    return f"sequence length {seq_len} is {self.refusal(seq_len > self.length)}"
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

@@ -1,8 +1,11 @@
 """Batch prediction: every sequence of a FASTA, CSV or TSV file, streamed.
 
 One output row per input record, in input order: its id, one column per class
-or target (see `gslm_keras.inference.outputs`) and the predicted class for
-classifiers. Memory holds one batch.
+or target (see `gslm_keras.inference.outputs`), the predicted class for
+classifiers, and `length_adjustment`: "none", or "padded" / "cropped" when the
+sequence's length was not the model's window (the dataset's length rule, or
+`length_mismatch="adjust"`; counted in the header and the log). Memory holds one
+batch.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
 
 UNKNOWN_LETTERS = ("error", "as_n")
+ADJUSTED = {"keep": "none", "pad": "padded", "crop": "cropped"}
 
 
 def _records(path: str, sequence_column: str, id_column: str | None,
@@ -71,10 +76,10 @@ class _Batch:
     self.model = model
     self.writer = writer
     self.rc_average = rc_average
-    self.items: list[tuple[str, str, list[float] | None]] = []
+    self.items: list[tuple[str, str, list[float] | None, str]] = []
 
-  def add(self, record_id: str, sequence: str, provided) -> None:
-    self.items.append((record_id, sequence, provided))
+  def add(self, record_id: str, sequence: str, provided, adjustment: str) -> None:
+    self.items.append((record_id, sequence, provided, adjustment))
 
   def flush(self) -> None:
     if not self.items:
@@ -86,23 +91,42 @@ class _Batch:
                                 self.rc_average)
     predicted = outputs.predicted_classes(info, values)
     rows = []
-    for i, (record_id, _, _) in enumerate(self.items):
+    for i, (record_id, _, _, adjustment) in enumerate(self.items):
       row = {"id": record_id, **dict(zip(self.model.columns, map(float, values[i])))}
       if predicted is not None:
         row["predicted_class"] = predicted[i]
+      row["length_adjustment"] = adjustment
       rows.append(row)
     self.writer.write(rows)
     self.items.clear()
 
 
-def _predict_records(records, input_path: str, unknown_letters: str, plan, batch: _Batch,
-                     batch_size: int, rejects: Rejects, stats: dict,
+def _length_adjustment(sequence: str, rule, length_mismatch: str, path: str,
+                       locator: str) -> str:
+  """"none", "padded" or "cropped"; an InputError when the rule refuses it."""
+  action = rule.at_prediction(len(sequence), length_mismatch)
+  if action == "refuse":
+    raise InputError(rule.describe_refusal(len(sequence)), path=path, record=locator)
+  return ADJUSTED[action]
+
+
+def describe_adjustments(stats: dict, rule) -> str:
+  """"padded 3, cropped 2 to the 300 bp window (center-aligned)"."""
+  return (f"padded {stats['padded']}, cropped {stats['cropped']} to the model's "
+          f"{rule.length} bp window ({rule.align}-aligned)")
+
+
+def _predict_records(records, input_path: str, unknown_letters: str, length_mismatch: str,
+                     plan, batch: _Batch, batch_size: int, rejects: Rejects, stats: dict,
                      progress_seconds: float) -> None:
   """Checks each record and predicts it in batches; bad ones go to `rejects`."""
-  start = last = time.monotonic()
+  meter = Progress("sequences read", progress_seconds, paths=[input_path])
+  rule = batch.model.info.length_rule
   for n, record in enumerate(records, start=1):
     try:
       sequence, replaced = _checked_sequence(record, input_path, unknown_letters)
+      adjustment = _length_adjustment(sequence, rule, length_mismatch, input_path,
+                                      record.locator)
       provided = None
       if len(plan):
         provided = plan.values(dict(zip(plan.columns, record.values)), record.chrom,
@@ -111,14 +135,13 @@ def _predict_records(records, input_path: str, unknown_letters: str, plan, batch
       rejects.handle(error)
       continue
     stats["replaced_letters"] += replaced
-    batch.add(record.id or str(n), sequence, provided)
+    if adjustment != "none":
+      stats[adjustment] += 1
+    batch.add(record.id or str(n), sequence, provided, adjustment)
     stats["records"] += 1
     if len(batch.items) >= batch_size:
       batch.flush()
-    if time.monotonic() - last >= progress_seconds:
-      last = time.monotonic()
-      logging.info("%d sequences read (%.0f/s)", stats["records"],
-                   stats["records"] / (last - start))
+    meter.update(stats["records"])
   batch.flush()
 
 
@@ -127,7 +150,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
                  sequence_column: str = "sequence", id_column: str | None = None,
                  coordinate_columns: Sequence[str] | None = None,
                  unknown_letters: str = "error", on_error: str = "stop",
-                 progress_seconds: float = 10.0) -> dict:
+                 progress_seconds: float = 10.0, length_mismatch: str = "rule") -> dict:
   """Predicts every sequence of a file and writes one row per record.
 
   The output is taken with a lock and appears only when complete.
@@ -146,9 +169,14 @@ def predict_file(model_path: str, input_path: str, output_path: str,
     on_error: "stop" at the first bad record, or "skip" it: skipped records go to
       `<output>.rejects.tsv` with their reasons and are counted.
     progress_seconds: seconds between progress lines.
+    length_mismatch: a sequence whose length is not the model's window: "rule"
+      (the training dataset's length rule: crop or pad where it did, refuse where
+      it was error or skip) or "adjust" (crop or pad it, aligned by the rule).
+      Either way, every adjusted row says so and is counted.
 
   Returns:
-    {"records", "rejected", "replaced_letters", "seconds", "output"}.
+    {"records", "rejected", "replaced_letters", "padded", "cropped", "seconds",
+    "output"}.
   """
   if unknown_letters not in UNKNOWN_LETTERS:
     raise ConfigError(f"unknown_letters={unknown_letters!r}: expected error or as_n")
@@ -160,8 +188,11 @@ def predict_file(model_path: str, input_path: str, output_path: str,
         f"the model takes bigWig features ({', '.join(n for n, _ in plan.bigwigs)}); "
         "give a table with coordinates and --coordinate_columns=chrom,start,end")
   classes = info.task in ("binary", "multiclass")
-  header = ["id", *model.columns] + (["predicted_class"] if classes else [])
-  stats = {"records": 0, "rejected": 0, "replaced_letters": 0}
+  header = (["id", *model.columns] + (["predicted_class"] if classes else [])
+            + ["length_adjustment"])
+  stats = {"records": 0, "rejected": 0, "replaced_letters": 0, "padded": 0,
+           "cropped": 0}
+  rule = info.length_rule
   start = time.monotonic()
   with exclusive_output(output_path, "prediction output",
                         also=(rejects_path(output_path), output_path + ".summary.json")):
@@ -173,16 +204,18 @@ def predict_file(model_path: str, input_path: str, output_path: str,
       with plan:
         records = _records(input_path, sequence_column, id_column, plan.columns,
                            coordinate_columns)
-        _predict_records(records, input_path, unknown_letters, plan, batch, batch_size,
-                         rejects, stats, progress_seconds)
+        _predict_records(records, input_path, unknown_letters, length_mismatch, plan,
+                         batch, batch_size, rejects, stats, progress_seconds)
       if stats["records"] == 0:
         raise InputError("no sequences to predict" + (
             f" ({rejects.describe()})" if rejects.count else ""), path=input_path)
       ok = True
     finally:
       stats["rejected"] = rejects.count
-      comments = ([f"gslm_keras predict: {stats['records']} rows; {rejects.describe()}"]
-                  if rejects.count else [])
+      adjusted = stats["padded"] + stats["cropped"]
+      comments = ([f"gslm_keras predict: {stats['records']} rows; {rejects.describe()}; "
+                   f"{describe_adjustments(stats, rule)}"]
+                  if rejects.count or adjusted else [])
       writer.close(ok, comments=comments, summary={**stats, "input": input_path})
       rejects.close(ok)
   stats.update(seconds=time.monotonic() - start, output=output_path)
@@ -191,6 +224,8 @@ def predict_file(model_path: str, input_path: str, output_path: str,
   if stats["replaced_letters"]:
     logging.warning("%d characters outside the IUPAC codes read as N",
                     stats["replaced_letters"])
+  if stats["padded"] + stats["cropped"]:
+    logging.warning("%s (column length_adjustment)", describe_adjustments(stats, rule))
   logging.info("%d sequences predicted in %.1f s -> %s", stats["records"],
                stats["seconds"], output_path)
   return stats

@@ -84,6 +84,21 @@ class LoadedModel:
                         "run's directory (model.keras), which has the layers")
     return self._keras
 
+  def strand_symmetry(self) -> str | None:
+    """Why the model reads both strands alike: "rc_average" (it averages both
+    itself), "reverse_complement" (trained with reverse-complement augmentation),
+    or None: a strand-oriented model, or one whose training is not recorded."""
+    model = self.config.get("model", self.config)
+    data = self.config.get("data", self.config)
+    resolved = self.config.get("resolved", {}).get("model", {})
+    if resolved.get("rc_average") or model.get("rc_average"):
+      return "rc_average"
+    if self._keras is not None and self.parts() is not None and self.parts()[2]:
+      return "rc_average"
+    if data.get("reverse_complement"):
+      return "reverse_complement"
+    return None
+
   def parts(self):
     """(backbone or None, head, rc_average) of a training run's model, or None.
 

@@ -8,15 +8,18 @@ found, so tests and notebooks call exactly what the command line runs.
 from __future__ import annotations
 
 import os
+import time
 from typing import Sequence
 
 import numpy as np
+from absl import logging
 
 from gslm_keras.dna import alphabet
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.interpretation import attribution, motifs as motifs_lib, mutagenesis
 from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import TableWriter
 from gslm_keras.run_dir import data_dir_of
 
@@ -53,18 +56,22 @@ def _eval_arrays(data_dir: str, split: str, limit: int):
 
 def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
         output_name: str | None = None, provided: Sequence[float] | None = None,
-        source: str = "--sequence") -> list[dict]:
+        source: str = "--sequence", length_mismatch: str = "rule") -> list[dict]:
   """In-silico mutagenesis of each (id, sequence): `ism_<id>.npz`, `.tsv`, `.png`.
 
   Args:
     source: where the records come from, for error messages (a FASTA path).
+    length_mismatch: a sequence of another length than the model's window:
+      "rule" (the training dataset's length rule) or "adjust" (crop or pad).
 
   Returns:
-    One `mutagenesis.ism` result per record, with "id" and "column" added.
+    One `mutagenesis.ism` result per record, with "id", "column" and
+    "length_adjustment" ("none", "padded", "cropped") added.
 
   Raises:
     InputError: a sequence with a character outside the IUPAC codes (the
-      dataset builder refuses those too), naming the record.
+      dataset builder refuses those too), or of a length the rule refuses,
+      naming the record.
   """
   for record_id, sequence in records:
     bad = alphabet.find_invalid(sequence) if sequence else (0, "")
@@ -73,12 +80,24 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
                        "nucleotide code" if sequence else "empty sequence",
                        path=source, record=record_id)
   model = LoadedModel(model_path)
+  rule = model.info.length_rule
+  adjustments = []
+  for record_id, sequence in records:
+    action = rule.at_prediction(len(sequence), length_mismatch)
+    if action == "refuse":
+      raise InputError(rule.describe_refusal(len(sequence)), path=source, record=record_id)
+    adjustments.append({"keep": "none", "pad": "padded", "crop": "cropped"}[action])
   index, column = output_index(model, output_name)
   if model.info.n_provided and provided is None:
     raise ConfigError(f"the model takes {model.info.n_provided} provided features: "
                       "pass --provided")
-  return [_ism_record(model, record_id, sequence, output_dir, index, column, provided)
-          for record_id, sequence in records]
+  meter = Progress("sequences mutated", total=len(records))
+  results = []
+  for (record_id, sequence), adjusted in zip(records, adjustments):
+    results.append({**_ism_record(model, record_id, sequence, output_dir, index, column,
+                                  provided), "length_adjustment": adjusted})
+    meter.update(len(results))
+  return results
 
 
 def _ism_record(model, record_id, sequence, output_dir, index, column, provided) -> dict:
@@ -86,14 +105,20 @@ def _ism_record(model, record_id, sequence, output_dir, index, column, provided)
   result = mutagenesis.ism(model, sequence, provided)
   stem = os.path.join(output_dir, f"ism_{record_id}")
   os.makedirs(output_dir, exist_ok=True)
-  np.savez_compressed(stem + ".npz", effects=result["effects"],
-                      window=np.array(result["window"]), reference=result["reference"])
-  with TableWriter(stem + ".tsv", ["position", "ref", "alt", f"effect_{column}"]) as out:
+  arrays = {k: result[k] for k in ("effects", "effects_probability") if k in result}
+  np.savez_compressed(stem + ".npz", window=np.array(result["window"]),
+                      reference=result["reference"], scale=np.array(result["scale"]),
+                      **arrays)
+  scale = result["scale"]
+  names = {"effects": f"effect_{scale}_{column}",
+           "effects_probability": f"effect_probability_{column}"}
+  with TableWriter(stem + ".tsv", ["position", "ref", "alt",
+                                   *(names[k] for k in arrays)]) as out:
     out.write([{"position": p, "ref": letter, "alt": base,
-                f"effect_{column}": float(result["effects"][p, b, index])}
+                **{names[k]: float(v[p, b, index]) for k, v in arrays.items()}}
                for p, letter in enumerate(result["window"])
                for b, base in enumerate(mutagenesis.BASES) if base != letter])
-  mutagenesis.plot_ism(result, index, column, stem + ".png")
+  mutagenesis.plot_ism(result, index, column, stem + ".png", title=record_id)
   return {**result, "id": record_id, "column": column, "files": stem}
 
 
@@ -145,36 +170,63 @@ def attribute(model_path: str, output_dir: str, data_dir: str | None = None,
 
 
 def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
-           split: str = "train", limit: int = 500, max_p: float = 0.01,
-           tax_group: str | None = "vertebrates", jaspar=None) -> dict:
-  """First-layer filters as PWMs, a MEME file, Tomtom matches and logos.
+           split: str = "train", limit: int = 500, max_q: float = 0.05,
+           tax_group: str | None = "vertebrates", jaspar=None,
+           families: dict[str, str] | None = None) -> dict:
+  """First-layer filters as PWMs, a MEME file, Tomtom matches with q-values, logos.
 
   Args:
+    max_q: q-value cut-off (Benjamini-Hochberg over every filter-JASPAR pair, on
+      Tomtom p-values calibrated on column-shuffled filters).
     jaspar: (ids, names, PWMs, release) to compare with; JASPAR CORE of
       `tax_group` from pyjaspar when None.
+    families: family name -> regular expression on JASPAR names (e.g.
+      `motifs.PROMOTER_FAMILIES`): each family's best match among the filters'
+      top matches and whether it passes `max_q`, written to `families.json`.
 
   Returns:
-    {"motifs": the filter motifs, "matches": Tomtom rows in p-value order,
-     "best": filter name -> best match label}.
+    {"motifs": the filter motifs, "matches": Tomtom rows in q-value order,
+     "best": filter name -> best match label, "families": see above or None,
+     "seconds": time per stage}.
   """
+  seconds = {}
+  started = time.monotonic()
   model = LoadedModel(model_path)
   one_hot, _, _ = _eval_arrays(data_dir or data_dir_of(model.config), split, limit)
   found = motifs_lib.filter_motifs(model.keras_model, one_hot)
+  seconds["filters"] = time.monotonic() - started
+  logging.info("%d filter motifs from %d sequences in %.0f s; comparing with JASPAR",
+               len(found), len(one_hot), seconds["filters"])
   os.makedirs(output_dir, exist_ok=True)
   motifs_lib.write_meme(os.path.join(output_dir, "filters.meme"), found)
+  mark = time.monotonic()
   jaspar = jaspar or motifs_lib.jaspar_motifs(tax_group=tax_group or None)
-  rows = sorted(motifs_lib.match_jaspar(found, max_p=max_p, jaspar=jaspar),
-                key=lambda r: r["p_value"])
-  fields = ["filter", "rank", "jaspar_id", "jaspar_name", "p_value", "offset",
-            "overlap", "strand", "sites", "information_bits", "release"]
+  # Every filter's top matches, whatever their q-value: families are judged on them.
+  candidates = sorted(motifs_lib.match_jaspar(found, max_q=1.0, jaspar=jaspar),
+                      key=lambda r: (r["q_value"], r["p_value"]))
+  rows = [r for r in candidates if r["q_value"] <= max_q]
+  seconds["tomtom"] = time.monotonic() - mark
+  logging.info("Tomtom against %d JASPAR motifs in %.0f s", len(jaspar[0]),
+               seconds["tomtom"])
+  fields = ["filter", "rank", "jaspar_id", "jaspar_name", "q_value",
+            "q_value_per_filter", "p_value", "p_value_best_offset", "filter_width",
+            "jaspar_width", "offset", "overlap", "strand", "sites", "information_bits",
+            "release"]
   with TableWriter(os.path.join(output_dir, "tomtom.tsv"), fields) as out:
     out.write(rows)
   best: dict[str, str] = {}
   for row in rows:
-    best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']})")
+    best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']}, "
+                                   f"q={row['q_value']:.2g})")
+  recovered = None
+  if families:
+    recovered = motifs_lib.families_recovered(candidates, families, max_q)
+    write_json_atomic(os.path.join(output_dir, "families.json"), recovered)
   by_name = {m.name: m for m in found}
-  # Logos of the best-matching filters first (best is in p-value order).
+  # Logos of the best-matching filters first (best is in q-value order).
   top = [by_name[name] for name in best][:12] or sorted(
       found, key=lambda m: -m.information())[:12]
   motifs_lib.plot_logos(top, os.path.join(output_dir, "logos.png"), best)
-  return {"motifs": found, "matches": rows, "best": best}
+  seconds["total"] = time.monotonic() - started
+  return {"motifs": found, "matches": rows, "best": best, "families": recovered,
+          "seconds": seconds}

@@ -3,6 +3,10 @@
 Each mutant is a full raw sequence, encoded by the dataset's `SequenceEncoder`,
 so its computed features are recomputed too: the effect is that of the mutation
 through both branches of the model.
+
+Effects of a classifier are on the logit scale (logit(p_mutant) - logit(p_ref)):
+on the probability scale a confidently classified sequence shows effects of
+1e-4 that hide which bases matter. Probability differences are kept beside them.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
 
   Returns:
     {"window": the window string, "reference": outputs [K] of the window (one per
-     output column), "effects": float [L, 4, K] mutant minus reference (0 at the
-     reference base)}.
+     output column), "effects": float [L, 4, K] mutant minus reference on the
+     `scale` (0 at the reference base), "effects_probability": the same on the
+     probability scale (classifiers), "scale": "logit" (classifiers) or "value"
+     (regression)}.
   """
   window = window_of(model, sequence)
   variants, where = mutants(window)
@@ -55,18 +61,33 @@ def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
   if model.info.n_provided:
     extra = np.repeat(np.asarray(provided, np.float32)[None, :], len(strings), axis=0)
   outputs = model.predict(strings, extra, batch_size)
-  reference = outputs[0]
+  classifier = model.info.task != "regression"
+  transformed = _logit(outputs) if classifier else np.asarray(outputs, np.float64)
   effects = np.zeros((len(window), 4, outputs.shape[1]), np.float64)
-  for (position, base), value in zip(where, outputs[1:]):
-    effects[position, base] = value - reference
-  return {"window": window, "reference": reference, "effects": effects}
+  raw = np.zeros_like(effects)
+  for (position, base), value, plain in zip(where, transformed[1:], outputs[1:]):
+    effects[position, base] = value - transformed[0]
+    raw[position, base] = plain - outputs[0]
+  result = {"window": window, "reference": outputs[0], "effects": effects,
+            "scale": "logit" if classifier else "value"}
+  if classifier:
+    result["effects_probability"] = raw
+  return result
 
 
-def plot_ism(result: dict, output_index: int, output_name: str, path: str) -> str:
+def _logit(p: np.ndarray, epsilon: float = 1e-7) -> np.ndarray:
+  p = np.clip(np.asarray(p, np.float64), epsilon, 1 - epsilon)
+  return np.log(p) - np.log1p(-p)
+
+
+def plot_ism(result: dict, output_index: int, output_name: str, path: str,
+             title: str = "") -> str:
   """Heatmap of the effects with a logo of the importance-weighted sequence.
 
   A base's importance is minus the mean effect of replacing it: tall letters are
-  bases whose loss lowers the output.
+  bases whose loss lowers the output. The colour scale is symmetric around 0 and
+  ends at the 99th percentile of |effect| (a single extreme mutant would wash
+  out the rest); `title` names the sequence.
   """
   import logomaker
   import pandas as pd
@@ -82,17 +103,30 @@ def plot_ism(result: dict, output_index: int, output_name: str, path: str) -> st
     if letter in BASES:
       others = [b for b in range(4) if BASES[b] != letter]
       importance[position, BASES.index(letter)] = -effects[position, others].mean()
-  fig, (logo_ax, heat_ax) = plt.subplots(2, 1, figsize=(max(8, length / 8), 4.6),
+  fig, (logo_ax, heat_ax) = plt.subplots(2, 1, figsize=(min(max(8, length / 14), 24), 5),
                                          sharex=True,
                                          gridspec_kw={"height_ratios": [1, 1.2]})
   logomaker.Logo(pd.DataFrame(importance, columns=list(BASES)), ax=logo_ax)
-  logo_ax.set_ylabel("importance")
-  logo_ax.set_title(f"In-silico mutagenesis: {output_name}")
-  limit = np.abs(effects).max() or 1.0
+  scale = result.get("scale", "value")
+  unit = "logit" if scale == "logit" else "output"
+  logo_ax.set_ylabel(f"importance\n({unit})")
+  reference = float(result["reference"][output_index])
+  logo_ax.set_title(f"In-silico mutagenesis of {title or 'the sequence'}: "
+                    f"{output_name} = {reference:.3g}")
+  limit = float(np.percentile(np.abs(effects), 99)) or float(np.abs(effects).max()) or 1.0
   image = heat_ax.imshow(effects.T, aspect="auto", cmap="RdBu_r", vmin=-limit,
-                         vmax=limit, extent=(-0.5, length - 0.5, 3.5, -0.5))
+                         vmax=limit, extent=(-0.5, length - 0.5, 3.5, -0.5),
+                         interpolation="nearest")
+  # The reference base of each position, marked in its row.
+  for position, letter in enumerate(window):
+    if letter in BASES and length <= 400:
+      heat_ax.plot(position, BASES.index(letter), marker=".", color="black",
+                   markersize=2)
   heat_ax.set_yticks(range(4), list(BASES))
-  heat_ax.set_xlabel("position in window")
-  fig.colorbar(image, ax=heat_ax, orientation="horizontal", fraction=0.08, pad=0.25,
-               label="mutant - reference")
+  heat_ax.set_ylabel("mutant base")
+  heat_ax.set_xlabel("position in window (dot: reference base)")
+  label = ("logit(p mutant) - logit(p reference)" if scale == "logit"
+           else "mutant - reference")
+  fig.colorbar(image, ax=[logo_ax, heat_ax], orientation="vertical", fraction=0.03,
+               pad=0.01, label=label, extend="both")
   return _save(fig, path)

@@ -11,7 +11,8 @@ class Genome:
   """A pyfaidx-backed reference with contig lengths and clear errors.
 
   Args:
-    path: FASTA, plain or bgzip-compressed; a missing .fai index is built.
+    path: FASTA, plain or bgzip-compressed; a missing .fai index is built, and
+      one older than the FASTA rebuilt (a stale index reads the wrong bases).
   """
 
   def __init__(self, path: str):
@@ -21,14 +22,15 @@ class Genome:
       raise InputError("reference FASTA not found", path=path)
     try:
       self._fasta = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=True,
-                                  rebuild=False, build_index=True)
+                                  rebuild=True, build_index=True)
     except pyfaidx.UnsupportedCompressionFormat:
       raise InputError(
           "is gzip-compressed but not with bgzip; recompress it (zcat genome.fa.gz | "
           "bgzip > genome.fa.bgz) or decompress it", path=path) from None
     except PermissionError:
       raise InputError(
-          "has no .fai index and its folder is not writable, so none can be built; "
+          "has no up-to-date .fai index and its folder is not writable, so none can "
+          "be built; "
           f"run `samtools faidx {path}` where you can write, or copy the FASTA to a "
           "writable folder", path=path) from None
     except (pyfaidx.FastaIndexingError, OSError, ValueError) as error:

@@ -13,6 +13,37 @@ from gslm_keras.errors import InputError
 READ_ERRORS = (UnicodeDecodeError, zlib.error, EOFError, gzip.BadGzipFile)
 
 
+# Bytes read so far from each file opened by `open_text` (by absolute path), for
+# progress estimates (`gslm_keras.io.progress`).
+_BYTES_READ: dict[str, int] = {}
+
+
+def bytes_read(path: str) -> int:
+  """Bytes of `path` read so far through `open_text` (compressed bytes for gzip)."""
+  return _BYTES_READ.get(os.path.abspath(path), 0)
+
+
+class _Counted(io.RawIOBase):
+  """A binary file that counts the bytes read from it."""
+
+  def __init__(self, path: str):
+    self._file = open(path, "rb", buffering=0)
+    self._key = os.path.abspath(path)
+    _BYTES_READ[self._key] = 0
+
+  def readable(self) -> bool:
+    return True
+
+  def readinto(self, buffer) -> int:
+    n = self._file.readinto(buffer)
+    _BYTES_READ[self._key] += n or 0
+    return n
+
+  def close(self) -> None:
+    self._file.close()
+    super().close()
+
+
 def open_text(path: str):
   """Opens a plain or gzip/bgzip text file, with a clear error if it is missing."""
   if not os.path.exists(path):
@@ -21,10 +52,13 @@ def open_text(path: str):
     raise InputError("is a directory, expected a file", path=path)
   with open(path, "rb") as probe:
     magic = probe.read(2)
+  raw = io.BufferedReader(_Counted(path), buffer_size=1 << 20)
   if magic == b"\x1f\x8b":
-    return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    compressed = raw
+    raw = gzip.GzipFile(fileobj=compressed, mode="rb")
+    raw.myfileobj = compressed  # Closed with the gzip stream.
   # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-  return open(path, "r", encoding="utf-8-sig", newline="")
+  return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
 def read_error(path: str, error: Exception) -> InputError:

@@ -42,6 +42,9 @@ def _pool(config: ModelConfig, x, dtype):
   if config.pooling == "attention":
     return AttentionPooling(name="attention_pool", dtype=dtype)(x)
   if config.pooling == "flatten":
+    if config.flatten_channels:
+      x = keras.layers.Conv1D(config.flatten_channels, 1, name="position_project",
+                              dtype=dtype)(x)
     return keras.layers.Flatten(name="flatten_positions", dtype=dtype)(x)
   return keras.layers.Concatenate(name="pool_concat", dtype=dtype)([
       keras.layers.GlobalMaxPooling1D(name="global_max_pool", dtype=dtype)(x),
@@ -76,6 +79,11 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
     parts.append(_pool(config, inputs["positions"], dtype))
   if config.ablation in ("both", "features"):
     parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
+  if config.branch_norm:
+    names = (["sequence"] if positions is not None else []) + (
+        ["features"] if config.ablation in ("both", "features") else [])
+    parts = [keras.layers.LayerNormalization(name=f"{name}_branch_norm", dtype=dtype)(p)
+             for name, p in zip(names, parts)]
   x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
       name="fusion_concat", dtype=dtype)(parts)
   # With fusion_norm the activation moves after the batch norm (which makes the

@@ -83,7 +83,8 @@ def _write_export(tmp: str, loaded, model_name: str, options: ServingOptions,
   shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
   shutil.copy(run.config, os.path.join(assets, "config.json"))
   write_json_atomic(os.path.join(assets, "serving.json"), {
-      "unknown_letters": options.unknown_letters, "model_dir": loaded.path,
+      "unknown_letters": options.unknown_letters,
+      "length_mismatch": options.length_mismatch, "model_dir": loaded.path,
       "window_length": info.length_rule.length, "task": info.task,
       "classes": info.classes, "provided_features": info.provided_feature_names})
   sequences, provided = _warmup_sequences(info, data_dir_of(loaded.config), warmup_count)

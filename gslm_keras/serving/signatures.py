@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.dna import alphabet
+from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.encoding.encoder import SequenceEncoder
 from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.inference.outputs import to_columns
@@ -29,9 +30,14 @@ class ServingOptions:
   Attributes:
     unknown_letters: "error" (a request with a character outside the IUPAC codes
       fails with a message) or "as_n" (such characters are read as N).
+    length_mismatch: a sequence whose length is not the model's window: "rule"
+      (the training dataset's length rule: crop or pad where it did, fail the
+      request where it was error or skip) or "adjust" (crop or pad it). The
+      output `length_adjustment` says per row what was done.
   """
 
   unknown_letters: str = "error"
+  length_mismatch: str = "rule"
 
   def __post_init__(self):
     if self.unknown_letters not in UNKNOWN_LETTERS:
@@ -39,6 +45,11 @@ class ServingOptions:
 
       raise ConfigError(f"unknown_letters={self.unknown_letters!r}: expected error or "
                         "as_n")
+    if self.length_mismatch not in LENGTH_MISMATCH:
+      from gslm_keras.errors import ConfigError
+
+      raise ConfigError(f"length_mismatch={self.length_mismatch!r}: expected rule or "
+                        "adjust")
 
 
 def _assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
@@ -119,22 +130,43 @@ class ServingFunctions:
                    "trained without missing values; send every value", sequence))
     return checks
 
+  def length_adjustment(self, sequences: tf.Tensor):
+    """(checks, "none" / "padded" / "cropped" per row) by the length rule."""
+    rule = self.info.length_rule
+    lengths = tf.strings.length(sequences)
+    longer, shorter = lengths > self.length, lengths < self.length
+    checks = []
+    for bad, n in ((longer, self.length + 1), (shorter, self.length - 1)):
+      if rule.at_prediction(n, self.options.length_mismatch) == "refuse":
+        reason = rule.refusal(n > self.length, "export with --length_mismatch=adjust")
+        checks.append(_assert_no_row(
+            bad, f"input 'sequence' holds a sequence {reason}", sequences))
+    adjustment = tf.where(longer, "cropped", tf.where(shorter, "padded", "none"))
+    return checks, adjustment
+
   def model_inputs(self, sequences: tf.Tensor, provided: tf.Tensor | None):
+    """(model inputs, what was done per row) of raw strings: "length_adjustment",
+    and "replaced_letters" (characters read as N) under unknown_letters=as_n."""
+    report = {}
     with tf.control_dependencies(self.check_sequences(sequences)):
       if self.options.unknown_letters == "as_n":
+        outside = tf.strings.regex_replace(sequences, _VALID, "")
+        report["replaced_letters"] = tf.strings.length(outside, unit="UTF8_CHAR")
         # One N per character, not per byte: a multi-byte UTF-8 letter would
         # otherwise become several N and shift the window.
         sequences = tf.strings.regex_replace(sequences, "[^\\x00-\\x7f]", "N")
+    checks, report["length_adjustment"] = self.length_adjustment(sequences)
+    with tf.control_dependencies(checks):
       one_hot, computed = self.encoder.encode_windows(self.encoder.windows(sequences))
     features = self.encoder.features(computed, provided)
-    return {"sequence": one_hot, "features": features}
+    return {"sequence": one_hot, "features": features}, report
 
   def from_strings(self, sequence: tf.Tensor, provided_features: tf.Tensor | None = None):
     if provided_features is not None:
       with tf.control_dependencies(self.check_provided(sequence, provided_features)):
         provided_features = tf.identity(provided_features)
-    inputs = self.model_inputs(sequence, provided_features)
-    return self.outputs(self.model(inputs, training=False))
+    inputs, report = self.model_inputs(sequence, provided_features)
+    return {**self.outputs(self.model(inputs, training=False)), **report}
 
   # -- one-hot -----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import ModelConfig
+from gslm_keras.training.defaults import RECIPE
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
@@ -77,15 +78,15 @@ class OptimConfig:
       class, comma-separated.
   """
 
-  epochs: int = 10
+  epochs: int = RECIPE["epochs"]
   steps_per_epoch: int | None = None
-  optimizer: str = "adam"
-  learning_rate: float = 1e-3
-  lr_schedule: str = "constant"
-  warmup_steps: int = 0
-  weight_decay: float = 0.0
-  clipnorm: float = 1.0
-  early_stopping_patience: int = 0
+  optimizer: str = RECIPE["optimizer"]
+  learning_rate: float = RECIPE["learning_rate"]
+  lr_schedule: str = RECIPE["lr_schedule"]
+  warmup_steps: int = RECIPE["warmup_steps"]
+  weight_decay: float = RECIPE["weight_decay"]
+  clipnorm: float = RECIPE["clipnorm"]
+  early_stopping_patience: int = RECIPE["early_stopping_patience"]
   monitor: str = "auto"
   class_weights: str = "none"
 

@@ -64,12 +64,8 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
       if diagnosis is None or not diagnosis["collapsed"]:
         break
       restarts.append({"seed": seed, "reason": _reason(diagnosis), **diagnosis})
-      if len(restarts) > collapse.MAX_RESTARTS:
-        raise session.TrainingError(
-            f"training collapsed to a constant model {len(restarts)} times (seeds "
-            f"{', '.join(str(r['seed']) for r in restarts)}): {_reason(diagnosis)}; try "
-            "--branch_norm, a lower --learning_rate, or check the labels")
       logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d "
+                      "with the branches layer-normalised before the fusion layer "
                       "(restart %d of at most %d)", _reason(diagnosis),
                       seed + collapse.RESTART_SEED_STEP, len(restarts),
                       collapse.MAX_RESTARTS)
@@ -80,22 +76,28 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
 
 
 def _reason(diagnosis: dict) -> str:
-  if diagnosis["dead_fusion_units"] == diagnosis["fusion_units"]:
-    return f"all {diagnosis['fusion_units']} fusion units dead"
-  return f"the outputs do not vary (spread {diagnosis['output_spread']:.1e})"
+  dead = f"{diagnosis['dead_fusion_units']} of {diagnosis['fusion_units']} fusion units dead"
+  if diagnosis["output_spread"] < collapse.SPREAD:
+    return f"the outputs do not vary (spread {diagnosis['output_spread']:.1e}); {dead}"
+  return dead + (", dev metric at chance" if diagnosis["dev_at_chance"] else "")
 
 
-def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int):
-  """The collapse check after the first epoch (None once past it)."""
+def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int,
+           restarts: list[dict]):
+  """The collapse check after the first epoch (None once past it, or after the
+  last restart: a run that collapses every time is kept, with a warning)."""
   check = plan.segments_per_epoch - 1
   if done_segments > check:
+    return None
+  if len(restarts) >= collapse.MAX_RESTARTS:
+    logging.warning("The run collapsed %d times; this attempt is kept whatever it "
+                    "learns (is there signal in the labels?)", len(restarts))
     return None
   from gslm_keras.data.pipeline import make_dataset
 
   split = "dev" if "dev" in info.splits else "train"
-  batches = [inputs for inputs, _ in make_dataset(config.data.data_dir, split,
-                                                  batch_size=128, limit=512)]
-  return collapse.CollapseGuard(check, batches)
+  batches = list(make_dataset(config.data.data_dir, split, batch_size=128, limit=512))
+  return collapse.CollapseGuard(check, batches, info.task)
 
 
 def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
@@ -105,10 +107,13 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   import keras
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  session.write_run_files(config, run, info, policy, plan, {"seed": seed,
-                                                            "restarts": restarts})
+  architecture = collapse.after_restarts(config.model, restarts)
+  resolved = {"seed": seed, "restarts": restarts}
+  if architecture != config.model:
+    resolved["model"] = architecture.to_json()
+  session.write_run_files(config, run, info, policy, plan, resolved)
   with strategy.scope():
-    model = session.build_for_dataset(config, info, policy, plan.replicas)
+    model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
                   loss=loss, metrics=metrics)
@@ -122,7 +127,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
                     "stopping; the last model is kept", config.data.data_dir)
   callbacks, dev_monitor, nan_guard = _callbacks(config, run, info, plan, done_segments,
                                                  dev_ds is not None)
-  guard = _guard(config, info, plan, done_segments)
+  guard = _guard(config, info, plan, done_segments, restarts)
   if guard is not None:
     callbacks.insert(-1, guard)  # Before the backup: a collapsed segment is not kept.
   logging.info("Training %d steps (%d epochs of %d steps, backups every %d steps), "
@@ -153,6 +158,6 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   return session.TrainResult(
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
       metrics=session.evaluate_splits(config, run, info),
-      stopped_early="stopped_early_at_segment" in dev_monitor.state, resumed=resumed,
+      stopped_early=steps < plan.total_steps, resumed=resumed,  # Not at the last step.
       weights_fingerprint=session.weights_fingerprint(final), restarts=list(restarts)
   ), guard.diagnosis if guard is not None else None

@@ -200,14 +200,17 @@ def train_datasets(config: TrainConfig, info: DatasetInfo, batch_size: int,
 
 
 def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str,
-                      replicas: int = 1):
-  """The model for the dataset: window length, features, head and statistics."""
+                      replicas: int = 1, architecture=None):
+  """The model for the dataset: window length, features, head and statistics.
+
+  `architecture` replaces `config.model` (after a collapse, see collapse.py).
+  """
   from gslm_keras.models import build_model, output_width
 
   mean, std = info.normalization()
   n_targets = info.label_width if info.task == "regression" else 1
   return build_model(
-      config.model, length=info.length_rule.length, n_features=info.n_features,
+      architecture or config.model, length=info.length_rule.length, n_features=info.n_features,
       task=info.task, n_outputs=output_width(info.task, len(info.classes), n_targets),
       feature_mean=mean, feature_std=std, dtype=policy,
       synchronized_batch_norm=replicas > 1)

@@ -232,6 +232,8 @@ class VcfWriter(TableWriter):
                       for key, (column, _) in self.info_fields.items())
       if row.get("ref_mismatch"):
         info += ";GSLM_REF_MISMATCH"
+      if row.get("padded"):
+        info += ";GSLM_PADDED"
       self._handle.write("\t".join([row["chrom"], str(row["pos"]), row["id"], row["ref"],
                                     row["alt"], ".", ".", info]) + "\n")
 
@@ -246,12 +248,16 @@ class VcfWriter(TableWriter):
       head = ["##fileformat=VCFv4.2\n",
               f"##source=gslm_keras.score_variants {summary.get('command') or ''}\n",
               f"##gslm_keras_skipped={json.dumps(summary.get('skipped', {}))}\n",
-              f"##gslm_keras_rejected={summary.get('rejected', 0)}\n"]
+              f"##gslm_keras_rejected={summary.get('rejected', 0)}\n",
+              f"##gslm_keras_padded={summary.get('padded', 0)}\n"]
+      head += [f"##gslm_keras_note={note}\n" for note in summary.get("notes", [])]
       head += [f"##contig=<ID={c},length={n}>\n" for c, n in self.contigs.items()]
       head += [f'##INFO=<ID={key},Number=1,Type=Float,Description="{description}">\n'
                for key, (_, description) in self.info_fields.items()]
       head += ['##INFO=<ID=GSLM_REF_MISMATCH,Number=0,Type=Flag,Description="REF '
                'differs from the reference genome">\n',
+               '##INFO=<ID=GSLM_PADDED,Number=0,Type=Flag,Description="The window ran '
+               'past the end of the contig and was filled with N">\n',
                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"]
       if not self.path.endswith(".gz"):
         prepend(self.path, head, self.body)
@@ -281,12 +287,35 @@ def open_writer(path: str, columns: Sequence[str],
   return TableWriter(path, columns)
 
 
-def close_writer(writer: TableWriter, ok: bool, skipped: Mapping[str, int],
-                 rejects, command: str | None) -> None:
-  """Closes a score writer with the row, skip and reject counts in its header or
-  summary."""
+class FanOut:
+  """The same rows to several writers (a TSV and a VCF of one run)."""
+
+  def __init__(self, writers: Sequence[TableWriter]):
+    self.writers = list(writers)
+
+  @property
+  def rows(self) -> int:
+    return self.writers[0].rows
+
+  def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    for writer in self.writers:
+      writer.write(rows)
+
+  def close(self, ok: bool, comments: Sequence[str] = (),
+            summary: Mapping[str, Any] | None = None) -> None:
+    for writer in self.writers:
+      writer.close(ok, comments=comments, summary=summary)
+
+
+def close_writer(writer: TableWriter | FanOut, ok: bool, skipped: Mapping[str, int],
+                 rejects, command: str | None, notes: Sequence[str] = (),
+                 padded: int = 0) -> None:
+  """Closes score writers with the row, skip, reject and padding counts and the
+  notes (strands, score scale) in their header or summary."""
   summary = {"rows": writer.rows, "skipped": dict(skipped), "rejected": rejects.count,
-             "rejects": rejects.path if rejects.count else None, "command": command}
-  comment = (f"gslm_keras score_variants: {writer.rows} rows; skipped "
-             f"{json.dumps(dict(skipped))}; {rejects.describe()}; command: {command}")
-  writer.close(ok, comments=[comment], summary=summary)
+             "rejects": rejects.path if rejects.count else None, "padded": padded,
+             "notes": list(notes), "command": command}
+  comments = [f"gslm_keras score_variants: {writer.rows} rows; skipped "
+              f"{json.dumps(dict(skipped))}; {rejects.describe()}; command: "
+              f"{command or 'called from Python'}"]
+  writer.close(ok, comments=comments + list(notes), summary=summary)

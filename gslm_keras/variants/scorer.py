@@ -13,27 +13,27 @@ memory holds one batch.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
-from gslm_keras.dna import ops
 from gslm_keras.errors import ConfigError, InputError
-from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.genome import Genome
 from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, rejects_path
-from gslm_keras.variants import io, scoring
+from gslm_keras.variants import io, report, scoring
+from gslm_keras.variants.predictor import Predictor
 from gslm_keras.variants.windows import make_windows, windows_in_sequence
 
 REF_MISMATCH = ("error", "flag")
 PROVIDED_POLICIES = ("hold", "per_allele")
-ROW_KEYS = ["id", "chrom", "pos", "ref", "alt", "ref_mismatch", "padded"]
+ROW_KEYS = report.ROW_KEYS
 PATH_SCORES = ("seq_path_diff", "feature_path_diff")
 
 
@@ -43,13 +43,18 @@ class ScoreConfig:
 
   Attributes:
     model: a training run's model_dir, or a SavedModel export.
-    output: .tsv, .parquet, .vcf or .vcf.gz.
+    output: .tsv, .parquet, .vcf or .vcf.gz; several (a list, or names joined
+      by commas) write the same rows to each, e.g. a TSV and a VCF.
     vcf: VCF input (with `reference`), or None.
     reference: reference genome FASTA for VCF input (plain or bgzip; a missing
       .fai index is built).
     variants: a table of explicit variants instead (see `io.read_variant_table`).
     batch_size: variants per batch.
-    strand_average: average scores over both strands.
+    strand_average: read both strands and average ref and alt predictions over
+      them; None decides from the model: both for a strand-symmetric model
+      (trained with reverse-complement augmentation or rc_average), the forward
+      strand for a strand-oriented one. The choice and its reason go in the
+      output's header.
     ref_mismatch: REF that disagrees with the reference: "error", or "flag" the
       row (scored on the genome's sequence with the given alleles).
     provided_policy: provided features of the alternate allele: "hold" the
@@ -61,12 +66,12 @@ class ScoreConfig:
   """
 
   model: str
-  output: str
+  output: str | Sequence[str]
   vcf: str | None = None
   reference: str | None = None
   variants: str | None = None
   batch_size: int = 128
-  strand_average: bool = True
+  strand_average: bool | None = None
   ref_mismatch: str = "error"
   provided_policy: str = "hold"
   on_error: str = "stop"
@@ -74,6 +79,14 @@ class ScoreConfig:
   command: str | None = None
 
   def __post_init__(self):
+    paths = (self.output.split(",") if isinstance(self.output, str)
+             else list(self.output))
+    paths = tuple(p.strip() for p in paths if p.strip())
+    if not paths:
+      raise ConfigError("--output is required")
+    if len(set(paths)) != len(paths):
+      raise ConfigError(f"--output names a file twice: {','.join(paths)}")
+    object.__setattr__(self, "output", paths)
     if (self.vcf is None) == (self.variants is None):
       raise ConfigError("give either --vcf (with --reference) or --variants")
     if self.vcf is not None and not self.reference:
@@ -87,8 +100,13 @@ class ScoreConfig:
       raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
     if self.on_error not in ("stop", "skip"):
       raise ConfigError(f"on_error={self.on_error!r}: expected stop or skip")
-    if self.output.endswith((".vcf", ".vcf.gz")) and self.vcf is None:
+    if any(p.endswith((".vcf", ".vcf.gz")) for p in paths) and self.vcf is None:
       raise ConfigError("VCF output needs VCF input")
+
+  @property
+  def first_output(self) -> str:
+    """The output the rejects file and summary sit beside."""
+    return self.output[0]
 
 
 def score_columns(columns: list[str], classifier: bool) -> list[str]:
@@ -101,92 +119,13 @@ def score_columns(columns: list[str], classifier: bool) -> list[str]:
   return out
 
 
-# (sequence allele, feature allele) of the four inputs per strand: ref, alt, alt
-# sequence with ref features (the sequence path), ref sequence with alt features
-# (the feature path).
-COMBINATIONS = ((0, 0), (1, 1), (1, 0), (0, 1))
-
-
-class _Predictor:
-  """One TF call per batch: windows -> both strands -> four inputs -> outputs.
-
-  For a training run's model the backbone runs once per distinct window (ref,
-  alt and their reverse complements) and only the task head runs per
-  combination; an export runs its whole model on every input.
-  """
-
-  def __init__(self, model: LoadedModel, strands: int):
-    self.model = model
-    self.strands = strands
-    self.n_provided = model.info.n_provided
-    self.parts = model.parts()
-    spec = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string),
-            tf.TensorSpec([None, self.n_provided], tf.float32),
-            tf.TensorSpec([None, self.n_provided], tf.float32)]
-    self._fn = tf.function(self._predict, input_signature=spec, autograph=False)
-
-  def _encode(self, ref, alt, provided_ref, provided_alt, strands: int):
-    """One-hot [strands, 2, n, L, 4] and features [strands, 2, n, F] of the windows."""
-    encoder = self.model.encoder
-    n = tf.shape(ref)[0]
-    windows = tf.concat([encoder.windows(ref), encoder.windows(alt)], axis=0)
-    provided = tf.concat([provided_ref, provided_alt], axis=0)
-    if strands == 2:
-      windows = tf.concat([windows, ops.reverse_complement_bytes(windows)], axis=0)
-      provided = tf.concat([provided, provided], axis=0)
-    one_hot, computed = encoder.encode_windows(windows)
-    features = encoder.features(computed, provided if self.n_provided else None)
-    return (tf.reshape(one_hot, [strands, 2, n, encoder.length, 4]),
-            tf.reshape(features, [strands, 2, n, -1]))
-
-  def _predict(self, ref, alt, provided_ref, provided_alt):
-    if self.parts is not None:
-      return self._predict_in_parts(ref, alt, provided_ref, provided_alt)
-    one_hot, features = self._encode(ref, alt, provided_ref, provided_alt, self.strands)
-    one_hot = tf.stack([one_hot[:, a] for a, _ in COMBINATIONS], 1)
-    features = tf.stack([features[:, b] for _, b in COMBINATIONS], 1)
-    out = self.model.outputs(tf.reshape(one_hot, [-1, self.model.length, 4]),
-                             tf.reshape(features, [-1, tf.shape(features)[-1]]))
-    return tf.reshape(out, [self.strands, 4, tf.shape(ref)[0], -1])
-
-  def _predict_in_parts(self, ref, alt, provided_ref, provided_alt):
-    backbone, head, rc_average = self.parts
-    # An rc-average model reads every window on both strands itself.
-    both = 2 if (self.strands == 2 or rc_average) else 1
-    one_hot, features = self._encode(ref, alt, provided_ref, provided_alt, both)
-    n = tf.shape(ref)[0]
-    positions = None
-    if backbone is not None:
-      flat = backbone(tf.reshape(one_hot, [-1, self.model.length, 4]), training=False)
-      positions = tf.reshape(flat, [both, 2, n, flat.shape[1], flat.shape[2]])
-    inputs = {"features": [], "positions": []}
-    for s in range(self.strands):
-      for a, b in COMBINATIONS:
-        for read in ((s, 1 - s) if rc_average else (s,)):
-          inputs["features"].append(features[s, b])
-          if positions is not None:
-            inputs["positions"].append(positions[read, a])
-    head_inputs = {k: tf.concat(v, axis=0) for k, v in inputs.items() if v}
-    out = head(head_inputs, training=False)
-    out = tf.reshape(out, [self.strands, 4, 2 if rc_average else 1, n, -1])
-    return outputs.to_columns(self.model.info, tf.reduce_mean(out, axis=2))
-
-  def __call__(self, ref: list[str], alt: list[str], provided_ref, provided_alt):
-    width = self.n_provided
-    as_tensor = lambda values: tf.constant(  # noqa: E731
-        np.asarray(values, np.float32).reshape(len(ref), width))
-    return self._fn(tf.constant(ref), tf.constant(alt), as_tensor(provided_ref),
-                    as_tensor(provided_alt)).numpy()
-
-
 def _rows(batch, predictions: np.ndarray, columns: list[str], classifier: bool):
-  """Output rows of a batch from predictions [strands, 4, n, columns]."""
-  per_strand = [scoring.scores(block[0], block[1], classifier) for block in predictions]
-  averaged = scoring.strand_average(per_strand[0],
-                                    per_strand[1] if len(per_strand) == 2 else None)
-  seq_path = (predictions[:, 2] - predictions[:, 0]).mean(axis=0)
-  feature_path = (predictions[:, 3] - predictions[:, 0]).mean(axis=0)
-  ref_pred, alt_pred = predictions[:, 0].mean(axis=0), predictions[:, 1].mean(axis=0)
+  """Output rows of a batch from predictions [strands, 4, n, columns]: ref and alt
+  averaged over strands on the probability scale, every score from those means."""
+  mean = scoring.mean_over_strands(predictions)  # [4, n, columns]
+  ref_pred, alt_pred = mean[0], mean[1]
+  averaged = scoring.scores(ref_pred, alt_pred, classifier)
+  seq_path, feature_path = mean[2] - mean[0], mean[3] - mean[0]
   rows = []
   for i, (variant, mismatch, padded) in enumerate(batch):
     row: dict[str, Any] = {"id": variant.id, "chrom": variant.chrom, "pos": variant.pos,
@@ -258,14 +197,10 @@ def _windows(variant: io.Variant, genome: Genome | None, length: int,
   return window, fetch(start0, start0 + len(variant.ref)).upper()
 
 
-def _info_fields(columns: list[str]) -> dict[str, tuple[str, str]]:
-  return {f"GSLM_{c.upper()}": (c, f"gslm_keras {c}") for c in columns[len(ROW_KEYS):]}
-
-
 class _Batches:
   """Collects prepared variants and scores them a batch at a time."""
 
-  def __init__(self, predictor: _Predictor, writer, columns: list[str], classifier: bool,
+  def __init__(self, predictor: Predictor, writer, columns: list[str], classifier: bool,
                batch_size: int):
     self.predictor = predictor
     self.writer = writer
@@ -320,10 +255,36 @@ def _prepared(item, genome, length, config, source, skipped, alleles):
   return (item, mismatch, made[0], *alleles.values(item, begin, begin + length, source))
 
 
+def _score_stream(stream, config: ScoreConfig, genome, model, alleles, batches, rejects,
+                  skipped, stats) -> None:
+  """Prepares, batches and scores every variant of the stream; counts them."""
+  source = config.vcf or config.variants
+  meter = Progress("variants read", config.progress_seconds, paths=[source])
+  with alleles.plan:
+    for item in stream:
+      try:
+        prepared = _prepared(item, genome, model.length, config, source, skipped,
+                             alleles)
+      except InputError as error:
+        rejects.handle(error)
+        continue
+      if prepared is None:
+        continue
+      batches.add(*prepared)
+      stats["flagged_ref_mismatch"] += prepared[1]
+      stats["padded"] += prepared[2].padded
+      stats["variants"] += 1
+      meter.update(stats["variants"])
+    batches.flush()
+  if stats["variants"] == 0:
+    raise InputError(f"no variant could be scored (skipped: {dict(skipped)}"
+                     f"{', ' + rejects.describe() if rejects.count else ''})", path=source)
+
+
 def score_variants(config: ScoreConfig) -> dict[str, Any]:
   """Scores every variant of the input; returns counts, skips, rejects and timing.
 
-  The output is taken with a lock and appears only when complete.
+  Each output is taken with a lock and appears only when complete.
 
   Raises:
     InputError: a REF that disagrees with the reference (ref_mismatch=error), a
@@ -334,57 +295,52 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
   classifier = model.info.task != "regression"
   columns = score_columns(model.columns, classifier)
   alleles = _Alleles(model, config)
+  strands, strand_header, strand_column = report.strand_choice(model,
+                                                               config.strand_average)
   skipped: collections.Counter = collections.Counter()
-  source = config.vcf or config.variants
-  stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0}
-  start = last = time.monotonic()
-  with exclusive_output(config.output, "score output",
-                        also=(rejects_path(config.output), config.output + ".summary.json")):
+  stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strand_header}
+  start = time.monotonic()
+  with contextlib.ExitStack() as locks:
+    for path in config.output:
+      locks.enter_context(exclusive_output(
+          path, "score output", also=(rejects_path(path), path + ".summary.json")))
     genome = Genome(config.reference) if config.vcf else None
     stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
               io.read_variant_table(config.variants, alleles.table_columns()))
-    writer = io.open_writer(config.output, columns, _info_fields(columns),
-                            genome.lengths if genome else None)
-    rejects = Rejects(config.output, config.on_error)
-    batches = _Batches(_Predictor(model, 2 if config.strand_average else 1), writer,
-                       model.columns, classifier, config.batch_size)
+    fields = report.info_fields(columns, strand_column)
+    writer = io.FanOut([io.open_writer(path, columns, fields,
+                                       genome.lengths if genome else None)
+                        for path in config.output])
+    rejects = Rejects(config.first_output, config.on_error)
+    batches = _Batches(Predictor(model, strands), writer, model.columns, classifier,
+                       config.batch_size)
     ok = False
     try:
-      with alleles.plan:
-        for item in stream:
-          try:
-            prepared = _prepared(item, genome, model.length, config, source, skipped,
-                                 alleles)
-          except InputError as error:
-            rejects.handle(error)
-            continue
-          if prepared is None:
-            continue
-          batches.add(*prepared)
-          stats["flagged_ref_mismatch"] += prepared[1]
-          stats["padded"] += prepared[2].padded
-          stats["variants"] += 1
-          if time.monotonic() - last >= config.progress_seconds:
-            last = time.monotonic()
-            logging.info("%d variants read (%.0f/s)", stats["variants"],
-                         stats["variants"] / (last - start))
-        batches.flush()
-      if stats["variants"] == 0:
-        raise InputError(f"no variant could be scored (skipped: {dict(skipped)}"
-                         f"{', ' + rejects.describe() if rejects.count else ''})",
-                         path=source)
+      _score_stream(stream, config, genome, model, alleles, batches, rejects, skipped,
+                    stats)
       ok = True
     finally:
-      io.close_writer(writer, ok, skipped, rejects, config.command)
+      io.close_writer(writer, ok, skipped, rejects, config.command,
+                      report.header_notes(strand_header, classifier, stats["padded"]),
+                      stats["padded"])
       rejects.close(ok)
       if genome is not None:
         genome.close()
   stats.update({"seconds": time.monotonic() - start, "skipped": dict(skipped),
-                "rejected": rejects.count, "output": config.output})
+                "rejected": rejects.count, "output": ",".join(config.output),
+                "rejects": rejects.path})
+  _log_summary(stats, skipped, rejects)
+  return stats
+
+
+def _log_summary(stats: dict, skipped, rejects) -> None:
+  logging.info("Strands: %s", stats["strands"])
   if skipped:
     logging.warning("Skipped %s", ", ".join(f"{k}: {v}" for k, v in skipped.items()))
   if rejects.count:
     logging.warning("%d variants rejected, listed in %s", rejects.count, rejects.path)
+  if stats["padded"]:
+    logging.warning("%d variants' windows ran past a contig or sequence end and were "
+                    "padded with N (column padded)", stats["padded"])
   logging.info("%d variants scored in %.1f s -> %s", stats["variants"], stats["seconds"],
-               config.output)
-  return stats
+               stats["output"])

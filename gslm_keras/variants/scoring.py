@@ -6,8 +6,10 @@ For every output column (a class probability, or a regression value):
   log-probability: for softmax heads, the change of its logit relative to the
   others), and `log_odds_ratio`: logit(p_alt) - logit(p_ref) with logit(p) =
   log(p / (1 - p)) (for a sigmoid head exactly the change of its logit).
-Scores of the forward and the reverse-complement windows are averaged when both
-are given. Swapping ref and alt negates every score; equal inputs score zero.
+When both strands are read, ref and alt predictions are first averaged over the
+forward and the reverse-complement windows (`mean_over_strands`), and every
+score is computed from those means: all scores of one column agree in sign.
+Swapping ref and alt negates every score; equal inputs score zero.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ def scores(ref: np.ndarray, alt: np.ndarray, classifier: bool) -> dict[str, np.n
   return out
 
 
-def strand_average(forward: dict[str, np.ndarray],
-                   reverse: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
-  """Mean of forward- and reverse-strand scores (forward alone when no reverse)."""
-  if reverse is None:
-    return forward
-  return {name: (forward[name] + reverse[name]) / 2.0 for name in forward}
+def mean_over_strands(predictions: np.ndarray) -> np.ndarray:
+  """Predictions [strands, ...] averaged over strands, on the probability (value)
+  scale. Every score is then derived from one ref and one alt number per
+  column, so that `diff`, `log_ratio` and `log_odds_ratio` of a variant agree in
+  sign (averaging each score over strands separately does not: log is concave).
+  """
+  return np.asarray(predictions, np.float64).mean(axis=0)

@@ -21,6 +21,7 @@ from gslm_keras.data.build import dedup, manifest, splits
 from gslm_keras.data.build.config import BuildConfig
 from gslm_keras.data.build.labels import LabelPlan, discover_labels
 from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
+from gslm_keras.io.progress import Progress
 from gslm_keras.data.build.sources import Sources
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.data.readers import RawRecord
@@ -95,7 +96,8 @@ class _Builder:
     self.reader_skipped: dict[str, int] = {}
     self.id_hashes = dedup.HashLog()
     self.seq_hashes = {s: dedup.HashLog() for s in splits.SPLITS}
-    self.started = self.last_report = time.monotonic()
+    self.started = time.monotonic()
+    self.meter: Progress | None = None
     self.n_read = 0
 
   def add(self, record: RawRecord, source: int, fixed: str | None,
@@ -144,12 +146,11 @@ class _Builder:
         n_provided=len(self.provided.names)))
 
   def progress(self, force: bool = False):
-    now = time.monotonic()
-    if force or now - self.last_report >= self.config.progress_seconds:
-      self.last_report = now
-      rate = self.n_read / max(now - self.started, 1e-9)
-      logging.info("%d records read (%.0f/s): %s", self.n_read, rate,
-                   ", ".join(f"{s}={n}" for s, n in self.num_records.items()))
+    if self.meter is None:
+      self.meter = Progress("records read", self.config.progress_seconds,
+                            paths=[spec.path for spec, _ in self.sources.specs])
+    self.meter.update(self.n_read, ", ".join(f"{s}={n}" for s, n in
+                                             self.num_records.items()), force)
 
   def run(self):
     for source in range(len(self.sources.specs)):
@@ -158,8 +159,7 @@ class _Builder:
           self.sources.records(source, self.reader_skipped), start=1):
         self.n_read += 1
         self.add(record, source, fixed, from_row, n_in_source)
-        if self.n_read % 1000 == 0:
-          self.progress()
+        self.progress()  # A clock read per record: huge records still report.
     for split in splits.SPLITS:
       self._submit(split)
     results = self.pool.finish()

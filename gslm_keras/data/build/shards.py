@@ -22,6 +22,7 @@ import numpy as np
 from gslm_keras.data.build.stats import Moments
 from gslm_keras.encoding.schema import serialize
 from gslm_keras.io.files import sha256_file
+from gslm_keras.startup import worker_start
 
 
 @dataclasses.dataclass
@@ -109,23 +110,6 @@ def write_shard(job: ShardJob) -> ShardResult:
                      computed, provided)
 
 
-def _die_with_parent(parent: int) -> None:
-  """Worker initializer: the worker is killed when the building process dies.
-
-  Without it, a worker of a build killed with SIGKILL goes on writing its shard
-  (hundreds of MB) for minutes, an orphan.
-  """
-  import ctypes
-  import signal
-  import sys
-
-  if sys.platform.startswith("linux"):
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
-  if os.getppid() != parent:  # The parent died before the request took effect.
-    os._exit(1)
-
-
 class ShardWriterPool:
   """Runs `write_shard` jobs in worker processes (or inline with one worker).
 
@@ -155,7 +139,7 @@ class ShardWriterPool:
       # can deadlock the child.
       self._executor = concurrent.futures.ProcessPoolExecutor(
           self.num_workers, mp_context=multiprocessing.get_context("spawn"),
-          initializer=_die_with_parent, initargs=(os.getpid(),))
+          initializer=worker_start, initargs=(os.getpid(),))
       held, self._held = self._held, None
       self._pending.append(self._executor.submit(write_shard, held))
     self._pending.append(self._executor.submit(write_shard, job))

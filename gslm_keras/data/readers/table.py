@@ -94,13 +94,21 @@ def _int_or_none(path, line, column, text):
                      path=path, record=f"line {line}") from None
 
 
+# The flag that names each kind of column (build_dataset; predict has the same
+# names for sequence, id and coordinates).
+_FLAGS = {"sequence": "--sequence_column", "label": "--label_column",
+          "id": "--id_column", "split": "--split_column", "chrom": "--coordinate_columns",
+          "start": "--coordinate_columns", "end": "--coordinate_columns",
+          "strand": "--strand_column", "provided-feature": "--provided_features"}
+
+
 def _column_index(path, header, columns: TableColumns) -> dict[str, int]:
-  wanted = [("sequence column", columns.sequence)]
-  wanted += [("label column", c) for c in columns.labels]
-  wanted += [(f"{kind} column", getattr(columns, kind))
+  wanted = [("sequence", columns.sequence)]
+  wanted += [("label", c) for c in columns.labels]
+  wanted += [(kind, getattr(columns, kind))
              for kind in ("id", "split", "chrom", "start", "end", "strand")
              if getattr(columns, kind)]
-  wanted += [("provided-feature column", c) for c in columns.values]
+  wanted += [("provided-feature", c) for c in columns.values]
   duplicates = sorted({n for n in header if header.count(n) > 1})
   if duplicates:
     raise InputError(f"header repeats column {duplicates[0]!r}", path=path,
@@ -108,7 +116,9 @@ def _column_index(path, header, columns: TableColumns) -> dict[str, int]:
   index = {name: i for i, name in enumerate(header)}
   for kind, name in wanted:
     if name not in index:
+      fix = (f"name the right one with {_FLAGS[kind]}" if kind != "provided-feature"
+             else "the model or --provided_features needs it; add the column")
       raise InputError(
-          f"{kind} {name!r} not found; the header has: {', '.join(header)}",
-          path=path, record="line 1")
+          f"{kind} column {name!r} not found; the header has: {', '.join(header)} "
+          f"({fix})", path=path, record="line 1")
   return index

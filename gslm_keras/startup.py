@@ -1,0 +1,77 @@
+"""Process start-up: TensorFlow loaded quietly, worker processes tied to their parent.
+
+Stdlib only: a spawned worker imports this before anything loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+# TensorFlow's start-up lines on a machine without an NVIDIA GPU: CUDA libraries
+# and drivers not found (one at error level), CPU instruction sets, oneDNN. None
+# is actionable there; they are filtered from a CPU-only machine's stderr.
+_STARTUP_NOISE = re.compile(
+    r"cudart_stub|cuda_platform|cuda_executor|cuda_diagnostics|cuInit|cuda drivers|"
+    r"cpu_feature_guard|All log messages before absl::InitializeLog|"
+    r"To enable the following instructions|rebuild TensorFlow with the appropriate|"
+    r"oneDNN custom operations|Unable to register cu(DNN|FFT|BLAS) factory|"
+    r"computation_placer|TF-TRT Warning|Could not find TensorRT")
+
+
+def has_nvidia_gpu() -> bool:
+  return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
+
+
+def quiet_tensorflow() -> None:
+  """Loads TensorFlow without its start-up noise on a CPU-only machine.
+
+  Entry points and notebooks call this first. Informational C++ logs are off
+  (TF_CPP_MIN_LOG_LEVEL=1 unless set); on a machine without an NVIDIA GPU the
+  lines TensorFlow writes while loading and looking for devices are read back
+  and every line that is not known start-up noise is passed on. With a GPU
+  nothing is filtered: there the CUDA lines say something.
+  """
+  if "tensorflow" in sys.modules:
+    return
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+  if has_nvidia_gpu():
+    import tensorflow  # noqa: F401
+    return
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile() as capture:
+    os.dup2(capture.fileno(), 2)
+    try:
+      import tensorflow as tf
+
+      tf.config.list_physical_devices()
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      capture.seek(0)
+      kept = [line for line in capture.read().decode(errors="replace").splitlines()
+              if line.strip() and not _STARTUP_NOISE.search(line)]
+      if kept:
+        print("\n".join(kept), file=sys.stderr)
+
+
+
+def worker_start(parent: int) -> None:
+  """Initializer of worker processes: killed when `parent` dies, and TensorFlow
+  loaded as quietly as in the parent.
+
+  Without the first, a worker of a build killed with SIGKILL goes on writing its
+  shard (hundreds of MB) for minutes, an orphan.
+  """
+  import ctypes
+  import signal
+
+  if sys.platform.startswith("linux"):
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+  if os.getppid() != parent:  # The parent died before the request took effect.
+    os._exit(1)
+  quiet_tensorflow()
