@@ -50,6 +50,11 @@ _ON_ERROR = flags.DEFINE_enum(
     "on_error", "stop", ["stop", "skip"], "A variant that cannot be scored (REF "
     "mismatch, bad position or letters, missing feature value): stop, or skip it "
     "(listed with its reason in <output>.rejects.tsv and counted in the header).")
+_ANCHOR = flags.DEFINE_enum(
+    "anchor", "variant", ["variant", "sequence"], "Windows centred on each variant, or "
+    "(a --variants table) the context sequence itself as the window with the allele "
+    "edited in place: for models trained on element-anchored windows, e.g. promoters "
+    "around their TSS.")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -64,7 +69,7 @@ def main(argv):
       reference=_REFERENCE.value, variants=_VARIANTS.value, batch_size=_BATCH_SIZE.value,
       strand_average=_STRAND_AVERAGE.value, ref_mismatch=_REF_MISMATCH.value,
       provided_policy=_PROVIDED_POLICY.value, on_error=_ON_ERROR.value,
-      progress_seconds=_PROGRESS_SECONDS.value,
+      progress_seconds=_PROGRESS_SECONDS.value, anchor=_ANCHOR.value,
       command=cli.command_line("gslm_keras.score_variants")))
   skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items()) or "none"
   print(f"{stats['variants']} variants scored in {stats['seconds']:.1f} s "

@@ -160,6 +160,28 @@ def test_scores_equal_prediction_differences(motif_run, tmp_path):
       open(tmp_path / "fwd_scores.tsv").read()
 
 
+def test_scores_in_the_elements_own_window(motif_run, tmp_path):
+  # --anchor=sequence: the context is the model's window, the allele edited in
+  # place; the score is the model's difference on exactly those two sequences.
+  sequence = motif_run["test"][5]["sequence"]
+  alt = "T" if sequence[50] != "T" else "C"
+  edited = sequence[:50] + alt + sequence[51:]
+  p = keras_predictions(motif_run["dir"], [sequence, edited])[0]
+  row = _score_table(tmp_path, motif_run["dir"], [("x", sequence, 50, sequence[50], alt)],
+                     "anchored", anchor="sequence")[0]
+  assert float(row["ref_prob_1"]) == pytest.approx(p[0][0], abs=1e-6)
+  assert float(row["diff_prob_1"]) == pytest.approx(p[1][0] - p[0][0], abs=1e-6)
+  assert row["padded"] == "0"
+  with pytest.raises(InputError, match=r"line 2: with --anchor=sequence the context "
+                                       r"sequence is the window, and its length 151"):
+    _score_table(tmp_path, motif_run["dir"], [("x", sequence + "A" * 50, 50,
+                                               sequence[50], alt)], "long",
+                 anchor="sequence")
+  with pytest.raises(ConfigError, match="--anchor=sequence scores a --variants table"):
+    ScoreConfig(model="m", vcf="v.vcf", reference="g.fa", output="o.tsv",
+                anchor="sequence")
+
+
 def test_windows_rule():
   sequence = "".join("ACGT"[i % 4] for i in range(40))
   w = windows_in_sequence(sequence, 20, "A", "G", 11)

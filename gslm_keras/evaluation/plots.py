@@ -8,13 +8,21 @@ from typing import Any, Sequence
 import numpy as np
 
 
+class _Figures:
+  """`plt.subplots` without pyplot: figures drawn straight to files, so that the
+  package never switches the backend of the program using it (a notebook's inline
+  plots went blank after the first gslm_keras plot), and no figure is left open."""
+
+  @staticmethod
+  def subplots(*args, figsize=None, **kwargs):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(*args, **kwargs)
+
+
 def _pyplot():
-  import matplotlib
-
-  matplotlib.use("Agg", force=False)  # Files only; no display needed.
-  import matplotlib.pyplot as plt
-
-  return plt
+  return _Figures
 
 
 def _save(fig, path: str) -> str:
@@ -22,7 +30,6 @@ def _save(fig, path: str) -> str:
   tmp = path + ".tmp.png"
   fig.savefig(tmp, dpi=110, bbox_inches="tight")
   os.replace(tmp, path)
-  _pyplot().close(fig)
   return path
 
 

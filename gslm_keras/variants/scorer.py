@@ -29,10 +29,12 @@ from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, rejects_path
 from gslm_keras.variants import io, report, scoring
 from gslm_keras.variants.predictor import Predictor
-from gslm_keras.variants.windows import make_windows, windows_in_sequence
+from gslm_keras.variants.windows import (anchored_windows, make_windows,
+                                         windows_in_sequence)
 
 REF_MISMATCH = ("error", "flag")
 PROVIDED_POLICIES = ("hold", "per_allele")
+ANCHORS = ("variant", "sequence")
 ROW_KEYS = report.ROW_KEYS
 PATH_SCORES = ("seq_path_diff", "feature_path_diff")
 
@@ -62,6 +64,10 @@ class ScoreConfig:
     on_error: "stop" at the first variant that cannot be scored, or "skip" it:
       skipped variants go to `<output>.rejects.tsv` with their reasons.
     progress_seconds: seconds between progress lines.
+    anchor: "variant" (each window centred on the variant's start) or "sequence"
+      (table input: the context sequence is the window, cut by the dataset's
+      length rule, with the allele edited in place; for models trained on windows
+      anchored to an element, e.g. a promoter's TSS).
     command: the command line, recorded in the output header.
   """
 
@@ -76,6 +82,7 @@ class ScoreConfig:
   provided_policy: str = "hold"
   on_error: str = "stop"
   progress_seconds: float = 10.0
+  anchor: str = "variant"
   command: str | None = None
 
   def __post_init__(self):
@@ -100,6 +107,11 @@ class ScoreConfig:
       raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
     if self.on_error not in ("stop", "skip"):
       raise ConfigError(f"on_error={self.on_error!r}: expected stop or skip")
+    if self.anchor not in ANCHORS:
+      raise ConfigError(f"anchor={self.anchor!r}: expected variant or sequence")
+    if self.anchor == "sequence" and self.vcf is not None:
+      raise ConfigError("--anchor=sequence scores a --variants table in its context "
+                        "sequences; VCF variants are scored in windows centred on them")
     if any(p.endswith((".vcf", ".vcf.gz")) for p in paths) and self.vcf is None:
       raise ConfigError("VCF output needs VCF input")
 
@@ -177,10 +189,20 @@ class _Alleles:
                                  variant.locator)
 
 
-def _windows(variant: io.Variant, genome: Genome | None, length: int,
-             skipped: collections.Counter):
+def _windows(variant: io.Variant, genome: Genome | None, rule, anchor: str,
+             skipped: collections.Counter, source: str):
   """(windows, observed REF) of a variant, or None when it is skipped."""
   start0 = variant.pos - 1
+  length = rule.length
+  if anchor == "sequence":
+    if rule.at_prediction(len(variant.sequence)) == "refuse":
+      raise InputError(
+          f"with --anchor=sequence the context sequence is the window, and its length "
+          f"{len(variant.sequence)} is not the model's {length} bp, which its training "
+          f"data did not accept; give context sequences of {length} bp", path=source,
+          record=variant.locator)
+    window = anchored_windows(variant.sequence, start0, variant.ref, variant.alt, length)
+    return window, variant.sequence[start0:start0 + len(variant.ref)].upper()
   if variant.sequence is not None:
     window = windows_in_sequence(variant.sequence, start0, variant.ref, variant.alt,
                                  length)
@@ -242,17 +264,18 @@ def _check_ref(variant: io.Variant, observed: str, config: ScoreConfig, source: 
   return True
 
 
-def _prepared(item, genome, length, config, source, skipped, alleles):
+def _prepared(item, genome, rule, config, source, skipped, alleles):
   """(variant, REF mismatch, windows, provided ref, provided alt), or None when the
   variant is skipped by rule; an InputError when it cannot be scored."""
   if isinstance(item, InputError):
     raise item
-  made = _windows(item, genome, length, skipped)
+  made = _windows(item, genome, rule, config.anchor, skipped, source)
   if made is None:
     return None
   mismatch = _check_ref(item, made[1], config, source)
-  begin = item.pos - 1 - length // 2
-  return (item, mismatch, made[0], *alleles.values(item, begin, begin + length, source))
+  begin = item.pos - 1 - rule.length // 2
+  return (item, mismatch, made[0], *alleles.values(item, begin, begin + rule.length,
+                                                    source))
 
 
 def _score_stream(stream, config: ScoreConfig, genome, model, alleles, batches, rejects,
@@ -263,8 +286,8 @@ def _score_stream(stream, config: ScoreConfig, genome, model, alleles, batches, 
   with alleles.plan:
     for item in stream:
       try:
-        prepared = _prepared(item, genome, model.length, config, source, skipped,
-                             alleles)
+        prepared = _prepared(item, genome, model.info.length_rule, config, source,
+                             skipped, alleles)
       except InputError as error:
         rejects.handle(error)
         continue

@@ -12,6 +12,11 @@ The rule (both windows have the model's length L):
 This keeps the two windows aligned on everything left of the variant, so a
 difference in score comes from the allele and what it shifts, not from a moved
 window. A variant whose ALT equals its REF gives identical windows.
+
+A model trained on windows anchored to an element (a promoter's TSS at a fixed
+position) does not recognise the element in a window centred elsewhere; for such
+models `anchored_windows` keeps the element's own sequence as the window and
+edits the allele in place.
 """
 
 from __future__ import annotations
@@ -69,3 +74,14 @@ def windows_in_sequence(sequence: str, start: int, ref: str, alt: str,
                         length: int) -> Windows:
   """Windows of a variant given on an explicit context sequence."""
   return make_windows(lambda b, e: sequence[b:e], len(sequence), start, ref, alt, length)
+
+
+def anchored_windows(sequence: str, start: int, ref: str, alt: str, length: int
+                     ) -> Windows:
+  """Windows of a variant scored in its element's own window: the reference window
+  is the given sequence, the alternate the same sequence with REF replaced by ALT
+  in place. Both are then cut to the model's window by the dataset's length rule
+  (an indel changes the alternate's length, so its crop can move by half the
+  difference). `padded` when the sequence is shorter than the window."""
+  edited = sequence[:start] + alt + sequence[start + len(ref):]
+  return Windows(sequence.upper(), edited.upper(), len(sequence) < length)
