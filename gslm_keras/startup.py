@@ -58,7 +58,6 @@ def quiet_tensorflow() -> None:
         print("\n".join(kept), file=sys.stderr)
 
 
-
 def worker_start(parent: int) -> None:
   """Initializer of worker processes: killed when `parent` dies, and TensorFlow
   loaded as quietly as in the parent.

@@ -336,4 +336,5 @@ def test_progress_is_logged(tmp_path, caplog):
 
   caplog.set_level(logging.INFO)
   build(tmp_path / "ds", train=[PROM_DIR / "dev.csv"], progress_seconds=0.0)
-  assert any(re.search(r"\d+ records read \(\d+/s\)", m) for m in caplog.messages)
+  assert any(re.search(r"\d+ records read \(\d[\d,]*/s\), \d+%, about .* left", m)
+             for m in caplog.messages)
