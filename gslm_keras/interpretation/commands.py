@@ -223,9 +223,11 @@ def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
     recovered = motifs_lib.families_recovered(candidates, families, max_q)
     write_json_atomic(os.path.join(output_dir, "families.json"), recovered)
   by_name = {m.name: m for m in found}
-  # Logos of the best-matching filters first (best is in q-value order).
-  top = [by_name[name] for name in best][:12] or sorted(
-      found, key=lambda m: -m.information())[:12]
+  # Logos of the matched filters first (best is in q-value order), then the most
+  # informative of the others, 12 in all.
+  top = [by_name[name] for name in best][:12]
+  top += [m for m in sorted(found, key=lambda m: -m.information())
+          if m.name not in best][:12 - len(top)]
   motifs_lib.plot_logos(top, os.path.join(output_dir, "logos.png"), best)
   seconds["total"] = time.monotonic() - started
   return {"motifs": found, "matches": rows, "best": best, "families": recovered,

@@ -307,5 +307,6 @@ def plot_logos(motifs: list[FilterMotif], path: str, labels: dict | None = None)
 def motif_count_text(labels: dict | None, motifs: list[FilterMotif]) -> str:
   matched = sum(1 for m in motifs if labels and m.name in labels)
   if matched:
-    return f"the {len(motifs)} best-matching; {matched} with a JASPAR match"
+    return (f"{matched} with a JASPAR match, then the most informative of the others; "
+            f"{len(motifs)} shown")
   return f"the {len(motifs)} most informative; none with a JASPAR match at the cut-off"
