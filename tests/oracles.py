@@ -47,6 +47,11 @@ def one_hot(sequence: str, ambiguous: str = "zeros") -> np.ndarray:
   return np.array(rows, np.float32).reshape(len(sequence), 4)
 
 
+def one_hot_batch(sequences) -> np.ndarray:
+  """[N, L, 4] of sequences of one length L."""
+  return np.stack([one_hot(s) for s in sequences])
+
+
 def reverse_complement(sequence: str) -> str:
   """Reverse complement from Biopython, an implementation independent of ours."""
   from Bio.Seq import reverse_complement as biopython_reverse_complement

@@ -13,17 +13,8 @@ from gslm_keras.encoding.masking import IGNORE, NucleotideMasker
 from gslm_keras.models import build_model, find_backbone, preset
 from gslm_keras.models.language import build_language_model, masked_loss
 
+import oracles
 from conftest import PROM_DIR, read_column
-
-
-def _one_hot(sequences):
-  index = {"A": 0, "C": 1, "G": 2, "T": 3}
-  out = np.zeros((len(sequences), len(sequences[0]), 4), np.float32)
-  for i, sequence in enumerate(sequences):
-    for j, base in enumerate(sequence):
-      if base in index:
-        out[i, j, index[base]] = 1.0
-  return out
 
 
 def test_any_length_and_the_same_trunk():
@@ -43,7 +34,7 @@ def test_any_length_and_the_same_trunk():
   assert shapes(trunk) == shapes(supervised)
   for layer in supervised.layers:
     layer.set_weights(trunk.get_layer(layer.name).get_weights())
-  x = _one_hot(read_column(PROM_DIR / "dev.csv", limit=4))
+  x = oracles.one_hot_batch(read_column(PROM_DIR / "dev.csv", limit=4))
   np.testing.assert_allclose(trunk(x, training=False), supervised(x, training=False),
                              atol=1e-6)
 
@@ -70,9 +61,9 @@ def test_yardsticks_and_a_short_training():
   # masked positions. Yardsticks first: the k-mer model must beat the frequencies.
   from gslm_keras.evaluation import lm_baselines
 
-  train = _one_hot(read_column(PROM_DIR / "train.csv", limit=1200))
-  dev = _one_hot(read_column(PROM_DIR / "dev.csv", limit=300))
-  held_out = _one_hot(read_column(PROM_DIR / "test.csv", limit=300))
+  train = oracles.one_hot_batch(read_column(PROM_DIR / "train.csv", limit=1200))
+  dev = oracles.one_hot_batch(read_column(PROM_DIR / "dev.csv", limit=300))
+  held_out = oracles.one_hot_batch(read_column(PROM_DIR / "test.csv", limit=300))
   masker = NucleotideMasker(rate=0.15)
   fit = [_masked_codes(masker, train, [100 + r, 0])[:2] for r in range(4)]
   dev_inputs, dev_targets, _ = _masked_codes(masker, dev, [98, 0])

@@ -10,17 +10,8 @@ import tensorflow as tf
 
 from gslm_keras.encoding.masking import IGNORE, NucleotideMasker
 
+import oracles
 from conftest import PROM_DIR, read_column
-
-
-def _one_hot(sequences):
-  table = {"A": 0, "C": 1, "G": 2, "T": 3}
-  out = np.zeros((len(sequences), len(sequences[0]), 4), np.float32)
-  for i, sequence in enumerate(sequences):
-    for j, base in enumerate(sequence):
-      if base in table:
-        out[i, j, table[base]] = 1.0
-  return out
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +19,7 @@ def promoters():
   # Real sequences: 200 bundled promoters of 300 bp, N planted in a block of each.
   rows = [s[:150] + "N" * 20 + s[170:] for s in read_column(PROM_DIR / "dev.csv",
                                                              limit=200)]
-  return rows, _one_hot(rows)
+  return rows, oracles.one_hot_batch(rows)
 
 
 def test_rate_split_and_targets(promoters):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from gslm_keras.errors import ConfigError
+from gslm_keras.errors import ConfigError, InputError
 
 ALIGNS = ("center", "left", "right")
 ON_LONGER = ("error", "crop", "skip")
@@ -85,6 +85,15 @@ class LengthRule:
 
   def describe_refusal(self, seq_len: int) -> str:
     return f"sequence length {seq_len} is {self.refusal(seq_len > self.length)}"
+
+  def adjustment(self, seq_len: int, length_mismatch: str, path: str,
+                 record: str) -> str:
+    """What prediction reports for a sequence of `seq_len`: "none", "padded" or
+    "cropped"; an InputError naming the record when the rule refuses it."""
+    action = self.at_prediction(seq_len, length_mismatch)
+    if action == "refuse":
+      raise InputError(self.describe_refusal(seq_len), path=path, record=record)
+    return {"keep": "none", "pad": "padded", "crop": "cropped"}[action]
 
   def to_json(self) -> dict[str, Any]:
     return dataclasses.asdict(self)

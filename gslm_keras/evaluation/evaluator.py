@@ -25,15 +25,14 @@ class TrainingDiverged(GslmError):
   """The model's outputs are not finite."""
 
 
-def predict_split(model: LoadedModel, data_dir: str, split: str, batch_size: int = 256):
+def predict_split(model: LoadedModel, info: DatasetInfo, split: str,
+                  batch_size: int = 256):
   """(ids, labels, model outputs as columns) of a split, in manifest order."""
   from gslm_keras.data.pipeline import make_dataset
-
   from gslm_keras.io.progress import Progress
 
-  dataset = make_dataset(data_dir, split, "eval", batch_size, with_ids=True)
-  meter = Progress(f"records of {split} predicted",
-                   total=DatasetInfo.load(data_dir, verify="none").num_records(split))
+  dataset = make_dataset(info.directory, split, "eval", batch_size, with_ids=True)
+  meter = Progress(f"records of {split} predicted", total=info.num_records(split))
   ids, labels, predictions = [], [], []
   for inputs, label, batch_ids in dataset:
     predictions.append(model.predict_inputs(inputs["sequence"], inputs["features"]))
@@ -108,8 +107,12 @@ def output_dir(model_dir: str, data_dir: str | None) -> str:
   run = RunDir(model_dir)
   if data_dir is None:
     return run.path
-  info = DatasetInfo.load(data_dir, verify="none")
-  return run.path if _same_dataset(run, info) else results_dir(run, data_dir).path
+  return _destination(run, DatasetInfo.load(data_dir, verify="none"), data_dir).path
+
+
+def _destination(run: RunDir, info: DatasetInfo, data_dir: str) -> RunDir:
+  """The run itself for its own dataset, else its `evaluations/<name>/`."""
+  return run if _same_dataset(run, info) else results_dir(run, data_dir)
 
 
 def _canonical(sequence: str) -> bytes:
@@ -183,12 +186,12 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
       raise DatasetError(f"{model_dir} has no model.keras: training did not finish")
     model = LoadedModel(model_dir)
   model.check_dataset(info)
-  own = _same_dataset(run, info)
-  out = run if own else results_dir(run, data_dir)
+  out = _destination(run, info, data_dir)
+  own = out == run
   if not own:
     os.makedirs(out.path, exist_ok=True)
     write_json_atomic(out.join("dataset.json"), {"data_dir": os.path.realpath(data_dir)})
-  ids, labels, columns = predict_split(model, data_dir, split, batch_size)
+  ids, labels, columns = predict_split(model, info, split, batch_size)
   bad = ~np.isfinite(columns).all(axis=1)
   if bad.any():
     raise TrainingDiverged(

@@ -27,7 +27,6 @@ from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
 
 UNKNOWN_LETTERS = ("error", "as_n")
-ADJUSTED = {"keep": "none", "pad": "padded", "crop": "cropped"}
 
 
 def _records(path: str, sequence_column: str, id_column: str | None,
@@ -101,15 +100,6 @@ class _Batch:
     self.items.clear()
 
 
-def _length_adjustment(sequence: str, rule, length_mismatch: str, path: str,
-                       locator: str) -> str:
-  """"none", "padded" or "cropped"; an InputError when the rule refuses it."""
-  action = rule.at_prediction(len(sequence), length_mismatch)
-  if action == "refuse":
-    raise InputError(rule.describe_refusal(len(sequence)), path=path, record=locator)
-  return ADJUSTED[action]
-
-
 def describe_adjustments(stats: dict, rule) -> str:
   """"padded 3, cropped 2 to the 300 bp window (center-aligned)"."""
   return (f"padded {stats['padded']}, cropped {stats['cropped']} to the model's "
@@ -125,8 +115,8 @@ def _predict_records(records, input_path: str, unknown_letters: str, length_mism
   for n, record in enumerate(records, start=1):
     try:
       sequence, replaced = _checked_sequence(record, input_path, unknown_letters)
-      adjustment = _length_adjustment(sequence, rule, length_mismatch, input_path,
-                                      record.locator)
+      adjustment = rule.adjustment(len(sequence), length_mismatch, input_path,
+                                   record.locator)
       provided = None
       if len(plan):
         provided = plan.values(dict(zip(plan.columns, record.values)), record.chrom,

@@ -81,12 +81,8 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
                        path=source, record=record_id)
   model = LoadedModel(model_path)
   rule = model.info.length_rule
-  adjustments = []
-  for record_id, sequence in records:
-    action = rule.at_prediction(len(sequence), length_mismatch)
-    if action == "refuse":
-      raise InputError(rule.describe_refusal(len(sequence)), path=source, record=record_id)
-    adjustments.append({"keep": "none", "pad": "padded", "crop": "cropped"}[action])
+  adjustments = [rule.adjustment(len(sequence), length_mismatch, source, record_id)
+                 for record_id, sequence in records]
   index, column = output_index(model, output_name)
   if model.info.n_provided and provided is None:
     raise ConfigError(f"the model takes {model.info.n_provided} provided features: "

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 
 from absl import logging
 
@@ -96,7 +95,6 @@ class _Builder:
     self.reader_skipped: dict[str, int] = {}
     self.id_hashes = dedup.HashLog()
     self.seq_hashes = {s: dedup.HashLog() for s in splits.SPLITS}
-    self.started = time.monotonic()
     self.meter: Progress | None = None
     self.n_read = 0
 
