@@ -5,7 +5,8 @@ r"""Builds a dataset directory of TFRecord shards and `dataset_info.json`.
 Inputs: CSV/TSV (columns by name), FASTA (label per file with
 `path:label=<class>` or from the header with --fasta_label_regex), BED plus a
 reference genome (windows resized around each interval's centre), GenBank with a
-recipe. Splits: files per split (--train/--dev/--test), or --input with
+recipe; with --task=unlabelled, a language-model corpus of windows from FASTA
+genomes, tables or BED + reference (--length, --stride, --exclude). Splits: files per split (--train/--dev/--test), or --input with
 --split_fractions, --split_column or --dev_chromosomes/--test_chromosomes.
 Run with --list_features to see every computed feature and its parameters.
 """

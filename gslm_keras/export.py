@@ -19,7 +19,10 @@ from absl import flags
 
 from gslm_keras import cli
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "A training run's directory.")
+_MODEL_DIR = flags.DEFINE_string(
+    "model_dir", None, "A training run's directory, a pretrain run's (a language "
+    "model: its signatures on raw DNA return per-position base probabilities), or a "
+    "preset name.")
 _EXPORT_BASE = flags.DEFINE_string("export_base", None, "Base directory of exports.")
 _MODEL_NAME = flags.DEFINE_string("model_name", None, "Model name TF Serving serves.")
 _VERSION = flags.DEFINE_integer("version", 1, "Numeric version directory.")

@@ -11,6 +11,7 @@
   checkpoints/         backup (resume after a kill), best.keras, monitor state
   logs/                TensorBoard
   metrics/<split>.json, predictions/<split>.tsv, plots/
+  MODEL_CARD.md, yardsticks.npz   language models (pretrain)
 ```
 """
 
@@ -27,7 +28,8 @@ HISTORY = "history.json"
 RESTARTS = "restarts.json"
 # Everything a run writes at its top level, removed when a run is replaced.
 RUN_ENTRIES = (CONFIG, FLAGFILE, HISTORY, MODEL, MANIFEST, RESTARTS, "checkpoints",
-               "logs", "metrics", "plots", "predictions")
+               "logs", "metrics", "plots", "predictions", "MODEL_CARD.md",
+               "yardsticks.npz")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,8 @@ from gslm_keras.io.files import sha256_file
 SCHEMA_VERSION = 1
 MANIFEST = "dataset_info.json"
 CLASS_TASKS = ("binary", "multiclass")
-TASKS = ("binary", "multiclass", "multilabel", "regression")
+UNLABELLED = "unlabelled"
+TASKS = ("binary", "multiclass", "multilabel", "regression", UNLABELLED)
 VERIFY_MODES = ("full", "checksum", "none")
 _SUFFIX = {"GZIP": ".tfrecord.gz", "NONE": ".tfrecord"}
 
@@ -95,6 +96,16 @@ class DatasetInfo:
     return self.data["task"]["type"]
 
   @property
+  def is_corpus(self) -> bool:
+    """Whether this is a language-model corpus (task `unlabelled`)."""
+    return self.task == UNLABELLED
+
+  @property
+  def corpus(self) -> dict[str, Any]:
+    """The corpus section: window rule, per-source counts, exclusions."""
+    return self.data.get("corpus") or {}
+
+  @property
   def classes(self) -> list[str]:
     return list(self.data["task"].get("classes") or [])
 
@@ -114,7 +125,7 @@ class DatasetInfo:
     from gslm_keras.encoding.schema import parse_spec
 
     return parse_spec(self.n_provided, self.label_kind if with_labels else "none",
-                      self.label_width, with_ids)
+                      self.label_width, with_ids, with_corpus=self.is_corpus)
 
   def provided_plan(self, missing_hint: str | None = None):
     """The `ProvidedPlan` of this dataset's provided features."""
@@ -131,6 +142,8 @@ class DatasetInfo:
       return 0
     if self.task == "multilabel":
       return len(self.classes)
+    if self.task == UNLABELLED:
+      return 0
     return len(self.data["task"]["label_columns"])
 
   # -- shards ------------------------------------------------------------------

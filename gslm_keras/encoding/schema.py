@@ -4,7 +4,9 @@ Keys (DESIGN.md, "On-disk dataset contract"): `sequence` (bytes, upper case),
 `id` (bytes), `provided_features` (float list, may be empty), `label` (int64
 class index, or float list for multi-label and regression; absent when
 unlabelled), and `chrom`, `start`, `end`, `strand` when the source has
-coordinates. Every writer (the streaming builder's shard workers) builds its
+coordinates; in language-model corpora also `source` (bytes, the species or
+source tag) and `soft_mask` (bytes, one 0/1 byte per base: 1 where the input was
+lower case, a soft-masked repeat). Every writer (the streaming builder's shard workers) builds its
 examples with `make_example`, and every reader (the input pipeline, the serving
 signature, the export's warm-up requests) parses with `parse_spec`.
 """
@@ -25,6 +27,8 @@ class Record(NamedTuple):
     label: class index (label kind "int"), float vector ("float") or None.
     provided: provided-feature values (NaN for missing), possibly empty.
     chrom, start, end, strand: coordinates when the source has them.
+    source: species or source tag (corpora).
+    soft_mask: one byte per base, 1 where soft-masked (corpora).
   """
 
   id: str
@@ -35,6 +39,8 @@ class Record(NamedTuple):
   start: int | None = None
   end: int | None = None
   strand: str | None = None
+  source: str | None = None
+  soft_mask: bytes | None = None
 
 
 def label_kind(task: str | None) -> str:
@@ -70,6 +76,11 @@ def make_example(record: Record, kind: str):
       feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
   if record.strand is not None:
     feature["strand"] = text(record.strand)
+  if record.source is not None:
+    feature["source"] = text(record.source)
+  if record.soft_mask is not None:
+    feature["soft_mask"] = tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[record.soft_mask]))
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
@@ -81,7 +92,7 @@ def serialize(record: Record, kind: str) -> bytes:
 
 
 def parse_spec(n_provided: int = 0, kind: str = "none", label_width: int = 0,
-               with_ids: bool = False) -> dict:
+               with_ids: bool = False, with_corpus: bool = False) -> dict:
   """The `tf.io.parse_example` spec of the keys a reader needs.
 
   Args:
@@ -89,6 +100,7 @@ def parse_spec(n_provided: int = 0, kind: str = "none", label_width: int = 0,
     kind: label kind ("none": the label is not parsed).
     label_width: length of a "float" label vector.
     with_ids: also parse `id`.
+    with_corpus: also parse `source` and `soft_mask` (corpora).
   """
   import tensorflow as tf
 
@@ -101,4 +113,7 @@ def parse_spec(n_provided: int = 0, kind: str = "none", label_width: int = 0,
     spec["label"] = tf.io.FixedLenFeature([label_width], tf.float32)
   if with_ids:
     spec["id"] = tf.io.FixedLenFeature([], tf.string)
+  if with_corpus:
+    spec["source"] = tf.io.FixedLenFeature([], tf.string)
+    spec["soft_mask"] = tf.io.FixedLenFeature([], tf.string)
   return spec

@@ -54,11 +54,16 @@ class KmerModel:
                             targets[rows, cols]), 1.0)
     return self
 
+  def distribution(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """P(each base) [n, 4] at every chosen position (targets >= 0), row-major."""
+    rows, cols = np.nonzero(targets >= 0)
+    counts = self.counts[_contexts(inputs, rows, cols, self.k)] + self.alpha
+    return counts / counts.sum(-1, keepdims=True)
+
   def probabilities(self, inputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """P(target) at every chosen position (targets >= 0), in row-major order."""
     rows, cols = np.nonzero(targets >= 0)
-    counts = self.counts[_contexts(inputs, rows, cols, self.k)] + self.alpha
-    return counts[np.arange(len(rows)), targets[rows, cols]] / counts.sum(-1)
+    return self.distribution(inputs, targets)[np.arange(len(rows)), targets[rows, cols]]
 
 
 def bits(probabilities: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -29,8 +29,9 @@ class LoadedModel:
   """A trained model and the dataset contract it was trained with.
 
   Args:
-    path: a training run's model_dir (`model.keras`, `dataset_info.json`) or a
-      SavedModel export (`saved_model.pb`, `assets/dataset_info.json`).
+    path: a training run's model_dir (`model.keras`, `dataset_info.json`), a
+      SavedModel export (`saved_model.pb`, `assets/dataset_info.json`) or a
+      shipped preset's name. A language model is refused with one line.
 
   Attributes:
     path: as given.
@@ -42,6 +43,11 @@ class LoadedModel:
   """
 
   def __init__(self, path: str):
+    from gslm_keras import presets
+    from gslm_keras.inference.language import refuse_language_model
+
+    path = presets.resolve(path)
+    refuse_language_model(path, "this command")
     self.path = path
     if is_export(path):
       self.kind = "export"

@@ -79,6 +79,13 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
       raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
                        "nucleotide code" if sequence else "empty sequence",
                        path=source, record=record_id)
+  from gslm_keras.inference.language import LanguageModel, is_language_model
+
+  if is_language_model(model_path):
+    language_model = LanguageModel(model_path)
+    return [{**_ism_record(language_model, record_id, sequence, output_dir, 0, "llr",
+                           None), "length_adjustment": "none"}
+            for record_id, sequence in records]
   model = LoadedModel(model_path)
   rule = model.info.length_rule
   adjustments = [rule.adjustment(len(sequence), length_mismatch, source, record_id)
@@ -97,8 +104,10 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
 
 
 def _ism_record(model, record_id, sequence, output_dir, index, column, provided) -> dict:
-  """One record's mutagenesis, written as .npz, .tsv and .png."""
-  result = mutagenesis.ism(model, sequence, provided)
+  """One record's mutagenesis (an LLR map for a language model), written as .npz,
+  .tsv and .png."""
+  result = (mutagenesis.llr_map(model, sequence) if column == "llr" else
+            mutagenesis.ism(model, sequence, provided))
   stem = os.path.join(output_dir, f"ism_{record_id}")
   os.makedirs(output_dir, exist_ok=True)
   arrays = {k: result[k] for k in ("effects", "effects_probability") if k in result}
@@ -106,7 +115,7 @@ def _ism_record(model, record_id, sequence, output_dir, index, column, provided)
                       reference=result["reference"], scale=np.array(result["scale"]),
                       **arrays)
   scale = result["scale"]
-  names = {"effects": f"effect_{scale}_{column}",
+  names = {"effects": "llr" if scale == "llr" else f"effect_{scale}_{column}",
            "effects_probability": f"effect_probability_{column}"}
   with TableWriter(stem + ".tsv", ["position", "ref", "alt",
                                    *(names[k] for k in arrays)]) as out:
@@ -114,7 +123,8 @@ def _ism_record(model, record_id, sequence, output_dir, index, column, provided)
                 **{names[k]: float(v[p, b, index]) for k, v in arrays.items()}}
                for p, letter in enumerate(result["window"])
                for b, base in enumerate(mutagenesis.BASES) if base != letter])
-  mutagenesis.plot_ism(result, index, column, stem + ".png", title=record_id)
+  mutagenesis.plot_ism(result, index, "mean log P(ref)" if column == "llr" else column,
+                       stem + ".png", title=record_id)
   return {**result, "id": record_id, "column": column, "files": stem}
 
 

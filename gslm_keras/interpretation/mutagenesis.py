@@ -75,6 +75,30 @@ def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
   return result
 
 
+def llr_map(language_model, sequence: str) -> dict:
+  """The zero-shot effect of every substitution of a sequence under a language
+  model: llr = log P(alt) - log P(ref) with the position masked, averaged over
+  both strands (the whole sequence is the window: a language model reads any
+  length). Same layout as `ism`: effects [L, 4, 1], 0 at the reference base and
+  at positions that hold no A, C, G or T."""
+  window = sequence.upper()
+  length = len(window)
+  positions = [p for p, letter in enumerate(window) if letter in BASES]
+  effects = np.zeros((length, 4, 1), np.float64)
+  ref_logp = []
+  for base_index, base in enumerate(BASES):
+    at = [p for p in positions if window[p] != base]
+    if not at:
+      continue
+    llr, log_ref, _ = language_model.llr([window] * len(at), at,
+                                         [window[p] for p in at], [base] * len(at))
+    effects[at, base_index, 0] = llr
+    ref_logp.extend(log_ref)
+  return {"window": window, "reference": np.array([np.mean(ref_logp) if ref_logp
+                                                   else 0.0]),
+          "effects": effects, "scale": "llr"}
+
+
 def _logit(p: np.ndarray, epsilon: float = 1e-7) -> np.ndarray:
   p = np.clip(np.asarray(p, np.float64), epsilon, 1 - epsilon)
   return np.log(p) - np.log1p(-p)
@@ -108,7 +132,7 @@ def plot_ism(result: dict, output_index: int, output_name: str, path: str,
                                          gridspec_kw={"height_ratios": [1, 1.2]})
   logomaker.Logo(pd.DataFrame(importance, columns=list(BASES)), ax=logo_ax)
   scale = result.get("scale", "value")
-  unit = "logit" if scale == "logit" else "output"
+  unit = {"logit": "logit", "llr": "llr"}.get(scale, "output")
   logo_ax.set_ylabel(f"importance\n({unit})")
   reference = float(result["reference"][output_index])
   logo_ax.set_title(f"In-silico mutagenesis of {title or 'the sequence'}: "
@@ -125,8 +149,9 @@ def plot_ism(result: dict, output_index: int, output_name: str, path: str,
   heat_ax.set_yticks(range(4), list(BASES))
   heat_ax.set_ylabel("mutant base")
   heat_ax.set_xlabel("position in window (dot: reference base)")
-  label = ("logit(p mutant) - logit(p reference)" if scale == "logit"
-           else "mutant - reference")
+  label = {"logit": "logit(p mutant) - logit(p reference)",
+           "llr": "log P(mutant) - log P(reference), masked"}.get(
+               scale, "mutant - reference")
   fig.colorbar(image, ax=[logo_ax, heat_ax], orientation="vertical", fraction=0.03,
                pad=0.01, label=label, extend="both")
   return _save(fig, path)

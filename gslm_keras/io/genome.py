@@ -13,15 +13,17 @@ class Genome:
   Args:
     path: FASTA, plain or bgzip-compressed; a missing .fai index is built, and
       one older than the FASTA rebuilt (a stale index reads the wrong bases).
+    keep_case: return bases as stored (soft-masked repeats in lower case)
+      instead of upper case.
   """
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, keep_case: bool = False):
     import pyfaidx  # Deferred: only coordinate inputs need it.
 
     if not os.path.exists(path):
       raise InputError("reference FASTA not found", path=path)
     try:
-      self._fasta = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=True,
+      self._fasta = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=not keep_case,
                                   rebuild=True, build_index=True)
     except pyfaidx.UnsupportedCompressionFormat:
       raise InputError(
@@ -39,7 +41,8 @@ class Genome:
     self.lengths = {name: len(record) for name, record in self._fasta.items()}
 
   def fetch(self, chrom: str, start: int, end: int) -> str:
-    """Upper-case bases [start, end) of `chrom` (0-based, half-open)."""
+    """Bases [start, end) of `chrom` (0-based, half-open), upper case unless
+    `keep_case`."""
     return self._fasta[chrom][start:end]
 
   def close(self):

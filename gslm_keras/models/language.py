@@ -69,3 +69,50 @@ def masked_loss(targets, probabilities, weights):
   picked = tf.gather(probabilities, tf.maximum(targets, 0), batch_dims=2)
   nll = -tf.math.log(tf.clip_by_value(picked, 1e-7, 1.0))
   return tf.reduce_sum(nll * chosen) / tf.maximum(tf.reduce_sum(chosen), 1.0)
+
+
+def _unpack(y_true):
+  """(targets int32 [B, L], weights float32 [B, L]) from y [B, L, 2]."""
+  import tensorflow as tf
+
+  y_true = tf.cast(y_true, tf.float32)
+  return tf.cast(tf.round(y_true[..., 0]), tf.int32), y_true[..., 1]
+
+
+@keras.saving.register_keras_serializable(package="gslm_keras")
+def lm_loss(y_true, y_pred):
+  """`masked_loss` on Keras' (y_true, y_pred): y_true [B, L, 2] holds the target
+  (the base 0-3, or IGNORE) and the weight of each position."""
+  targets, weights = _unpack(y_true)
+  return masked_loss(targets, y_pred, weights)
+
+
+@keras.saving.register_keras_serializable(package="gslm_keras")
+class MaskedAccuracy(keras.metrics.Metric):
+  """Weighted share of chosen positions whose most probable base is the target."""
+
+  def __init__(self, name: str = "accuracy", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.correct = self.add_variable(shape=(), initializer="zeros", name="correct")
+    self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    import tensorflow as tf
+
+    targets, weights = _unpack(y_true)
+    weights = tf.where(targets >= 0, weights, 0.0)
+    hit = tf.cast(tf.argmax(y_pred, axis=-1, output_type=tf.int32) == targets, tf.float32)
+    self.correct.assign_add(tf.reduce_sum(hit * weights))
+    self.total.assign_add(tf.reduce_sum(weights))
+
+  def result(self):
+    return self.correct / keras.ops.maximum(self.total, 1e-9)
+
+  def reset_state(self):
+    self.correct.assign(0.0)
+    self.total.assign(0.0)
+
+
+def is_language_model(model: keras.Model) -> bool:
+  """Whether a Keras model is a nucleotide language model (has the LM head)."""
+  return any(layer.name == LM_HEAD for layer in model.layers)

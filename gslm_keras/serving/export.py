@@ -104,6 +104,7 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
     DatasetError: model_dir is not a finished training run.
     OutputBusyError: another process is writing the same version.
   """
+  from gslm_keras.inference.language import is_language_model
   from gslm_keras.inference.model import LoadedModel
 
   if version < 1:
@@ -111,6 +112,10 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
                       "serves numeric versions)")
   if not model_name or os.sep in model_name:
     raise ConfigError(f"model_name={model_name!r}: expected a plain name")
+  if is_language_model(model_dir):
+    from gslm_keras.serving.language_export import export_language_model
+
+    return export_language_model(model_dir, export_base, model_name, version, overwrite)
   target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
   loaded = LoadedModel(model_dir)
   with exclusive_output(target, "export"):

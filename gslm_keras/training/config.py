@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import ModelConfig
@@ -164,6 +164,10 @@ class TrainConfig:
     verbose: Keras fit verbosity (0, 1 or 2).
   """
 
+  # The parts of this kind of run, and the program its flagfile re-runs.
+  PARTS: ClassVar[dict] = PARTS
+  PROGRAM: ClassVar[str] = "gslm_keras.train"
+
   data: DataConfig
   model_dir: str
   model: ModelConfig = ModelConfig()
@@ -183,18 +187,18 @@ class TrainConfig:
   def create(cls, **fields) -> "TrainConfig":
     """A config from flat field names (as on the command line), each routed to its
     part: `TrainConfig.create(data_dir=..., model_dir=..., epochs=2, seed=1)`."""
-    parts: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
-    owner = {f.name: part for part, kind in PARTS.items()
+    parts: dict[str, dict[str, Any]] = {part: {} for part in cls.PARTS}
+    owner = {f.name: part for part, kind in cls.PARTS.items()
              for f in dataclasses.fields(kind)}
     top = {}
     for key, value in fields.items():
-      if key in PARTS:
+      if key in cls.PARTS:
         top[key] = value
       elif key in owner:
         parts[owner[key]][key] = value
       else:
         top[key] = value
-    for part, kind in PARTS.items():
+    for part, kind in cls.PARTS.items():
       if part not in top:
         top[part] = kind(**parts[part])
       elif parts[part]:
@@ -219,7 +223,7 @@ class TrainConfig:
   def identity(self) -> dict[str, Any]:
     """The parts a resumed run must share with the run it resumes (JSON values)."""
     data = self.to_json()
-    return {part: data[part] for part in PARTS}
+    return {part: data[part] for part in self.PARTS}
 
   def to_json(self) -> dict[str, Any]:
     data = dataclasses.asdict(self)
@@ -230,8 +234,9 @@ class TrainConfig:
     data = dict(data)
     data.pop("resolved", None)
     data["model"] = ModelConfig.from_json(data["model"])
-    for part in ("data", "optim", "runtime"):
-      data[part] = PARTS[part](**data[part])
+    for part, kind in cls.PARTS.items():
+      if part != "model" and part in data:
+        data[part] = kind(**data[part])
     data["evaluate_splits"] = tuple(data.get("evaluate_splits", ()))
     return cls(**data)
 

@@ -17,7 +17,7 @@ from gslm_keras.errors import ConfigError, DatasetError, GslmError
 from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
 from gslm_keras.io.outputs import apply_umask, hidden_name, swap_into_place
 from gslm_keras.run_dir import RunDir
-from gslm_keras.training.config import PARTS, TrainConfig
+from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan, make_plan
 
 
@@ -52,6 +52,10 @@ class TrainResult:
 
 def load_dataset(config: TrainConfig) -> DatasetInfo:
   info = DatasetInfo.load(config.data.data_dir)
+  if info.is_corpus:
+    raise DatasetError(
+        f"{config.data.data_dir} is a language-model corpus (unlabelled); pretrain on "
+        "it with python -m gslm_keras.pretrain, or train on a labelled dataset")
   if "train" not in info.splits:
     raise DatasetError(f"dataset {config.data.data_dir} has no train split")
   return info
@@ -76,8 +80,8 @@ def work_dir(config: TrainConfig) -> str:
 def _check_resumable(config: TrainConfig, run: RunDir) -> None:
   previous = read_json(run.config)
   ours = config.identity()
-  if {part: previous.get(part) for part in PARTS} != ours:
-    changed = sorted(f"{part}.{key}" for part in PARTS for key, value in
+  if {part: previous.get(part) for part in ours} != ours:
+    changed = sorted(f"{part}.{key}" for part in ours for key, value in
                      ours[part].items() if (previous.get(part) or {}).get(key) != value)
     raise ConfigError(
         f"{config.model_dir} holds an unfinished run with another configuration "
@@ -138,7 +142,8 @@ def finish_run(config: TrainConfig, run: RunDir) -> None:
 
 
 def to_flagfile(config: TrainConfig) -> str:
-  """A flagfile that re-runs this training with `python -m gslm_keras.train`."""
+  """A flagfile that re-runs this training (`python -m gslm_keras.train`, or the
+  program of the config's kind)."""
 
   def line(key, value):
     if isinstance(value, bool):
@@ -148,10 +153,10 @@ def to_flagfile(config: TrainConfig) -> str:
     return f"--{key}={value}"
 
   data = config.to_json()
-  lines = ["# Written by gslm_keras.train; re-run with",
-           f"# python -m gslm_keras.train --flagfile={RunDir(config.model_dir).flagfile}"]
+  lines = [f"# Written by {config.PROGRAM}; re-run with",
+           f"# python -m {config.PROGRAM} --flagfile={RunDir(config.model_dir).flagfile}"]
   for key, value in data.items():
-    if key in PARTS:
+    if key in config.PARTS:
       lines += [line(k, v) for k, v in value.items() if v is not None]
     elif value is not None:
       lines.append(line(key, value))

@@ -19,10 +19,19 @@ _DESCRIPTIONS = {
     "feature_path_diff": "{c}: reference sequence with the alternate's features, "
                          "minus reference (the effect through the feature branch)",
 }
+# Zero-shot scores of a language model (whole column names).
+LLR_DESCRIPTIONS = {
+    "llr": "log P(alt) - log P(ref) at the masked variant position, natural log "
+           "(language model, zero-shot)",
+    "log_p_ref": "log P(ref) at the masked variant position, natural log",
+    "log_p_alt": "log P(alt) at the masked variant position, natural log",
+}
 
 
 def describe_column(name: str, strands: str) -> str:
   """What one score column holds, e.g. for `diff_prob_promoter`."""
+  if name in LLR_DESCRIPTIONS:
+    return f"{LLR_DESCRIPTIONS[name]} ({strands})"
   for prefix in sorted(_DESCRIPTIONS, key=len, reverse=True):
     if name.startswith(prefix + "_"):
       text = _DESCRIPTIONS[prefix].format(c=name[len(prefix) + 1:])

@@ -314,6 +314,12 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
       malformed VCF or table, or every record skipped.
     ConfigError: inconsistent options or a model whose features cannot be had.
   """
+  from gslm_keras.inference.language import is_language_model
+
+  if is_language_model(config.model):
+    from gslm_keras.variants.zero_shot import score_llr
+
+    return score_llr(config)
   model = LoadedModel(config.model)
   classifier = model.info.task != "regression"
   columns = score_columns(model.columns, classifier)

@@ -22,12 +22,13 @@ from gslm_keras.data.build.labels import LabelPlan, discover_labels
 from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
 from gslm_keras.io.progress import Progress
 from gslm_keras.data.build.sources import Sources
+from gslm_keras.data.build.target import check_output_dir
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.data.readers import RawRecord
 from gslm_keras.dna import alphabet
 from gslm_keras.dna.length import LengthRule
 from gslm_keras.encoding.schema import Record
-from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.errors import InputError
 from gslm_keras.features.provided import ProvidedPlan
 from gslm_keras.features.spec import output_names
 from gslm_keras.io.files import write_json_atomic
@@ -203,23 +204,6 @@ class _Builder:
     }
 
 
-def _check_output_dir(output_dir: str, overwrite: bool):
-  if not os.path.exists(output_dir):
-    return
-  if not os.path.isdir(output_dir):
-    raise ConfigError(f"output_dir {output_dir} exists and is not a directory")
-  if os.path.exists(os.path.join(output_dir, MANIFEST)):
-    if not overwrite:
-      raise ConfigError(
-          f"output_dir {output_dir} already holds a dataset; pass --overwrite to "
-          "replace it")
-    return
-  if os.listdir(output_dir):
-    raise ConfigError(
-        f"output_dir {output_dir} exists, is not empty and holds no dataset; "
-        "refusing to replace it (choose another --output_dir)")
-
-
 def build_dataset(config: BuildConfig) -> DatasetInfo:
   """Builds the dataset `config` describes and returns its manifest.
 
@@ -228,14 +212,20 @@ def build_dataset(config: BuildConfig) -> DatasetInfo:
   dataset (with `overwrite`) only when complete: a failed or killed build leaves
   the previous dataset whole, and the next build removes what it left.
 
+  A `CorpusConfig` (`--task=unlabelled`) is built by `corpus.build_corpus`.
+
   Raises:
     ConfigError: invalid options or an output_dir that may not be replaced.
     InputError: bad input, naming the file, the record and what was wrong.
     OutputBusyError: another process is writing the same output_dir.
   """
+  from gslm_keras.data.build.corpus import CorpusConfig, build_corpus
+
+  if isinstance(config, CorpusConfig):
+    return build_corpus(config)
   output_dir = os.path.abspath(config.output_dir)
   with exclusive_output(output_dir, "dataset"):
-    _check_output_dir(output_dir, config.overwrite)
+    check_output_dir(output_dir, config.overwrite)
     parent = os.path.dirname(output_dir)
     os.makedirs(parent, exist_ok=True)
     sources = Sources(config)

@@ -20,6 +20,63 @@ def define_flags(fv: flags.FlagValues) -> None:
   _define_label_flags(fv)
   _define_sequence_flags(fv)
   _define_output_flags(fv)
+  _define_corpus_flags(fv)
+
+
+def _define_corpus_flags(fv):
+  flags.DEFINE_integer(
+      "stride", None, "--task=unlabelled: bases between window starts (default: "
+      "--length).", flag_values=fv)
+  flags.DEFINE_boolean(
+      "both_strands", False, "--task=unlabelled: also write each window's reverse "
+      "complement.", flag_values=fv)
+  flags.DEFINE_float(
+      "max_n_fraction", 0.1, "--task=unlabelled: drop windows with a larger share of N "
+      "(any letter but ACGT).", flag_values=fv)
+  flags.DEFINE_list(
+      "exclude", [], "--task=unlabelled: FASTA or CSV/TSV (`sequence` column) files; "
+      "windows sharing a >= --exclude_k base substring (either strand) with any of "
+      "their sequences are dropped.", flag_values=fv)
+  flags.DEFINE_integer(
+      "exclude_k", 32, "--task=unlabelled: shared substring length that excludes a "
+      "window (at most 32).", flag_values=fv)
+  flags.DEFINE_integer(
+      "split_block", 10000, "--task=unlabelled: --input windows are split by blocks of "
+      "this many bases (by --split_fractions, default 0.9,0.05,0.05).", flag_values=fv)
+  flags.DEFINE_boolean(
+      "soft_mask", True, "--task=unlabelled: flag lower-case (soft-masked) bases so "
+      "that the loss can down-weight repeats.", flag_values=fv)
+
+
+def corpus_config_from_flags(fv: flags.FlagValues, command: str):
+  """The CorpusConfig of `--task=unlabelled` flags."""
+  from gslm_keras.data.build.corpus import CorpusConfig
+  from gslm_keras.data.build.tiling import TilingRule
+
+  if not fv.length:
+    raise ConfigError("--task=unlabelled needs --length (the window length)")
+  unused = [name for name in ("split_column", "dev_chromosomes", "test_chromosomes",
+                              "recipe", "classes", "computed_features",
+                              "provided_features", "bigwig_features", "dev_fraction")
+            if fv[name].present]
+  if unused:
+    raise ConfigError(f"--task=unlabelled does not use --{', --'.join(unused)}")
+  fractions = (0.9, 0.05, 0.05) if fv.split_fractions is None else _floats(
+      "split_fractions", fv.split_fractions)
+  on_shorter = "skip" if not fv["on_shorter"].present else fv.on_shorter
+  rule = TilingRule(
+      length=fv.length, stride=fv.stride or fv.length, both_strands=fv.both_strands,
+      max_n_fraction=fv.max_n_fraction, on_shorter=on_shorter, soft_mask=fv.soft_mask,
+      split_fractions=fractions, split_block=fv.split_block, seed=fv.seed)
+  return CorpusConfig(
+      output_dir=fv.output_dir, rule=rule, input=_specs(fv.input),
+      train=_specs(fv.train), dev=_specs(fv.dev), test=_specs(fv.test),
+      exclude=tuple(fv.exclude), exclude_k=fv.exclude_k,
+      sequence_column=fv.sequence_column, id_column=fv.id_column,
+      reference=fv.reference, bed_strand_aware=fv.bed_strand_aware,
+      overwrite=fv.overwrite, records_per_shard=fv.records_per_shard,
+      num_workers=fv.num_workers, compression=fv.compression,
+      progress_seconds=fv.progress_seconds, name=fv.name, command=command)
 
 
 def _define_split_flags(fv):
@@ -91,8 +148,11 @@ def _define_label_flags(fv):
       "min_class_count", 10, "`function` recipe: categories with fewer CDS are merged "
       "into `other`.", flag_values=fv)
   flags.DEFINE_enum(
-      "task", "auto", ["auto", "binary", "multiclass", "multilabel", "regression"],
-      "Task type; `auto` is binary or multiclass by the number of classes.", flag_values=fv)
+      "task", "auto", ["auto", "binary", "multiclass", "multilabel", "regression",
+                       "unlabelled"],
+      "Task type; `auto` is binary or multiclass by the number of classes; "
+      "`unlabelled` builds a language-model corpus of windows (see --stride, "
+      "--exclude).", flag_values=fv)
   flags.DEFINE_list(
       "classes", None, "Class names in index order; discovered from the train labels "
       "if unset. Labels outside them are an error.", flag_values=fv)
@@ -183,6 +243,9 @@ def config_from_flags(fv: flags.FlagValues, command: str | None = None):
 
   if not fv.output_dir:
     raise ConfigError("--output_dir is required")
+  command = command or cli.command_line("gslm_keras.build_dataset")
+  if fv.task == "unlabelled":
+    return corpus_config_from_flags(fv, command)
   coordinates = None
   if fv.coordinate_columns is not None:
     if len(fv.coordinate_columns) != 3:
@@ -223,7 +286,7 @@ def config_from_flags(fv: flags.FlagValues, command: str | None = None):
       missing_values=fv.missing_values, overwrite=fv.overwrite,
       records_per_shard=fv.records_per_shard, num_workers=fv.num_workers,
       compression=fv.compression, progress_seconds=fv.progress_seconds,
-      name=fv.name, command=command or cli.command_line("gslm_keras.build_dataset"))
+      name=fv.name, command=command)
 
 
 def config_from_flagfile(path: str, **overrides):

@@ -18,7 +18,8 @@ class BedOptions:
 
   Attributes:
     reference: indexed FASTA of the genome (pyfaidx builds the .fai if needed).
-    window: window length; each interval is resized around its centre.
+    window: window length; each interval is resized around its centre (0: the
+      interval itself, as language-model corpora use it).
     label_column: 1-based BED column holding the label (4 = name, 5 = score), or
       None to use the per-file label.
     strand_aware: reverse-complement windows of '-' intervals (BED column 6).
@@ -73,8 +74,8 @@ def read_bed(path: str, genome: Genome, options: BedOptions, label: str | None,
                 f"{len(fields)} fields)", path=path, record=where)
           record_label = fields[options.label_column - 1]
         centre = (start + end) // 2
-        w_start = centre - options.window // 2
-        w_end = w_start + options.window
+        w_start = centre - options.window // 2 if options.window else start
+        w_end = w_start + options.window if options.window else end
         if w_start < 0 or w_end > genome.lengths[chrom]:
           skipped["window_outside_contig"] = skipped.get("window_outside_contig", 0) + 1
           continue

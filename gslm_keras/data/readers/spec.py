@@ -24,11 +24,14 @@ class InputSpec:
     path: the file (plain or gzip-compressed).
     label: label given to every record of the file (FASTA or BED per class).
     format: one of FORMATS; detected from the extension when None.
+    source: species or source name of the file's records (language-model
+      corpora); the file name without extensions when None.
   """
 
   path: str
   label: str | None = None
   format: str | None = None
+  source: str | None = None
 
   @classmethod
   def parse(cls, text: str) -> "InputSpec":
@@ -36,9 +39,10 @@ class InputSpec:
     kwargs = {}
     for option in options:
       key, sep, value = option.partition("=")
-      if not sep or key not in ("label", "format"):
+      if not sep or key not in ("label", "format", "source"):
         raise ConfigError(
-            f"input {text!r}: option {option!r} is not label=... or format=...")
+            f"input {text!r}: option {option!r} is not label=..., format=... or "
+            "source=...")
       kwargs[key] = value
     if not path:
       raise ConfigError(f"input {text!r}: empty path")
@@ -52,8 +56,9 @@ class InputSpec:
             f"{', '.join(FORMATS)}")
       return self.format
     name = self.path.lower()
-    if name.endswith(".gz"):
-      name = name[:-3]
+    for suffix in (".gz", ".bgz"):
+      if name.endswith(suffix):
+        name = name[:-len(suffix)]
     fmt = _EXTENSIONS.get(os.path.splitext(name)[1])
     if fmt is None:
       raise ConfigError(
@@ -61,9 +66,18 @@ class InputSpec:
           f":format=<{'|'.join(FORMATS)}>")
     return fmt
 
+  def source_name(self) -> str:
+    """`source`, or the file name without its extensions."""
+    if self.source:
+      return self.source
+    name = os.path.basename(self.path)
+    if name.lower().endswith((".gz", ".bgz")):
+      name = os.path.splitext(name)[0]
+    return os.path.splitext(name)[0]
+
   def __str__(self) -> str:
-    options = [f"{k}={v}" for k, v in (("label", self.label), ("format", self.format))
-               if v is not None]
+    options = [f"{k}={v}" for k, v in (("label", self.label), ("format", self.format),
+                                       ("source", self.source)) if v is not None]
     return ":".join([self.path] + options)
 
 

@@ -1,0 +1,331 @@
+"""`build_corpus(config)`: a language-model corpus (`build_dataset --task=unlabelled`).
+
+FASTA genomes (plain, gzip or bgzip; one source tag per file), sequence tables
+(labels ignored) and BED intervals on a reference are cut into windows (see
+`tiling.py`), each with its source tag and soft-mask flags, and written with the
+labelled datasets' contract: TFRecord shards written by worker processes, a
+manifest written last, all in a temporary directory renamed into place only
+when complete. The manifest's `corpus` section records the window rule, what
+every source gave and lost, and what was excluded (files, checksums, k, k-mers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from typing import Any, Iterator
+
+from absl import logging
+
+from gslm_keras.data import readers
+from gslm_keras.data.build import dedup, manifest, splits
+from gslm_keras.data.build.exclusion import KmerIndex
+from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
+from gslm_keras.data.build.target import check_output_dir
+from gslm_keras.data.build.tiling import TileCounts, TilingRule, tile
+from gslm_keras.data.dataset_info import MANIFEST, UNLABELLED, DatasetInfo
+from gslm_keras.dna import alphabet
+from gslm_keras.dna.length import LengthRule
+from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.io.files import sha256_file, write_json_atomic
+from gslm_keras.io.genome import Genome
+from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
+from gslm_keras.io.progress import Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class CorpusConfig:
+  """Everything a corpus build needs; validated when created.
+
+  Attributes:
+    output_dir: the dataset directory to create.
+    input: files whose windows are split by blocks (`rule.split_fractions`).
+    train, dev, test: files whose windows all go to one split (for example a
+      species held out as test).
+    rule: window length, stride, strands, N limit, splits.
+    exclude: files (FASTA, or CSV/TSV with a `sequence` column) whose sequences
+      no window may share a `exclude_k`-base substring with, on either strand.
+    exclude_k: the shared-substring length that excludes a window.
+    sequence_column, id_column: table columns.
+    reference: reference FASTA for BED inputs.
+    bed_strand_aware: reverse-complement '-' intervals.
+    overwrite, records_per_shard, num_workers, compression, progress_seconds,
+      name, command: as in `BuildConfig`.
+  """
+
+  output_dir: str
+  rule: TilingRule
+  input: tuple = ()
+  train: tuple = ()
+  dev: tuple = ()
+  test: tuple = ()
+  exclude: tuple[str, ...] = ()
+  exclude_k: int = 32
+  sequence_column: str = "sequence"
+  id_column: str | None = None
+  reference: str | None = None
+  bed_strand_aware: bool = True
+  overwrite: bool = False
+  records_per_shard: int = 10000
+  num_workers: int = 0
+  compression: str = "GZIP"
+  progress_seconds: float = 10.0
+  name: str | None = None
+  command: str | None = None
+
+  def __post_init__(self):
+    rule = self.rule
+    if not (self.input or self.train):
+      raise ConfigError("a corpus needs --input (split by blocks) or --train files")
+    if rule.length < 1 or rule.stride < 1:
+      raise ConfigError(f"--length={rule.length}, --stride={rule.stride}: expected >= 1")
+    if not 0.0 <= rule.max_n_fraction <= 1.0:
+      raise ConfigError(f"--max_n_fraction={rule.max_n_fraction}: expected 0 to 1")
+    if rule.on_shorter not in ("skip", "pad", "error"):
+      raise ConfigError(f"--on_shorter={rule.on_shorter}: expected skip, pad or error")
+    if len(rule.split_fractions) != 3 or abs(sum(rule.split_fractions) - 1) > 1e-6 or min(
+        rule.split_fractions) < 0:
+      raise ConfigError(f"--split_fractions={rule.split_fractions}: expected three "
+                        "shares >= 0 summing to 1")
+    if rule.split_block < 1:
+      raise ConfigError(f"--split_block={rule.split_block}: expected >= 1")
+    if self.exclude and not 1 <= self.exclude_k <= min(32, rule.length):
+      raise ConfigError(f"--exclude_k={self.exclude_k}: expected 1 to "
+                        f"min(32, --length={rule.length})")
+    for spec, _ in self.specs():
+      spec.resolved_format()  # Refuses an unknown extension now, not mid-build.
+
+  def specs(self) -> list[tuple[Any, str | None]]:
+    return ([(s, None) for s in self.input] + [(s, "train") for s in self.train]
+            + [(s, "dev") for s in self.dev] + [(s, "test") for s in self.test])
+
+  def to_json(self) -> dict[str, Any]:
+    data = dataclasses.asdict(self)
+    for key in ("input", "train", "dev", "test"):
+      data[key] = [str(spec) for spec in getattr(self, key)]
+    data["rule"]["split_fractions"] = list(self.rule.split_fractions)
+    return data
+
+
+def _sequences(config: CorpusConfig, spec, genome_of) -> Iterator[tuple[Any, str]]:
+  """(RawRecord, its id) of every input sequence of one file."""
+  fmt = spec.resolved_format()
+  if fmt == "fasta":
+    for n, record in enumerate(readers.read_fasta(spec.path), start=1):
+      yield record, record.id or f"{n}"
+  elif fmt in ("csv", "tsv"):
+    columns = readers.TableColumns(sequence=config.sequence_column, labels=(),
+                                   id=config.id_column)
+    for n, (record, _) in enumerate(readers.read_table(
+        spec.path, "," if fmt == "csv" else "\t", columns), start=1):
+      yield record, record.id or f"row{n}"
+  elif fmt == "genbank":
+    yield from _genbank_sequences(spec.path)
+  else:  # bed
+    if not config.reference:
+      raise ConfigError(f"BED input {spec.path} needs --reference")
+    options = readers.BedOptions(reference=config.reference, window=0,
+                                 strand_aware=config.bed_strand_aware)
+    for record in readers.read_bed(spec.path, genome_of(), options, None, {}):
+      yield record, record.id
+
+
+def _genbank_sequences(path: str) -> Iterator[tuple[Any, str]]:
+  """The whole sequence of each GenBank record (its annotation is not used)."""
+  from Bio import SeqIO
+
+  from gslm_keras.io.text import READ_ERRORS, open_text, read_error
+
+  try:
+    with open_text(path) as handle:
+      for n, record in enumerate(SeqIO.parse(handle, "genbank"), start=1):
+        yield readers.RawRecord(sequence=str(record.seq), locator=f"record {n} "
+                                f"'{record.id}'", id=record.id), record.id
+  except READ_ERRORS as error:
+    raise read_error(path, error) from None
+  except ValueError as error:  # Biopython's parse errors.
+    raise InputError(f"not a readable GenBank file ({error})", path=path) from None
+
+
+class _CorpusBuilder:
+  def __init__(self, config: CorpusConfig, index: KmerIndex | None, workdir: str,
+               pool: ShardWriterPool):
+    self.config, self.index, self.workdir, self.pool = config, index, workdir, pool
+    self.buffers: dict[str, list] = {s: [] for s in splits.SPLITS}
+    self.shard_count = dict.fromkeys(splits.SPLITS, 0)
+    self.num_records = dict.fromkeys(splits.SPLITS, 0)
+    self.seq_hashes = {s: dedup.HashLog() for s in splits.SPLITS}
+    self.counts: dict[str, TileCounts] = {}
+    self._genome: Genome | None = None
+    self.meter = Progress("sequences read", config.progress_seconds,
+                          paths=[spec.path for spec, _ in config.specs()])
+    self.n_read = 0
+
+  def genome(self) -> Genome:
+    if self._genome is None:
+      self._genome = Genome(self.config.reference, keep_case=True)
+    return self._genome
+
+  def close(self):
+    if self._genome is not None:
+      self._genome.close()
+
+  def _check(self, record, path: str) -> None:
+    if not record.sequence:
+      raise InputError("empty sequence", path=path, record=record.locator)
+    bad = alphabet.find_invalid(record.sequence)
+    if bad is not None:
+      raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
+                       "nucleotide code (ACGTUN RYSWKMBDHV, any case)", path=path,
+                       record=record.locator)
+    if self.config.rule.on_shorter == "error" and len(record.sequence) < (
+        self.config.rule.length):
+      raise InputError(f"sequence of {len(record.sequence)} bases is shorter than "
+                       f"--length={self.config.rule.length}; pass --on_shorter=skip or "
+                       "pad", path=path, record=record.locator)
+
+  def run(self):
+    for spec, fixed in self.config.specs():
+      source = spec.source_name()
+      counts = self.counts.setdefault(source, TileCounts())
+      for record, record_id in _sequences(self.config, spec, self.genome):
+        self._check(record, spec.path)
+        self.n_read += 1
+        for split, window in tile(record.sequence.replace("U", "T").replace("u", "t"),
+                                  record_id, source, self.config.rule, self.index,
+                                  counts, fixed, record.chrom, record.start or 0):
+          self.seq_hashes[split].add(dedup.hash64(window.sequence))
+          self.buffers[split].append(window)
+          self.num_records[split] += 1
+          if len(self.buffers[split]) >= self.config.records_per_shard:
+            self._submit(split)
+        self.meter.update(self.n_read, ", ".join(
+            f"{s}={n}" for s, n in self.num_records.items()))
+    for split in splits.SPLITS:
+      self._submit(split)
+    results = self.pool.finish()
+    self.meter.update(self.n_read, "done", force=True)
+    return results
+
+  def _submit(self, split: str):
+    records, self.buffers[split] = self.buffers[split], []
+    if not records:
+      return
+    index = self.shard_count[split]
+    self.shard_count[split] += 1
+    self.pool.submit(ShardJob(
+        split=split, index=index, path=os.path.join(self.workdir, f".{split}-{index:05d}.tmp"),
+        compression=self.config.compression, records=records, label_kind="none",
+        stats_encoder=None, n_provided=0))
+
+  def manifest(self, results) -> dict:
+    config = self.config
+    shards, _, _ = manifest.install_shards(results, self.workdir, config.compression)
+    rule = LengthRule(config.rule.length, "left", "error",
+                      "pad" if config.rule.on_shorter == "pad" else "error")
+    return {
+        **manifest.header(config),
+        "sources": [{"path": spec.path, "role": split or "input", "source":
+                     spec.source_name(), "format": spec.resolved_format(),
+                     "sha256": sha256_file(spec.path), "bytes": os.path.getsize(spec.path)}
+                    for spec, split in config.specs()] + (
+                        [{"path": config.reference, "role": "reference",
+                          "sha256": sha256_file(config.reference)}]
+                        if config.reference and self._genome is not None else []),
+        "sequence": {"length_rule": rule.to_json(), "ambiguous": "zeros",
+                     "alphabet": "IUPAC codes; stored upper-case, soft-masked "
+                                 "positions flagged in soft_mask"},
+        "computed_features": [], "provided_features": [], "feature_names": [],
+        "missing_values": {"policy": "error"},
+        "normalization": {"split": "train", "count": self.num_records["train"],
+                          "mean": [], "std": []},
+        "task": {"type": UNLABELLED},
+        "compression": config.compression,
+        "split_rule": {"rule": "blocks", "block": config.rule.split_block,
+                       "fractions": list(config.rule.split_fractions),
+                       "seed": config.rule.seed,
+                       "files": {split: [str(s) for s in getattr(config, split)]
+                                 for split in splits.SPLITS if getattr(config, split)}},
+        "splits": {split: {"num_records": self.num_records[split],
+                           "shards": shards[split]} for split in splits.SPLITS},
+        "sequence_overlaps": dedup.sequence_overlaps(self.seq_hashes),
+        "corpus": {
+            "length": config.rule.length, "stride": config.rule.stride,
+            "both_strands": config.rule.both_strands,
+            "max_n_fraction": config.rule.max_n_fraction,
+            "on_shorter": config.rule.on_shorter, "soft_mask": config.rule.soft_mask,
+            "sources": {name: c.to_json() for name, c in self.counts.items()},
+            "exclusion": None if self.index is None else {
+                "k": self.index.k, "kmers_both_strands": len(self.index),
+                "files": self.index.files,
+                "rule": f"a window sharing an exact substring of >= {self.index.k} "
+                        "bases (either strand) with any of these sequences is dropped",
+                "windows_dropped": sum(c.dropped["excluded"] for c in
+                                       self.counts.values())},
+        },
+    }
+
+
+def _no_windows(config: CorpusConfig, builder: _CorpusBuilder) -> InputError:
+  total = TileCounts()
+  for counts in builder.counts.values():
+    total.records += counts.records
+    total.shorter_than_length += counts.shorter_than_length
+    for key, value in counts.dropped.items():
+      total.dropped[key] += value
+  reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in total.dropped.items() if v)
+  return InputError(
+      f"no training window of --length={config.rule.length} could be cut from "
+      f"{total.records} sequences ({total.shorter_than_length} shorter than the length"
+      f"{', windows dropped: ' + reasons if reasons else ''}); use a shorter --length, "
+      "--on_shorter=pad, or a larger --max_n_fraction",
+      path=", ".join(spec.path for spec, _ in config.specs()))
+
+
+def build_corpus(config: CorpusConfig) -> DatasetInfo:
+  """Builds the corpus `config` describes and returns its manifest.
+
+  Raises:
+    ConfigError, InputError, OutputBusyError: as `build_dataset`; an InputError
+    also when no training window survives, or an exclusion file is unreadable.
+  """
+  output_dir = os.path.abspath(config.output_dir)
+  with exclusive_output(output_dir, "dataset"):
+    check_output_dir(output_dir, config.overwrite)
+    for spec, _ in config.specs():
+      if not os.path.isfile(spec.path):
+        raise InputError("input file not found", path=spec.path)
+    index = None
+    if config.exclude:
+      index = KmerIndex(config.exclude_k)
+      for path in config.exclude:
+        index.add_file(path)
+      logging.info("Excluding %d %d-mers (both strands) of %d sequences in %d files",
+                   len(index), index.k, sum(f["sequences"] for f in index.files),
+                   len(index.files))
+    parent = os.path.dirname(output_dir)
+    os.makedirs(parent, exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.building-",
+                               dir=parent)
+    apply_umask(workdir)
+    builder = None
+    try:
+      with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+        builder = _CorpusBuilder(config, index, workdir, pool)
+        results = builder.run()
+      if builder.num_records["train"] == 0:
+        raise _no_windows(config, builder)
+      write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
+      swap_into_place(workdir, output_dir)
+    except BaseException:
+      shutil.rmtree(workdir, ignore_errors=True)
+      raise
+    finally:
+      if builder is not None:
+        builder.close()
+  info = DatasetInfo.load(output_dir, verify="none")
+  logging.info("Corpus written to %s: %s", output_dir, ", ".join(
+      f"{s}={info.num_records(s)}" for s in info.splits))
+  return info

@@ -1,0 +1,140 @@
+"""`LanguageModel`: a pretrained nucleotide language model (a `pretrain` run, an
+export of one, or a shipped preset) behind one interface: base probabilities for
+windows, and log-likelihood ratios of substitutions at masked positions."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from gslm_keras import presets
+from gslm_keras.data.dataset_info import UNLABELLED, DatasetInfo
+from gslm_keras.dna import alphabet, ops
+from gslm_keras.errors import ConfigError, DatasetError
+from gslm_keras.io.files import read_json
+from gslm_keras.run_dir import RunDir
+
+OBJECTIVE = "masked_nucleotide"
+YARDSTICKS = "yardsticks.npz"
+
+
+def _manifest_path(path: str) -> str | None:
+  for candidate in (RunDir(path).manifest, os.path.join(path, "assets",
+                                                        "dataset_info.json")):
+    if os.path.exists(candidate):
+      return candidate
+  return None
+
+
+def is_language_model(path: str) -> bool:
+  """Whether `path` (a directory or preset name) holds a language model: its
+  training data was a corpus (task `unlabelled`)."""
+  try:
+    path = presets.resolve(path)
+  except ConfigError:
+    return False
+  manifest = _manifest_path(path)
+  if manifest is None:
+    return False
+  try:
+    return read_json(manifest).get("task", {}).get("type") == UNLABELLED
+  except (OSError, ValueError):
+    return False
+
+
+def refuse_language_model(path: str, what: str) -> None:
+  """One line when a language model is given where a classifier is expected."""
+  if is_language_model(path):
+    raise ConfigError(
+        f"{path} is a nucleotide language model (python -m gslm_keras.pretrain), not a "
+        f"classifier: {what} needs a model trained with python -m gslm_keras.train. "
+        "Language models give zero-shot variant scores (score_variants: llr), LLR maps "
+        "(interpret ism), bits per base (evaluate --input) and initial weights (train "
+        "--init_from)")
+
+
+class LanguageModel:
+  """A nucleotide language model.
+
+  Args:
+    path: a pretrain run directory, an export of one, or a preset name.
+
+  Attributes:
+    path: the resolved directory.
+    info: the corpus manifest it was pretrained on.
+    length: the corpus window length (the model reads any length).
+  """
+
+  def __init__(self, path: str):
+    self.path = presets.resolve(path)
+    manifest = _manifest_path(self.path)
+    if manifest is None:
+      raise DatasetError(f"{path} is neither a training run nor a gslm_keras export")
+    self.info = DatasetInfo(read_json(manifest), self.path)
+    if self.info.task != UNLABELLED:
+      raise ConfigError(
+          f"{path} is a {self.info.task} classifier, not a language model (python -m "
+          "gslm_keras.pretrain); zero-shot llr scores and bits per base need one")
+    self.length = self.info.length_rule.length
+    if os.path.exists(os.path.join(self.path, "saved_model.pb")):
+      self._saved = tf.saved_model.load(self.path)
+      self._call = lambda x: self._saved.signatures["base_probabilities_onehot"](
+          sequence=x)["probabilities"]
+      self.keras_model = None
+    else:
+      import keras
+
+      import gslm_keras.models.language  # noqa: F401  Registers the layers.
+
+      self.keras_model = keras.models.load_model(RunDir(self.path).model)
+      self._call = tf.function(lambda x: self.keras_model(x, training=False),
+                               reduce_retracing=True)
+
+  def yardsticks_path(self) -> str | None:
+    for candidate in (os.path.join(self.path, YARDSTICKS),
+                      os.path.join(self.path, "assets", YARDSTICKS)):
+      if os.path.exists(candidate):
+        return candidate
+    return None
+
+  def probabilities(self, one_hot) -> np.ndarray:
+    """float32 [B, L, 4] base probabilities for one-hot input [B, L, 4]."""
+    return np.asarray(self._call(tf.convert_to_tensor(one_hot, tf.float32)))
+
+  def masked_log_probabilities(self, windows: Sequence[str], positions: Sequence[int],
+                               batch_size: int = 256) -> np.ndarray:
+    """float64 [N, 4]: natural-log P(base) at `positions[i]` of `windows[i]`, that
+    position masked (N), the window read as it is (any length)."""
+    out = []
+    for start in range(0, len(windows), batch_size):
+      chunk = list(windows[start:start + batch_size])
+      where = np.asarray(positions[start:start + batch_size])
+      width = max(len(w) for w in chunk)
+      raw = ops.window_bytes(tf.constant(chunk), width, "left").numpy()
+      raw[np.arange(len(chunk)), where] = ord(alphabet.PAD_LETTER)
+      probs = self.probabilities(ops.one_hot(tf.constant(raw)))
+      out.append(np.log(np.clip(probs[np.arange(len(chunk)), where], 1e-12, 1.0)))
+    return np.concatenate(out) if out else np.zeros((0, 4))
+
+  def llr(self, windows: Sequence[str], positions: Sequence[int], refs: Sequence[str],
+          alts: Sequence[str], both_strands: bool = True
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(llr, log P(ref), log P(alt)), natural logs, at each masked position;
+    llr = log P(alt) - log P(ref) (GPN's score). With `both_strands` each is the
+    mean over the window and its reverse complement (the complementary bases at
+    the mirrored position)."""
+    ref_idx = np.array([alphabet.BASES.index(r.upper()) for r in refs])
+    alt_idx = np.array([alphabet.BASES.index(a.upper()) for a in alts])
+    rows = np.arange(len(windows))
+    logp = self.masked_log_probabilities(windows, positions)
+    log_ref, log_alt = logp[rows, ref_idx], logp[rows, alt_idx]
+    if both_strands:
+      reverse = [alphabet.reverse_complement(w) for w in windows]
+      rpos = [len(w) - 1 - p for w, p in zip(windows, positions)]
+      logp_r = self.masked_log_probabilities(reverse, rpos)
+      log_ref = (log_ref + logp_r[rows, 3 - ref_idx]) / 2.0
+      log_alt = (log_alt + logp_r[rows, 3 - alt_idx]) / 2.0
+    return log_alt - log_ref, log_ref, log_alt

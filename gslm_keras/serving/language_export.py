@@ -1,0 +1,123 @@
+"""Exports a nucleotide language model as a TF Serving SavedModel.
+
+Signatures:
+- `serving_default`: `sequence` tf.string [B] (raw DNA, any case, any length; a
+  batch is padded with N to its longest sequence) -> `probabilities` float32
+  [B, L, 4] (P(A), P(C), P(G), P(T) at every position, each read with the
+  position as given: mask a position by sending N there) and `length` int32 [B].
+  A character outside the IUPAC codes fails the request with a message naming
+  the row.
+- `base_probabilities_onehot`: `sequence` float32 [B, L, 4] -> `probabilities`.
+`assets/` holds the corpus manifest, the config, the yardsticks and serving.json.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+from absl import logging
+
+from gslm_keras.data.dataset_info import MANIFEST
+from gslm_keras.dna import alphabet, ops
+from gslm_keras.errors import ConfigError
+from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
+from gslm_keras.run_dir import RunDir
+
+_VALID = f"[{alphabet.VALID_LETTERS}]*"
+
+
+def string_functions(model):
+  """(serving_default, base_probabilities_onehot) as TF functions."""
+
+  def from_strings(sequence):
+    valid = tf.strings.regex_full_match(sequence, _VALID)
+    bad = tf.argmin(tf.cast(valid, tf.int32), output_type=tf.int32)
+    check = tf.debugging.Assert(
+        tf.reduce_all(valid),
+        ["request row", bad, "holds a character outside the IUPAC nucleotide codes "
+         "(ACGTUN RYSWKMBDHV, any case):", tf.gather(sequence, bad)], summarize=1)
+    with tf.control_dependencies([check]):
+      codes = tf.strings.unicode_decode(sequence, "UTF-8")
+    length = tf.cast(codes.row_lengths(), tf.int32)
+    raw = tf.cast(codes.to_tensor(default_value=ord(alphabet.PAD_LETTER)), tf.uint8)
+    probabilities = model(ops.one_hot(raw), training=False)
+    return {"probabilities": probabilities, "length": length}
+
+  def from_one_hot(sequence):
+    return {"probabilities": model(sequence, training=False)}
+
+  return from_strings, from_one_hot
+
+
+def _write(tmp: str, language_model, model_name: str) -> None:
+  import keras
+
+  model = language_model.keras_model
+  from_strings, from_one_hot = string_functions(model)
+  archive = keras.export.ExportArchive()
+  archive.track(model)
+  archive.add_endpoint("serving_default", from_strings,
+                       input_signature=[tf.TensorSpec([None], tf.string, name="sequence")])
+  archive.add_endpoint("base_probabilities_onehot", from_one_hot, input_signature=[
+      tf.TensorSpec([None, None, 4], tf.float32, name="sequence")])
+  archive.write_out(tmp, verbose=False)
+  run = RunDir(language_model.path)
+  assets = os.path.join(tmp, "assets")
+  os.makedirs(assets, exist_ok=True)
+  shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
+  if os.path.exists(run.config):
+    shutil.copy(run.config, os.path.join(assets, "config.json"))
+  yardsticks = language_model.yardsticks_path()
+  if yardsticks:
+    shutil.copy(yardsticks, os.path.join(assets, os.path.basename(yardsticks)))
+  write_json_atomic(os.path.join(assets, "serving.json"), {
+      "kind": "language_model", "model_dir": language_model.path,
+      "window_length": language_model.length,
+      "outputs": "probabilities [B, L, 4] in A, C, G, T order; length [B]"})
+  _warmup(tmp, model_name, language_model.length)
+
+
+def _warmup(tmp: str, model_name: str, length: int) -> None:
+  from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+  path = os.path.join(tmp, "assets.extra", "tf_serving_warmup_requests")
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  sequences = [("ACGT" * length)[:length]] * 4
+  with tf.io.TFRecordWriter(path) as writer:
+    request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(
+        name=model_name, signature_name="serving_default"))
+    request.inputs["sequence"].CopyFrom(tf.make_tensor_proto(sequences))
+    writer.write(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+        request=request)).SerializeToString())
+
+
+def export_language_model(model_dir: str, export_base: str, model_name: str, version: int,
+                          overwrite: bool = False) -> str:
+  """Exports a language model (run directory or preset); returns the version dir.
+  Same locking and all-or-nothing replacement as `export_model`."""
+  from gslm_keras.inference.language import LanguageModel
+
+  language_model = LanguageModel(model_dir)
+  if language_model.keras_model is None:
+    raise ConfigError(f"{model_dir} is already an export")
+  target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
+  with exclusive_output(target, "export"):
+    if os.path.exists(target) and not overwrite:
+      raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
+                        "export a new --version")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
+    try:
+      _write(tmp, language_model, model_name)
+      apply_umask(tmp)
+      swap_into_place(tmp, target)
+    except BaseException:
+      shutil.rmtree(tmp, ignore_errors=True)
+      raise
+  logging.info("Exported the language model %s to %s", model_dir, target)
+  return target

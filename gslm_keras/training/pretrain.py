@@ -1,0 +1,247 @@
+"""`pretrain(config)`: masked nucleotide modelling of the sequence backbone on a corpus.
+
+The run directory, its lock, the safe overwrite and the exact resume after a
+kill are the supervised path's (`session`, `callbacks`): `fit` runs in segments
+with a backup at every segment end, and the seeded, repeated stream of masked
+batches skips what a resumed run already trained on. The dev split (masked with
+a fixed seed) selects the model by `val_loss`. At the end the kept model is
+measured on each evaluated split against its yardsticks (`evaluation.language`),
+the yardsticks are kept beside the model, and a model card is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from absl import logging
+
+from gslm_keras.errors import ConfigError
+from gslm_keras.io.files import write_json_atomic, write_text_atomic
+from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.run_dir import RunDir
+from gslm_keras.training import callbacks as callbacks_lib
+from gslm_keras.training import recipe, session
+from gslm_keras.training.config import PARTS, TrainConfig
+
+YARDSTICKS = "yardsticks.npz"
+MODEL_CARD = "MODEL_CARD.md"
+OBJECTIVE = "masked_nucleotide"
+
+
+@dataclasses.dataclass(frozen=True)
+class LmConfig:
+  """The masked-nucleotide objective and the head.
+
+  Attributes:
+    mask_rate: share of bases chosen per window.
+    mask_span: bases per chosen span.
+    mask_share, random_share: of the chosen bases, the shares set to N and to a
+      random base (the rest kept).
+    repeat_weight: loss weight of soft-masked (repeat) bases.
+    head_units, local_width: the nucleotide head (see `build_language_model`).
+    eval_seed: seed of the dev and test masks.
+    yardstick_windows: training windows counted by the k-mer yardsticks.
+  """
+
+  mask_rate: float = 0.15
+  mask_span: int = 1
+  mask_share: float = 0.8
+  random_share: float = 0.1
+  repeat_weight: float = 0.1
+  head_units: int = 64
+  local_width: int = 5
+  eval_seed: int = 1234
+  yardstick_windows: int = 50000
+
+  def __post_init__(self):
+    if not 0 < self.mask_rate < 1:
+      raise ConfigError(f"mask_rate={self.mask_rate}: expected 0 < rate < 1")
+    if self.mask_span < 1 or self.head_units < 1 or self.local_width < 1:
+      raise ConfigError("mask_span, head_units and local_width must be >= 1")
+    if not 0 <= self.repeat_weight <= 1:
+      raise ConfigError(f"repeat_weight={self.repeat_weight}: expected 0 to 1")
+
+  def masker(self):
+    from gslm_keras.encoding.masking import NucleotideMasker
+
+    return NucleotideMasker(self.mask_rate, self.mask_span, self.mask_share,
+                            self.random_share)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig(TrainConfig):
+  """A `TrainConfig` with the objective (`lm`) as a fifth part of its identity."""
+
+  PARTS = {**PARTS, "lm": LmConfig}
+  PROGRAM = "gslm_keras.pretrain"
+
+  lm: LmConfig = LmConfig()
+
+
+def pretrain(config: PretrainConfig) -> session.TrainResult:
+  """Pretrains, keeps the best dev model as `model.keras`, measures it.
+
+  Raises:
+    ConfigError, DatasetError (not a corpus), TrainingError: as `train`.
+  """
+  from gslm_keras.data.corpus_pipeline import open_corpus
+  from gslm_keras.training.strategy import make_strategy, resolve_precision
+
+  info = open_corpus(config.data.data_dir)
+  runtime = config.runtime
+  if runtime.distribution_strategy == "multi_worker":
+    raise ConfigError("pretrain runs on one machine (default, mirrored or tpu)")
+  recipe.set_seeds(runtime.seed, runtime.deterministic)
+  strategy = make_strategy(runtime.distribution_strategy, runtime.tpu)
+  policy = resolve_precision(runtime.mixed_precision, runtime.distribution_strategy)
+  with exclusive_output(config.model_dir, "model directory"):
+    run, resumed = session.prepare_run(config, lambda r: r.backup)
+    result = _fit(config, run, resumed, info, strategy, policy)
+    session.finish_run(config, run)
+  return dataclasses.replace(result, model_dir=config.model_dir)
+
+
+def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, policy
+         ) -> session.TrainResult:
+  import keras
+
+  from gslm_keras.data.corpus_pipeline import make_lm_dataset
+  from gslm_keras.models.language import MaskedAccuracy, build_language_model, lm_loss
+
+  plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
+  session.write_run_files(config, run, info, policy, plan, {"objective": OBJECTIVE})
+  with strategy.scope():
+    model = build_language_model(config.model, config.lm.head_units,
+                                 config.lm.local_width, dtype=policy)
+    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
+                  loss=lm_loss, metrics=[MaskedAccuracy()])
+  done = callbacks_lib.backed_up_segments(run.backup)
+  data, lm = config.data, config.lm
+  train_ds = make_lm_dataset(
+      data.data_dir, "train", "train", data.batch_size, masker=lm.masker(),
+      repeat_weight=lm.repeat_weight, reverse_complement=data.reverse_complement,
+      seed=config.runtime.seed, repeat=True, skip_batches=done * plan.segment_steps,
+      drop_remainder=config.runtime.distribution_strategy == "tpu")
+  dev_ds = None
+  if "dev" in info.splits:
+    dev_ds = make_lm_dataset(data.data_dir, "dev", "eval", data.batch_size,
+                             masker=lm.masker(), repeat_weight=lm.repeat_weight,
+                             seed=lm.eval_seed).cache()
+  history = callbacks_lib.HistoryLog(run.history, plan.segment_steps,
+                                     plan.segments_per_epoch, initial_segment=done)
+  monitor = callbacks_lib.DevMonitor("val_loss", "min", run.best_model, run.monitor_state,
+                                     config.optim.early_stopping_patience)
+  nan_guard = callbacks_lib.NanGuard()
+  callbacks = [history, nan_guard, keras.callbacks.TensorBoard(run.logs,
+                                                               update_freq="epoch")]
+  callbacks += [monitor] if dev_ds is not None else []
+  callbacks.append(callbacks_lib.ResumableBackup(run.backup, [monitor]))
+  logging.info("Pretraining %d steps (%d epochs of %d steps, backups every %d steps), "
+               "%d-base windows, precision %s%s", plan.total_steps, config.optim.epochs,
+               plan.steps_per_epoch, plan.segment_steps, info.length_rule.length, policy,
+               f", resuming after step {done * plan.segment_steps}" if done else "")
+  model.fit(train_ds, epochs=plan.total_segments, steps_per_epoch=plan.segment_steps,
+            validation_data=dev_ds, validation_freq=plan.segments_per_epoch,
+            callbacks=callbacks, verbose=config.verbose, shuffle=False)
+  if nan_guard.failure is not None:
+    raise session.TrainingError(
+        f"pretraining stopped: the loss became {nan_guard.failure['loss']}; lower "
+        "--learning_rate or use --mixed_precision=float32")
+  steps = int(model.optimizer.iterations.numpy())
+  final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
+           else model)
+  final.save(run.model)
+  metrics = measure_run(config, run, info, final)
+  write_text_atomic(run.join(MODEL_CARD), model_card(config, run, info, metrics, steps))
+  return session.TrainResult(
+      model_dir=run.path, steps=steps, best=monitor.state, metrics=metrics,
+      stopped_early=steps < plan.total_steps, resumed=resumed,
+      weights_fingerprint=session.weights_fingerprint(final))
+
+
+def measure_run(config: PretrainConfig, run: RunDir, info, model) -> dict[str, dict]:
+  """Fits the yardsticks (k on dev), measures each evaluated split, writes
+  metrics/<split>.json and the yardsticks."""
+  from gslm_keras.evaluation import language
+
+  data_dir, seed = config.data.data_dir, config.lm.eval_seed
+  yardsticks = language.Yardsticks().fit(language.corpus_batches(
+      data_dir, "train", seed + 1, limit=config.lm.yardstick_windows))
+  dev_split = "dev" if "dev" in info.splits else "train"
+  choice = yardsticks.choose_k(language.corpus_batches(data_dir, dev_split, seed + 2,
+                                                       limit=5000))
+  yardsticks.save(run.join(YARDSTICKS))
+  predict = _predictor(model)
+  metrics = {}
+  for split in config.evaluate_splits:
+    if split not in info.splits:
+      continue
+    report = language.measure(predict, language.corpus_batches(data_dir, split, seed),
+                              yardsticks)
+    report["kmer_bits_on_" + dev_split] = {str(k): v for k, v in choice.items()}
+    report["split"] = split
+    write_json_atomic(run.metrics(split), report)
+    metrics[split] = report
+    logging.info("%s: %.4f bits per base (k-mer k=%d: %.4f, frequencies %.4f), "
+                 "accuracy %.4f", split, report["bits_per_base"], yardsticks.k,
+                 report["yardsticks"]["kmer"]["bits_per_base"],
+                 report["yardsticks"]["frequencies"]["bits_per_base"],
+                 report["accuracy"])
+  return metrics
+
+
+def _predictor(model):
+  import tensorflow as tf
+
+  @tf.function(reduce_retracing=True)
+  def call(x):
+    return model(x, training=False)
+
+  return lambda one_hot: call(tf.constant(one_hot)).numpy()
+
+
+def model_card(config: PretrainConfig, run: RunDir, info, metrics: dict, steps: int) -> str:
+  """The run's model card: data, objective, training, results (Markdown)."""
+  corpus = info.corpus
+  lines = [f"# Nucleotide language model `{os.path.basename(config.model_dir)}`", "",
+           "Masked nucleotide model over the gslm_keras sequence backbone "
+           f"(`{config.model_preset}` preset; the weights of the layers of "
+           "`sequence_backbone` move by name to a classifier: "
+           "`train --init_from`).", "", "## Data", "",
+           f"Corpus `{info.data.get('name')}`: windows of {corpus.get('length')} bases "
+           f"at stride {corpus.get('stride')}"
+           f"{', both strands' if corpus.get('both_strands') else ''}; "
+           f"{info.num_records('train')} train windows. Built with:", "",
+           f"    {info.data.get('build_command')}", "", "| source | bases | train | dev | "
+           "test | dropped (N / excluded / split edge) |", "|---|---|---|---|---|---|"]
+  for name, c in sorted(corpus.get("sources", {}).items()):
+    d = c["dropped"]
+    lines.append(f"| {name} | {c['bases']:,} | {c['windows']['train']:,} | "
+                 f"{c['windows']['dev']:,} | {c['windows']['test']:,} | "
+                 f"{d['too_many_n']} / {d['excluded']} / {d['split_boundary']} |")
+  exclusion = corpus.get("exclusion")
+  if exclusion:
+    lines += ["", f"Excluded: {exclusion['rule']} ({len(exclusion['files'])} files, "
+              f"{exclusion['windows_dropped']} windows dropped)."]
+  lm = config.lm
+  lines += ["", "## Objective and training", "",
+            f"{lm.mask_rate:.0%} of bases chosen in spans of {lm.mask_span}; "
+            f"{lm.mask_share:.0%} set to N, {lm.random_share:.0%} random, the rest kept; "
+            f"soft-masked bases weighted {lm.repeat_weight}. {steps} steps of batch "
+            f"{config.data.batch_size}, {config.optim.optimizer} at "
+            f"{config.optim.learning_rate} ({config.optim.lr_schedule}). Re-run: "
+            f"`python -m gslm_keras.pretrain --flagfile={run.flagfile}`.", "",
+            "## Results", "",
+            "Masked 15% of single positions (all N, seeded); bits per base, lower is "
+            "better; the k-mer model predicts a base from k bases on each side (k chosen "
+            "on dev).", "", "| split | source | LM | k-mer | frequencies | margin | "
+            "LM accuracy |", "|---|---|---|---|---|---|---|"]
+  for split, report in metrics.items():
+    for source, entry in [("all", report), *report["by_source"].items()]:
+      y = entry["yardsticks"]
+      lines.append(f"| {split} | {source} | {entry['bits_per_base']:.4f} | "
+                   f"{y['kmer']['bits_per_base']:.4f} | "
+                   f"{y['frequencies']['bits_per_base']:.4f} | "
+                   f"{entry['margin_over_kmer_bits']:+.4f} | {entry['accuracy']:.4f} |")
+  return "\n".join(lines) + "\n"
