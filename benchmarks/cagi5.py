@@ -4,6 +4,10 @@ r"""CAGI5 regulation saturation: measured effects of SNVs in 15 promoters/enhanc
       --train_variants=../shared/data/cagi5/variants_train.tsv \
       --zero_shot_models=build/models/prom_300_tata --output=benchmarks/results/cagi5.json
 
+A language model (a pretrain run or a preset name, e.g. gslm-lm-multispecies)
+among --zero_shot_models contributes its `llr` (log P(alt) - log P(ref) at the
+masked variant, both strands, the whole element as context).
+
 Trains on one variants file and evaluates on another of the same format
 (--eval_variants), or, given only a training file, by K-fold cross-validation in
 which all variants of a 10-bp block of an element fall in the same fold (so a
@@ -67,6 +71,7 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
   """Strand-averaged alt-minus-ref scores of pretrained models, per variant."""
   import pandas as pd
 
+  from gslm_keras.inference.language import is_language_model
   from gslm_keras.variants.scorer import ScoreConfig, score_variants
 
   table = os.path.join(tmp, "variants_for_scoring.tsv")
@@ -76,10 +81,16 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
   columns = {}
   for n, model_dir in enumerate(model_dirs):
     out = os.path.join(tmp, f"zero_shot_{n}.tsv")
+    language = is_language_model(model_dir)
+    # A language model reads the whole element (any length): llr in its context.
     score_variants(ScoreConfig(model=model_dir, variants=table, output=out,
-                               strand_average=True))
+                               strand_average=True,
+                               anchor="sequence" if language else "variant"))
     scores = pd.read_csv(out, sep="\t", comment="#")
     name = os.path.basename(os.path.normpath(model_dir))
+    if language:
+      columns[f"zs_{name}_llr"] = scores["llr"].to_numpy()
+      continue
     wanted = [c for c in scores.columns if c.startswith(("diff_", "log_odds_ratio_"))]
     # A binary model scores both classes, one the negation of the other on these
     # scales: keep the positive class (the model's last column).
@@ -282,7 +293,7 @@ def main():
       protocol = (f"{args.cv_folds}-fold cross-validation over {unit}, seed {args.seed}, "
                   f"on {args.train_variants}")
     evaluated = pd.concat([e for _, e in splits])
-    model_pred, ridge_pred = [], []
+    model_pred, ridge_pred, ridge_no_llr = [], [], []
     for k, (train_part, eval_part) in enumerate(splits):
       print(f"fold {k}: {len(train_part)} train / {len(eval_part)} evaluated", flush=True)
       train_part = train_part.assign(**neighbourhood(
@@ -293,9 +304,15 @@ def main():
       model_pred.append(train_and_predict(train_part, eval_part, elements, columns,
                                           os.path.join(tmp, f"fold{k}"), args, args.seed))
       ridge_pred.append(ridge_predict(train_part, eval_part, columns))
+      # What a language model's llr adds, in the same run: the ridge without it.
+      without = [c for c in columns if not c.endswith("_llr")]
+      if len(without) < len(columns):
+        ridge_no_llr.append(ridge_predict(train_part, eval_part, without))
     results["protocol"] = protocol
     results["gslm_keras"] = score(evaluated, np.concatenate(model_pred))
     results["ridge_on_features"] = score(evaluated, np.concatenate(ridge_pred))
+    if ridge_no_llr:
+      results["ridge_without_llr"] = score(evaluated, np.concatenate(ridge_no_llr))
     results["zero_shot"] = {c: score(evaluated, evaluated[c].to_numpy())
                             for c in zs_columns}
   results["total_seconds"] = time.time() - start
@@ -306,6 +323,9 @@ def main():
 def markdown(results: dict) -> str:
   rows = [("gslm_keras dual-input (alt window + annotations, zero-shot, neighbours)",
            results["gslm_keras"]), ("ridge on the same features", results["ridge_on_features"])]
+  if "ridge_without_llr" in results:
+    rows.append(("ridge on the same features without the language model's llr",
+                 results["ridge_without_llr"]))
   rows += [(f"zero-shot {name}", value) for name, value in results["zero_shot"].items()]
   lines = ["# CAGI5 regulation saturation", "", common.machine_lines(results),
            f"Protocol: {results['protocol']}. Window {results['window']} bp.", "",
@@ -319,9 +339,19 @@ def markdown(results: dict) -> str:
   lines += ["", "Published anchors (mean per-element Pearson r): AlphaGenome 0.57 zero-shot, "
             "0.65 at best; Enformer about 0.51 zero-shot. Goal here: above 0.5 on variants "
             f"not used for training: {'met' if results['gslm_keras']['mean_pearson'] > 0.5 else 'not met'}.",
-            "", "| element | n | Pearson | Spearman |", "|---|---:|---:|---:|"]
+            ""]
+  llr = [name for name in results["zero_shot"] if name.endswith("_llr")]
+  header = "| element | n | Pearson | Spearman |"
+  header += "".join(f" {name} Pearson | {name} Spearman |" for name in llr)
+  lines += ["Per element: the dual-input model" + (", and the language model's llr "
+            "zero-shot" if llr else "") + ".", "", header,
+            "|---|---:|---:|---:|" + "---:|---:|" * len(llr)]
   for element, e in sorted(results["gslm_keras"]["per_element"].items()):
-    lines.append(f"| {element} | {e['n']} | {e['pearson']:.3f} | {e['spearman']:.3f} |")
+    row = f"| {element} | {e['n']} | {e['pearson']:.3f} | {e['spearman']:.3f} |"
+    for name in llr:
+      z = results["zero_shot"][name]["per_element"].get(element)
+      row += (f" {z['pearson']:.3f} | {z['spearman']:.3f} |" if z else " n/a | n/a |")
+    lines.append(row)
   return "\n".join(lines) + "\n"
 
 

@@ -32,7 +32,8 @@ _LOCAL_WIDTH = flags.DEFINE_integer("local_width", 5,
                                     "Kernel of the head's convolution over the input.")
 _EVAL_SEED = flags.DEFINE_integer("eval_seed", 1234, "Seed of the dev and test masks.")
 _YARDSTICK_WINDOWS = flags.DEFINE_integer(
-    "yardstick_windows", 50000, "Training windows counted by the k-mer yardsticks.")
+    "yardstick_windows", 0, "Training windows the yardsticks are counted on, the "
+    "first of the train split (0: all of it).")
 _LIST_PRESETS = flags.DEFINE_boolean(
     "list_presets", False, "Print the shipped pretrained models (name, path, "
     "description), one per line, and exit.")
@@ -47,10 +48,9 @@ def config_from_flags():
   lm = LmConfig(mask_rate=_MASK_RATE.value, mask_span=_MASK_SPAN.value,
                 mask_share=_MASK_SHARE.value, random_share=_RANDOM_SHARE.value,
                 repeat_weight=_REPEAT_WEIGHT.value, head_units=_HEAD_UNITS.value,
-                local_width=_LOCAL_WIDTH.value, eval_seed=_EVAL_SEED.value,
-                yardstick_windows=_YARDSTICK_WINDOWS.value)
+                local_width=_LOCAL_WIDTH.value, eval_seed=_EVAL_SEED.value)
   fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-  return PretrainConfig(**fields, lm=lm)
+  return PretrainConfig(**fields, lm=lm, yardstick_windows=_YARDSTICK_WINDOWS.value)
 
 
 def main(argv):

@@ -94,6 +94,10 @@ _MONITOR = flags.DEFINE_string(
     "val_loss ...); auto picks by task.")
 _CLASS_WEIGHTS = flags.DEFINE_string(
     "class_weights", "none", "none, balanced, or one weight per class (w0,w1,...).")
+_INIT_FROM = flags.DEFINE_string(
+    "init_from", None, "Start the sequence backbone from this model's weights (by "
+    "layer name): a pretrain or train run directory, or a preset name "
+    "(python -m gslm_keras.pretrain --list_presets).")
 _REVERSE_COMPLEMENT = flags.DEFINE_boolean(
     "reverse_complement", False, "Augment with random reverse complements.")
 _MAX_SHIFT = flags.DEFINE_integer("max_shift", 0, "Augment with random shifts up to "
@@ -155,7 +159,8 @@ def config_from_flags():
           lr_schedule=_LR_SCHEDULE.value, warmup_steps=_WARMUP_STEPS.value,
           weight_decay=_WEIGHT_DECAY.value, clipnorm=_CLIPNORM.value,
           early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
-          monitor=_MONITOR.value, class_weights=_CLASS_WEIGHTS.value),
+          monitor=_MONITOR.value, class_weights=_CLASS_WEIGHTS.value,
+          init_from=_INIT_FROM.value),
       runtime=train_config.RuntimeConfig(
           seed=_SEED.value, deterministic=_DETERMINISTIC.value,
           checkpoint_every=_CHECKPOINT_EVERY.value,

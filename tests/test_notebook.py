@@ -12,7 +12,8 @@ from nbclient import NotebookClient
 
 from conftest import REPO
 
-NOTEBOOKS = ("01_quickstart.ipynb", "04_variants_and_interpretation.ipynb")
+NOTEBOOKS = ("01_quickstart.ipynb", "02_language_model.ipynb",
+             "04_variants_and_interpretation.ipynb")
 
 
 def _execute(name: str, workdir, monkeypatch):
@@ -41,6 +42,19 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
   metrics = json.load(open(tmp_path / "model_tiny" / "metrics" / "test.json"))
   assert metrics["n"] == 1186 and metrics["auroc_macro"] > 0.6
   assert not os.path.exists(REPO / "notebooks" / "build")
+
+
+def test_language_model_notebook_executes(tmp_path, monkeypatch):
+  outputs, images = _execute("02_language_model.ipynb", tmp_path, monkeypatch)
+  assert "y_pestis_plasmid" in outputs and "a_thaliana_chloroplast" in outputs
+  assert outputs.count("bits per base, k-mer (k=") == 2  # dev and test
+  assert len(images) == 1  # The LLR map.
+  scores = json.load(open(tmp_path / "lm_tiny" / "metrics" / "test.json"))
+  assert scores["bits_per_base"] < scores["yardsticks"]["frequencies"]["bits_per_base"]
+  import pandas as pd
+
+  llr = pd.read_csv(tmp_path / "llr.tsv", sep="\t", comment="#")
+  assert len(llr) == 12 and llr["llr"].notna().all()
 
 
 def test_variants_and_interpretation_notebook_executes(tmp_path, monkeypatch):

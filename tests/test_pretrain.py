@@ -314,3 +314,69 @@ def test_killed_pretraining_resumes_to_the_same_weights(corpus_dir, tmp_path):
   assert fingerprint and fingerprint[0] in resumed.stdout
   assert json.load(open(killed / "metrics" / "test.json")) == json.load(
       open(tmp_path / "whole" / "metrics" / "test.json"))
+
+
+def test_init_from_copies_the_backbone_by_name(lm_run, tmp_path):
+  import keras
+
+  import gslm_keras.models.language  # noqa: F401
+  from gslm_keras.models import build_model, find_backbone, preset
+  from gslm_keras.training.init_from import load_backbone
+
+  model = build_model(preset("tiny"), length=60, n_features=2, task="multiclass",
+                      n_outputs=3)
+  assert load_backbone(model, str(lm_run)) == 6
+  source = find_backbone(keras.models.load_model(lm_run / "model.keras"))
+  for layer in find_backbone(model).layers:
+    for mine, theirs in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):
+      np.testing.assert_array_equal(mine, theirs)
+  # Another architecture: one line naming the layer.
+  result = _run("gslm_keras.train", "--flagfile=models/tiny.flags", "--stem_filters=12",
+                "--data_dir=" + str(REPO / "tests" / "data" / "dataset_v0_1_0"),
+                f"--model_dir={tmp_path / 'm'}", f"--init_from={lm_run}")
+  lines = _error_lines(result)
+  assert result.returncode == 1 and len(lines) == 1, result.stderr[-2000:]
+  assert "stem_conv_w5" in lines[0] and "(5, 4, 12)" in lines[0] and "(5, 4, 8)" in lines[0]
+
+
+def test_a_run_recorded_before_a_new_field_still_resumes(tmp_path):
+  from gslm_keras.errors import ConfigError
+  from gslm_keras.run_dir import RunDir
+  from gslm_keras.training import session
+  from gslm_keras.training.config import TrainConfig
+
+  config = TrainConfig.create(data_dir="data", model_dir=str(tmp_path))
+  recorded = config.to_json()
+  del recorded["optim"]["init_from"]  # Written by a version without --init_from.
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  session._check_resumable(config, RunDir(str(tmp_path)))
+  with pytest.raises(ConfigError, match=r"differs in optim.init_from\)"):
+    session._check_resumable(config.replace(optim__init_from="other"),
+                             RunDir(str(tmp_path)))
+
+
+def test_the_shipped_preset_is_listed_and_accepted_by_name(tmp_path):
+  result = _run("gslm_keras.pretrain", "--list_presets")
+  assert result.returncode == 0, result.stderr[-2000:]
+  lines = result.stdout.strip().splitlines()
+  name, path, description = lines[0].split("\t")
+  assert name == "gslm-lm-multispecies" and os.path.isdir(path) and description
+  card = open(os.path.join(path, "MODEL_CARD.md")).read()
+  assert "Sources and their terms" in card and "benchmarks.lm_preset" in card
+  # Its test metrics, shipped with it, beat the k-mer yardstick on every source.
+  report = json.load(open(os.path.join(path, "metrics", "test.json")))
+  assert report["margin_over_kmer_bits"] > 0.03
+  assert all(e["margin_over_kmer_bits"] > 0 for e in report["by_source"].values())
+  # A preset name goes where a model directory does.
+  out = tmp_path / "plasmid.json"
+  evaluated = _run("gslm_keras.evaluate", f"--model_dir={name}", f"--input={PLASMID}",
+                   f"--output={out}")
+  assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+  plasmid = json.load(open(out))
+  assert plasmid["bits_per_base"] < plasmid["yardsticks"]["frequencies"]["bits_per_base"]
+  refused = _run("gslm_keras.evaluate", f"--model_dir={name}", "--split=test")
+  assert refused.returncode == 1 and "shipped preset" in _error_lines(refused)[0]
+  unknown = _run("gslm_keras.evaluate", "--model_dir=no-such-preset", f"--input={PLASMID}",
+                 f"--output={tmp_path / 'x.json'}")
+  assert unknown.returncode == 1 and "neither a model directory nor a preset" in (
+      _error_lines(unknown)[0])

@@ -100,10 +100,14 @@ class Yardsticks:
 
   def choose_k(self, batches: Iterable[MaskedBatch]) -> dict[int, float]:
     """Picks the k of least bits on `batches` (the dev split); bits per k."""
-    batches = list(batches)
-    scores = {k: lm_baselines.bits(np.concatenate([
-        model.probabilities(b.codes, b.targets) for b in batches]))
-        for k, model in self.models.items()}
+    nll = dict.fromkeys(self.models, 0.0)
+    count = 0
+    for batch in batches:
+      for k, model in self.models.items():
+        p = np.clip(model.probabilities(batch.codes, batch.targets), 1e-12, 1.0)
+        nll[k] += float(-np.log2(p).sum())
+      count += int((batch.targets >= 0).sum())
+    scores = {k: value / max(count, 1) for k, value in nll.items()}
     self.k = min(scores, key=scores.get)
     return scores
 
@@ -233,6 +237,12 @@ def evaluate_language_model(model_dir: str, input_path: str | None = None,
     with exclusive_output(output, "report"):
       write_json_atomic(output, report)
     return report
+  from gslm_keras import presets
+
+  if presets.is_preset(model.path):
+    raise ConfigError(f"{model_dir} is a shipped preset: its metrics are in its "
+                      "folder; measure it on a FASTA file with --input=<fasta> "
+                      "--output=<json>")
   run = RunDir(model.path)
   data_dir = data_dir_of(read_json(run.config)) if os.path.exists(run.config) else None
   if not data_dir or not os.path.exists(os.path.join(data_dir, "dataset_info.json")):

@@ -26,6 +26,12 @@ def path(name: str) -> str:
   return os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
 
 
+def is_preset(directory: str) -> bool:
+  """Whether `directory` is inside the installed presets (read-only)."""
+  here = os.path.dirname(os.path.abspath(__file__))
+  return os.path.commonpath([here, os.path.abspath(directory)]) == here
+
+
 def available() -> dict[str, str]:
   """The presets whose weights are installed, with their descriptions."""
   return {name: text for name, text in PRESETS.items()

@@ -76,6 +76,8 @@ class OptimConfig:
       (regression).
     class_weights: "none", "balanced" (inverse train frequency) or one weight per
       class, comma-separated.
+    init_from: start the sequence backbone from the weights of a language model
+      or a trained model (a directory or a preset name), loaded by layer name.
   """
 
   epochs: int = RECIPE["epochs"]
@@ -89,6 +91,7 @@ class OptimConfig:
   early_stopping_patience: int = RECIPE["early_stopping_patience"]
   monitor: str = "auto"
   class_weights: str = "none"
+  init_from: str | None = None
 
   def __post_init__(self):
     if self.epochs < 1:

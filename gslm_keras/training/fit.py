@@ -19,6 +19,7 @@ from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import collapse, recipe, session
+from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan
 
@@ -100,6 +101,18 @@ def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: in
   return collapse.CollapseGuard(check, batches, info.task)
 
 
+def _resolved(config: TrainConfig, seed: int, restarts: list[dict], architecture
+              ) -> dict:
+  """What the run resolved, for config.json: seed, restarts, the architecture after
+  a restart, the source of --init_from (path and sha256)."""
+  resolved = {"seed": seed, "restarts": restarts}
+  if config.optim.init_from:
+    resolved["init_from"] = warm_start.describe(config.optim.init_from)
+  if architecture != config.model:
+    resolved["model"] = architecture.to_json()
+  return resolved
+
+
 def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
          policy: str, seed: int, restarts: list[dict]
          ) -> tuple[session.TrainResult | None, dict | None]:
@@ -108,12 +121,12 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   architecture = collapse.after_restarts(config.model, restarts)
-  resolved = {"seed": seed, "restarts": restarts}
-  if architecture != config.model:
-    resolved["model"] = architecture.to_json()
-  session.write_run_files(config, run, info, policy, plan, resolved)
+  session.write_run_files(config, run, info, policy, plan,
+                          _resolved(config, seed, restarts, architecture))
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
+    if config.optim.init_from:
+      warm_start.load_backbone(model, config.optim.init_from)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
                   loss=loss, metrics=metrics)

@@ -25,6 +25,10 @@ from gslm_keras.training import recipe, session
 from gslm_keras.training.config import PARTS, TrainConfig
 
 YARDSTICKS = "yardsticks.npz"
+# Optimizer steps per call of the compiled train function: Keras spends about
+# 70-110 ms of Python per call on this machine, as long as a whole step of the
+# default trunk at batch 128 (benchmarks/results/pretrain_speed.md).
+STEPS_PER_EXECUTION = 8
 MODEL_CARD = "MODEL_CARD.md"
 OBJECTIVE = "masked_nucleotide"
 
@@ -41,7 +45,6 @@ class LmConfig:
     repeat_weight: loss weight of soft-masked (repeat) bases.
     head_units, local_width: the nucleotide head (see `build_language_model`).
     eval_seed: seed of the dev and test masks.
-    yardstick_windows: training windows counted by the k-mer yardsticks.
   """
 
   mask_rate: float = 0.15
@@ -52,7 +55,6 @@ class LmConfig:
   head_units: int = 64
   local_width: int = 5
   eval_seed: int = 1234
-  yardstick_windows: int = 50000
 
   def __post_init__(self):
     if not 0 < self.mask_rate < 1:
@@ -71,12 +73,19 @@ class LmConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig(TrainConfig):
-  """A `TrainConfig` with the objective (`lm`) as a fifth part of its identity."""
+  """A `TrainConfig` with the objective (`lm`) as a fifth part of its identity.
+
+  Attributes:
+    lm: the objective and the head.
+    yardstick_windows: training windows the yardsticks are counted on (0: the
+      whole train split). Measurement only: not part of the run's identity.
+  """
 
   PARTS = {**PARTS, "lm": LmConfig}
   PROGRAM = "gslm_keras.pretrain"
 
   lm: LmConfig = LmConfig()
+  yardstick_windows: int = 0
 
 
 def pretrain(config: PretrainConfig) -> session.TrainResult:
@@ -115,7 +124,8 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
     model = build_language_model(config.model, config.lm.head_units,
                                  config.lm.local_width, dtype=policy)
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
-                  loss=lm_loss, metrics=[MaskedAccuracy()])
+                  loss=lm_loss, metrics=[MaskedAccuracy()],
+                  steps_per_execution=steps_per_execution(plan.segment_steps))
   done = callbacks_lib.backed_up_segments(run.backup)
   data, lm = config.data, config.lm
   train_ds = make_lm_dataset(
@@ -160,6 +170,12 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
       weights_fingerprint=session.weights_fingerprint(final))
 
 
+def steps_per_execution(segment_steps: int) -> int:
+  """The most steps per call, up to STEPS_PER_EXECUTION, that divide a segment
+  (backups fall on segment ends)."""
+  return next(n for n in range(STEPS_PER_EXECUTION, 0, -1) if segment_steps % n == 0)
+
+
 def measure_run(config: PretrainConfig, run: RunDir, info, model) -> dict[str, dict]:
   """Fits the yardsticks (k on dev), measures each evaluated split, writes
   metrics/<split>.json and the yardsticks."""
@@ -167,10 +183,9 @@ def measure_run(config: PretrainConfig, run: RunDir, info, model) -> dict[str, d
 
   data_dir, seed = config.data.data_dir, config.lm.eval_seed
   yardsticks = language.Yardsticks().fit(language.corpus_batches(
-      data_dir, "train", seed + 1, limit=config.lm.yardstick_windows))
+      data_dir, "train", seed + 1, limit=config.yardstick_windows or None))
   dev_split = "dev" if "dev" in info.splits else "train"
-  choice = yardsticks.choose_k(language.corpus_batches(data_dir, dev_split, seed + 2,
-                                                       limit=5000))
+  choice = yardsticks.choose_k(language.corpus_batches(data_dir, dev_split, seed + 2))
   yardsticks.save(run.join(YARDSTICKS))
   predict = _predictor(model)
   metrics = {}

@@ -77,12 +77,31 @@ def work_dir(config: TrainConfig) -> str:
   return config.model_dir
 
 
+def _with_defaults(config: TrainConfig, previous: dict) -> dict:
+  """The parts of a recorded config, with the defaults of fields it predates (a
+  run killed under an older version resumes when the new fields keep them)."""
+  import json
+
+  out = {}
+  for part, kind in config.PARTS.items():
+    recorded = previous.get(part)
+    if recorded is None:
+      continue
+    defaults = {f.name: json.loads(json.dumps(f.default))
+                for f in dataclasses.fields(kind) if f.default is not dataclasses.MISSING}
+    out[part] = {**defaults, **recorded}
+  return out
+
+
 def _check_resumable(config: TrainConfig, run: RunDir) -> None:
-  previous = read_json(run.config)
+  previous = _with_defaults(config, read_json(run.config))
   ours = config.identity()
   if {part: previous.get(part) for part in ours} != ours:
-    changed = sorted(f"{part}.{key}" for part in ours for key, value in
-                     ours[part].items() if (previous.get(part) or {}).get(key) != value)
+    missing = object()
+    changed = sorted(
+        f"{part}.{key}" for part in ours
+        for key in set(ours[part]) | set(previous.get(part) or {})
+        if (previous.get(part) or {}).get(key, missing) != ours[part].get(key, missing))
     raise ConfigError(
         f"{config.model_dir} holds an unfinished run with another configuration "
         f"(differs in {', '.join(changed)}); resume it with the same flags, or use "
