@@ -87,7 +87,8 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
                                strand_average=True,
                                anchor="sequence" if language else "variant"))
     scores = pd.read_csv(out, sep="\t", comment="#")
-    name = os.path.basename(os.path.normpath(model_dir))
+    # A column name (pandas rows are read as attributes: no hyphens).
+    name = os.path.basename(os.path.normpath(model_dir)).replace("-", "_")
     if language:
       columns[f"zs_{name}_llr"] = scores["llr"].to_numpy()
       continue

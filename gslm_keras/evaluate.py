@@ -68,8 +68,13 @@ def main(argv):
   from gslm_keras.evaluation.evaluator import evaluate, output_dir
 
   cli.require(_MODEL_DIR)
+  import os
+
+  from gslm_keras import presets
   from gslm_keras.inference.language import is_language_model
 
+  if not os.path.exists(presets.resolve(_MODEL_DIR.value)):
+    raise ConfigError(f"--model_dir={_MODEL_DIR.value}: no such directory")
   if is_language_model(_MODEL_DIR.value):
     return _language_model()
   if _INPUT.value:

@@ -30,7 +30,9 @@ from gslm_keras import cli
 
 COMMANDS = ("ism", "attribute", "motifs")
 
-_MODEL = flags.DEFINE_string("model", None, "model_dir of a training run.")
+_MODEL = flags.DEFINE_string(
+    "model", None, "model_dir of a training run; for ism also a language model or a "
+    "preset name (the LLR map: every substitution, its position masked).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the results go.")
 _OUTPUT_NAME = flags.DEFINE_string(
     "output_name", None, "Class or target to explain (default: the positive class, "

@@ -17,7 +17,9 @@ averaged over both strands for a strand-symmetric model (trained with
 reverse-complement augmentation or rc_average) or from the forward strand for a
 strand-oriented one (--strand_average / --nostrand_average to choose; the header
 says which). A window past a contig end is padded with N and flagged (column
-padded, VCF INFO GSLM_PADDED). Output: TSV, Parquet or VCF (.vcf / .vcf.gz, INFO
+padded, VCF INFO GSLM_PADDED). A language model (python -m gslm_keras.pretrain, or a
+preset such as gslm-lm-multispecies) writes llr = log P(alt) - log P(ref) at the
+masked variant position, both strands (single-base substitutions). Output: TSV, Parquet or VCF (.vcf / .vcf.gz, INFO
 fields declared and described in the header); several at once, comma-separated.
 """
 
@@ -27,7 +29,9 @@ from absl import flags
 
 from gslm_keras import cli
 
-_MODEL = flags.DEFINE_string("model", None, "model_dir of a training run, or an export.")
+_MODEL = flags.DEFINE_string(
+    "model", None, "model_dir of a training run, an export, a language model (pretrain; "
+    "zero-shot llr) or a preset name.")
 _VCF = flags.DEFINE_string("vcf", None, "VCF of variants (with --reference).")
 _REFERENCE = flags.DEFINE_string("reference", None, "Reference genome FASTA.")
 _VARIANTS = flags.DEFINE_string("variants", None, "Table of explicit variants instead.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from gslm_keras.encoding.masking import IGNORE, NucleotideMasker
@@ -108,3 +109,24 @@ def test_yardsticks_and_a_short_training():
   assert (masked["targets"].numpy() == targets).all()
   # Measured: frequencies 1.99, k-mer (k=2) 1.91, the LM 1.81 bits.
   assert lm_bits < kmer_bits - 0.03, (lm_bits, kmer_bits, frequency_bits)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_with_float32_probabilities(policy):
+  # The GPU and TPU recipes: layers compute in half precision, the softmax head and
+  # the loss in float32.
+  import keras
+
+  from gslm_keras.models.language import MaskedAccuracy, lm_loss
+
+  model = build_language_model(preset("tiny"), dtype=policy)
+  optimizer = keras.optimizers.Adam(1e-3)
+  if policy == "mixed_float16":
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  model.compile(optimizer=optimizer, loss=lm_loss, metrics=[MaskedAccuracy()])
+  x = oracles.one_hot_batch(read_column(PROM_DIR / "dev.csv", limit=32))
+  out = NucleotideMasker()(x, seed=[1, 0])
+  y = tf.stack([tf.cast(out["targets"], tf.float32), out["weights"]], axis=-1)
+  history = model.fit(out["sequence"], y, epochs=2, batch_size=16, verbose=0)
+  assert model.output.dtype == "float32"
+  assert all(np.isfinite(history.history["loss"]))

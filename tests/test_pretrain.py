@@ -292,8 +292,8 @@ def _backups(model_dir) -> int:
 
 @pytest.mark.slow
 def test_killed_pretraining_resumes_to_the_same_weights(corpus_dir, tmp_path):
-  args = TINY + [f"--data_dir={corpus_dir}", "--checkpoint_every=10", "--seed=2",
-                 "--deterministic", "--evaluate_splits=test"]
+  args = TINY + [f"--data_dir={corpus_dir}", "--checkpoint_every=8", "--seed=2",
+                 "--deterministic", "--evaluate_splits=test", "--epochs=1"]
   whole = _run("gslm_keras.pretrain", *args, f"--model_dir={tmp_path / 'whole'}")
   assert whole.returncode == 0, whole.stderr[-2000:]
   killed = tmp_path / "killed"

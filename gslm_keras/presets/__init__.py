@@ -17,8 +17,9 @@ from gslm_keras.errors import ConfigError
 # name -> one-line description. Each has a folder of the same name beside this file.
 PRESETS = {
     "gslm-lm-multispecies": (
-        "masked nucleotide model, default trunk, 128-base windows of 3 genomes, CNNProm "
-        "promoters (4 species) and GUE train inputs (GUE dev/test excluded)"),
+        "masked nucleotide model, default trunk, 128-base windows of 3 bacterial and "
+        "organelle genomes, CNNProm promoter sets (E. coli, A. thaliana, mouse) and the "
+        "GUE train inputs (GUE dev/test excluded)"),
 }
 
 

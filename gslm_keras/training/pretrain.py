@@ -25,9 +25,9 @@ from gslm_keras.training import recipe, session
 from gslm_keras.training.config import PARTS, TrainConfig
 
 YARDSTICKS = "yardsticks.npz"
-# Optimizer steps per call of the compiled train function: Keras spends about
-# 70-110 ms of Python per call on this machine, as long as a whole step of the
-# default trunk at batch 128 (benchmarks/results/pretrain_speed.md).
+# Optimizer steps per call of the compiled train function: each call costs Keras
+# some Python (70-110 ms measured on synthetic input on this 2-core machine, about
+# half a step of the default trunk at batch 128); 8 steps share it.
 STEPS_PER_EXECUTION = 8
 MODEL_CARD = "MODEL_CARD.md"
 OBJECTIVE = "masked_nucleotide"
