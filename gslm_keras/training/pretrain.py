@@ -21,6 +21,7 @@ from gslm_keras.io.files import write_json_atomic, write_text_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
+from gslm_keras.training import init_from as warm_start
 from gslm_keras.training import recipe, session
 from gslm_keras.training.config import PARTS, TrainConfig
 
@@ -116,16 +117,9 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
   import keras
 
   from gslm_keras.data.corpus_pipeline import make_lm_dataset
-  from gslm_keras.models.language import MaskedAccuracy, build_language_model, lm_loss
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  session.write_run_files(config, run, info, policy, plan, {"objective": OBJECTIVE})
-  with strategy.scope():
-    model = build_language_model(config.model, config.lm.head_units,
-                                 config.lm.local_width, dtype=policy)
-    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
-                  loss=lm_loss, metrics=[MaskedAccuracy()],
-                  steps_per_execution=steps_per_execution(plan.segment_steps))
+  model = _compiled_model(config, run, info, strategy, policy, plan)
   done = callbacks_lib.backed_up_segments(run.backup)
   data, lm = config.data, config.lm
   train_ds = make_lm_dataset(
@@ -168,6 +162,26 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
       model_dir=run.path, steps=steps, best=monitor.state, metrics=metrics,
       stopped_early=steps < plan.total_steps, resumed=resumed,
       weights_fingerprint=session.weights_fingerprint(final))
+
+
+def _compiled_model(config: PretrainConfig, run: RunDir, info, strategy, policy, plan):
+  """Writes the run's files and returns the compiled language model (its trunk
+  from --init_from when given)."""
+  from gslm_keras.models.language import MaskedAccuracy, build_language_model, lm_loss
+
+  resolved = {"objective": OBJECTIVE}
+  if config.optim.init_from:  # Continue from another model's trunk.
+    resolved["init_from"] = warm_start.describe(config.optim.init_from)
+  session.write_run_files(config, run, info, policy, plan, resolved)
+  with strategy.scope():
+    model = build_language_model(config.model, config.lm.head_units,
+                                 config.lm.local_width, dtype=policy)
+    if config.optim.init_from:
+      warm_start.load_backbone(model, config.optim.init_from)
+    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
+                  loss=lm_loss, metrics=[MaskedAccuracy()],
+                  steps_per_execution=steps_per_execution(plan.segment_steps))
+  return model
 
 
 def steps_per_execution(segment_steps: int) -> int:

@@ -107,12 +107,13 @@ def tile(sequence: str, record_id: str, source: str, rule: TilingRule,
   if index is not None and len(index):
     hit_prefix = _prefix(index.hits(codes))
   upper = sequence.upper()
+  # A sequence of at most one block is keyed by its bases, so that the same
+  # sequence read twice (two tasks' tables, both strands) lands in one split.
+  whole = ("seq\t" + min(upper[:n], alphabet.reverse_complement(upper[:n]))
+           if n <= rule.split_block else None)
+
   def key(block):
-    # A sequence of at most one block is keyed by its bases, so that the same
-    # sequence read twice (two tasks' tables, both strands) lands in one split.
-    if n <= rule.split_block:
-      return "seq\t" + min(upper[:n], alphabet.reverse_complement(upper[:n]))
-    return f"{source}\t{record_id}\t{block}"
+    return whole or f"{source}\t{record_id}\t{block}"
 
   for start in range(0, len(sequence) - length + 1, rule.stride):
     end = start + length
