@@ -25,25 +25,15 @@ import tempfile
 import time
 
 from benchmarks import common
-from benchmarks.training import matmul_flops
+from benchmarks.training import forward_flops, matmul_flops
 
 CORPUS_FLAGS = "datasets/genomes/lm_corpus.flags"
 
 
 def lm_forward_flops(model, length: int) -> int:
   import tensorflow as tf
-  from tensorflow.python.framework.convert_to_constants import (
-      convert_variables_to_constants_v2)
 
-  concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(
-      tf.TensorSpec([1, length, 4], tf.float32))
-  graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
-  with tf.Graph().as_default() as graph:
-    tf.graph_util.import_graph_def(graph_def, name="")
-    profile = tf.compat.v1.profiler.profile(
-        graph=graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op",
-        options=tf.compat.v1.profiler.ProfileOptionBuilder.float_operation())
-  return int(profile.total_float_ops)
+  return forward_flops(model, tf.TensorSpec([1, length, 4], tf.float32))
 
 
 def _layer_shapes(config, length: int):

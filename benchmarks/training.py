@@ -44,15 +44,17 @@ def matmul_flops(size: int = 2048, repeats: int = 10) -> float:
   return 2 * size**3 / common.median(times)
 
 
-def forward_flops(model) -> int:
+def forward_flops(model, spec=None) -> int:
   """Floating-point operations of one forward pass of one example, counted by
-  TensorFlow's profiler on the frozen inference graph."""
+  TensorFlow's profiler on the frozen inference graph. `spec`: the input's
+  TensorSpec (batch 1); the model's named inputs when None."""
   import tensorflow as tf
   from tensorflow.python.framework.convert_to_constants import (
       convert_variables_to_constants_v2)
 
-  spec = {name: tf.TensorSpec([1, *tensor.shape[1:]], tf.float32)
-          for name, tensor in model.input.items()}
+  if spec is None:
+    spec = {name: tf.TensorSpec([1, *tensor.shape[1:]], tf.float32)
+            for name, tensor in model.input.items()}
   concrete = tf.function(lambda inputs: model(inputs, training=False)
                          ).get_concrete_function(spec)
   graph_def = convert_variables_to_constants_v2(concrete).graph.as_graph_def()

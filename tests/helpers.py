@@ -87,3 +87,13 @@ def keras_predictions(model_dir, sequences, provided=None):
   model, encoder = keras_run(model_dir)
   inputs = encoder(tf.constant(list(sequences)), provided)
   return np.asarray(model(inputs, training=False)), inputs
+
+
+def segments_backed_up(model_dir) -> int:
+  """Segments a run in `model_dir` has backed up so far (0 while none or mid-write)."""
+  path = model_dir / "checkpoints" / "backup" / "state.npz"
+  try:
+    with np.load(path) as state:
+      return int(state["segment"])
+  except (OSError, ValueError, KeyError):
+    return 0

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import GENOMES, REPO
+from helpers import segments_backed_up
 
 PLASMID = GENOMES / "NC_005816.fna"
 TINY = ["--flagfile=models/pretrain_tiny.flags", "--epochs=2", "--yardstick_windows=4000"]
@@ -281,15 +282,6 @@ def test_wrong_kind_of_model_or_data_is_one_line(lm_run, corpus_dir, tmp_path):
   assert not (tmp_path / "p.tsv").exists() and not (tmp_path / "c" / "model.keras").exists()
 
 
-def _backups(model_dir) -> int:
-  path = model_dir / "checkpoints" / "backup" / "state.npz"
-  try:
-    with np.load(path) as state:
-      return int(state["segment"])
-  except (OSError, ValueError, KeyError):
-    return 0
-
-
 @pytest.mark.slow
 def test_killed_pretraining_resumes_to_the_same_weights(corpus_dir, tmp_path):
   args = TINY + [f"--data_dir={corpus_dir}", "--checkpoint_every=8", "--seed=2",
@@ -302,7 +294,7 @@ def test_killed_pretraining_resumes_to_the_same_weights(corpus_dir, tmp_path):
                               f"--model_dir={killed}"], cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 300
-  while time.time() < deadline and _backups(killed) < 4:
+  while time.time() < deadline and segments_backed_up(killed) < 4:
     time.sleep(0.02)
   process.send_signal(signal.SIGKILL)
   process.wait()

@@ -25,7 +25,7 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
 from conftest import PROM_DIR, REPO, read_column
-from helpers import build, read_records, write_table
+from helpers import build, read_records, write_table, segments_backed_up
 
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 
@@ -219,15 +219,6 @@ def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
   assert own and all(p.read_bytes() == data for p, data in own.items())
 
 
-def _segments_backed_up(model_dir) -> int:
-  path = model_dir / "checkpoints" / "backup" / "state.npz"
-  try:
-    with np.load(path) as state:
-      return int(state["segment"])
-  except (OSError, ValueError, KeyError):
-    return 0
-
-
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(splice_dir, tmp_path):
   # Killed with SIGKILL after its third backup, started again with the same flags,
@@ -243,7 +234,7 @@ def test_killed_training_resumes_to_the_same_weights(splice_dir, tmp_path):
                               f"--model_dir={killed_dir}"], cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
-  while time.time() < deadline and _segments_backed_up(killed_dir) < 3:
+  while time.time() < deadline and segments_backed_up(killed_dir) < 3:
     time.sleep(0.02)
   process.send_signal(signal.SIGKILL)
   process.wait()

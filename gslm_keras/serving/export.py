@@ -91,13 +91,33 @@ def _write_export(tmp: str, loaded, model_name: str, options: ServingOptions,
   write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
 
 
+def write_version(target: str, overwrite: bool, write) -> None:
+  """`write(tmp)` fills a directory beside `target` that replaces it (with
+  `overwrite`) only when complete, under `target`'s lock."""
+  with exclusive_output(target, "export"):
+    if os.path.exists(target) and not overwrite:
+      raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
+                        "export a new --version")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.exporting-", dir=parent)
+    try:
+      write(tmp)
+      apply_umask(tmp)
+      swap_into_place(tmp, target)
+    except BaseException:
+      shutil.rmtree(tmp, ignore_errors=True)
+      raise
+
+
 def export_model(model_dir: str, export_base: str, model_name: str, version: int,
                  overwrite: bool = False, options: ServingOptions = ServingOptions(),
                  warmup_count: int = 8) -> str:
   """Exports `model_dir`'s model and returns the version directory.
 
   The version directory is taken with a lock; the export is written beside it
-  and replaces an existing version (with `overwrite`) only when complete.
+  and replaces an existing version (with `overwrite`) only when complete. A
+  language model is exported with `language_export`'s signatures.
 
   Raises:
     ConfigError: the version exists (and overwrite is False), or a bad argument.
@@ -112,25 +132,15 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
                       "serves numeric versions)")
   if not model_name or os.sep in model_name:
     raise ConfigError(f"model_name={model_name!r}: expected a plain name")
-  if is_language_model(model_dir):
-    from gslm_keras.serving.language_export import export_language_model
-
-    return export_language_model(model_dir, export_base, model_name, version, overwrite)
   target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
-  loaded = LoadedModel(model_dir)
-  with exclusive_output(target, "export"):
-    if os.path.exists(target) and not overwrite:
-      raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
-                        "export a new --version")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
-    try:
-      _write_export(tmp, loaded, model_name, options, warmup_count)
-      apply_umask(tmp)
-      swap_into_place(tmp, target)
-    except BaseException:
-      shutil.rmtree(tmp, ignore_errors=True)
-      raise
+  if is_language_model(model_dir):
+    from gslm_keras.serving.language_export import export_writer
+
+    write = export_writer(model_dir, model_name)
+  else:
+    loaded = LoadedModel(model_dir)
+    write = lambda tmp: _write_export(tmp, loaded, model_name, options,  # noqa: E731
+                                      warmup_count)
+  write_version(target, overwrite, write)
   logging.info("Exported %s to %s", model_dir, target)
   return target

@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
-from absl import logging
 
 from gslm_keras.data.dataset_info import MANIFEST
 from gslm_keras.dna import alphabet, ops
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic
-from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
 from gslm_keras.run_dir import RunDir
 
 _VALID = f"[{alphabet.VALID_LETTERS}]*"
@@ -95,29 +92,12 @@ def _warmup(tmp: str, model_name: str, length: int) -> None:
         request=request)).SerializeToString())
 
 
-def export_language_model(model_dir: str, export_base: str, model_name: str, version: int,
-                          overwrite: bool = False) -> str:
-  """Exports a language model (run directory or preset); returns the version dir.
-  Same locking and all-or-nothing replacement as `export_model`."""
+def export_writer(model_dir: str, model_name: str):
+  """The function that writes a language model's export into a directory (for
+  `export.write_version`)."""
   from gslm_keras.inference.language import LanguageModel
 
   language_model = LanguageModel(model_dir)
   if language_model.keras_model is None:
     raise ConfigError(f"{model_dir} is already an export")
-  target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
-  with exclusive_output(target, "export"):
-    if os.path.exists(target) and not overwrite:
-      raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
-                        "export a new --version")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{version}.exporting-", dir=parent)
-    try:
-      _write(tmp, language_model, model_name)
-      apply_umask(tmp)
-      swap_into_place(tmp, target)
-    except BaseException:
-      shutil.rmtree(tmp, ignore_errors=True)
-      raise
-  logging.info("Exported the language model %s to %s", model_dir, target)
-  return target
+  return lambda tmp: _write(tmp, language_model, model_name)

@@ -278,6 +278,17 @@ class VcfWriter(TableWriter):
         os.remove(self.body)
 
 
+def lock_outputs(stack, outputs: Sequence[str]) -> None:
+  """Takes the lock of every score output (with its rejects file and summary)
+  on `stack`, a `contextlib.ExitStack`."""
+  from gslm_keras.io.outputs import exclusive_output
+  from gslm_keras.io.tables import rejects_path
+
+  for path in outputs:
+    stack.enter_context(exclusive_output(
+        path, "score output", also=(rejects_path(path), path + ".summary.json")))
+
+
 def open_writer(path: str, columns: Sequence[str],
                 info_fields: Mapping[str, tuple[str, str]],
                 contigs: Mapping[str, int] | None) -> TableWriter:

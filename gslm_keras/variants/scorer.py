@@ -24,9 +24,8 @@ from absl import logging
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.io.progress import Progress
-from gslm_keras.io.tables import Rejects, rejects_path
+from gslm_keras.io.tables import Rejects
 from gslm_keras.variants import io, report, scoring
 from gslm_keras.variants.predictor import Predictor
 from gslm_keras.variants.windows import (anchored_windows, make_windows,
@@ -330,9 +329,7 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strand_header}
   start = time.monotonic()
   with contextlib.ExitStack() as locks:
-    for path in config.output:
-      locks.enter_context(exclusive_output(
-          path, "score output", also=(rejects_path(path), path + ".summary.json")))
+    io.lock_outputs(locks, config.output)
     genome = Genome(config.reference) if config.vcf else None
     stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
               io.read_variant_table(config.variants, alleles.table_columns()))

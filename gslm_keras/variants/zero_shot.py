@@ -21,9 +21,8 @@ from gslm_keras.dna import alphabet
 from gslm_keras.errors import InputError
 from gslm_keras.inference.language import LanguageModel
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.io.progress import Progress
-from gslm_keras.io.tables import Rejects, rejects_path
+from gslm_keras.io.tables import Rejects
 from gslm_keras.variants import io, report
 from gslm_keras.variants.windows import make_windows
 
@@ -84,9 +83,7 @@ def score_llr(config) -> dict[str, Any]:
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strands}
   start = time.monotonic()
   with contextlib.ExitStack() as locks:
-    for path in config.output:
-      locks.enter_context(exclusive_output(
-          path, "score output", also=(rejects_path(path), path + ".summary.json")))
+    io.lock_outputs(locks, config.output)
     genome = Genome(config.reference) if config.vcf else None
     stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
               io.read_variant_table(config.variants))
