@@ -119,22 +119,28 @@ class LanguageModel:
       out.append(np.log(np.clip(probs[np.arange(len(chunk)), where], 1e-12, 1.0)))
     return np.concatenate(out) if out else np.zeros((0, 4))
 
+  def strand_log_probabilities(self, windows: Sequence[str], positions: Sequence[int],
+                               both_strands: bool = True) -> np.ndarray:
+    """float64 [N, 4]: `masked_log_probabilities` in forward-strand base order,
+    averaged with the reverse complement's (the complementary base at the
+    mirrored position) when `both_strands`."""
+    logp = self.masked_log_probabilities(windows, positions)
+    if both_strands:
+      reverse = [alphabet.reverse_complement(w) for w in windows]
+      rpos = [len(w) - 1 - p for w, p in zip(windows, positions)]
+      # Column b of the reverse strand is base 3 - b of the forward one.
+      logp = (logp + self.masked_log_probabilities(reverse, rpos)[:, ::-1]) / 2.0
+    return logp
+
   def llr(self, windows: Sequence[str], positions: Sequence[int], refs: Sequence[str],
           alts: Sequence[str], both_strands: bool = True
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(llr, log P(ref), log P(alt)), natural logs, at each masked position;
     llr = log P(alt) - log P(ref) (GPN's score). With `both_strands` each is the
-    mean over the window and its reverse complement (the complementary bases at
-    the mirrored position)."""
+    mean over the window and its reverse complement."""
     ref_idx = np.array([alphabet.BASES.index(r.upper()) for r in refs])
     alt_idx = np.array([alphabet.BASES.index(a.upper()) for a in alts])
     rows = np.arange(len(windows))
-    logp = self.masked_log_probabilities(windows, positions)
+    logp = self.strand_log_probabilities(windows, positions, both_strands)
     log_ref, log_alt = logp[rows, ref_idx], logp[rows, alt_idx]
-    if both_strands:
-      reverse = [alphabet.reverse_complement(w) for w in windows]
-      rpos = [len(w) - 1 - p for w, p in zip(windows, positions)]
-      logp_r = self.masked_log_probabilities(reverse, rpos)
-      log_ref = (log_ref + logp_r[rows, 3 - ref_idx]) / 2.0
-      log_alt = (log_alt + logp_r[rows, 3 - alt_idx]) / 2.0
     return log_alt - log_ref, log_ref, log_alt

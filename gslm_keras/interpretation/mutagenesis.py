@@ -82,21 +82,18 @@ def llr_map(language_model, sequence: str) -> dict:
   length). Same layout as `ism`: effects [L, 4, 1], 0 at the reference base and
   at positions that hold no A, C, G or T."""
   window = sequence.upper()
-  length = len(window)
   positions = [p for p, letter in enumerate(window) if letter in BASES]
-  effects = np.zeros((length, 4, 1), np.float64)
-  ref_logp = []
-  for base_index, base in enumerate(BASES):
-    at = [p for p in positions if window[p] != base]
-    if not at:
-      continue
-    llr, log_ref, _ = language_model.llr([window] * len(at), at,
-                                         [window[p] for p in at], [base] * len(at))
-    effects[at, base_index, 0] = llr
-    ref_logp.extend(log_ref)
-  return {"window": window, "reference": np.array([np.mean(ref_logp) if ref_logp
-                                                   else 0.0]),
-          "effects": effects, "scale": "llr"}
+  effects = np.zeros((len(window), 4, 1), np.float64)
+  reference = 0.0
+  if positions:
+    # One masked read of each position (both strands) gives all four bases.
+    logp = language_model.strand_log_probabilities([window] * len(positions), positions)
+    ref_logp = logp[np.arange(len(positions)),
+                    [BASES.index(window[p]) for p in positions]]
+    effects[positions, :, 0] = logp - ref_logp[:, None]
+    reference = float(ref_logp.mean())
+  return {"window": window, "reference": np.array([reference]), "effects": effects,
+          "scale": "llr"}
 
 
 def _logit(p: np.ndarray, epsilon: float = 1e-7) -> np.ndarray:

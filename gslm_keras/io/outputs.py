@@ -17,6 +17,7 @@ a prediction or score file) takes it through here:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import datetime
@@ -27,6 +28,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 
 from absl import logging
 
@@ -209,6 +211,23 @@ def swap_into_place(new: str, target: str) -> None:
   os.rename(target, old)  # `sweep` restores it if we die before the next line.
   os.rename(new, target)
   _remove(old)
+
+
+@contextlib.contextmanager
+def written_beside(target: str, kind: str):
+  """Yields a new directory `.<name>.<kind>-XXXX` beside `target` (with the mode the
+  umask allows) and puts it at `target` when the block completes; a failed or
+  interrupted block removes it, and a killed one leaves it for `sweep`."""
+  parent = os.path.dirname(os.path.abspath(target))
+  os.makedirs(parent, exist_ok=True)
+  tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.{kind}-", dir=parent)
+  apply_umask(tmp)
+  try:
+    yield tmp
+    swap_into_place(tmp, target)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
 
 
 def apply_umask(path: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 
 from absl import logging
 
@@ -20,7 +19,7 @@ from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic
-from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
+from gslm_keras.io.outputs import exclusive_output, written_beside
 from gslm_keras.run_dir import RunDir, data_dir_of
 from gslm_keras.serving.signatures import ServingFunctions, ServingOptions
 
@@ -98,16 +97,8 @@ def write_version(target: str, overwrite: bool, write) -> None:
     if os.path.exists(target) and not overwrite:
       raise ConfigError(f"{target} already exists; pass --overwrite to replace it, or "
                         "export a new --version")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.exporting-", dir=parent)
-    try:
+    with written_beside(target, "exporting") as tmp:
       write(tmp)
-      apply_umask(tmp)
-      swap_into_place(tmp, target)
-    except BaseException:
-      shutil.rmtree(tmp, ignore_errors=True)
-      raise
 
 
 def export_model(model_dir: str, export_base: str, model_name: str, version: int,

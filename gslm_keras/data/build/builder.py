@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 from absl import logging
 
@@ -32,7 +30,7 @@ from gslm_keras.errors import InputError
 from gslm_keras.features.provided import ProvidedPlan
 from gslm_keras.features.spec import output_names
 from gslm_keras.io.files import write_json_atomic
-from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
+from gslm_keras.io.outputs import exclusive_output, written_beside
 
 
 class _SequenceCheck:
@@ -226,28 +224,20 @@ def build_dataset(config: BuildConfig) -> DatasetInfo:
   output_dir = os.path.abspath(config.output_dir)
   with exclusive_output(output_dir, "dataset"):
     check_output_dir(output_dir, config.overwrite)
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
     sources = Sources(config)
     provided = config.provided_plan()
-    workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.building-",
-                               dir=parent)
-    apply_umask(workdir)
     try:
-      labels = discover_labels(config, sources)
-      provided.open()
-      with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
-        builder = _Builder(config, sources, labels, workdir, provided, pool)
-        results = builder.run()
-      if builder.num_records["train"] == 0:
-        raise InputError("no training records were written (all skipped or no train "
-                         "split)", path=sources.specs[0][0].path)
-      dedup.check_unique_ids(builder.id_hashes, builder.record_ids)
-      write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
-      swap_into_place(workdir, output_dir)
-    except BaseException:
-      shutil.rmtree(workdir, ignore_errors=True)
-      raise
+      with written_beside(output_dir, "building") as workdir:
+        labels = discover_labels(config, sources)
+        provided.open()
+        with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+          builder = _Builder(config, sources, labels, workdir, provided, pool)
+          results = builder.run()
+        if builder.num_records["train"] == 0:
+          raise InputError("no training records were written (all skipped or no "
+                           "train split)", path=sources.specs[0][0].path)
+        dedup.check_unique_ids(builder.id_hashes, builder.record_ids)
+        write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
     finally:
       provided.close()
       sources.close()

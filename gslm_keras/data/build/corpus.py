@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import tempfile
 from typing import Any, Iterator
 
 from absl import logging
@@ -31,7 +29,7 @@ from gslm_keras.dna.length import LengthRule
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.io.files import sha256_file, write_json_atomic
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.outputs import apply_umask, exclusive_output, swap_into_place
+from gslm_keras.io.outputs import exclusive_output, written_beside
 from gslm_keras.io.progress import Progress
 
 
@@ -305,23 +303,15 @@ def build_corpus(config: CorpusConfig) -> DatasetInfo:
       logging.info("Excluding %d %d-mers (both strands) of %d sequences in %d files",
                    len(index), index.k, sum(f["sequences"] for f in index.files),
                    len(index.files))
-    parent = os.path.dirname(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix=f".{os.path.basename(output_dir)}.building-",
-                               dir=parent)
-    apply_umask(workdir)
     builder = None
     try:
-      with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
-        builder = _CorpusBuilder(config, index, workdir, pool)
-        results = builder.run()
-      if builder.num_records["train"] == 0:
-        raise _no_windows(config, builder)
-      write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
-      swap_into_place(workdir, output_dir)
-    except BaseException:
-      shutil.rmtree(workdir, ignore_errors=True)
-      raise
+      with written_beside(output_dir, "building") as workdir:
+        with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+          builder = _CorpusBuilder(config, index, workdir, pool)
+          results = builder.run()
+        if builder.num_records["train"] == 0:
+          raise _no_windows(config, builder)
+        write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
     finally:
       if builder is not None:
         builder.close()
