@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import common, published
+from benchmarks import common, published, transfer
 
 COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entropy",
             "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
             "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
-ABLATIONS = ("both", "sequence", "features")
+ABLATIONS = ("both", "sequence", "features", "scratch")
 
 
 @dataclasses.dataclass
@@ -55,6 +55,8 @@ class Settings:
   ablations: tuple[str, ...]
   workers: int
   fusion_norm: bool = False
+  init_from: str | None = None
+  compare_scratch: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -114,6 +116,8 @@ def score_run(model_dir: str, info) -> dict[str, Any]:
 
 def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, seed: int,
               reverse_complement: bool) -> dict[str, Any]:
+  """One training. With --init_from every model but `scratch` (the dual-input model
+  from random weights, for --compare_scratch) starts its trunk from the source."""
   from gslm_keras.data.dataset_info import DatasetInfo
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
@@ -121,7 +125,9 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
 
   config = TrainConfig.create(
       data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
-          ablation=ablation, fusion_norm=settings.fusion_norm or None),
+          ablation="both" if ablation == "scratch" else ablation,
+          fusion_norm=settings.fusion_norm or None),
+      init_from=None if ablation == "scratch" else settings.init_from,
       model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
       learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",
@@ -133,8 +139,27 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   seconds = time.time() - start
   scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"))
   scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
-                 "steps": result.steps, "best_dev": result.best.get("best")})
+                 "steps": result.steps, "best_dev": result.best.get("best"),
+                 "restarts": len(result.restarts)})
+  if ablation != "sequence":  # A sequence-only model has no fusion layer to probe.
+    scores.update(fusion_health(model_dir, data_dir))
   return scores
+
+
+def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
+  """Dead fusion units of the kept model on the whole dev split (a unit is dead when
+  it is zero on every dev example; see gslm_keras/training/collapse.py)."""
+  import keras
+
+  from gslm_keras.data.dataset_info import DatasetInfo
+  from gslm_keras.data.pipeline import make_dataset
+  from gslm_keras.training.collapse import diagnose
+
+  info = DatasetInfo.load(data_dir, verify="none")
+  model = keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+  batches = make_dataset(data_dir, "dev", batch_size=256, verify="none")
+  found = diagnose(model, batches, info.task)
+  return {key: found[key] for key in ("dead_fusion_units", "fusion_units", "collapsed")}
 
 
 def logistic_regression(data_dir: str) -> dict[str, Any]:
@@ -202,18 +227,38 @@ def summarise(runs: list[dict]) -> dict[str, dict]:
   return summary
 
 
-def run_task(name: str, data_dir: str, work: str, settings: Settings) -> dict[str, Any]:
+def jobs(settings: Settings) -> list[tuple[str, int]]:
+  """(ablation, seed) of every training of a task, in the order they run; with
+  --compare_scratch each seed's fine-tuned and from-scratch models run side by side."""
+  out = []
+  for ablation in settings.ablations:
+    seeds = settings.seeds if ablation == "both" else settings.ablation_seeds
+    for seed in range(seeds):
+      out.append((ablation, seed))
+      if ablation == "both" and settings.compare_scratch:
+        out.append(("scratch", seed))
+  return out
+
+
+def run_task(name: str, data_dir: str, work: str, settings: Settings,
+             done: list[dict] = (), progress=None) -> dict[str, Any]:
+  """Every training of a task; `done` holds runs finished by an earlier, killed
+  invocation (kept, not rerun); `progress(runs)` is called after each run."""
   from gslm_keras.data.dataset_info import DatasetInfo
 
   info = DatasetInfo.load(data_dir)
   reverse_complement = any(name.startswith(p) for p in settings.rc_tasks)
+  finished = {(r["ablation"], r["seed"]): r for r in done}
   runs = []
-  for ablation in settings.ablations:
-    seeds = settings.seeds if ablation == "both" else settings.ablation_seeds
-    for seed in range(seeds):
+  for ablation, seed in jobs(settings):
+    if (ablation, seed) not in finished:
       print(f"  {name}: {ablation}, seed {seed}", flush=True)
-      runs.append(train_one(data_dir, os.path.join(work, f"{ablation}_{seed}"), settings,
-                            ablation, seed, reverse_complement))
+      finished[ablation, seed] = train_one(
+          data_dir, os.path.join(work, f"{ablation}_{seed}"), settings, ablation, seed,
+          reverse_complement)
+    runs.append(finished[ablation, seed])
+    if progress is not None:
+      progress(runs)
   return {
       "data": {split: info.num_records(split) for split in info.splits}
       | {"sequence_overlaps": info.data["sequence_overlaps"],
@@ -264,9 +309,11 @@ def suite_tasks(args, settings, tmp, report) -> None:
     data_dir = os.path.join(tmp, name, "data")
     build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
           dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
-    entry = run_task(name, data_dir, os.path.join(tmp, name), settings)
-    entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor"),
-                                  published.GUE.get(name, (None, None, None))))
+    entry = run_task(name, data_dir, os.path.join(tmp, name), settings,
+                     done=args.partial.get(name, []),
+                     progress=lambda runs, name=name: report(name, runs, partial=True))
+    entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor", "best"),
+                                  published.GUE.get(name, (None,) * 4)))
     report(name, entry)
 
 
@@ -400,6 +447,8 @@ def markdown(results: dict) -> str:
     lines += ["", f"Goal: fewer than 8 errors. Best here: {best} "
               f"({'met' if best < 8 else 'not met'})."]
     return "\n".join(lines) + "\n"
+  if settings.get("compare_scratch"):
+    lines += transfer.lines(results)
   header = ("| task | train / dev / test | both: MCC x100 (mean ± sd) | AUROC | "
             "seq only | features only | logistic reg. | published | wall s/seed | goal |")
   lines += [header, "|" + "---|" * 10]
@@ -501,6 +550,12 @@ def main(argv=None):
   parser.add_argument("--workers", type=int, default=0)
   parser.add_argument("--fusion_norm", action="store_true",
                       help="batch-normalise the preset's fusion layer before its ReLU")
+  parser.add_argument("--init_from", default=None,
+                      help="start every model's sequence trunk from this language model, "
+                           "trained model or preset (train --init_from)")
+  parser.add_argument("--compare_scratch", action="store_true",
+                      help="with --init_from: also train the dual-input model from "
+                           "random weights, same seeds and settings, and report the gain")
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
@@ -517,26 +572,44 @@ def main(argv=None):
       ablation_seeds=args.ablation_seeds,
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
-      fusion_norm=args.fusion_norm)
+      fusion_norm=args.fusion_norm, init_from=args.init_from,
+      compare_scratch=args.compare_scratch)
+  if args.compare_scratch and not args.init_from:
+    sys.exit("error: --compare_scratch compares against --init_from; give both")
   results = common.header("benchmarks.accuracy")
+  if args.init_from:
+    from gslm_keras.errors import GslmError
+    from gslm_keras.training.init_from import describe
+
+    try:
+      results["init_from"] = describe(args.init_from)
+    except GslmError as error:
+      sys.exit(f"error: {error}")
   results.update({"suite": args.suite, "source": source,
                   "settings": dataclasses.asdict(settings),
                   "computed_features": COMPUTED})
   start = time.time()
   results["tasks"] = {}
+  results["partial"] = {}
   results["complete"] = False
   previous_seconds = 0.0
   if args.resume and os.path.exists(args.output):
     previous = resume_from(args.output, results)
     results["tasks"] = previous["tasks"]
+    results["partial"] = previous.get("partial", {})
     previous_seconds = previous.get("total_seconds", 0.0)
     results["resumed"] = previous.get("resumed", []) + [
         {"date": previous["date"], "tasks": sorted(previous["tasks"])}]
   args.done = set(results["tasks"])
+  args.partial = results["partial"]
 
-  def report(name, entry):
-    # Written after every task, so a long suite leaves its finished tasks behind.
-    results["tasks"][name] = entry
+  def report(name, entry, partial=False):
+    # Written after every run, so a long suite killed midway loses at most one run.
+    if partial:
+      results["partial"][name] = entry
+    else:
+      results["tasks"][name] = entry
+      results["partial"].pop(name, None)
     results["total_seconds"] = previous_seconds + time.time() - start
     common.write_results(args.output, results, markdown(results))
 

@@ -98,6 +98,12 @@ _INIT_FROM = flags.DEFINE_string(
     "init_from", None, "Start the sequence backbone from this model's weights (by "
     "layer name): a pretrain or train run directory, or a preset name "
     "(python -m gslm_keras.pretrain --list_presets).")
+_FREEZE_TRUNK_STEPS = flags.DEFINE_integer(
+    "freeze_trunk_steps", 0, "With --init_from: keep the sequence backbone fixed for "
+    "this many optimizer steps while the new head and feature branch learn.")
+_TRUNK_LR_MULTIPLIER = flags.DEFINE_float(
+    "trunk_learning_rate_multiplier", 1.0, "With --init_from: after the freeze, the "
+    "sequence backbone learns at this times the learning rate.")
 _REVERSE_COMPLEMENT = flags.DEFINE_boolean(
     "reverse_complement", False, "Augment with random reverse complements.")
 _MAX_SHIFT = flags.DEFINE_integer("max_shift", 0, "Augment with random shifts up to "
@@ -160,7 +166,8 @@ def config_from_flags():
           weight_decay=_WEIGHT_DECAY.value, clipnorm=_CLIPNORM.value,
           early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
           monitor=_MONITOR.value, class_weights=_CLASS_WEIGHTS.value,
-          init_from=_INIT_FROM.value),
+          init_from=_INIT_FROM.value, freeze_trunk_steps=_FREEZE_TRUNK_STEPS.value,
+          trunk_learning_rate_multiplier=_TRUNK_LR_MULTIPLIER.value),
       runtime=train_config.RuntimeConfig(
           seed=_SEED.value, deterministic=_DETERMINISTIC.value,
           checkpoint_every=_CHECKPOINT_EVERY.value,

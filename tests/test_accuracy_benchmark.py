@@ -40,7 +40,7 @@ def test_accuracy_suite_reduced(tmp_path):
     assert -1 <= run["mcc"] <= 1 and 0 <= run["auroc"] <= 1 and run["train_seconds"] > 0
     assert 0 < run["threshold"] < 1
   assert 0 <= entry["logistic_regression"]["auroc"] <= 1
-  assert entry["published"] == {"dnabert2": None, "nt": None, "cnn_floor": None}
+  assert entry["published"] == {"dnabert2": None, "nt": None, "cnn_floor": None, "best": None}
   markdown = (tmp_path / "results" / "mini.md").read_text()
   assert "| prom/mini | 600 / 150 / 150 |" in markdown
   assert "Dual-input beats both single branches on" in markdown

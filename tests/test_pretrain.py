@@ -317,7 +317,7 @@ def test_init_from_copies_the_backbone_by_name(lm_run, tmp_path):
 
   model = build_model(preset("tiny"), length=60, n_features=2, task="multiclass",
                       n_outputs=3)
-  assert load_backbone(model, str(lm_run)) == 6
+  assert load_backbone(model, str(lm_run)) == ["backbone"]
   source = find_backbone(keras.models.load_model(lm_run / "model.keras"))
   for layer in find_backbone(model).layers:
     for mine, theirs in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):

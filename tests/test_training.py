@@ -219,26 +219,37 @@ def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
   assert own and all(p.read_bytes() == data for p, data in own.items())
 
 
-@pytest.mark.slow
-def test_killed_training_resumes_to_the_same_weights(splice_dir, tmp_path):
-  # Killed with SIGKILL after its third backup, started again with the same flags,
-  # a deterministic run ends with the same steps, history and weights (bit for
-  # bit) as a run that was never interrupted.
-  args = TINY + [f"--data_dir={splice_dir}", "--epochs=6", "--checkpoint_every=5",
-                 "--seed=3", "--deterministic", "--evaluate_splits=test"]
-  whole = _run("gslm_keras.train", *args, f"--model_dir={tmp_path / 'whole'}")
-  assert whole.returncode == 0, whole.stderr
-  killed_dir = tmp_path / "killed"
+def _kill_after(args, model_dir, backups):
+  """Starts train, kills it with SIGKILL once `backups` segments are backed up;
+  returns how many were backed up at the kill."""
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   process = subprocess.Popen([sys.executable, "-m", "gslm_keras.train", *args,
-                              f"--model_dir={killed_dir}"], cwd=REPO, env=env,
+                              f"--model_dir={model_dir}"], cwd=REPO, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
-  while time.time() < deadline and segments_backed_up(killed_dir) < 3:
+  while time.time() < deadline and segments_backed_up(model_dir) < backups:
     time.sleep(0.02)
   process.send_signal(signal.SIGKILL)
   process.wait()
-  assert not (killed_dir / "model.keras").exists(), "the run finished before the kill"
+  assert not (model_dir / "model.keras").exists(), "the run finished before the kill"
+  return segments_backed_up(model_dir)
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_to_the_same_weights(splice_dir, tiny_run, tmp_path):
+  # A fine-tuning run (trunk, feature branch and head from a trained model; trunk
+  # frozen for 12 steps, then at half the rate) killed with SIGKILL before the
+  # boundary, resumed, killed again after it and resumed once more, ends with the
+  # same steps, history and weights (bit for bit) as a run never interrupted.
+  args = TINY + [f"--data_dir={splice_dir}", "--epochs=6", "--checkpoint_every=5",
+                 "--seed=3", "--deterministic", "--evaluate_splits=test",
+                 f"--init_from={tiny_run[0].model_dir}", "--freeze_trunk_steps=12",
+                 "--trunk_learning_rate_multiplier=0.5"]
+  whole = _run("gslm_keras.train", *args, f"--model_dir={tmp_path / 'whole'}")
+  assert whole.returncode == 0, whole.stderr
+  killed_dir = tmp_path / "killed"
+  assert _kill_after(args, killed_dir, 1) * 5 < 12  # Before the boundary.
+  assert _kill_after(args, killed_dir, 4) * 5 > 12  # After it.
   resumed = _run("gslm_keras.train", *args, f"--model_dir={killed_dir}")
   assert resumed.returncode == 0, resumed.stderr
   assert "Trained 180 steps (resumed)" in resumed.stdout
@@ -252,6 +263,11 @@ def test_killed_training_resumes_to_the_same_weights(splice_dir, tmp_path):
   b = json.load(open(killed_dir / "metrics" / "test.json"))
   assert a == b
   assert not (killed_dir / "checkpoints" / "backup").exists()
+  # Same features and classes as the source: everything was copied, and said so.
+  source = json.load(open(killed_dir / "config.json"))["resolved"]["init_from"]
+  assert source["copied"] == ["backbone", "feature branch", "head"]
+  card = (killed_dir / "MODEL_CARD.md").read_text()
+  assert source["sha256"] in card and "frozen for the first 12 steps" in card
 
 
 def test_deterministic_runs_are_identical(splice_dir, tmp_path):

@@ -78,6 +78,10 @@ class OptimConfig:
       class, comma-separated.
     init_from: start the sequence backbone from the weights of a language model
       or a trained model (a directory or a preset name), loaded by layer name.
+    freeze_trunk_steps: with init_from, keep the sequence backbone's weights fixed
+      for this many optimizer steps (the new parts learn first).
+    trunk_learning_rate_multiplier: with init_from, the backbone learns at this
+      times the learning rate after the freeze (see trunk_rate.py).
   """
 
   epochs: int = RECIPE["epochs"]
@@ -92,6 +96,8 @@ class OptimConfig:
   monitor: str = "auto"
   class_weights: str = "none"
   init_from: str | None = None
+  freeze_trunk_steps: int = 0
+  trunk_learning_rate_multiplier: float = 1.0
 
   def __post_init__(self):
     if self.epochs < 1:
@@ -107,6 +113,13 @@ class OptimConfig:
     if self.early_stopping_patience < 0:
       raise ConfigError(
           f"early_stopping_patience={self.early_stopping_patience}: expected >= 0")
+    if self.freeze_trunk_steps < 0 or self.trunk_learning_rate_multiplier < 0:
+      raise ConfigError("freeze_trunk_steps and trunk_learning_rate_multiplier must be "
+                        ">= 0")
+    if (self.freeze_trunk_steps or self.trunk_learning_rate_multiplier != 1.0
+        ) and not self.init_from:
+      raise ConfigError("freeze_trunk_steps and trunk_learning_rate_multiplier tune "
+                        "fine-tuning; they need init_from (a trunk to start from)")
     if self.class_weights not in ("none", "balanced"):
       try:
         weights = [float(w) for w in self.class_weights.split(",")]

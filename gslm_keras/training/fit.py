@@ -15,10 +15,11 @@ import os
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.io.files import write_text_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
-from gslm_keras.training import collapse, recipe, session
+from gslm_keras.training import card, collapse, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan
@@ -121,15 +122,20 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   architecture = collapse.after_restarts(config.model, restarts)
-  session.write_run_files(config, run, info, policy, plan,
-                          _resolved(config, seed, restarts, architecture))
+  resolved = _resolved(config, seed, restarts, architecture)
+  if config.optim.freeze_trunk_steps >= plan.total_steps:
+    logging.warning("--freeze_trunk_steps=%d covers the whole run (%d steps): the "
+                    "sequence backbone never learns", config.optim.freeze_trunk_steps,
+                    plan.total_steps)
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:
-      warm_start.load_backbone(model, config.optim.init_from)
+      resolved["init_from"]["copied"] = warm_start.load_backbone(
+          model, config.optim.init_from, info)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
-    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
+    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
                   loss=loss, metrics=metrics)
+  session.write_run_files(config, run, info, policy, plan, resolved)
   done_segments = callbacks_lib.backed_up_segments(run.backup)
   train_ds, dev_ds = session.train_datasets(
       config, info, config.data.batch_size,
@@ -168,9 +174,11 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
            else model)
   final.save(run.model)
+  metrics = session.evaluate_splits(config, run, info)
+  write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
   return session.TrainResult(
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
-      metrics=session.evaluate_splits(config, run, info),
+      metrics=metrics,
       stopped_early=steps < plan.total_steps, resumed=resumed,  # Not at the last step.
       weights_fingerprint=session.weights_fingerprint(final), restarts=list(restarts)
   ), guard.diagnosis if guard is not None else None

@@ -6,10 +6,18 @@ names by construction (`build_backbone`); weights are copied layer by layer by
 name, and a layer whose weight shapes differ ends the run with one line naming
 it and both shapes. The source and the sha256 of its model file are recorded in
 the run's config.
+
+A trained classifier also has a `task_head`: its feature branch (`feature_*`
+layers) is copied when the source was trained on the same features, in the same
+order, and every shape agrees; the rest of the head (fusion and output layers)
+when, besides, the source predicts the same classes (same task and class names).
+Otherwise those parts start new. The feature normalisation is never copied: it
+holds the new dataset's statistics.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from absl import logging
@@ -21,9 +29,7 @@ from gslm_keras.run_dir import RunDir
 
 def source_file(source: str) -> str:
   """The model file of `source` (a run directory or a preset name)."""
-  from gslm_keras import presets
-
-  path = RunDir(presets.resolve(source)).model
+  path = RunDir(_source_dir(source)).model
   if not os.path.exists(path):
     raise ConfigError(f"--init_from={source}: no model.keras there (a pretrain or train "
                       "run directory, or a preset name, is expected)")
@@ -36,9 +42,75 @@ def describe(source: str) -> dict:
           "sha256": sha256_file(path)}
 
 
-def load_backbone(model, source: str) -> int:
-  """Copies the source's backbone weights into `model`'s, by layer name; returns
-  the number of layers copied."""
+def _source_info(source: str) -> dict | None:
+  path = RunDir(_source_dir(source)).manifest
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as handle:
+    return json.load(handle)
+
+
+def _source_dir(source: str) -> str:
+  from gslm_keras import presets
+
+  return presets.resolve(source)
+
+
+def _copy_group(layers: list, theirs, what: str) -> bool:
+  """Copies every layer of `layers` from the model `theirs` by name when all are
+  there with equal shapes; otherwise copies none."""
+  pairs = []
+  for layer in layers:
+    try:
+      other = theirs.get_layer(layer.name)
+    except ValueError:
+      logging.info("init_from: %s starts new (no layer %s in the source)", what, layer.name)
+      return False
+    if [tuple(w.shape) for w in layer.weights] != [tuple(w.shape) for w in other.weights]:
+      logging.info("init_from: %s starts new (layer %s has other shapes)", what, layer.name)
+      return False
+    pairs.append((layer, other))
+  for layer, other in pairs:
+    layer.set_weights(other.get_weights())
+  return bool(pairs)
+
+
+def load_head(model, source_model, source: str, info) -> list[str]:
+  """Copies the source's feature branch and head where they fit (see the module
+  docstring); returns the parts copied."""
+  ours, theirs = _head(model), _head(source_model)
+  recorded = _source_info(source)
+  if ours is None or theirs is None or recorded is None or info is None:
+    return []
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  source_info = DatasetInfo(recorded)
+  weighted = [layer for layer in ours.layers if layer.weights]
+  branch = [layer for layer in weighted if layer.name.startswith("feature_")]
+  rest = [layer for layer in weighted if not layer.name.startswith("feature_")]
+  copied = []
+  same_features = source_info.feature_names == info.feature_names
+  if branch and same_features and _copy_group(branch, theirs, "the feature branch"):
+    copied.append("feature branch")
+  same_output = (source_info.task, source_info.classes) == (info.task, info.classes)
+  if rest and same_features and same_output and _copy_group(rest, theirs, "the head"):
+    copied.append("head")
+  logging.info("init_from: copied from %s: backbone%s", source,
+               "".join(f", {part}" for part in copied))
+  return copied
+
+
+def _head(model):
+  try:
+    return model.get_layer("task_head")
+  except ValueError:
+    return None
+
+
+def load_backbone(model, source: str, info=None) -> list[str]:
+  """Copies the source's backbone weights into `model`'s, by layer name, and, given
+  the new dataset's `info`, its feature branch and head where they fit; returns
+  the parts copied ("backbone", "feature branch", "head")."""
   import keras
 
   import gslm_keras.models.language  # noqa: F401  Registers the LM layers.
@@ -68,4 +140,4 @@ def load_backbone(model, source: str) -> int:
     layer.set_weights(other.get_weights())
     copied += 1
   logging.info("Initialised %d backbone layers from %s", copied, source)
-  return copied
+  return ["backbone"] + load_head(model, source_model, source, info)

@@ -23,6 +23,7 @@ from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training import recipe, session
+from gslm_keras.training.card import MODEL_CARD
 from gslm_keras.training.config import PARTS, TrainConfig
 
 YARDSTICKS = "yardsticks.npz"
@@ -30,7 +31,6 @@ YARDSTICKS = "yardsticks.npz"
 # some Python (70-110 ms measured on synthetic input on this 2-core machine, about
 # half a step of the default trunk at batch 128); 8 steps share it.
 STEPS_PER_EXECUTION = 8
-MODEL_CARD = "MODEL_CARD.md"
 OBJECTIVE = "masked_nucleotide"
 
 
@@ -178,7 +178,7 @@ def _compiled_model(config: PretrainConfig, run: RunDir, info, strategy, policy,
                                  config.lm.local_width, dtype=policy)
     if config.optim.init_from:
       warm_start.load_backbone(model, config.optim.init_from)
-    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy),
+    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
                   loss=lm_loss, metrics=[MaskedAccuracy()],
                   steps_per_execution=steps_per_execution(plan.segment_steps))
   return model

@@ -48,8 +48,12 @@ def per_example_loss(task: str):
   return keras.losses.MeanSquaredError(reduction=None)
 
 
-def make_optimizer(optim: OptimConfig, plan: Plan, policy: str):
-  """The optimizer with its schedule; loss scaling under mixed_float16."""
+def make_optimizer(optim: OptimConfig, plan: Plan, policy: str, model=None):
+  """The optimizer with its schedule; loss scaling under mixed_float16.
+
+  With --freeze_trunk_steps or --trunk_learning_rate_multiplier, the variables of
+  `model`'s sequence backbone get their own rate (see trunk_rate.py).
+  """
   import keras
 
   rate: Any = optim.learning_rate
@@ -62,13 +66,23 @@ def make_optimizer(optim: OptimConfig, plan: Plan, policy: str):
   elif optim.lr_schedule == "exponential":
     rate = keras.optimizers.schedules.ExponentialDecay(
         optim.learning_rate, decay_steps=plan.steps_per_epoch, decay_rate=0.5)
-  clip = {"clipnorm": optim.clipnorm} if optim.clipnorm else {}
-  if optim.optimizer == "adam":
-    optimizer = keras.optimizers.Adam(rate, **clip)
-  elif optim.optimizer == "adamw":
-    optimizer = keras.optimizers.AdamW(rate, weight_decay=optim.weight_decay, **clip)
-  else:
-    optimizer = keras.optimizers.SGD(rate, momentum=0.9, **clip)
+  options = {"clipnorm": optim.clipnorm} if optim.clipnorm else {}
+  if optim.optimizer == "adamw":
+    options["weight_decay"] = optim.weight_decay
+  elif optim.optimizer == "sgd":
+    options["momentum"] = 0.9
+  classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+             "sgd": keras.optimizers.SGD}
+  if optim.freeze_trunk_steps or optim.trunk_learning_rate_multiplier != 1.0:
+    from gslm_keras.models.backbone import find_backbone
+    from gslm_keras.training import trunk_rate
+
+    classes = trunk_rate.CLASSES
+    options.update(
+        trunk_paths=[v.path for v in find_backbone(model).trainable_variables],
+        freeze_steps=optim.freeze_trunk_steps,
+        trunk_multiplier=optim.trunk_learning_rate_multiplier)
+  optimizer = classes[optim.optimizer](rate, **options)
   if policy == "mixed_float16":
     # Keras 3 wraps only when asked: float16 gradients need dynamic loss scaling.
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
