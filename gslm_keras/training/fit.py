@@ -114,15 +114,10 @@ def _resolved(config: TrainConfig, seed: int, restarts: list[dict], architecture
   return resolved
 
 
-def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
-         policy: str, seed: int, restarts: list[dict]
-         ) -> tuple[session.TrainResult | None, dict | None]:
-  """One attempt: (the result, or None when it collapsed; the collapse check)."""
-  import keras
-
-  plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  architecture = collapse.after_restarts(config.model, restarts)
-  resolved = _resolved(config, seed, restarts, architecture)
+def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
+                    plan: Plan, architecture, resolved: dict):
+  """The model, its weights started from --init_from when given (the parts copied
+  go into `resolved`), compiled with the recipe."""
   if config.optim.freeze_trunk_steps >= plan.total_steps:
     logging.warning("--freeze_trunk_steps=%d covers the whole run (%d steps): the "
                     "sequence backbone never learns", config.optim.freeze_trunk_steps,
@@ -135,6 +130,19 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
                   loss=loss, metrics=metrics)
+  return model
+
+
+def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
+         policy: str, seed: int, restarts: list[dict]
+         ) -> tuple[session.TrainResult | None, dict | None]:
+  """One attempt: (the result, or None when it collapsed; the collapse check)."""
+  import keras
+
+  plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
+  architecture = collapse.after_restarts(config.model, restarts)
+  resolved = _resolved(config, seed, restarts, architecture)
+  model = _compiled_model(config, info, strategy, policy, plan, architecture, resolved)
   session.write_run_files(config, run, info, policy, plan, resolved)
   done_segments = callbacks_lib.backed_up_segments(run.backup)
   train_ds, dev_ds = session.train_datasets(
