@@ -367,7 +367,8 @@ def suite_uci_promoters(args, settings, tmp, report) -> None:
     members = [i for i, r in enumerate(records) if r[0] == cls]
     for rank, i in enumerate(rng.permutation(members)):
       folds[i] = rank % 10
-  errors = {a: [0] * settings.seeds for a in settings.ablations}
+  errors = {a: [0] * settings.seeds for a in settings.ablations
+            + (("scratch",) if settings.compare_scratch else ())}
   lr_errors = 0
   per_fold = []
   for fold in range(10):
@@ -394,7 +395,8 @@ def suite_uci_promoters(args, settings, tmp, report) -> None:
   report("uci_promoters", {
       "protocol": "stratified 10-fold cross-validation, dev 15% of each training fold, "
                   f"fold seed {args.split_seed}",
-      "errors_out_of_106": {a: e[: settings.seeds if a == "both" else settings.ablation_seeds]
+      "errors_out_of_106": {a: e[: settings.seeds if a in ("both", "scratch")
+                                 else settings.ablation_seeds]
                             for a, e in errors.items()},
       "logistic_regression_errors": lr_errors, "folds": per_fold,
       "published_loo_errors": published.UCI_PROMOTERS})
@@ -438,7 +440,10 @@ def markdown(results: dict) -> str:
     lines += [f"Protocol: {entry['protocol']}.", "",
               "| model | errors out of 106 |", "|---|---|"]
     for ablation, errors in entry["errors_out_of_106"].items():
-      lines.append(f"| gslm_keras {ablation} | {', '.join(map(str, errors))} |")
+      source = settings.get("init_from")
+      name = ablation + (f" (trunk from `{source}`)" if source and ablation != "scratch"
+                         else " (random init)" if ablation == "scratch" else "")
+      lines.append(f"| gslm_keras {name} | {', '.join(map(str, errors))} |")
     lines.append(f"| logistic regression (computed features) | "
                  f"{entry['logistic_regression_errors']} |")
     for name, errors in entry["published_loo_errors"].items():

@@ -12,7 +12,7 @@ from nbclient import NotebookClient
 
 from conftest import REPO
 
-NOTEBOOKS = ("01_quickstart.ipynb", "02_language_model.ipynb",
+NOTEBOOKS = ("01_quickstart.ipynb", "02_language_model.ipynb", "03_transfer.ipynb",
              "04_variants_and_interpretation.ipynb")
 
 
@@ -55,6 +55,23 @@ def test_language_model_notebook_executes(tmp_path, monkeypatch):
 
   llr = pd.read_csv(tmp_path / "llr.tsv", sep="\t", comment="#")
   assert len(llr) == 12 and llr["llr"].notna().all()
+
+
+def test_transfer_notebook_executes(tmp_path, monkeypatch):
+  outputs, images = _execute("03_transfer.ipynb", tmp_path, monkeypatch)
+  assert "490 of 4904 training rows" in outputs
+  assert "gslm-lm-multispecies - " in outputs
+  assert "fine-tuned" in outputs and "scratch" in outputs
+  assert len(images) == 1  # The dev AUROC curves.
+  config = json.load(open(tmp_path / "fine-tuned" / "config.json"))
+  source = config["resolved"]["init_from"]
+  assert source["source"] == "gslm-lm-multispecies" and source["copied"] == ["backbone"]
+  assert source["sha256"] in outputs  # The model card, printed.
+  assert "init_from" not in json.load(open(tmp_path / "scratch" / "config.json"))[
+      "resolved"]
+  for name in ("fine-tuned", "scratch"):
+    test = json.load(open(tmp_path / name / "metrics" / "test.json"))
+    assert test["n"] == 613 and 0 <= test["auroc"] <= 1
 
 
 def test_variants_and_interpretation_notebook_executes(tmp_path, monkeypatch):

@@ -213,6 +213,15 @@ def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
   assert overlap["shared_with_train"] == expected["train"]
   assert overlap["shared_with_dev"] == expected["dev"]
   assert overlap["fraction_shared_with_train"] == pytest.approx(expected["train"] / 100)
+  # How far the features moved from the training statistics: GC content, directly.
+  gc = np.array([sum(b in "GC" for b in r["sequence"]) / len(r["sequence"])
+                 for r in seen + unseen])
+  norm = info.data["normalization"]
+  index = info.feature_names.index("gc_content")
+  moved = metrics["feature_shift"]["features"]["gc_content"]
+  assert metrics["feature_shift"]["rows"] == 100
+  assert moved["mean_shift_sd"] == pytest.approx(
+      (gc.mean() - norm["mean"][index]) / norm["std"][index], rel=1e-4, abs=1e-6)
   assert (run / "evaluations/other_set/plots/test_confusion.png").exists()
   assert len(open(run / "evaluations/other_set/predictions/test.tsv").readlines()) == 101
   # The run's own results are untouched, byte for byte.

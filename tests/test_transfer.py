@@ -100,3 +100,23 @@ def test_transfer_table_pairs_seeds():
   table = "\n".join(transfer.lines(results))
   assert "| tf/9 | 65.0 ± 7.1 | 61.0 ± 15.6 | +4.0 ± 8.5 | 1 of 2 |" in table
   assert "DNABERT-2 met; best not met" in table
+
+
+def test_feature_shift_against_known_distributions():
+  from gslm_keras.evaluation.shift import feature_shift
+
+  rng = np.random.default_rng(0)
+  new = np.stack([rng.normal(2.0, 1.0, 200_000),     # moved by 2 sd
+                  rng.normal(0.0, 3.0, 200_000),     # same mean, 3x wider
+                  rng.normal(0.0, 1.0, 200_000),     # as in training
+                  np.r_[np.zeros(199_000), np.ones(1_000)]], axis=1)  # constant in training
+  report = feature_shift(["a", "b", "c", "d"], np.zeros(4), np.array([1.0, 1.0, 1.0, 0.0]),
+                         new)
+  f = report["features"]
+  assert f["a"]["mean_shift_sd"] == pytest.approx(2.0, abs=0.01)
+  assert f["a"]["outside_fraction"] == pytest.approx(0.02275, abs=0.002)  # P(N(2,1) > 4)
+  assert f["b"]["sd_ratio"] == pytest.approx(3.0, abs=0.02)
+  assert f["b"]["outside_fraction"] == pytest.approx(0.1824, abs=0.004)  # P(|N(0,3)| > 4)
+  assert f["c"]["outside_fraction"] < 0.001 and abs(f["c"]["mean_shift_sd"]) < 0.01
+  assert f["d"]["outside_fraction"] == pytest.approx(0.005)
+  assert report["moved"] == ["a", "b"]

@@ -12,7 +12,7 @@ from absl import logging
 from gslm_keras.data.dataset_info import CLASS_TASKS, DatasetInfo
 from gslm_keras.errors import DatasetError, GslmError
 from gslm_keras.evaluation import metrics as metrics_lib
-from gslm_keras.evaluation import plots
+from gslm_keras.evaluation import plots, shift
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.files import read_json, write_json_atomic
@@ -27,19 +27,21 @@ class TrainingDiverged(GslmError):
 
 def predict_split(model: LoadedModel, info: DatasetInfo, split: str,
                   batch_size: int = 256):
-  """(ids, labels, model outputs as columns) of a split, in manifest order."""
+  """(ids, labels, model outputs as columns, features) of a split, in manifest
+  order."""
   from gslm_keras.data.pipeline import make_dataset
   from gslm_keras.io.progress import Progress
 
   dataset = make_dataset(info.directory, split, "eval", batch_size, with_ids=True)
   meter = Progress(f"records of {split} predicted", total=info.num_records(split))
-  ids, labels, predictions = [], [], []
+  ids, labels, predictions, features = [], [], [], []
   for inputs, label, batch_ids in dataset:
     predictions.append(model.predict_inputs(inputs["sequence"], inputs["features"]))
     labels.append(label.numpy())
+    features.append(inputs["features"].numpy())
     ids.extend(i.decode() for i in batch_ids.numpy())
     meter.update(len(ids))
-  return ids, np.concatenate(labels), np.concatenate(predictions)
+  return ids, np.concatenate(labels), np.concatenate(predictions), np.concatenate(features)
 
 
 def _write_predictions(path: str, ids, labels, columns: np.ndarray, info: DatasetInfo,
@@ -191,7 +193,7 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
   if not own:
     os.makedirs(out.path, exist_ok=True)
     write_json_atomic(out.join("dataset.json"), {"data_dir": os.path.realpath(data_dir)})
-  ids, labels, columns = predict_split(model, info, split, batch_size)
+  ids, labels, columns, features = predict_split(model, info, split, batch_size)
   bad = ~np.isfinite(columns).all(axis=1)
   if bad.any():
     raise TrainingDiverged(
@@ -206,6 +208,12 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
   if not own:
     result["overlap_with_training"] = overlap = training_overlap(run_config, info, split)
     _log_overlap(overlap, data_dir, split)
+    if info.n_features:
+      trained_on = DatasetInfo(read_json(run.manifest))
+      mean, std = trained_on.normalization()
+      result["feature_shift"] = report = shift.feature_shift(
+          trained_on.feature_names, mean, std, features)
+      shift.log_shift(report, f"split {split!r} of {data_dir}")
   write_json_atomic(out.metrics(split), result)
   _write_predictions(out.predictions(split), ids, labels, columns, info, model.columns)
   _plots(out, split, info, labels, model_output, result, names)
