@@ -14,7 +14,7 @@ on every window of the Y. pestis plasmid pPCP1 and of the A. thaliana chloroplas
 (stride 100 there: the plasmid has 9.6 kb), with the decision threshold chosen on
 C. trachomatis dev: nothing of the target species is used for any choice. For
 each target the report also says how far each feature moved from the C.
-trachomatis training statistics (gslm_keras.evaluation.shift).
+trachomatis training statistics (gslm_keras.features.shift).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def main(argv=None):
 
 def evaluate_all(source_dir: str, targets: dict, settings, tmp: str) -> dict:
   from gslm_keras.data.dataset_info import DatasetInfo
-  from gslm_keras.evaluation.shift import feature_shift
+  from gslm_keras.features.shift import feature_shift
   from gslm_keras.inference.model import LoadedModel
 
   info = DatasetInfo.load(source_dir, verify="none")

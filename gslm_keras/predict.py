@@ -63,6 +63,12 @@ def main(argv):
                        length_mismatch=_LENGTH_MISMATCH.value)
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
+  moved = stats.get("feature_shift", {}).get("moved")
+  if moved:
+    print(f"warning: {len(moved)} features of the inputs moved from the model's training "
+          f"data (most: {', '.join(moved[:5])}); "
+          f"{stats['feature_shift']['rows_outside']:.0%} of the rows have a feature more "
+          "than 4 training sd away: the feature branch extrapolates there")
   if stats["rejected"]:
     print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
   if stats["replaced_letters"]:

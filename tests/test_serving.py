@@ -290,9 +290,19 @@ def test_predict_file_from_run_and_export(splice_run, tmp_path):
   np.testing.assert_allclose(got, expected, atol=1e-5)
   assert [r["predicted_class"] for r in table] == [
       classes[i] for i in expected.argmax(axis=1)]
+  # Inputs like the training data: GC content has not moved.
+  assert "gc_content" not in stats["feature_shift"]["moved"]
   export = export_model(splice_run, str(tmp_path / "export"), "splice", 1)
   predict_file(export, str(tmp_path / "in.fa"), str(tmp_path / "b.parquet"),
                batch_size=64, rc_average=True)
+  # AT-rich inputs (10% GC): the feature branch is told it extrapolates.
+  rng = np.random.default_rng(0)
+  at_rich = ["".join(rng.choice(list("ACGT"), p=[.45, .05, .05, .45], size=60))
+             for _ in range(40)]
+  _fasta(tmp_path / "at.fa", [(f"a{i}", s) for i, s in enumerate(at_rich)])
+  shifted = predict_file(export, str(tmp_path / "at.fa"), str(tmp_path / "at.tsv"))
+  assert {"gc_content", "entropy_k1"} <= set(shifted["feature_shift"]["moved"])
+  assert shifted["feature_shift"]["rows_outside"] > 0.5
   import pandas as pd
 
   frame = pd.read_parquet(tmp_path / "b.parquet")

@@ -103,7 +103,7 @@ def test_transfer_table_pairs_seeds():
 
 
 def test_feature_shift_against_known_distributions():
-  from gslm_keras.evaluation.shift import feature_shift
+  from gslm_keras.features.shift import feature_shift
 
   rng = np.random.default_rng(0)
   new = np.stack([rng.normal(2.0, 1.0, 200_000),     # moved by 2 sd

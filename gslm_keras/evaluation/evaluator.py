@@ -12,7 +12,8 @@ from absl import logging
 from gslm_keras.data.dataset_info import CLASS_TASKS, DatasetInfo
 from gslm_keras.errors import DatasetError, GslmError
 from gslm_keras.evaluation import metrics as metrics_lib
-from gslm_keras.evaluation import plots, shift
+from gslm_keras.evaluation import plots
+from gslm_keras.features import shift
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.files import read_json, write_json_atomic

@@ -20,6 +20,7 @@ from gslm_keras.data import readers
 from gslm_keras.data.readers import RawRecord
 from gslm_keras.dna import alphabet
 from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.features.shift import ShiftMeter, log_shift
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.outputs import exclusive_output
@@ -75,6 +76,10 @@ class _Batch:
     self.model = model
     self.writer = writer
     self.rc_average = rc_average
+    info = model.info
+    # How far the inputs' features are from the training statistics.
+    self.meter = (ShiftMeter(info.feature_names, *info.normalization())
+                  if info.n_features else None)
     self.items: list[tuple[str, str, list[float] | None, str]] = []
 
   def add(self, record_id: str, sequence: str, provided, adjustment: str) -> None:
@@ -87,7 +92,7 @@ class _Batch:
     provided = (np.array([r[2] for r in self.items], np.float32) if info.n_provided
                 else None)
     values = self.model.predict([r[1] for r in self.items], provided, len(self.items),
-                                self.rc_average)
+                                self.rc_average, meter=self.meter)
     predicted = outputs.predicted_classes(info, values)
     rows = []
     for i, (record_id, _, _, adjustment) in enumerate(self.items):
@@ -199,6 +204,10 @@ def predict_file(model_path: str, input_path: str, output_path: str,
       if stats["records"] == 0:
         raise InputError("no sequences to predict" + (
             f" ({rejects.describe()})" if rejects.count else ""), path=input_path)
+      if batch.meter is not None:
+        report = batch.meter.report()
+        stats["feature_shift"] = {k: report[k] for k in ("rows_outside", "moved")}
+        log_shift(report, input_path)
       ok = True
     finally:
       stats["rejected"] = rejects.count

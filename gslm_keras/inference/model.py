@@ -143,7 +143,8 @@ class LoadedModel:
     return np.asarray(self.outputs(one_hot, features))
 
   def predict(self, sequences: Sequence[str], provided: np.ndarray | None = None,
-              batch_size: int = 256, rc_average: bool = False) -> np.ndarray:
+              batch_size: int = 256, rc_average: bool = False, meter=None
+              ) -> np.ndarray:
     """float32 [N, columns] for raw DNA strings, encoded as in training.
 
     Args:
@@ -153,6 +154,8 @@ class LoadedModel:
       batch_size: sequences per batch.
       rc_average: average with the prediction for the reverse complement of each
         window (features recomputed on it).
+      meter: a `features.shift.ShiftMeter` given each batch's features (as the
+        model sees them before its normalisation).
     """
     if self.info.n_provided and provided is None:
       raise ConfigError(f"the model takes {self.info.n_provided} provided features "
@@ -164,18 +167,24 @@ class LoadedModel:
       strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
       extra = (tf.zeros([len(strings), 0], tf.float32) if provided is None else
                tf.constant(np.asarray(provided[start:start + batch_size], np.float32)))
-      parts.append(self._predict_strings(strings, extra, rc_average).numpy())
+      columns, features = self._predict_strings(strings, extra, rc_average)
+      parts.append(columns.numpy())
+      if meter is not None:
+        meter.update(features.numpy())
     return (np.concatenate(parts) if parts
             else np.zeros((0, len(self.columns)), np.float32))
 
   def _strings_to_columns(self, strings, extra, rc_average: bool):
+    """(output columns, features) of a batch of strings."""
     windows = self.encoder.windows(strings)
     extra = extra if self.info.n_provided else None
-    columns = self.windows_to_columns(windows, extra)
+    one_hot, computed = self.encoder.encode_windows(windows)
+    features = self.encoder.features(computed, extra)
+    columns = self.outputs(one_hot, features)
     if rc_average:
       reverse = self.windows_to_columns(ops.reverse_complement_bytes(windows), extra)
       columns = (columns + reverse) / 2.0
-    return columns
+    return columns, features
 
   def windows_to_columns(self, windows: tf.Tensor, provided: tf.Tensor | None) -> tf.Tensor:
     """uint8 windows [N, L] (and provided [N, P]) -> float32 [N, columns]."""
