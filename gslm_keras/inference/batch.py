@@ -82,6 +82,12 @@ class _Batch:
                   if info.n_features else None)
     self.items: list[tuple[str, str, list[float] | None, str]] = []
 
+  def shift(self, input_path: str) -> dict:
+    """Which features moved from the training statistics (logged once)."""
+    report = self.meter.report()
+    log_shift(report, input_path)
+    return {key: report[key] for key in ("rows_outside", "moved")}
+
   def add(self, record_id: str, sequence: str, provided, adjustment: str) -> None:
     self.items.append((record_id, sequence, provided, adjustment))
 
@@ -205,9 +211,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
         raise InputError("no sequences to predict" + (
             f" ({rejects.describe()})" if rejects.count else ""), path=input_path)
       if batch.meter is not None:
-        report = batch.meter.report()
-        stats["feature_shift"] = {k: report[k] for k in ("rows_outside", "moved")}
-        log_shift(report, input_path)
+        stats["feature_shift"] = batch.shift(input_path)
       ok = True
     finally:
       stats["rejected"] = rejects.count
