@@ -222,7 +222,8 @@ def main(argv):
     print(f"Restarted: seed {restart['seed']} collapsed after epoch 1 "
           f"({restart['reason']}); see {result.model_dir}/restarts.json")
   if result.best.get("best") is not None:
-    print(f"Best dev {result.best.get('monitor', 'metric')}: {result.best['best']:.4f}")
+    print(f"Best dev {result.best.get('monitor', 'metric')}: {result.best['best']:.4f}"
+          + (f" at step {result.best['best_step']}" if "best_step" in result.best else ""))
   for split, metrics in result.metrics.items():
     print(f"{split}: {_headline(metrics)}")
   print(f"Weights fingerprint: {result.weights_fingerprint}")

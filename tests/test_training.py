@@ -318,8 +318,9 @@ def test_multi_worker_on_loopback(splice_dir, tmp_path):
     processes.append(subprocess.Popen(
         [sys.executable, "-m", "gslm_keras.train", *TINY, f"--data_dir={splice_dir}",
          f"--model_dir={tmp_path / 'mw'}", "--distribution_strategy=multi_worker",
-         "--epochs=1", "--steps_per_epoch=20", "--checkpoint_every=10",
-         "--evaluate_splits=test"], cwd=REPO, env=dict(env, TF_CONFIG=tf_config),
+         "--epochs=3", "--steps_per_epoch=10", "--checkpoint_every=10",
+         "--early_stopping_patience=1", "--evaluate_splits=test"], cwd=REPO,
+        env=dict(env, TF_CONFIG=tf_config),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
   outputs = []
   for process in processes:
@@ -331,9 +332,25 @@ def test_multi_worker_on_loopback(splice_dir, tmp_path):
       raise
     assert process.returncode == 0, stderr[-3000:]
     outputs.append(stdout)
-  assert all("Trained 20 steps" in out for out in outputs)
+  # Selected on dev like a single-machine run: the chief's decision, shared, so both
+  # workers stop at the same step and end with the same (best) weights.
+  trained = [[line for line in out.splitlines() if line.startswith(("Trained", "Best dev"))]
+             for out in outputs]
+  assert trained[0] == trained[1] and len(trained[0]) == 2, outputs
   assert _fingerprint(outputs[0]) == _fingerprint(outputs[1])
-  assert (tmp_path / "mw" / "model.keras").exists()
+  history = json.load(open(tmp_path / "mw" / "history.json"))
+  devs = {h["step"]: h["dev"] for h in history if "dev" in h}
+  best_step = int(trained[0][1].rsplit(" ", 1)[1])
+  assert set(devs) <= {10, 20, 30} and best_step in devs
+  assert devs[best_step] == max(devs.values())  # val_accuracy: the highest is kept.
+  steps = int(trained[0][0].split()[1])
+  assert steps == max(devs) and ("stopped early" in trained[0][0]) == (steps < 30)
+  import keras
+
+  from gslm_keras.training.session import weights_fingerprint
+
+  kept = keras.models.load_model(tmp_path / "mw" / "model.keras")
+  assert weights_fingerprint(kept) == _fingerprint(outputs[0])
   assert json.load(open(tmp_path / "mw" / "metrics" / "test.json"))["n"] == 1186
   assert not (tmp_path / "mw" / "workers" / "worker_1").exists()
 

@@ -7,11 +7,15 @@ loop over the same model, dataset and optimizer: per-worker input pipelines from
 loss averaged over the global batch, and step checkpoints that a restarted
 cluster resumes from. The chief (worker 0) writes the model directory; the other
 workers save to temporary directories, as the strategy requires, and delete them.
-The last model is kept (no dev-based selection or early stopping here).
+As on one machine, the best dev model is kept and training stops early after
+`--early_stopping_patience` epochs without improvement; the decision is the
+chief's, shared with every worker (dev_selection.py). The model directory is
+assumed to be on storage every worker reads (as the step checkpoints already are).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -22,7 +26,7 @@ from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
-from gslm_keras.training import recipe, session
+from gslm_keras.training import dev_selection, recipe, session
 from gslm_keras.training.config import TrainConfig
 
 
@@ -51,9 +55,14 @@ def _step_function(strategy, model, optimizer, loss_fn, global_batch: int):
   return train_step
 
 
-def _run_steps(train_step, iterator, manager, start: int, plan) -> list[dict]:
-  """Steps `start` to the end, a step checkpoint per segment; the history."""
-  history, losses = [], []
+def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None
+               ) -> list[dict]:
+  """Steps `start` to the end, a step checkpoint per segment; the history.
+
+  `epoch_end(step)` runs after each epoch's last step and returns (dev value or
+  None, stop); on stop the loop saves a checkpoint and ends.
+  """
+  history, losses, dev = [], [], {}
   for step in range(start, plan.total_steps):
     loss = float(train_step(iterator))
     if not np.isfinite(loss):
@@ -61,15 +70,49 @@ def _run_steps(train_step, iterator, manager, start: int, plan) -> list[dict]:
           f"training stopped: the loss became {loss} at step {step + 1}; lower "
           "--learning_rate or use --mixed_precision=float32")
     losses.append(loss)
-    if (step + 1) % plan.segment_steps == 0 or step + 1 == plan.total_steps:
+    stop = False
+    if epoch_end is not None and (step + 1) % plan.steps_per_epoch == 0:
+      value, stop = epoch_end(step + 1)
+      if value is not None:
+        dev = {"dev": value}
+    if stop or (step + 1) % plan.segment_steps == 0 or step + 1 == plan.total_steps:
       manager.save(checkpoint_number=step + 1)
       history.append({"segment": (step + 1) // plan.segment_steps - 1,
                       "step": step + 1, "epoch": (step + 1) / plan.steps_per_epoch,
-                      "loss": float(np.mean(losses))})
+                      "loss": float(np.mean(losses)), **dev})
       logging.info("step %d/%d: loss %.4f", step + 1, plan.total_steps,
                    history[-1]["loss"])
-      losses = []
+      losses, dev = [], {}
+    if stop:
+      logging.info("Early stopping after step %d", step + 1)
+      break
   return history
+
+
+def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: RunDir,
+               is_chief: bool):
+  """(the shared selection state, the epoch-end function), or (None, None) without
+  a dev split."""
+  if "dev" not in info.splits:
+    logging.warning("Dataset %s has no dev split: no model selection or early "
+                    "stopping; the last model is kept", config.data.data_dir)
+    return None, None
+  monitor, mode = recipe.monitor_for(info.task, config.optim.monitor)
+  selection = dev_selection.SharedDevSelection(monitor, mode,
+                                               config.optim.early_stopping_patience)
+  dev = session.train_datasets(config, info, config.data.batch_size)[1] if is_chief else None
+
+  def epoch_end(step: int):
+    value = dev_selection.dev_value(model, dev, info.task, monitor) if is_chief else 0.0
+    value = dev_selection.share(strategy, value)
+    improved, stop = selection.update(value, step)
+    if improved and is_chief:
+      model.save(run.best_model)
+    logging.info("step %d: dev %s %.4f%s", step, monitor, value,
+                 " (best so far)" if improved else "")
+    return value, stop
+
+  return selection, epoch_end
 
 
 def train_multi_worker(config: TrainConfig, info: DatasetInfo,
@@ -102,7 +145,9 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     model = session.build_for_dataset(config, info, policy, plan.replicas)
     optimizer = recipe.make_optimizer(config.optim, plan, policy)
     optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  selection, epoch_end = _selection(config, info, strategy, model, run, is_chief)
+  parts = {"selection": selection} if selection is not None else {}
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **parts)
   own_dir = run.step_checkpoints if is_chief else run.join("workers", worker)
   manager = tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=1)
   latest = tf.train.latest_checkpoint(run.step_checkpoints)
@@ -122,17 +167,25 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
   train_step = _step_function(strategy, model, optimizer,
                               recipe.per_example_loss(info.task), config.data.batch_size)
-  history = _run_steps(train_step, iterator, manager, start, plan)
+  history = _run_steps(train_step, iterator, manager, start, plan, epoch_end)
   _barrier(strategy)
   steps = int(optimizer.iterations.numpy())
+  best = selection.state() if selection is not None else {}
+  if best.get("best_step", -1) >= 0 and os.path.exists(run.best_model):
+    import keras
+
+    # Every worker ends with the chosen weights (the chief saved them).
+    model.set_weights(keras.models.load_model(run.best_model, compile=False).get_weights())
+  _barrier(strategy)
   fingerprint = session.weights_fingerprint(model)
+  stopped = steps < plan.total_steps
   if not is_chief:
     shutil.rmtree(own_dir, ignore_errors=True)
-    return session.TrainResult(config.model_dir, steps, {}, {}, False, resumed,
+    return session.TrainResult(config.model_dir, steps, best, {}, stopped, resumed,
                                fingerprint)
   write_json_atomic(run.history, history)
   model.save(run.model)
   shutil.rmtree(run.step_checkpoints, ignore_errors=True)
-  return session.TrainResult(config.model_dir, steps, {},
-                             session.evaluate_splits(config, run, info), False, resumed,
+  return session.TrainResult(config.model_dir, steps, best,
+                             session.evaluate_splits(config, run, info), stopped, resumed,
                              fingerprint)
