@@ -302,7 +302,7 @@ def test_mirrored_over_two_logical_cpus(splice_dir, tmp_path):
   assert metrics["n"] == 1186 and np.isfinite(metrics["accuracy"])
 
 
-def test_multi_worker_on_loopback(splice_dir, tmp_path):
+def _start_workers(splice_dir, model_dir):
   import socket
 
   ports = []
@@ -317,42 +317,62 @@ def test_multi_worker_on_loopback(splice_dir, tmp_path):
     tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
     processes.append(subprocess.Popen(
         [sys.executable, "-m", "gslm_keras.train", *TINY, f"--data_dir={splice_dir}",
-         f"--model_dir={tmp_path / 'mw'}", "--distribution_strategy=multi_worker",
-         "--epochs=3", "--steps_per_epoch=10", "--checkpoint_every=10",
-         "--early_stopping_patience=1", "--evaluate_splits=test"], cwd=REPO,
-        env=dict(env, TF_CONFIG=tf_config),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+         f"--model_dir={model_dir}", "--distribution_strategy=multi_worker",
+         "--epochs=4", "--steps_per_epoch=10", "--checkpoint_every=5",
+         "--early_stopping_patience=2", "--evaluate_splits=test"], cwd=REPO,
+        env=dict(env, TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True))
+  return processes
+
+
+def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tmp_path):
+  # Two workers; worker 1 is killed with SIGKILL after the step-10 checkpoint (its
+  # partner fails or is stopped), both are started again and resume. The run is
+  # selected on dev like a single-machine run: the chief's decision, shared, so
+  # both workers stop at the same step and end with the same (best) weights.
+  model_dir = tmp_path / "mw"
+  processes = _start_workers(splice_dir, model_dir)
+  deadline = time.time() + 240
+  while time.time() < deadline and not (model_dir / "checkpoints" / "steps" /
+                                        "ckpt-10.index").exists():
+    time.sleep(0.05)
+  processes[1].send_signal(signal.SIGKILL)
+  try:
+    processes[0].wait(timeout=60)
+  except subprocess.TimeoutExpired:
+    processes[0].kill()
+  processes[1].wait()
+  assert not (model_dir / "model.keras").exists(), "the run finished before the kill"
   outputs = []
-  for process in processes:
+  for process in _start_workers(splice_dir, model_dir):
     try:
       stdout, stderr = process.communicate(timeout=300)
     except subprocess.TimeoutExpired:
-      for p in processes:
-        p.kill()
+      process.kill()
       raise
     assert process.returncode == 0, stderr[-3000:]
     outputs.append(stdout)
-  # Selected on dev like a single-machine run: the chief's decision, shared, so both
-  # workers stop at the same step and end with the same (best) weights.
-  trained = [[line for line in out.splitlines() if line.startswith(("Trained", "Best dev"))]
-             for out in outputs]
+  assert "(resumed)" in outputs[0]
+  trained = [[line.replace(" (resumed)", "") for line in out.splitlines()
+              if line.startswith(("Trained", "Best dev"))] for out in outputs]
   assert trained[0] == trained[1] and len(trained[0]) == 2, outputs
   assert _fingerprint(outputs[0]) == _fingerprint(outputs[1])
-  history = json.load(open(tmp_path / "mw" / "history.json"))
-  devs = {h["step"]: h["dev"] for h in history if "dev" in h}
-  best_step = int(trained[0][1].rsplit(" ", 1)[1])
-  assert set(devs) <= {10, 20, 30} and best_step in devs
-  assert devs[best_step] == max(devs.values())  # val_accuracy: the highest is kept.
+  history = json.load(open(model_dir / "history.json"))
   steps = int(trained[0][0].split()[1])
-  assert steps == max(devs) and ("stopped early" in trained[0][0]) == (steps < 30)
+  assert [h["step"] for h in history] == list(range(5, steps + 1, 5))  # Nothing lost.
+  devs = {h["step"]: h["dev"] for h in history if "dev" in h}
+  assert set(devs) == set(range(10, steps + 1, 10))
+  best_step = int(trained[0][1].rsplit(" ", 1)[1])
+  assert devs[best_step] == max(devs.values())  # val_accuracy: the highest is kept.
+  assert ("stopped early" in trained[0][0]) == (steps < 40)
   import keras
 
   from gslm_keras.training.session import weights_fingerprint
 
-  kept = keras.models.load_model(tmp_path / "mw" / "model.keras")
+  kept = keras.models.load_model(model_dir / "model.keras")
   assert weights_fingerprint(kept) == _fingerprint(outputs[0])
-  assert json.load(open(tmp_path / "mw" / "metrics" / "test.json"))["n"] == 1186
-  assert not (tmp_path / "mw" / "workers" / "worker_1").exists()
+  assert json.load(open(model_dir / "metrics" / "test.json"))["n"] == 1186
+  assert not (model_dir / "workers" / "worker_1").exists()
 
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):

@@ -23,7 +23,7 @@ import tensorflow as tf
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.files import read_json, write_json_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import dev_selection, recipe, session
@@ -55,14 +55,19 @@ def _step_function(strategy, model, optimizer, loss_fn, global_batch: int):
   return train_step
 
 
-def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None
-               ) -> list[dict]:
+def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
+               history_path: str | None = None) -> list[dict]:
   """Steps `start` to the end, a step checkpoint per segment; the history.
 
   `epoch_end(step)` runs after each epoch's last step and returns (dev value or
-  None, stop); on stop the loop saves a checkpoint and ends.
+  None, stop); on stop the loop saves a checkpoint and ends. The chief passes
+  `history_path`: the history is written there with each checkpoint, and a
+  resumed run continues the entries up to its checkpoint.
   """
-  history, losses, dev = [], [], {}
+  history = []
+  if history_path and start and os.path.exists(history_path):
+    history = [h for h in read_json(history_path) if h["step"] <= start]
+  losses, dev = [], {}
   for step in range(start, plan.total_steps):
     loss = float(train_step(iterator))
     if not np.isfinite(loss):
@@ -76,10 +81,12 @@ def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None
       if value is not None:
         dev = {"dev": value}
     if stop or (step + 1) % plan.segment_steps == 0 or step + 1 == plan.total_steps:
-      manager.save(checkpoint_number=step + 1)
       history.append({"segment": (step + 1) // plan.segment_steps - 1,
                       "step": step + 1, "epoch": (step + 1) / plan.steps_per_epoch,
                       "loss": float(np.mean(losses)), **dev})
+      if history_path:  # Before the checkpoint: a resumed run drops what is past it.
+        write_json_atomic(history_path, history)
+      manager.save(checkpoint_number=step + 1)
       logging.info("step %d/%d: loss %.4f", step + 1, plan.total_steps,
                    history[-1]["loss"])
       losses, dev = [], {}
@@ -167,7 +174,8 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
   train_step = _step_function(strategy, model, optimizer,
                               recipe.per_example_loss(info.task), config.data.batch_size)
-  history = _run_steps(train_step, iterator, manager, start, plan, epoch_end)
+  history = _run_steps(train_step, iterator, manager, start, plan, epoch_end,
+                       run.history if is_chief else None)
   _barrier(strategy)
   steps = int(optimizer.iterations.numpy())
   best = selection.state() if selection is not None else {}
