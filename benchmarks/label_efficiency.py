@@ -142,8 +142,9 @@ def markdown(results: dict) -> str:
            common.machine_lines(results),
            "MCC x100 on the unchanged test split, mean ± sd over seeds (each seed its own "
            "stratified subset of the train labels, shared by every init); gain: paired "
-           "difference against scratch, same seed and subset. Runs marked reused come "
-           f"from `{results.get('reuse')}`.", ""]
+           "difference against scratch, same seed and subset."
+           + (f" The 100% runs come from `{results['reuse']}` where it has them."
+              if results.get("reuse") else ""), ""]
   pretrained = [i for i in inits if i != "scratch"]
   for task, fractions in table.items():
     lines += [f"## {task}", "", "| fraction | train rows | " + " | ".join(inits) + " | "
