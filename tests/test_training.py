@@ -302,7 +302,7 @@ def test_mirrored_over_two_logical_cpus(splice_dir, tmp_path):
   assert metrics["n"] == 1186 and np.isfinite(metrics["accuracy"])
 
 
-def _start_workers(splice_dir, model_dir):
+def _start_workers(splice_dir, model_dir, init_from):
   import socket
 
   ports = []
@@ -319,19 +319,22 @@ def _start_workers(splice_dir, model_dir):
         [sys.executable, "-m", "gslm_keras.train", *TINY, f"--data_dir={splice_dir}",
          f"--model_dir={model_dir}", "--distribution_strategy=multi_worker",
          "--epochs=4", "--steps_per_epoch=10", "--checkpoint_every=5",
-         "--early_stopping_patience=2", "--evaluate_splits=test"], cwd=REPO,
+         "--early_stopping_patience=2", "--evaluate_splits=test",
+         f"--init_from={init_from}", "--freeze_trunk_steps=5"], cwd=REPO,
         env=dict(env, TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True))
   return processes
 
 
-def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tmp_path):
+def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_path):
   # Two workers; worker 1 is killed with SIGKILL after the step-10 checkpoint (its
   # partner fails or is stopped), both are started again and resume. The run is
   # selected on dev like a single-machine run: the chief's decision, shared, so
-  # both workers stop at the same step and end with the same (best) weights.
+  # both workers stop at the same step and end with the same (best) weights. The
+  # workers start from a trained model (--init_from, trunk frozen for 5 steps).
   model_dir = tmp_path / "mw"
-  processes = _start_workers(splice_dir, model_dir)
+  source = tiny_run[0].model_dir
+  processes = _start_workers(splice_dir, model_dir, source)
   deadline = time.time() + 240
   while time.time() < deadline and not (model_dir / "checkpoints" / "steps" /
                                         "ckpt-10.index").exists():
@@ -344,7 +347,7 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tmp_path):
   processes[1].wait()
   assert not (model_dir / "model.keras").exists(), "the run finished before the kill"
   outputs = []
-  for process in _start_workers(splice_dir, model_dir):
+  for process in _start_workers(splice_dir, model_dir, source):
     try:
       stdout, stderr = process.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -373,6 +376,9 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tmp_path):
   assert weights_fingerprint(kept) == _fingerprint(outputs[0])
   assert json.load(open(model_dir / "metrics" / "test.json"))["n"] == 1186
   assert not (model_dir / "workers" / "worker_1").exists()
+  copied = json.load(open(model_dir / "config.json"))["resolved"]["init_from"]["copied"]
+  assert copied == ["backbone", "feature branch", "head"]
+  assert "frozen for the first 5 steps" in (model_dir / "MODEL_CARD.md").read_text()
 
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):

@@ -23,10 +23,11 @@ import tensorflow as tf
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.io.files import read_json, write_json_atomic
+from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
-from gslm_keras.training import dev_selection, recipe, session
+from gslm_keras.training import card, dev_selection, recipe, session
+from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 
 
@@ -140,18 +141,30 @@ def train_multi_worker(config: TrainConfig, info: DatasetInfo,
   return result
 
 
+def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
+                         plan) -> tuple:
+  """(model, built optimizer, what was resolved: the --init_from source)."""
+  resolved = {}
+  with strategy.scope():
+    model = session.build_for_dataset(config, info, policy, plan.replicas)
+    if config.optim.init_from:  # Every worker reads the source: the same weights.
+      resolved["init_from"] = warm_start.describe(config.optim.init_from)
+      resolved["init_from"]["copied"] = warm_start.load_backbone(
+          model, config.optim.init_from, info)
+    optimizer = recipe.make_optimizer(config.optim, plan, policy, model)
+    optimizer.build(model.trainable_variables)
+  return model, optimizer, resolved
+
+
 def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: RunDir,
            resumed: bool, worker: str | None) -> session.TrainResult:
   """The loop on one worker; `worker` names a non-chief worker (None: the chief)."""
   is_chief = worker is None
   _barrier(strategy)
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
+  model, optimizer, resolved = _model_and_optimizer(config, info, strategy, policy, plan)
   if is_chief:
-    session.write_run_files(config, run, info, policy, plan)
-  with strategy.scope():
-    model = session.build_for_dataset(config, info, policy, plan.replicas)
-    optimizer = recipe.make_optimizer(config.optim, plan, policy)
-    optimizer.build(model.trainable_variables)
+    session.write_run_files(config, run, info, policy, plan, resolved)
   selection, epoch_end = _selection(config, info, strategy, model, run, is_chief)
   parts = {"selection": selection} if selection is not None else {}
   checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **parts)
@@ -194,6 +207,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   write_json_atomic(run.history, history)
   model.save(run.model)
   shutil.rmtree(run.step_checkpoints, ignore_errors=True)
-  return session.TrainResult(config.model_dir, steps, best,
-                             session.evaluate_splits(config, run, info), stopped, resumed,
+  metrics = session.evaluate_splits(config, run, info)
+  write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
+  return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,
                              fingerprint)

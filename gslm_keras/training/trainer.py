@@ -26,10 +26,6 @@ def train(config: TrainConfig) -> TrainResult:
   strategy = make_strategy(runtime.distribution_strategy, runtime.tpu)
   policy = resolve_precision(runtime.mixed_precision, runtime.distribution_strategy)
   if runtime.distribution_strategy == "multi_worker":
-    if config.optim.init_from:
-      from gslm_keras.errors import ConfigError
-
-      raise ConfigError("--init_from is not supported with multi_worker training yet")
     from gslm_keras.training.multi_worker import train_multi_worker
 
     return train_multi_worker(config, info, strategy, policy)
