@@ -63,25 +63,30 @@ def init_name(init: str) -> str:
   return "scratch" if init == "scratch" else os.path.basename(os.path.normpath(init))
 
 
-def reused_runs(path: str | None, settings: accuracy.Settings) -> dict:
-  """{(task, init, seed): run} of the 100% runs in a compare-scratch result."""
-  if not path or not os.path.exists(path):
-    return {}
-  with open(path) as handle:
-    earlier = json.load(handle)
-  theirs = earlier["settings"]
-  ours = dataclasses.asdict(settings)
-  keys = ("preset", "epochs", "patience", "batch_size", "learning_rate", "rc_tasks")
-  if any(json.loads(json.dumps(ours[k])) != theirs.get(k) for k in keys):
-    sys.exit(f"error: --reuse={path} was made with other settings; rerun without --reuse")
-  source = theirs.get("init_from")
+def reused_runs(paths: str | None, settings: accuracy.Settings) -> dict:
+  """{(task, init, seed): run} of the 100% runs in earlier benchmarks.accuracy
+  results with the same settings (comma-separated; the first holding a run wins):
+  a compare-scratch result gives both inits, a plain one its `both` runs, which
+  were trained from scratch."""
   out = {}
-  for task, entry in {**earlier.get("partial", {}),
-                      **{k: v["runs"] for k, v in earlier["tasks"].items()}}.items():
-    for run in entry:
-      init = source if run["ablation"] == "both" else "scratch"
-      if run["ablation"] in ("both", "scratch") and init:
-        out[task, init_name(init), run["seed"]] = {**run, "reused_from": path}
+  for path in reversed([p for p in (paths or "").split(",") if p]):
+    if not os.path.exists(path):
+      sys.exit(f"error: --reuse={path}: no such file")
+    with open(path) as handle:
+      earlier = json.load(handle)
+    theirs = earlier["settings"]
+    ours = dataclasses.asdict(settings)
+    keys = ("preset", "epochs", "patience", "batch_size", "learning_rate", "rc_tasks")
+    if any(json.loads(json.dumps(ours[k])) != theirs.get(k) for k in keys):
+      sys.exit(f"error: --reuse={path} was made with other settings; rerun without it")
+    source = theirs.get("init_from") or "scratch"
+    for task, entry in {**earlier.get("partial", {}),
+                        **{k: v["runs"] for k, v in earlier["tasks"].items()}}.items():
+      for run in entry:
+        if run["ablation"] in ("both", "scratch"):
+          init = source if run["ablation"] == "both" else "scratch"
+          out[task, init_name(init), run["seed"]] = {
+              **run, "reused_from": f"{path} ({earlier['date'][:10]})"}
   return out
 
 
@@ -142,9 +147,7 @@ def markdown(results: dict) -> str:
            common.machine_lines(results),
            "MCC x100 on the unchanged test split, mean ± sd over seeds (each seed its own "
            "stratified subset of the train labels, shared by every init); gain: paired "
-           "difference against scratch, same seed and subset."
-           + (f" The 100% runs come from `{results['reuse']}` where it has them."
-              if results.get("reuse") else ""), ""]
+           "difference against scratch, same seed and subset.", ""]
   pretrained = [i for i in inits if i != "scratch"]
   for task, fractions in table.items():
     lines += [f"## {task}", "", "| fraction | train rows | " + " | ".join(inits) + " | "
@@ -158,6 +161,11 @@ def markdown(results: dict) -> str:
               f"{cells[i][0] * 100:.1f} ± {cells[i][1] * 100:.1f} (n={cells[i][2]})"
               if i in cells else "-" for i in inits) + " | "
           + " | ".join(_paired_gain(runs, task, fraction, i) for i in pretrained) + " |")
+    reused = sorted({f"{r['init']} from {r['reused_from']}" for r in runs
+                     if r["task"] == task and r.get("reused_from")})
+    if reused:
+      lines += ["", "100% runs reused (same settings, earlier runs): " + "; ".join(reused)
+                + "."]
     full = fractions.get(1.0, {}).get("scratch")
     for init in pretrained:
       tenth = fractions.get(0.1, {}).get(init)
@@ -209,7 +217,10 @@ def main(argv=None):
   parser.add_argument("--patience", type=int, default=4)
   parser.add_argument("--rc_tasks", default="tf/,mouse/",
                       help="task prefixes trained with reverse-complement augmentation")
-  parser.add_argument("--reuse", help="a compare-scratch result to take 100%% runs from")
+  parser.add_argument("--reuse", help="benchmarks.accuracy results (comma-separated) to "
+                      "take 100%% runs from; the first holding a run wins")
+  parser.add_argument("--reuse_only", action="store_true",
+                      help="never train a 100%% run: take those --reuse has, skip the rest")
   parser.add_argument("--output", required=True)
   parser.add_argument("--resume", action="store_true")
   args = parser.parse_args(argv)
@@ -238,6 +249,9 @@ def main(argv=None):
             key = (task, fraction, init_name(init), seed)
             if key in done:
               continue
+            if (fraction >= 1 and args.reuse_only
+                and (task, init_name(init), seed) not in reused):
+              continue  # Left to the accuracy run that --reuse names.
             if fraction >= 1 and (task, init_name(init), seed) in reused:
               run = {**reused[task, init_name(init), seed], "fraction": fraction,
                      "init": init_name(init)}
