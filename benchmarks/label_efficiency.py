@@ -236,7 +236,8 @@ def main(argv=None):
                   "reuse": args.reuse, "runs": [], "complete": False})
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
-      results["runs"] = json.load(handle)["runs"]
+      # Reused runs are taken again from --reuse (it may hold newer ones now).
+      results["runs"] = [r for r in json.load(handle)["runs"] if not r.get("reused_from")]
   reused = reused_runs(args.reuse, settings)
   done = {(r["task"], r["fraction"], r["init"], r["seed"]) for r in results["runs"]}
   png = os.path.splitext(args.output)[0] + ".png"
