@@ -79,9 +79,11 @@ def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
     stop = False
     if epoch_end is not None and (step + 1) % plan.steps_per_epoch == 0:
       value, stop = epoch_end(step + 1)
-      if value is not None:
-        dev = {"dev": value}
-    if stop or (step + 1) % plan.segment_steps == 0 or step + 1 == plan.total_steps:
+      dev = {"dev": value}
+    # A checkpoint after each dev decision too, so that the selection state it holds
+    # and the best model on disk agree.
+    if (dev or stop or (step + 1) % plan.segment_steps == 0
+        or step + 1 == plan.total_steps):
       history.append({"segment": (step + 1) // plan.segment_steps - 1,
                       "step": step + 1, "epoch": (step + 1) / plan.steps_per_epoch,
                       "loss": float(np.mean(losses)), **dev})
