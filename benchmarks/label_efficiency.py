@@ -1,9 +1,10 @@
 r"""Label efficiency: fine-tuned against scratch on 1%, 10%, 100% of the train labels.
 
   python -m benchmarks.label_efficiency --data_root=../shared/data/gue \
-      --tasks=tf/1,prom/prom_core_notata,mouse/0 --fractions=0.01,0.1,1 \
-      --inits=scratch,gslm-lm-multispecies --reuse=benchmarks/results/gue_transfer.json \
-      --output=benchmarks/results/label_efficiency.json --resume
+      --tasks=mouse/0,tf/1,prom/prom_core_notata --fractions=0.01,0.1,1 \
+      --inits=scratch,gslm-lm-multispecies \
+      --reuse=benchmarks/results/gue_transfer.json,benchmarks/results/gue.json \
+      --reuse_only --output=benchmarks/results/label_efficiency.json --resume
 
 Each task folder holds train.csv, dev.csv and test.csv (sequence,label[,id]).
 For a fraction below 1, seed s trains on a stratified subset of train.csv drawn
@@ -14,7 +15,8 @@ statistics too), as a user holding only those labels would. The settings are tho
 of benchmarks.accuracy (up to 15 epochs, patience 4, model selection and threshold
 on dev). `--reuse` takes the 100% runs from a `benchmarks.accuracy --init_from
 --compare_scratch` result made with the same settings instead of training them
-again. Writes JSON, markdown and a learning-curve plot (PNG) beside --output.
+again (`--reuse_only`: never train a 100% run). Writes JSON, markdown and a
+learning-curve plot (PNG) beside --output.
 """
 
 from __future__ import annotations
