@@ -17,13 +17,12 @@ holds the new dataset's statistics.
 
 from __future__ import annotations
 
-import json
 import os
 
 from absl import logging
 
 from gslm_keras.errors import ConfigError
-from gslm_keras.io.files import sha256_file
+from gslm_keras.io.files import read_json, sha256_file
 from gslm_keras.run_dir import RunDir
 
 
@@ -46,8 +45,7 @@ def _source_info(source: str) -> dict | None:
   path = RunDir(_source_dir(source)).manifest
   if not os.path.exists(path):
     return None
-  with open(path, encoding="utf-8") as handle:
-    return json.load(handle)
+  return read_json(path)
 
 
 def _source_dir(source: str) -> str:
