@@ -8,6 +8,8 @@ reference genome (windows resized around each interval's centre), GenBank with a
 recipe; with --task=unlabelled, a language-model corpus of windows from FASTA
 genomes, tables or BED + reference (--length, --stride, --exclude). Splits: files per split (--train/--dev/--test), or --input with
 --split_fractions, --split_column or --dev_chromosomes/--test_chromosomes.
+--engine=beam runs the same build as an Apache Beam pipeline (DirectRunner by
+default; any runner through --beam_pipeline_options).
 Run with --list_features to see every computed feature and its parameters.
 """
 
@@ -17,6 +19,7 @@ from absl import flags
 
 from gslm_keras import cli
 from gslm_keras.data.build.flags import config_from_flags, define_flags
+from gslm_keras.errors import ConfigError
 
 
 def main(argv):
@@ -27,9 +30,17 @@ def main(argv):
 
     print(describe())
     return
-  from gslm_keras.data.build.builder import build_dataset
+  config = config_from_flags(fv)
+  if fv.engine == "beam":
+    from gslm_keras.data.beam.engine import build_on_beam
 
-  info = build_dataset(config_from_flags(fv))
+    info = build_on_beam(config, fv.beam_pipeline_options)
+  else:
+    if fv.beam_pipeline_options:
+      raise ConfigError("--beam_pipeline_options needs --engine=beam")
+    from gslm_keras.data.build.builder import build_dataset
+
+    info = build_dataset(config)
   print(f"Dataset written to {info.directory}")
   for split in info.splits:
     print(f"  {split}: {info.num_records(split)} records")

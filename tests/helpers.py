@@ -97,3 +97,36 @@ def segments_backed_up(model_dir) -> int:
       return int(state["segment"])
   except (OSError, ValueError, KeyError):
     return 0
+
+
+def serialized_records(info, split) -> list[bytes]:
+  """Every serialized record of a split, sorted: the split's multiset of records."""
+  return sorted(raw.numpy() for path in info.shard_paths(split)
+                for raw in tf.data.TFRecordDataset(path, info.compression))
+
+
+# Manifest entries two builds of the same inputs must agree on (the date, the
+# command, the engine and the shard files may differ).
+SAME_DATA_KEYS = ("feature_names", "task", "compression", "split_rule",
+                  "skipped_by_reader", "sequence_overlaps", "missing_values",
+                  "computed_features", "provided_features", "corpus")
+
+
+def assert_same_data(a, b, rtol: float = 1e-9) -> None:
+  """Two datasets hold the same records per split, counts and statistics."""
+  for key in SAME_DATA_KEYS:
+    assert a.data.get(key) == b.data.get(key), key
+  assert a.data["sequence"]["length_rule"] == b.data["sequence"]["length_rule"]
+  assert a.data["sequence"].get("observed_length") == b.data["sequence"].get(
+      "observed_length")
+  for split in ("train", "dev", "test"):
+    sa, sb = a.data["splits"][split], b.data["splits"][split]
+    for key in ("num_records", "length_actions", "class_counts"):
+      assert sa.get(key) == sb.get(key), (split, key)
+    assert sum(s["num_records"] for s in sa["shards"]) == sa["num_records"]
+    assert sum(s["num_records"] for s in sb["shards"]) == sb["num_records"]
+    assert serialized_records(a, split) == serialized_records(b, split), split
+  na, nb = a.data["normalization"], b.data["normalization"]
+  assert na["count"] == nb["count"]
+  for key in ("mean", "std"):
+    np.testing.assert_allclose(na[key], nb[key], rtol=rtol, atol=0)

@@ -20,6 +20,7 @@ from gslm_keras.data.build.labels import LabelPlan, discover_labels
 from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
 from gslm_keras.io.progress import Progress
 from gslm_keras.data.build.sources import Sources
+from gslm_keras.data.build.tally import BuildTally
 from gslm_keras.data.build.target import check_output_dir
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.data.readers import RawRecord
@@ -28,48 +29,85 @@ from gslm_keras.dna.length import LengthRule
 from gslm_keras.encoding.schema import Record
 from gslm_keras.errors import InputError
 from gslm_keras.features.provided import ProvidedPlan
-from gslm_keras.features.spec import output_names
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.outputs import exclusive_output, written_beside
 
 
-class _SequenceCheck:
-  """Checks letters and applies the length rule; counts what the rule did."""
+class SequenceCheck:
+  """Checks letters and applies the length rule, counting what the rule did.
 
-  def __init__(self, config: BuildConfig):
+  Args:
+    config: the build config.
+    tally: where the lengths and the rule's actions are counted.
+    rule: the length rule; taken from the first record checked when None and
+      `config.length` is not set.
+  """
+
+  def __init__(self, config: BuildConfig, tally: BuildTally,
+               rule: LengthRule | None = None):
     self.config = config
-    self.rule: LengthRule | None = config.length_rule(config.length) if config.length else None
-    self.actions: dict[str, dict[str, int]] = {s: {} for s in splits.SPLITS}
-    self.length_range: list[int | None] = [None, None]
+    self.tally = tally
+    self.rule: LengthRule | None = rule or (
+        config.length_rule(config.length) if config.length else None)
 
   def __call__(self, record: RawRecord, path: str, split: str) -> str | None:
     """The upper-case sequence to store, or None when the rule skips it."""
-    sequence = record.sequence
-    if sequence is None or not sequence.strip():
-      raise InputError("empty sequence", path=path, record=record.locator)
-    bad = alphabet.find_invalid(sequence)
-    if bad is not None:
-      position, char = bad
-      raise InputError(
-          f"character {char!r} at position {position + 1} is not a IUPAC nucleotide "
-          "code (ACGTUN RYSWKMBDHV, any case)", path=path, record=record.locator)
+    sequence = check_letters(record, path)
     if self.rule is None:
       self.rule = self.config.length_rule(len(sequence))
       logging.info("Window length %d taken from the first record (%s, %s)",
                    len(sequence), path, record.locator)
     n = len(sequence)
-    lo, hi = self.length_range
-    self.length_range = [n if lo is None else min(lo, n), n if hi is None else max(hi, n)]
+    self.tally.length_seen(n)
     action = self.rule.action(n)
     if action == "error":
       raise InputError(self.rule.describe_violation(n), path=path, record=record.locator)
     if action != "keep":
-      key = {"crop": "cropped", "pad": "padded"}.get(action) or (
-          "skipped_longer" if n > self.rule.length else "skipped_shorter")
-      self.actions[split][key] = self.actions[split].get(key, 0) + 1
+      self.tally.action(split, {"crop": "cropped", "pad": "padded"}.get(action) or (
+          "skipped_longer" if n > self.rule.length else "skipped_shorter"))
       if action == "skip":
         return None
     return sequence.upper()
+
+
+def check_letters(record: RawRecord, path: str) -> str:
+  """The record's sequence; InputError when it is empty or holds a letter that is
+  not a IUPAC nucleotide code."""
+  sequence = record.sequence
+  if sequence is None or not sequence.strip():
+    raise InputError("empty sequence", path=path, record=record.locator)
+  bad = alphabet.find_invalid(sequence)
+  if bad is not None:
+    position, char = bad
+    raise InputError(
+        f"character {char!r} at position {position + 1} is not a IUPAC nucleotide "
+        "code (ACGTUN RYSWKMBDHV, any case)", path=path, record=record.locator)
+  return sequence
+
+
+def make_record(record: RawRecord, sequence: str, label, provided: ProvidedPlan,
+                record_id: str, path: str) -> Record:
+  """The stored record: id, checked sequence, encoded label, provided values."""
+  values = provided.values(dict(zip(provided.columns, record.values)), record.chrom,
+                           record.start, record.end, path, record.locator)
+  return Record(record_id, sequence, label, values, record.chrom, record.start,
+                record.end, record.strand)
+
+
+def record_ids(sources: Sources):
+  """(id, path, locator) of every input record, read again (duplicate ids only)."""
+  for source, (spec, _) in enumerate(sources.specs):
+    for n, (record, _) in enumerate(sources.records(source, {}), start=1):
+      yield (record.id or f"{sources.id_prefix[source]}:{n}", spec.path, record.locator)
+
+
+def encoder_json(config: BuildConfig, rule: LengthRule) -> str:
+  """The `SequenceEncoder` config (JSON text) whose features the train split's
+  statistics are computed with."""
+  from gslm_keras.encoding.encoder import SequenceEncoder
+
+  encoder = SequenceEncoder(rule, config.ambiguous, config.computed_features)
+  return json.dumps(encoder.get_config(), sort_keys=True)
 
 
 class _Builder:
@@ -83,17 +121,13 @@ class _Builder:
     self.workdir = workdir
     self.provided = provided
     self.pool = pool
-    self.check = _SequenceCheck(config)
+    self.tally = BuildTally.new(labels.classes, provided.base_names)
+    self.check = SequenceCheck(config, self.tally)
     self.assigner = splits.SplitAssigner(
         config.split_fractions, config.split_column, config.dev_chromosomes,
         config.test_chromosomes, config.dev_fraction, config.seed)
     self.buffers: dict[str, list[Record]] = {s: [] for s in splits.SPLITS}
     self.shard_count = {s: 0 for s in splits.SPLITS}
-    self.num_records = {s: 0 for s in splits.SPLITS}
-    self.class_counts = {s: {c: 0 for c in labels.classes} for s in splits.SPLITS}
-    self.reader_skipped: dict[str, int] = {}
-    self.id_hashes = dedup.HashLog()
-    self.seq_hashes = {s: dedup.HashLog() for s in splits.SPLITS}
     self.meter: Progress | None = None
     self.n_read = 0
 
@@ -106,26 +140,12 @@ class _Builder:
     sequence = self.check(record, path, split)
     if sequence is None:
       return
-    provided = self.provided.values(
-        dict(zip(self.provided.columns, record.values)), record.chrom, record.start,
-        record.end, path, record.locator)
     record_id = record.id or f"{self.sources.id_prefix[source]}:{n_in_source}"
-    self.id_hashes.add(dedup.hash64(record_id))
-    self.seq_hashes[split].add(dedup.hash64(sequence))
-    for name in self.labels.class_names_of(label):
-      self.class_counts[split][name] += 1
-    self.buffers[split].append(Record(record_id, sequence, label, provided, record.chrom,
-                                      record.start, record.end, record.strand))
-    self.num_records[split] += 1
+    stored = make_record(record, sequence, label, self.provided, record_id, path)
+    self.tally.written(split, record_id, sequence, self.labels.class_names_of(label))
+    self.buffers[split].append(stored)
     if len(self.buffers[split]) >= self.config.records_per_shard:
       self._submit(split)
-
-  def _encoder_json(self) -> str:
-    from gslm_keras.encoding.encoder import SequenceEncoder
-
-    encoder = SequenceEncoder(self.check.rule, self.config.ambiguous,
-                              self.config.computed_features)
-    return json.dumps(encoder.get_config(), sort_keys=True)
 
   def _submit(self, split: str):
     records = self.buffers[split]
@@ -139,7 +159,8 @@ class _Builder:
         path=os.path.join(self.workdir, f".{split}-{index:05d}.tmp"),
         compression=self.config.compression, records=records,
         label_kind=self.labels.label_kind,
-        stats_encoder=self._encoder_json() if split == "train" else None,
+        stats_encoder=(encoder_json(self.config, self.check.rule)
+                       if split == "train" else None),
         n_provided=len(self.provided.names)))
 
   def progress(self, force: bool = False):
@@ -147,13 +168,13 @@ class _Builder:
       self.meter = Progress("records read", self.config.progress_seconds,
                             paths=[spec.path for spec, _ in self.sources.specs])
     self.meter.update(self.n_read, ", ".join(f"{s}={n}" for s, n in
-                                             self.num_records.items()), force)
+                                             self.tally.num_records.items()), force)
 
   def run(self):
     for source in range(len(self.sources.specs)):
       fixed = self.sources.specs[source][1]
       for n_in_source, (record, from_row) in enumerate(
-          self.sources.records(source, self.reader_skipped), start=1):
+          self.sources.records(source, self.tally.reader_skipped), start=1):
         self.n_read += 1
         self.add(record, source, fixed, from_row, n_in_source)
         self.progress()  # A clock read per record: huge records still report.
@@ -164,42 +185,13 @@ class _Builder:
     return results
 
   def record_ids(self):
-    """(id, path, locator) of every input record, read again (duplicate ids only)."""
-    for source, (spec, _) in enumerate(self.sources.specs):
-      for n, (record, _) in enumerate(self.sources.records(source, {}), start=1):
-        yield (record.id or f"{self.sources.id_prefix[source]}:{n}", spec.path,
-               record.locator)
+    return record_ids(self.sources)
 
   def manifest(self, results) -> dict:
     """The manifest dict; renames the shards to their final names."""
-    config, labels = self.config, self.labels
-    shards, computed, provided = manifest.install_shards(results, self.workdir,
-                                                         config.compression)
-    split_entries = {split: {
-        "num_records": self.num_records[split], "shards": shards[split],
-        "length_actions": self.check.actions[split],
-        "class_counts": self.class_counts[split] if labels.classes else None,
-    } for split in splits.SPLITS}
-    computed_names = output_names(config.computed_features)
-    return {
-        **manifest.header(config),
-        "sources": manifest.source_entries(config, self.sources.specs),
-        "sequence": manifest.sequence_section(config, self.check.rule.to_json(),
-                                              self.check.length_range),
-        "computed_features": [f.to_json() for f in config.computed_features],
-        "provided_features": self.provided.describe(),
-        "missing_values": manifest.missing_section(self.provided),
-        "feature_names": computed_names + self.provided.names,
-        "normalization": manifest.normalization(
-            len(computed_names), len(self.provided.names), computed, provided,
-            self.num_records["train"]),
-        "task": labels.describe(),
-        "compression": config.compression,
-        "split_rule": manifest.split_rule(config),
-        "splits": split_entries,
-        "skipped_by_reader": self.reader_skipped,
-        "sequence_overlaps": dedup.sequence_overlaps(self.seq_hashes),
-    }
+    self.tally.missing_counts = dict(self.provided.missing_counts)
+    return manifest.labelled(self.config, self.sources.specs, self.labels, self.provided,
+                             self.check.rule, self.tally, results, self.workdir)
 
 
 def build_dataset(config: BuildConfig) -> DatasetInfo:
@@ -233,10 +225,10 @@ def build_dataset(config: BuildConfig) -> DatasetInfo:
         with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
           builder = _Builder(config, sources, labels, workdir, provided, pool)
           results = builder.run()
-        if builder.num_records["train"] == 0:
+        if builder.tally.num_records["train"] == 0:
           raise InputError("no training records were written (all skipped or no "
                            "train split)", path=sources.specs[0][0].path)
-        dedup.check_unique_ids(builder.id_hashes, builder.record_ids)
+        dedup.check_unique_ids(builder.tally.id_hashes, builder.record_ids)
         write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
     finally:
       provided.close()

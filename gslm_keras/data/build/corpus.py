@@ -21,6 +21,7 @@ from gslm_keras.data import readers
 from gslm_keras.data.build import dedup, manifest, splits
 from gslm_keras.data.build.exclusion import KmerIndex
 from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
+from gslm_keras.data.build.tally import CorpusTally
 from gslm_keras.data.build.target import check_output_dir
 from gslm_keras.data.build.tiling import TileCounts, TilingRule, tile
 from gslm_keras.data.dataset_info import MANIFEST, UNLABELLED, DatasetInfo
@@ -107,7 +108,7 @@ class CorpusConfig:
     return data
 
 
-def _sequences(config: CorpusConfig, spec, genome_of) -> Iterator[tuple[Any, str]]:
+def sequences(config: CorpusConfig, spec, genome_of) -> Iterator[tuple[Any, str]]:
   """(RawRecord, its id) of every input sequence of one file."""
   fmt = spec.resolved_format()
   if fmt == "fasta":
@@ -147,15 +148,40 @@ def _genbank_sequences(path: str) -> Iterator[tuple[Any, str]]:
     raise InputError(f"not a readable GenBank file ({error})", path=path) from None
 
 
+def check_sequence(config: CorpusConfig, record, path: str) -> str:
+  """The record's sequence with U read as T; InputError when it is empty, holds a
+  letter that is not a IUPAC code, or is too short under --on_shorter=error."""
+  if not record.sequence:
+    raise InputError("empty sequence", path=path, record=record.locator)
+  bad = alphabet.find_invalid(record.sequence)
+  if bad is not None:
+    raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
+                     "nucleotide code (ACGTUN RYSWKMBDHV, any case)", path=path,
+                     record=record.locator)
+  if config.rule.on_shorter == "error" and len(record.sequence) < config.rule.length:
+    raise InputError(f"sequence of {len(record.sequence)} bases is shorter than "
+                     f"--length={config.rule.length}; pass --on_shorter=skip or "
+                     "pad", path=path, record=record.locator)
+  return record.sequence.replace("U", "T").replace("u", "t")
+
+
+def exclusion_index(config: CorpusConfig) -> KmerIndex | None:
+  """The k-mer index of the --exclude files, or None without any."""
+  if not config.exclude:
+    return None
+  index = KmerIndex(config.exclude_k)
+  for path in config.exclude:
+    index.add_file(path)
+  return index
+
+
 class _CorpusBuilder:
   def __init__(self, config: CorpusConfig, index: KmerIndex | None, workdir: str,
                pool: ShardWriterPool):
     self.config, self.index, self.workdir, self.pool = config, index, workdir, pool
     self.buffers: dict[str, list] = {s: [] for s in splits.SPLITS}
     self.shard_count = dict.fromkeys(splits.SPLITS, 0)
-    self.num_records = dict.fromkeys(splits.SPLITS, 0)
-    self.seq_hashes = {s: dedup.HashLog() for s in splits.SPLITS}
-    self.counts: dict[str, TileCounts] = {}
+    self.tally = CorpusTally()
     self._genome: Genome | None = None
     self.meter = Progress("sequences read", config.progress_seconds,
                           paths=[spec.path for spec, _ in config.specs()])
@@ -170,37 +196,22 @@ class _CorpusBuilder:
     if self._genome is not None:
       self._genome.close()
 
-  def _check(self, record, path: str) -> None:
-    if not record.sequence:
-      raise InputError("empty sequence", path=path, record=record.locator)
-    bad = alphabet.find_invalid(record.sequence)
-    if bad is not None:
-      raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
-                       "nucleotide code (ACGTUN RYSWKMBDHV, any case)", path=path,
-                       record=record.locator)
-    if self.config.rule.on_shorter == "error" and len(record.sequence) < (
-        self.config.rule.length):
-      raise InputError(f"sequence of {len(record.sequence)} bases is shorter than "
-                       f"--length={self.config.rule.length}; pass --on_shorter=skip or "
-                       "pad", path=path, record=record.locator)
-
   def run(self):
     for spec, fixed in self.config.specs():
       source = spec.source_name()
-      counts = self.counts.setdefault(source, TileCounts())
-      for record, record_id in _sequences(self.config, spec, self.genome):
-        self._check(record, spec.path)
+      counts = self.tally.counts.setdefault(source, TileCounts())
+      for record, record_id in sequences(self.config, spec, self.genome):
+        sequence = check_sequence(self.config, record, spec.path)
         self.n_read += 1
-        for split, window in tile(record.sequence.replace("U", "T").replace("u", "t"),
-                                  record_id, source, self.config.rule, self.index,
-                                  counts, fixed, record.chrom, record.start or 0):
-          self.seq_hashes[split].add(dedup.hash64(window.sequence))
+        for split, window in tile(sequence, record_id, source, self.config.rule,
+                                  self.index, counts, fixed, record.chrom,
+                                  record.start or 0):
+          self.tally.written(split, window.sequence)
           self.buffers[split].append(window)
-          self.num_records[split] += 1
           if len(self.buffers[split]) >= self.config.records_per_shard:
             self._submit(split)
         self.meter.update(self.n_read, ", ".join(
-            f"{s}={n}" for s, n in self.num_records.items()))
+            f"{s}={n}" for s, n in self.tally.num_records.items()))
     for split in splits.SPLITS:
       self._submit(split)
     results = self.pool.finish()
@@ -219,56 +230,65 @@ class _CorpusBuilder:
         stats_encoder=None, n_provided=0))
 
   def manifest(self, results) -> dict:
-    config = self.config
-    shards, _, _ = manifest.install_shards(results, self.workdir, config.compression)
-    rule = LengthRule(config.rule.length, "left", "error",
-                      "pad" if config.rule.on_shorter == "pad" else "error")
-    return {
-        **manifest.header(config),
-        "sources": [{"path": spec.path, "role": split or "input", "source":
-                     spec.source_name(), "format": spec.resolved_format(),
-                     "sha256": sha256_file(spec.path), "bytes": os.path.getsize(spec.path)}
-                    for spec, split in config.specs()] + (
-                        [{"path": config.reference, "role": "reference",
-                          "sha256": sha256_file(config.reference)}]
-                        if config.reference and self._genome is not None else []),
-        "sequence": {"length_rule": rule.to_json(), "ambiguous": "zeros",
-                     "alphabet": "IUPAC codes; stored upper-case, soft-masked "
-                                 "positions flagged in soft_mask"},
-        "computed_features": [], "provided_features": [], "feature_names": [],
-        "missing_values": {"policy": "error"},
-        "normalization": {"split": "train", "count": self.num_records["train"],
-                          "mean": [], "std": []},
-        "task": {"type": UNLABELLED},
-        "compression": config.compression,
-        "split_rule": {"rule": "blocks", "block": config.rule.split_block,
-                       "fractions": list(config.rule.split_fractions),
-                       "seed": config.rule.seed,
-                       "files": {split: [str(s) for s in getattr(config, split)]
-                                 for split in splits.SPLITS if getattr(config, split)}},
-        "splits": {split: {"num_records": self.num_records[split],
-                           "shards": shards[split]} for split in splits.SPLITS},
-        "sequence_overlaps": dedup.sequence_overlaps(self.seq_hashes),
-        "corpus": {
-            "length": config.rule.length, "stride": config.rule.stride,
-            "both_strands": config.rule.both_strands,
-            "max_n_fraction": config.rule.max_n_fraction,
-            "on_shorter": config.rule.on_shorter, "soft_mask": config.rule.soft_mask,
-            "sources": {name: c.to_json() for name, c in self.counts.items()},
-            "exclusion": None if self.index is None else {
-                "k": self.index.k, "kmers_both_strands": len(self.index),
-                "files": self.index.files,
-                "rule": f"a window sharing an exact substring of >= {self.index.k} "
-                        "bases (either strand) with any of these sequences is dropped",
-                "windows_dropped": sum(c.dropped["excluded"] for c in
-                                       self.counts.values())},
-        },
-    }
+    return corpus_manifest(self.config, self.tally, self.index, self._genome is not None,
+                           results, self.workdir)
 
 
-def _no_windows(config: CorpusConfig, builder: _CorpusBuilder) -> InputError:
+def corpus_manifest(config: CorpusConfig, tally: CorpusTally, index: KmerIndex | None,
+                    reference_used: bool, results, workdir: str,
+                    engine: str = "streaming") -> dict:
+  """The manifest of a corpus build; renames the shards to their final names."""
+  # Long: one dict literal, the corpus manifest's contract.
+  shards, _, _ = manifest.install_shards(results, workdir, config.compression)
+  rule = LengthRule(config.rule.length, "left", "error",
+                    "pad" if config.rule.on_shorter == "pad" else "error")
+  return {
+      **manifest.header(config, engine),
+      "sources": [{"path": spec.path, "role": split or "input", "source":
+                   spec.source_name(), "format": spec.resolved_format(),
+                   "sha256": sha256_file(spec.path), "bytes": os.path.getsize(spec.path)}
+                  for spec, split in config.specs()] + (
+                      [{"path": config.reference, "role": "reference",
+                        "sha256": sha256_file(config.reference)}]
+                      if config.reference and reference_used else []),
+      "sequence": {"length_rule": rule.to_json(), "ambiguous": "zeros",
+                   "alphabet": "IUPAC codes; stored upper-case, soft-masked "
+                               "positions flagged in soft_mask"},
+      "computed_features": [], "provided_features": [], "feature_names": [],
+      "missing_values": {"policy": "error"},
+      "normalization": {"split": "train", "count": tally.num_records["train"],
+                        "mean": [], "std": []},
+      "task": {"type": UNLABELLED},
+      "compression": config.compression,
+      "split_rule": {"rule": "blocks", "block": config.rule.split_block,
+                     "fractions": list(config.rule.split_fractions),
+                     "seed": config.rule.seed,
+                     "files": {split: [str(s) for s in getattr(config, split)]
+                               for split in splits.SPLITS if getattr(config, split)}},
+      "splits": {split: {"num_records": tally.num_records[split],
+                         "shards": shards[split]} for split in splits.SPLITS},
+      "sequence_overlaps": dedup.sequence_overlaps(tally.seq_hashes),
+      "corpus": {
+          "length": config.rule.length, "stride": config.rule.stride,
+          "both_strands": config.rule.both_strands,
+          "max_n_fraction": config.rule.max_n_fraction,
+          "on_shorter": config.rule.on_shorter, "soft_mask": config.rule.soft_mask,
+          "sources": {name: c.to_json() for name, c in tally.counts.items()},
+          "exclusion": None if index is None else {
+              "k": index.k, "kmers_both_strands": len(index),
+              "files": index.files,
+              "rule": f"a window sharing an exact substring of >= {index.k} "
+                      "bases (either strand) with any of these sequences is dropped",
+              "windows_dropped": sum(c.dropped["excluded"] for c in
+                                     tally.counts.values())},
+      },
+  }
+
+
+def no_windows(config: CorpusConfig, tally: CorpusTally) -> InputError:
+  """The error of a corpus with no training window."""
   total = TileCounts()
-  for counts in builder.counts.values():
+  for counts in tally.counts.values():
     total.records += counts.records
     total.shorter_than_length += counts.shorter_than_length
     for key, value in counts.dropped.items():
@@ -295,11 +315,8 @@ def build_corpus(config: CorpusConfig) -> DatasetInfo:
     for spec, _ in config.specs():
       if not os.path.isfile(spec.path):
         raise InputError("input file not found", path=spec.path)
-    index = None
-    if config.exclude:
-      index = KmerIndex(config.exclude_k)
-      for path in config.exclude:
-        index.add_file(path)
+    index = exclusion_index(config)
+    if index is not None:
       logging.info("Excluding %d %d-mers (both strands) of %d sequences in %d files",
                    len(index), index.k, sum(f["sequences"] for f in index.files),
                    len(index.files))
@@ -309,8 +326,8 @@ def build_corpus(config: CorpusConfig) -> DatasetInfo:
         with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
           builder = _CorpusBuilder(config, index, workdir, pool)
           results = builder.run()
-        if builder.num_records["train"] == 0:
-          raise _no_windows(config, builder)
+        if builder.tally.num_records["train"] == 0:
+          raise no_windows(config, builder.tally)
         write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
     finally:
       if builder is not None:

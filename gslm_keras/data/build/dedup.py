@@ -37,6 +37,11 @@ class HashLog:
       self._hashes.append(np.array(self._buffer, np.uint64))
       self._buffer = []
 
+  def extend(self, other: "HashLog") -> None:
+    """Appends every hash of `other`."""
+    self._flush()
+    self._hashes.append(other.array())
+
   def array(self) -> np.ndarray:
     self._flush()
     if not self._hashes:

@@ -202,6 +202,15 @@ def _define_output_flags(fv):
   flags.DEFINE_float(
       "progress_seconds", 10.0, "Seconds between progress lines.", flag_values=fv)
   flags.DEFINE_string("name", None, "Dataset name (default: the directory name).", flag_values=fv)
+  flags.DEFINE_enum(
+      "engine", "streaming", ["streaming", "beam"], "streaming: one machine, worker "
+      "processes; beam: an Apache Beam pipeline (pip install -e '.[beam]'), the same "
+      "dataset, on any Beam runner.", flag_values=fv)
+  flags.DEFINE_string(
+      "beam_pipeline_options", None, "--engine=beam: Beam's own options, passed "
+      "through, e.g. \"--direct_running_mode=multi_processing --direct_num_workers=2\" "
+      "or \"--runner=DataflowRunner --project=... --region=... --temp_location=gs://...\" "
+      "(default: the DirectRunner, which works offline).", flag_values=fv)
   flags.DEFINE_boolean(
       "list_features", False, "Print the computed features and their parameters, exit.",
       flag_values=fv)

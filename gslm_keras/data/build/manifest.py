@@ -118,20 +118,73 @@ def normalization(n_computed: int, n_provided: int, computed: Moments | None,
           "rule": "(x - mean) / std; std 1 for constant columns"}
 
 
-def missing_section(plan: ProvidedPlan) -> dict[str, Any]:
+def missing_section(plan: ProvidedPlan, counts: dict[str, int]) -> dict[str, Any]:
   return {"policy": plan.policy, "markers": sorted(MISSING_MARKERS),
-          "missing_counts": plan.missing_counts,
+          "missing_counts": counts,
           "storage": "NaN in provided_features; the pipeline fills the train mean"}
 
 
-def header(config: BuildConfig) -> dict[str, Any]:
-  """The manifest's first keys: schema, name, date, version, command and config."""
+def header(config: BuildConfig, engine: str = "streaming") -> dict[str, Any]:
+  """The manifest's first keys: schema, name, date, version, engine, command and
+  config."""
   return {
       "schema_version": SCHEMA_VERSION,
       "name": config.name or os.path.basename(os.path.abspath(config.output_dir)),
       "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec="seconds"),
       "package_version": _package_version(),
+      "build_engine": engine,
       "build_command": config.command,
       "build_config": config.to_json(),
+  }
+
+
+def labelled(config: BuildConfig, specs: Sequence, labels, provided: ProvidedPlan,
+             rule, tally, results: Sequence[ShardResult], workdir: str,
+             engine: str = "streaming", moments=None) -> dict:
+  """The manifest of a labelled build; renames the shards to their final names.
+
+  Args:
+    config: the build config.
+    specs: (InputSpec, split or None) of every input.
+    labels: the `LabelPlan`.
+    provided: the `ProvidedPlan`.
+    rule: the `LengthRule` applied.
+    tally: the build's `BuildTally`.
+    results: every shard written.
+    workdir: the directory the shards are in.
+    engine: "streaming" or "beam", for the manifest.
+    moments: (computed, provided) `Moments` of the train split when combined
+      elsewhere (Beam); else merged from the shard results.
+  """
+  from gslm_keras.data.build import dedup
+  from gslm_keras.features.spec import output_names
+
+  shards, computed, provided_moments = install_shards(results, workdir,
+                                                     config.compression)
+  if moments is not None:
+    computed, provided_moments = moments
+  split_entries = {split: {
+      "num_records": tally.num_records[split], "shards": shards[split],
+      "length_actions": tally.actions[split],
+      "class_counts": tally.class_counts[split] if labels.classes else None,
+  } for split in splits.SPLITS}
+  computed_names = output_names(config.computed_features)
+  return {
+      **header(config, engine),
+      "sources": source_entries(config, specs),
+      "sequence": sequence_section(config, rule.to_json(), tally.length_range),
+      "computed_features": [f.to_json() for f in config.computed_features],
+      "provided_features": provided.describe(),
+      "missing_values": missing_section(provided, tally.missing_counts),
+      "feature_names": computed_names + provided.names,
+      "normalization": normalization(
+          len(computed_names), len(provided.names), computed, provided_moments,
+          tally.num_records["train"]),
+      "task": labels.describe(),
+      "compression": config.compression,
+      "split_rule": split_rule(config),
+      "splits": split_entries,
+      "skipped_by_reader": tally.reader_skipped,
+      "sequence_overlaps": dedup.sequence_overlaps(tally.seq_hashes),
   }

@@ -55,20 +55,38 @@ class StratifiedSplitter:
     self._size = _block_size(self.fractions)
     self._slots = _slots(self.fractions, self._size)
     self._rank: dict[str, int] = {}
-    self._block: dict[str, np.ndarray] = {}
+    self._block: dict[tuple[str, int], np.ndarray] = {}
 
   def _permutation(self, stratum: str, block: int) -> np.ndarray:
     digest = hashlib.sha256(f"{self.seed}\0{stratum}\0{block}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
     return rng.permutation(self._slots)
 
+  def _slots_of(self, stratum: str, block: int) -> np.ndarray:
+    key = (stratum, block)
+    if key not in self._block:
+      if len(self._block) > 4096:
+        self._block.clear()
+      self._block[key] = self._permutation(stratum, block)
+    return self._block[key]
+
+  def split_at(self, stratum: str, rank: int) -> str:
+    """The split of the record of `stratum` with 0-based `rank` (input order)."""
+    block, offset = divmod(rank, self._size)
+    return SPLITS[int(self._slots_of(stratum, block)[offset])]
+
+  def count_before(self, stratum: str, rank: int, split: str) -> int:
+    """How many records of `stratum` ranked before `rank` go to `split`."""
+    block, offset = divmod(rank, self._size)
+    index = SPLITS.index(split)
+    per_block = int((self._slots == index).sum())
+    return block * per_block + int((self._slots_of(stratum, block)[:offset] == index).sum())
+
   def assign(self, stratum: str) -> str:
+    """The split of the next record of `stratum` (streaming, in input order)."""
     rank = self._rank.get(stratum, 0)
     self._rank[stratum] = rank + 1
-    block, offset = divmod(rank, self._size)
-    if offset == 0:
-      self._block[stratum] = self._permutation(stratum, block)
-    return SPLITS[int(self._block[stratum][offset])]
+    return self.split_at(stratum, rank)
 
 
 class ChromosomeSplitter:
@@ -120,32 +138,58 @@ class SplitAssigner:
       self.dev_splitter = StratifiedSplitter((1.0 - dev_fraction, dev_fraction, 0.0),
                                              seed + 1)
 
-  def assign(self, stratum: str, fixed: str | None, from_row: str | None,
-             chrom: str | None, path: str, locator: str) -> str:
-    """The split of one record.
+  def first_stage(self, fixed: str | None, from_row: str | None, chrom: str | None,
+                  path: str, locator: str) -> str | None:
+    """The split the record's file, split column or chromosome names; None when
+    the stratified fractions decide (by the record's rank in its stratum).
 
     Args:
-      stratum: the record's class (set), kept in proportion by fractions.
       fixed: the split its file belongs to, or None.
       from_row: the value of the split column, or None.
       chrom: the record's contig, or None.
       path, locator: where the record is, for errors.
     """
     if fixed is not None:
-      split = fixed
-    elif self.column is not None:
+      return fixed
+    if self.column is not None:
       if from_row not in SPLITS:
         raise InputError(
             f"split column {self.column!r} = {from_row!r}; expected one of "
             f"{', '.join(SPLITS)}", path=path, record=locator)
-      split = from_row
-    elif isinstance(self.splitter, ChromosomeSplitter):
+      return from_row
+    if isinstance(self.splitter, ChromosomeSplitter):
       if chrom is None:
         raise InputError("a chromosome split needs coordinates for every record",
                          path=path, record=locator)
-      split = self.splitter.assign(chrom)
-    else:
+      return self.splitter.assign(chrom)
+    return None
+
+  def assign(self, stratum: str, fixed: str | None, from_row: str | None,
+             chrom: str | None, path: str, locator: str) -> str:
+    """The split of the next record in input order (arguments as `first_stage`;
+    `stratum` is the record's class (set), kept in proportion by fractions)."""
+    split = self.first_stage(fixed, from_row, chrom, path, locator)
+    if split is None:
       split = self.splitter.assign(stratum)
     if split == "train" and self.dev_splitter is not None:
       split = self.dev_splitter.assign(stratum)
+    return split
+
+  def at_rank(self, stratum: str, first: str | None, rank: int, train_rank: int) -> str:
+    """The split `assign` gives a record, from its place in input order instead of
+    a running count (for engines that see records out of order).
+
+    Args:
+      stratum: the record's class (set).
+      first: its `first_stage` split.
+      rank: how many records of `stratum` came before it (all splits).
+      train_rank: how many records of `stratum` whose `first_stage` is train
+        came before it (used when `first` is not None).
+    """
+    split = first
+    if split is None:
+      split = self.splitter.split_at(stratum, rank)
+      train_rank = self.splitter.count_before(stratum, rank, "train")
+    if split == "train" and self.dev_splitter is not None:
+      split = self.dev_splitter.split_at(stratum, train_rank)
     return split

@@ -80,6 +80,16 @@ class TileCounts:
   def to_json(self) -> dict:
     return dataclasses.asdict(self)
 
+  def merge(self, other: "TileCounts") -> "TileCounts":
+    """Adds `other`'s counts into these and returns them."""
+    for field in ("records", "bases", "shorter_than_length", "padded",
+                  "soft_masked_bases"):
+      setattr(self, field, getattr(self, field) + getattr(other, field))
+    for mine, theirs in ((self.windows, other.windows), (self.dropped, other.dropped)):
+      for key, value in theirs.items():
+        mine[key] = mine.get(key, 0) + value
+    return self
+
 
 def _prefix(mask: np.ndarray) -> np.ndarray:
   return np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])

@@ -1,0 +1,207 @@
+"""Pieces both Beam builds share: errors as data, per-bundle tallies, shard
+keying and writing, combining statistics, running the pipeline.
+
+Errors are data: a DoFn that meets bad input emits (order key, error) instead of
+raising, the smallest key (the first bad record in input order, the one the
+streaming builder stops at) is saved, and the driver raises it after the
+pipeline, before anything is made final. Tallies are counted per bundle and
+emitted in `finish_bundle`, so a retried bundle's counts are dropped with its
+records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import pickle
+import shlex
+import uuid
+from typing import Any, Iterable
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
+
+from gslm_keras.data.build import dedup
+from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
+from gslm_keras.errors import GslmError, InputError
+
+ERRORS = "errors"
+TALLY = "tally"
+
+
+def error_value(order: tuple, error: GslmError) -> beam.pvalue.TaggedOutput:
+  """The tagged output carrying `error` of the record at `order`."""
+  if isinstance(error, InputError):
+    described = {"reason": error.reason, "path": error.path, "record": error.record}
+  else:
+    described = {"reason": str(error), "path": None, "record": None}
+  described["kind"] = type(error).__name__
+  return beam.pvalue.TaggedOutput(ERRORS, (order, described))
+
+
+def raise_first(errors: list) -> None:
+  """Raises the first error in input order, as the streaming builder would."""
+  if not errors:
+    return
+  _, described = min(errors, key=lambda item: item[0])
+  if described["kind"] == "InputError":
+    raise InputError(described["reason"], path=described["path"],
+                     record=described["record"])
+  raise GslmError(described["reason"])
+
+
+def bundle_output(tag: str, value: Any) -> beam.pvalue.TaggedOutput:
+  """A value emitted from `finish_bundle` (which must name its window)."""
+  return beam.pvalue.TaggedOutput(
+      tag, WindowedValue(value, GlobalWindow().max_timestamp(), [GlobalWindow()]))
+
+
+class MergeCombineFn(beam.CombineFn):
+  """Combines values that have `merge` (tallies, `Moments`) into one; None when
+  there are none."""
+
+  def create_accumulator(self):
+    return None
+
+  def add_input(self, total, value):
+    if value is None:
+      return total
+    return value if total is None else total.merge(value)
+
+  def merge_accumulators(self, totals):
+    result = None
+    for total in totals:
+      result = self.add_input(result, total)
+    return result
+
+  def extract_output(self, total):
+    return total
+
+
+def shard_count(num_records: int, records_per_shard: int) -> int:
+  return max(1, math.ceil(num_records / records_per_shard))
+
+
+def shard_key(split: str, order: tuple, num_records: dict, records_per_shard: int):
+  """(split, shard index) of a record: a stable hash of its place in the input
+  spread over ceil(records / records_per_shard) shards."""
+  count = shard_count(num_records[split], records_per_shard)
+  return split, dedup.hash64(":".join(map(str, order))) % count
+
+
+class WriteShard(beam.DoFn):
+  """Writes one shard (its records sorted by their place in the input) to a
+  temporary name in `workdir` and returns its `ShardResult`.
+
+  The file is written under a unique name and renamed, so a retried or
+  duplicated bundle replaces it whole with the same bytes.
+  """
+
+  def __init__(self, workdir: str, compression: str, label_kind: str,
+               stats_encoder: str | None, n_provided: int):
+    self.workdir = workdir
+    self.compression = compression
+    self.label_kind = label_kind
+    self.stats_encoder = stats_encoder
+    self.n_provided = n_provided
+
+  def process(self, element):
+    (split, index), keyed = element
+    records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
+    final = os.path.join(self.workdir, f".{split}-{index:05d}.tmp")
+    job = ShardJob(split=split, index=index, path=f"{final}.{uuid.uuid4().hex}",
+                   compression=self.compression, records=records,
+                   label_kind=self.label_kind,
+                   stats_encoder=self.stats_encoder if split == "train" else None,
+                   n_provided=self.n_provided if split == "train" else 0)
+    result = write_shard(job)
+    os.replace(job.path, final)
+    yield dataclasses.replace(result, path=final)
+
+
+def write_shards(records, tally, config, workdir: str, label_kind: str,
+                 stats_encoder: str | None = None, n_provided: int = 0):
+  """Groups (split, order, record) into shards and writes them; the PCollection
+  of `ShardResult`s."""
+  per_shard = config.records_per_shard
+  return (
+      records
+      | "ShardKey" >> beam.Map(
+          lambda item, t: (shard_key(item[0], item[1], t.num_records, per_shard),
+                           (item[1], item[2])), t=beam.pvalue.AsSingleton(tally))
+      | "GroupShards" >> beam.GroupByKey()
+      | "WriteShards" >> beam.ParDo(WriteShard(workdir, config.compression, label_kind,
+                                               stats_encoder, n_provided)))
+
+
+def renumbered(results: Iterable[ShardResult]) -> list[ShardResult]:
+  """Shard results numbered 0..n-1 per split (an index no record hashed to is
+  skipped), without their moments (combined separately)."""
+  by_split: dict[str, list[ShardResult]] = {}
+  for result in sorted(results, key=lambda r: (r.split, r.index)):
+    by_split.setdefault(result.split, []).append(result)
+  return [dataclasses.replace(result, index=i, computed=None, provided=None)
+          for split_results in by_split.values() for i, result in enumerate(split_results)]
+
+
+def save(pcoll, label: str, path: str, as_list: bool = False):
+  """Writes the one element of `pcoll` (or all as a list) to `path` (pickle)."""
+  if as_list:
+    pcoll = pcoll | f"{label}List" >> beam.combiners.ToList()
+  return pcoll | f"{label}Save" >> beam.Map(_dump, path)
+
+
+def _dump(value, path: str):
+  temporary = f"{path}.{uuid.uuid4().hex}"
+  with open(temporary, "wb") as handle:
+    pickle.dump(value, handle)
+  os.replace(temporary, path)
+
+
+def remove_tree(path: str) -> None:
+  """Removes the pipeline's results directory (it must not stay in the dataset)."""
+  import shutil
+
+  shutil.rmtree(path)
+
+
+def load(path: str):
+  with open(path, "rb") as handle:
+    return pickle.load(handle)
+
+
+def pipeline_options(text: str | None) -> PipelineOptions:
+  """Beam options from `--beam_pipeline_options` text."""
+  return PipelineOptions(shlex.split(text or ""))
+
+
+def _default_runner(options: PipelineOptions):
+  """The FnApiRunner (what the DirectRunner runs batch pipelines on) when no runner
+  is named: Beam's DirectRunner first tries the PrismRunner, which downloads a
+  binary at run time, and falls back only after that fails."""
+  if options.view_as(StandardOptions).runner:
+    return None
+  from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+  return FnApiRunner()
+
+
+def run(build, options: PipelineOptions) -> None:
+  """Builds the pipeline with `build(pipeline)` and runs it to the end.
+
+  Raises:
+    GslmError: the pipeline failed (its last line of error text).
+  """
+  pipeline = beam.Pipeline(runner=_default_runner(options), options=options)
+  build(pipeline)
+  try:
+    pipeline.run().wait_until_finish()
+  except (KeyboardInterrupt, GslmError):
+    raise
+  except Exception as error:  # A runner's own failure: one line, not its traceback.
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    raise GslmError(f"the Beam pipeline failed: {lines[-1] if lines else error!r}"
+                    ) from None

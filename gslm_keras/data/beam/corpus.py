@@ -1,0 +1,145 @@
+"""A language-model corpus built on Beam (`--task=unlabelled --engine=beam`).
+
+    specs -> ReadSequences -> Reshuffle -> TileRecords -> shards
+
+Each input file is read by one worker (the genome of BED inputs opened once per
+worker in `setup`); its sequences (whole chromosomes for a genome) are spread
+over the workers, which cut them into windows with the streaming builder's
+`tiling.tile` (the exclusion index built once per worker in `setup`). Splits are
+by seeded blocks, so no record needs another's place in the input. A sequence
+is one element: a genome is cut in parallel across its chromosomes, not within
+one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+
+from gslm_keras.data.beam import common
+from gslm_keras.data.build.corpus import (CorpusConfig, check_sequence, corpus_manifest,
+                                          exclusion_index, no_windows, sequences)
+from gslm_keras.data.build.tally import CorpusTally
+from gslm_keras.data.build.target import check_output_dir
+from gslm_keras.data.build.tiling import TileCounts, tile
+from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
+from gslm_keras.errors import GslmError, InputError
+from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.genome import Genome
+from gslm_keras.io.outputs import exclusive_output, written_beside
+
+
+def _uses_reference(config: CorpusConfig) -> bool:
+  return bool(config.reference) and any(spec.resolved_format() == "bed"
+                                        for spec, _ in config.specs())
+
+
+class ReadSequences(beam.DoFn):
+  """Reads one input file in order: ((source, n), record id, checked sequence,
+  contig, start); its first bad sequence is emitted as an error (tagged
+  `errors`), after which it stops, like the streaming builder."""
+
+  def __init__(self, config: CorpusConfig):
+    self.config = config
+
+  def setup(self):
+    self.genome = None
+    if _uses_reference(self.config):
+      self.genome = Genome(self.config.reference, keep_case=True)
+
+  def teardown(self):
+    if self.genome is not None:
+      self.genome.close()
+
+  def process(self, source: int):
+    spec, _ = self.config.specs()[source]
+    n = 0
+    try:
+      for n, (record, record_id) in enumerate(
+          sequences(self.config, spec, lambda: self.genome), start=1):
+        try:
+          sequence = check_sequence(self.config, record, spec.path)
+        except GslmError as error:
+          yield common.error_value((source, n), error)
+          return
+        yield (source, n), record_id, sequence, record.chrom, record.start or 0
+    except GslmError as error:  # The reader's own, before sequence n + 1 was read.
+      yield common.error_value((source, n + 1), error)
+
+
+class TileRecords(beam.DoFn):
+  """Cuts one sequence into windows: (split, (source, n, k), `schema.Record`);
+  the bundle's counts are emitted tagged `tally`."""
+
+  def __init__(self, config: CorpusConfig):
+    self.config = config
+
+  def setup(self):
+    self.index = exclusion_index(self.config)
+
+  def start_bundle(self):
+    self.tally = CorpusTally()
+
+  def process(self, element):
+    (source, n), record_id, sequence, chrom, start = element
+    spec, fixed = self.config.specs()[source]
+    name = spec.source_name()
+    counts = self.tally.counts.setdefault(name, TileCounts())
+    for k, (split, window) in enumerate(tile(
+        sequence, record_id, name, self.config.rule, self.index, counts, fixed, chrom,
+        start)):
+      self.tally.written(split, window.sequence)
+      yield split, (source, n, k), window
+
+  def finish_bundle(self):
+    yield common.bundle_output(common.TALLY, self.tally)
+
+
+def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str):
+  read = (pipeline
+          | "Inputs" >> beam.Create(list(range(len(config.specs()))))
+          | "Read" >> beam.ParDo(ReadSequences(config)).with_outputs(
+              common.ERRORS, main="sequences"))
+  tiled = (read.sequences
+           | "Spread" >> beam.Reshuffle()
+           | "Tile" >> beam.ParDo(TileRecords(config)).with_outputs(
+               common.TALLY, main="windows"))
+  tally = tiled[common.TALLY] | "Tally" >> beam.CombineGlobally(common.MergeCombineFn())
+  results = common.write_shards(tiled.windows, tally, config, workdir, "none")
+  common.save(tally, "tally", os.path.join(results_dir, "tally"))
+  common.save(results, "results", os.path.join(results_dir, "results"), as_list=True)
+  common.save(read[common.ERRORS]
+              | "First" >> beam.combiners.Top.Smallest(1, key=lambda e: e[0]),
+              "errors", os.path.join(results_dir, "errors"))
+
+
+def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> DatasetInfo:
+  """`build_corpus(config)` on Beam, with `options_text` (Beam's own flags).
+
+  Raises:
+    ConfigError, InputError, OutputBusyError: as `build_corpus`.
+    GslmError: the pipeline failed for another reason.
+  """
+  options = common.pipeline_options(options_text)
+  output_dir = os.path.abspath(config.output_dir)
+  with exclusive_output(output_dir, "dataset"):
+    check_output_dir(output_dir, config.overwrite)
+    for spec, _ in config.specs():
+      if not os.path.isfile(spec.path):
+        raise InputError("input file not found", path=spec.path)
+    index = exclusion_index(config)  # Bad exclusion files fail here; the manifest's.
+    with written_beside(output_dir, "building") as workdir:
+      results_dir = os.path.join(workdir, ".beam")
+      os.makedirs(results_dir)
+      common.run(lambda p: _pipeline(p, config, workdir, results_dir), options)
+      common.raise_first(common.load(os.path.join(results_dir, "errors")))
+      tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()
+      if tally.num_records["train"] == 0:
+        raise no_windows(config, tally)
+      results = common.renumbered(common.load(os.path.join(results_dir, "results")))
+      common.remove_tree(results_dir)
+      write_json_atomic(os.path.join(workdir, MANIFEST), corpus_manifest(
+          config, tally, index, _uses_reference(config), results, workdir,
+          engine="beam"))
+  return DatasetInfo.load(output_dir, verify="none")

@@ -1,0 +1,242 @@
+"""`build_dataset --engine=beam`: the same records per split, counts and statistics
+as the streaming builder, the same one-line errors, nothing final after a failure,
+and the same bytes when run again."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+beam = pytest.importorskip("apache_beam")
+
+from apache_beam.testing import test_pipeline  # noqa: E402
+from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
+
+from gslm_keras.data.beam import common  # noqa: E402
+from gslm_keras.data.beam.engine import build_on_beam  # noqa: E402
+from gslm_keras.data.beam.labelled import AssignSplit  # noqa: E402
+from gslm_keras.data.build.builder import BuildConfig, build_dataset  # noqa: E402
+from gslm_keras.data.build.corpus import CorpusConfig  # noqa: E402
+from gslm_keras.data.build.splits import SplitAssigner  # noqa: E402
+from gslm_keras.data.build.stats import Moments  # noqa: E402
+from gslm_keras.data.build.tiling import TilingRule  # noqa: E402
+from gslm_keras.data.dataset_info import DatasetInfo  # noqa: E402
+from gslm_keras.errors import InputError  # noqa: E402
+from gslm_keras.features import parse_specs  # noqa: E402
+
+from conftest import GENOMES, PROM_DIR, REPO, read_column  # noqa: E402
+from helpers import assert_same_data, leftovers, specs, write_table  # noqa: E402
+
+
+def both(tmp_path, make_config, options=None):
+  """(streaming, beam) datasets of the config `make_config(output_dir)` makes."""
+  streaming = build_dataset(make_config(str(tmp_path / "streaming")))
+  on_beam = build_on_beam(make_config(str(tmp_path / "beam")), options)
+  assert on_beam.data["build_engine"] == "beam"
+  return streaming, on_beam
+
+
+def test_split_transform_gives_the_streaming_splits():
+  """AssignSplit, fed records out of order with per-file ranks and the files'
+  counts as a side input, gives each record the split the streaming assigner
+  gives it in input order (stratified fractions and a dev carve-out)."""
+  rng = random.Random(3)
+  sizes = [700, 0, 1300, 450]
+  strata = {(s, n): rng.choice("ab") for s, size in enumerate(sizes)
+            for n in range(1, size + 1)}
+  streaming = SplitAssigner((0.8, 0.0, 0.2), dev_fraction=0.1, seed=7)
+  expected = [((s, n), streaming.assign(strata[s, n], None, None, None, "f", "r"))
+              for s, n in sorted(strata)]
+  elements, counts = [], {s: {} for s in range(len(sizes))}
+  for (s, n), stratum in sorted(strata.items()):
+    rank, train = counts[s].get(stratum, (0, 0))
+    counts[s][stratum] = (rank + 1, train)  # First stage unknown: fractions decide.
+    elements.append(((s, n), None, 0, stratum, None, rank, 0))
+  rng.shuffle(elements)
+  config = BuildConfig(output_dir="unused", input=specs(PROM_DIR / "dev.csv"),
+                       split_fractions=(0.8, 0.0, 0.2), dev_fraction=0.1, seed=7)
+  with test_pipeline.TestPipeline() as pipeline:
+    side = pipeline | "Counts" >> beam.Create(list(counts.items()))
+    splits = (pipeline | beam.Create(elements)
+              | beam.ParDo(AssignSplit(config), counts=beam.pvalue.AsDict(side))
+              | beam.Map(lambda e: (e[0], e[3])))
+    assert_that(splits, equal_to(expected))
+  assert {split for _, split in expected} == {"train", "dev", "test"}
+
+
+def test_moments_combine_equals_one_pass():
+  """MergeCombineFn over shard moments (in any grouping) equals the moments of
+  all rows at once, NaN left out."""
+  rng = np.random.default_rng(0)
+  parts = [rng.normal(3.0, 2.0, size=(n, 4)) for n in (5, 300, 1, 77)]
+  parts[1][::7, 2] = np.nan
+  whole = Moments.of(np.concatenate(parts))
+
+  def close(actual):
+    (total,) = actual
+    np.testing.assert_allclose(total.count, whole.count, rtol=0)
+    np.testing.assert_allclose(total.mean, whole.mean, rtol=1e-12)
+    np.testing.assert_allclose(total.m2, whole.m2, rtol=1e-12)
+
+  with test_pipeline.TestPipeline() as pipeline:
+    combined = (pipeline | beam.Create([Moments.of(p) for p in parts] + [None])
+                | beam.CombineGlobally(common.MergeCombineFn()))
+    assert_that(combined, close)
+
+
+def fasta_files(tmp_path) -> tuple[str, str]:
+  """Two labelled FASTA files of promoters with varied lengths (some shorter than
+  250 and skipped, the longer cropped)."""
+  rows = read_column(PROM_DIR / "train.csv", limit=900)
+  paths = []
+  for label, chunk in (("0", rows[:500]), ("1", rows[500:])):
+    path = tmp_path / f"class{label}.fa"
+    with open(path, "w") as handle:
+      for i, sequence in enumerate(chunk):
+        handle.write(f">s{label}_{i}\n{sequence[:200 + (i * 37) % 100]}\n")
+    paths.append(f"{path}:label={label}")
+  return tuple(paths)
+
+
+def test_fasta_fractions_and_dev_carve_out_same_data(tmp_path):
+  inputs = fasta_files(tmp_path)
+
+  def config(out):
+    return BuildConfig(output_dir=out, input=specs(*inputs),
+                       split_fractions=(0.8, 0.0, 0.2), dev_fraction=0.15, seed=4,
+                       length=250, on_longer="crop", on_shorter="skip",
+                       computed_features=parse_specs(["gc_content", "kmer:k=2"]),
+                       records_per_shard=150, num_workers=1, progress_seconds=1e9)
+
+  streaming, on_beam = both(tmp_path, config)
+  assert_same_data(streaming, on_beam)
+  actions = streaming.data["splits"]["train"]["length_actions"]
+  assert actions["cropped"] > 0 and actions["skipped_shorter"] > 0
+  assert min(streaming.num_records(s) for s in ("train", "dev", "test")) > 0
+
+
+def two_contig_genome(tmp_path):
+  sequence = "".join(read_column(PROM_DIR / "test.csv", limit=60))
+  contigs = {"c1": sequence[:9000], "c2": sequence[9000:]}
+  path = tmp_path / "genome.fa"
+  path.write_text("".join(f">{name}\n{seq}\n" for name, seq in contigs.items()))
+  return str(path), contigs
+
+
+def bigwig(tmp_path, contigs) -> str:
+  import pyBigWig
+
+  rng = np.random.default_rng(1)
+  path = str(tmp_path / "cons.bw")
+  handle = pyBigWig.open(path, "w")
+  handle.addHeader([(c, len(s)) for c, s in contigs.items()])
+  for chrom, sequence in contigs.items():
+    starts = np.arange(0, len(sequence) - 3000 if chrom == "c2" else len(sequence))
+    handle.addEntries([chrom] * len(starts), starts.tolist(),
+                      ends=(starts + 1).tolist(),
+                      values=rng.normal(size=len(starts)).tolist())
+  handle.close()
+  return path
+
+
+def test_bed_reference_bigwig_chromosome_split_same_data(tmp_path):
+  genome, contigs = two_contig_genome(tmp_path)
+  track = bigwig(tmp_path, contigs)
+  rng = np.random.default_rng(2)
+  lines = []
+  for i in range(400):
+    chrom = "c1" if i % 3 else "c2"
+    start = int(rng.integers(0, len(contigs[chrom]) - 50))
+    lines.append(f"{chrom}\t{start}\t{start + 60}\tp{i}\t0\t{'+-'[i % 2]}\t{i % 2}\n")
+  lines.append("c1\t5\t10\tedge\t0\t+\t1\n")  # Its window runs off the contig.
+  bed = tmp_path / "peaks.bed"
+  bed.write_text("".join(lines))
+
+  def config(out):
+    return BuildConfig(output_dir=out, input=specs(bed), reference=genome, length=80,
+                       bed_label_column=7, test_chromosomes=("c2",), dev_fraction=0.2,
+                       bigwig_features=(("cons", track),), missing_values="fill_mean",
+                       computed_features=parse_specs(["gc_content"]),
+                       records_per_shard=64, num_workers=1, progress_seconds=1e9)
+
+  streaming, on_beam = both(tmp_path, config)
+  assert_same_data(streaming, on_beam)
+  assert streaming.data["skipped_by_reader"]["window_outside_contig"] >= 1
+  assert streaming.data["missing_values"]["missing_counts"]["cons"] > 0
+
+
+def test_corpus_with_exclusion_same_data_and_same_bytes_again(tmp_path):
+  test_set = write_table(tmp_path / "held_out.csv", "sequence",
+                         [read_column(PROM_DIR / "test.csv", limit=1)[0],
+                          "".join(open(GENOMES / "NC_005816.fna").read().split("\n")[1:])
+                          [2000:2400]])
+
+  def config(out):
+    return CorpusConfig(
+        output_dir=out, rule=TilingRule(length=128, stride=64, both_strands=True,
+                                        split_block=2000),
+        input=specs(f"{GENOMES / 'NC_005816.fna'}:source=plasmid",
+                    f"{GENOMES / 'NC_000932.gb'}:source=chloroplast"),
+        exclude=(test_set,), exclude_k=32, records_per_shard=700, num_workers=1,
+        progress_seconds=1e9, overwrite=True)
+
+  streaming, on_beam = both(tmp_path, config)
+  assert_same_data(streaming, on_beam)
+  corpus = on_beam.data["corpus"]
+  assert corpus["exclusion"]["windows_dropped"] > 0
+  again = build_on_beam(config(str(tmp_path / "beam")))
+  for split in ("train", "dev", "test"):
+    first = [s["sha256"] for s in on_beam.data["splits"][split]["shards"]]
+    assert [s["sha256"] for s in again.data["splits"][split]["shards"]] == first
+  assert not leftovers(tmp_path)
+
+
+def test_bad_record_same_error_nothing_written(tmp_path):
+  rows = read_column(PROM_DIR / "dev.csv", limit=300)
+  rows[150] = rows[150][:40] + "Z" + rows[150][41:]   # Row 152 of the file.
+  rows[260] = rows[260][:100]                          # Too short, later.
+  table = write_table(tmp_path / "bad.csv", "sequence,label",
+                      (f"{s},{i % 2}" for i, s in enumerate(rows)))
+
+  def config(out):
+    return BuildConfig(output_dir=out, input=specs(table),
+                       split_fractions=(0.8, 0.1, 0.1), num_workers=1,
+                       progress_seconds=1e9)
+
+  with pytest.raises(InputError) as streaming:
+    build_dataset(config(str(tmp_path / "streaming")))
+  with pytest.raises(InputError) as on_beam:
+    build_on_beam(config(str(tmp_path / "beam")))
+  assert str(on_beam.value) == str(streaming.value)
+  assert "line 152" in str(on_beam.value) and "'Z'" in str(on_beam.value)
+  assert not os.path.exists(tmp_path / "beam") and not leftovers(tmp_path)
+
+
+def test_cli_on_bundled_data_with_two_worker_processes(tmp_path):
+  """The bundled promoter task through the command line, the DirectRunner with
+  two worker processes (readers opened in each), against the streaming build."""
+  flagfile = str(REPO / "datasets" / "prom_300_tata" / "build.flags")
+  out = str(tmp_path / "beam")
+  result = subprocess.run(
+      [sys.executable, "-m", "gslm_keras.build_dataset", f"--flagfile={flagfile}",
+       f"--output_dir={out}", "--engine=beam", "--records_per_shard=2000",
+       "--beam_pipeline_options=--direct_running_mode=multi_processing "
+       "--direct_num_workers=2"], cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  streaming = build_dataset(BuildConfig(
+      output_dir=str(tmp_path / "streaming"), train=specs(PROM_DIR / "train.csv"),
+      dev=specs(PROM_DIR / "dev.csv"), test=specs(PROM_DIR / "test.csv"),
+      computed_features=parse_specs(_flag(flagfile, "computed_features").split(",")),
+      records_per_shard=2000, progress_seconds=1e9))
+  assert_same_data(streaming, DatasetInfo.load(out, verify="full"))
+
+
+def _flag(flagfile: str, name: str) -> str:
+  with open(flagfile) as handle:
+    return next(line.split("=", 1)[1].strip() for line in handle
+                if line.startswith(f"--{name}="))
