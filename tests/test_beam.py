@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from gslm_keras.data.build.splits import SplitAssigner  # noqa: E402
 from gslm_keras.data.build.stats import Moments  # noqa: E402
 from gslm_keras.data.build.tiling import TilingRule  # noqa: E402
 from gslm_keras.data.dataset_info import DatasetInfo  # noqa: E402
-from gslm_keras.errors import InputError  # noqa: E402
+from gslm_keras.errors import ConfigError, InputError  # noqa: E402
 from gslm_keras.features import parse_specs  # noqa: E402
 
 from conftest import GENOMES, PROM_DIR, REPO, read_column  # noqa: E402
@@ -215,6 +216,8 @@ def test_bad_record_same_error_nothing_written(tmp_path):
   assert str(on_beam.value) == str(streaming.value)
   assert "line 152" in str(on_beam.value) and "'Z'" in str(on_beam.value)
   assert not os.path.exists(tmp_path / "beam") and not leftovers(tmp_path)
+  with pytest.raises(ConfigError, match="--beam_pipeline_options=.*NoSuchRunner"):
+    build_on_beam(config(str(tmp_path / "beam")), "--runner=NoSuchRunner")
 
 
 def test_cli_on_bundled_data_with_two_worker_processes(tmp_path):
@@ -240,3 +243,77 @@ def _flag(flagfile: str, name: str) -> str:
   with open(flagfile) as handle:
     return next(line.split("=", 1)[1].strip() for line in handle
                 if line.startswith(f"--{name}="))
+
+
+def _descendants(pid: int) -> list[int]:
+  children: dict[int, list[int]] = {}
+  for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{entry}/stat") as handle:
+        parent = int(handle.read().split(") ")[1].split()[1])
+    except OSError:
+      continue
+    children.setdefault(parent, []).append(int(entry))
+  found, todo = [], [pid]
+  while todo:
+    for child in children.get(todo.pop(), []):
+      found.append(child)
+      todo.append(child)
+  return found
+
+
+def _alive(pid: int) -> bool:
+  try:
+    with open(f"/proc/{pid}/stat") as handle:
+      return handle.read().split(") ")[1][0] != "Z"
+  except OSError:
+    return False
+
+
+def _wait_for(condition, timeout: float, what: str) -> None:
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if condition():
+      return
+    time.sleep(0.1)
+  raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
+  """SIGKILL while two worker processes write shards: no dataset, the workers die
+  with the build, and the next run removes the leftovers and writes the records
+  of an uninterrupted (streaming) build, byte for byte."""
+  rows = (PROM_DIR / "train.csv").read_text().splitlines()
+  big = tmp_path / "big.csv"
+  big.write_text("\n".join(rows + rows[1:]) + "\n")
+  out = tmp_path / "ds"
+  command = [sys.executable, "-m", "gslm_keras.build_dataset", f"--input={big}",
+             "--split_fractions=0.8,0.1,0.1", "--computed_features=gc_content,kmer:k=4",
+             "--records_per_shard=1000", f"--output_dir={out}", "--engine=beam",
+             "--beam_pipeline_options=--direct_running_mode=multi_processing "
+             "--direct_num_workers=2"]
+  build = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+
+  def writing():
+    work = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.building-")]
+    return bool(work) and any(work[0].glob(".*.tmp"))
+
+  _wait_for(writing, 300, "shards being written")
+  workers = _descendants(build.pid)
+  build.kill()
+  build.wait()
+  _wait_for(lambda: not any(_alive(p) for p in workers), 30, "the workers to die")
+  assert not out.exists()
+  assert any(".building-" in name for name in os.listdir(tmp_path))
+  again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "Removed what an interrupted run left beside" in again.stderr
+  assert not leftovers(tmp_path)
+  streaming = build_dataset(BuildConfig(
+      output_dir=str(tmp_path / "streaming"), input=specs(big),
+      split_fractions=(0.8, 0.1, 0.1),
+      computed_features=parse_specs(["gc_content", "kmer:k=4"]),
+      records_per_shard=1000, progress_seconds=1e9))
+  assert_same_data(streaming, DatasetInfo.load(str(out), verify="full"))

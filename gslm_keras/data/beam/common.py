@@ -26,7 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from gslm_keras.data.build import dedup
 from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
-from gslm_keras.errors import GslmError, InputError
+from gslm_keras.errors import ConfigError, GslmError, InputError
 
 ERRORS = "errors"
 TALLY = "tally"
@@ -173,9 +173,17 @@ def load(path: str):
     return pickle.load(handle)
 
 
-def pipeline_options(text: str | None) -> PipelineOptions:
-  """Beam options from `--beam_pipeline_options` text."""
-  return PipelineOptions(shlex.split(text or ""))
+def new_pipeline(options_text: str | None) -> beam.Pipeline:
+  """A pipeline with `--beam_pipeline_options` text (Beam's own flags).
+
+  Raises:
+    ConfigError: the options name an unknown runner or an invalid value.
+  """
+  try:
+    options = PipelineOptions(shlex.split(options_text or ""))
+    return beam.Pipeline(runner=_default_runner(options), options=options)
+  except ValueError as error:
+    raise ConfigError(f"--beam_pipeline_options={options_text!r}: {error}") from None
 
 
 def _default_runner(options: PipelineOptions):
@@ -189,14 +197,12 @@ def _default_runner(options: PipelineOptions):
   return FnApiRunner()
 
 
-def run(build, options: PipelineOptions) -> None:
-  """Builds the pipeline with `build(pipeline)` and runs it to the end.
+def run(pipeline: beam.Pipeline) -> None:
+  """Runs the pipeline to the end.
 
   Raises:
     GslmError: the pipeline failed (its last line of error text).
   """
-  pipeline = beam.Pipeline(runner=_default_runner(options), options=options)
-  build(pipeline)
   try:
     pipeline.run().wait_until_finish()
   except (KeyboardInterrupt, GslmError):

@@ -121,7 +121,7 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> Data
     ConfigError, InputError, OutputBusyError: as `build_corpus`.
     GslmError: the pipeline failed for another reason.
   """
-  options = common.pipeline_options(options_text)
+  pipeline = common.new_pipeline(options_text)
   output_dir = os.path.abspath(config.output_dir)
   with exclusive_output(output_dir, "dataset"):
     check_output_dir(output_dir, config.overwrite)
@@ -132,7 +132,8 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> Data
     with written_beside(output_dir, "building") as workdir:
       results_dir = os.path.join(workdir, ".beam")
       os.makedirs(results_dir)
-      common.run(lambda p: _pipeline(p, config, workdir, results_dir), options)
+      _pipeline(pipeline, config, workdir, results_dir)
+      common.run(pipeline)
       common.raise_first(common.load(os.path.join(results_dir, "errors")))
       tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()
       if tally.num_records["train"] == 0:

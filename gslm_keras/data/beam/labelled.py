@@ -217,7 +217,7 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
     ConfigError, InputError, OutputBusyError: as `build_dataset`.
     GslmError: the pipeline failed for another reason.
   """
-  options = common.pipeline_options(options_text)
+  pipeline = common.new_pipeline(options_text)
   output_dir = os.path.abspath(config.output_dir)
   with exclusive_output(output_dir, "dataset"):
     check_output_dir(output_dir, config.overwrite)
@@ -230,8 +230,8 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
         rule = _length_rule(config, sources)
         results_dir = os.path.join(workdir, ".beam")
         os.makedirs(results_dir)
-        common.run(lambda p: _pipeline(p, config, labels, rule, sources, workdir,
-                                       results_dir), options)
+        _pipeline(pipeline, config, labels, rule, sources, workdir, results_dir)
+        common.run(pipeline)
         common.raise_first(common.load(os.path.join(results_dir, "errors")))
         tally = common.load(os.path.join(results_dir, "tally"))
         if tally is None or tally.num_records["train"] == 0:
