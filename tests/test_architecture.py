@@ -102,6 +102,20 @@ def inference_walls(house: House) -> list[str]:
           if _is_building(target) or _in(target, "training")]
 
 
+def beam_walls(house: House) -> list[str]:
+  """apache-beam is an optional extra: only data/beam imports it, and the builders
+  below it never import data/beam (the arrow points down)."""
+  bad = []
+  for m in house.modules:
+    if _in(m, "data.beam"):
+      continue
+    for name, line in house.imports(m):
+      if name.split(".")[0] == "apache_beam" or (
+          _is_building(m) and _in(house.target(name), "data.beam")):
+        bad.append(f"{house.where(m, line)} imports {name}")
+  return bad
+
+
 def entry_point_imports(house: House) -> list[str]:
   def is_entry(module):
     return module.count(".") == 1 and module.rpartition(".")[2] in ENTRY_POINTS
@@ -167,8 +181,8 @@ def oversized(house: House) -> list[str]:
   return bad
 
 
-CHECKS = [dna_and_features_walls, models_file_io, inference_walls, entry_point_imports,
-          import_cycles, oversized]
+CHECKS = [dna_and_features_walls, models_file_io, inference_walls, beam_walls,
+          entry_point_imports, import_cycles, oversized]
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -185,6 +199,7 @@ def test_each_wall_catches_a_planted_breach(tmp_path):
       models_file_io: ("models/builder.py", "def f():\n  return open('x')\n"),
       inference_walls: ("variants/scoring.py",
                         "def f():\n  from gslm_keras.data.build import builder\n"),
+      beam_walls: ("data/build/builder.py", "def f():\n  import apache_beam\n"),
       entry_point_imports: ("evaluation/plots.py",
                             "def f():\n  from gslm_keras import train\n"),
       import_cycles: ("dna/length.py", "def f():\n  from gslm_keras.dna import ops\n"),

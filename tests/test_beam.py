@@ -27,6 +27,7 @@ from gslm_keras.data.build.splits import SplitAssigner  # noqa: E402
 from gslm_keras.data.build.stats import Moments  # noqa: E402
 from gslm_keras.data.build.tiling import TilingRule  # noqa: E402
 from gslm_keras.data.dataset_info import DatasetInfo  # noqa: E402
+from gslm_keras.data.readers import GenbankRecipe  # noqa: E402
 from gslm_keras.errors import ConfigError, InputError  # noqa: E402
 from gslm_keras.features import parse_specs  # noqa: E402
 
@@ -119,6 +120,22 @@ def test_fasta_fractions_and_dev_carve_out_same_data(tmp_path):
   actions = streaming.data["splits"]["train"]["length_actions"]
   assert actions["cropped"] > 0 and actions["skipped_shorter"] > 0
   assert min(streaming.num_records(s) for s in ("train", "dev", "test")) > 0
+
+
+def test_genbank_recipe_same_data(tmp_path):
+  """The coding recipe on the Y. pestis plasmid: overlapping windows, the recipe's
+  classes, a stratified split, Fickett and ORF statistics."""
+
+  def config(out):
+    return BuildConfig(output_dir=out, input=specs(GENOMES / "NC_005816.gb"),
+                       recipe=GenbankRecipe(name="coding", window=90, stride=45),
+                       length=90, split_fractions=(0.8, 0.1, 0.1),
+                       computed_features=parse_specs(["fickett", "orf_fraction"]),
+                       num_workers=1, progress_seconds=1e9)
+
+  streaming, on_beam = both(tmp_path, config)
+  assert_same_data(streaming, on_beam)
+  assert streaming.classes == ["coding", "intergenic"]
 
 
 def two_contig_genome(tmp_path):
@@ -220,31 +237,6 @@ def test_bad_record_same_error_nothing_written(tmp_path):
     build_on_beam(config(str(tmp_path / "beam")), "--runner=NoSuchRunner")
 
 
-def test_cli_on_bundled_data_with_two_worker_processes(tmp_path):
-  """The bundled promoter task through the command line, the DirectRunner with
-  two worker processes (readers opened in each), against the streaming build."""
-  flagfile = str(REPO / "datasets" / "prom_300_tata" / "build.flags")
-  out = str(tmp_path / "beam")
-  result = subprocess.run(
-      [sys.executable, "-m", "gslm_keras.build_dataset", f"--flagfile={flagfile}",
-       f"--output_dir={out}", "--engine=beam", "--records_per_shard=2000",
-       "--beam_pipeline_options=--direct_running_mode=multi_processing "
-       "--direct_num_workers=2"], cwd=REPO, capture_output=True, text=True, timeout=600)
-  assert result.returncode == 0, result.stderr[-3000:]
-  streaming = build_dataset(BuildConfig(
-      output_dir=str(tmp_path / "streaming"), train=specs(PROM_DIR / "train.csv"),
-      dev=specs(PROM_DIR / "dev.csv"), test=specs(PROM_DIR / "test.csv"),
-      computed_features=parse_specs(_flag(flagfile, "computed_features").split(",")),
-      records_per_shard=2000, progress_seconds=1e9))
-  assert_same_data(streaming, DatasetInfo.load(out, verify="full"))
-
-
-def _flag(flagfile: str, name: str) -> str:
-  with open(flagfile) as handle:
-    return next(line.split("=", 1)[1].strip() for line in handle
-                if line.startswith(f"--{name}="))
-
-
 def _descendants(pid: int) -> list[int]:
   children: dict[int, list[int]] = {}
   for entry in filter(str.isdigit, os.listdir("/proc")):
@@ -281,9 +273,10 @@ def _wait_for(condition, timeout: float, what: str) -> None:
 
 @pytest.mark.slow
 def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
-  """SIGKILL while two worker processes write shards: no dataset, the workers die
-  with the build, and the next run removes the leftovers and writes the records
-  of an uninterrupted (streaming) build, byte for byte."""
+  """The command line on the bundled promoter data (twice over), the DirectRunner
+  with two worker processes, killed with SIGKILL while shards are written: no
+  dataset, the workers die with the build, and the next run removes the leftovers
+  and writes the records of an uninterrupted (streaming) build, byte for byte."""
   rows = (PROM_DIR / "train.csv").read_text().splitlines()
   big = tmp_path / "big.csv"
   big.write_text("\n".join(rows + rows[1:]) + "\n")
