@@ -7,7 +7,8 @@ Two inputs, each built by both engines in a fresh process, whose peak memory is
 sampled (the resident memory of the process and all its children, summed, every
 0.1 s):
 - `labelled_x10`: GUE tf/0 train repeated ten times (323,780 x 101 bp), computed
-  features GC content and the 3-mer spectrum (the input of `benchmarks.pipeline`);
+  features GC content and the 3-mer spectrum (the input of `benchmarks.pipeline`),
+  and `labelled_x1`, the train file once, for how memory grows with the input;
 - `corpus`: every genome and FASTA file in the shared data (the C. trachomatis
   genome, the A. thaliana chloroplast, the Y. pestis plasmid, the CNNProm FASTA
   files, the CAGI5 elements) cut into 128-base windows at stride 50, both
@@ -68,8 +69,11 @@ def inputs(shared: str, workdir: str) -> dict[str, list[str]]:
       handle.write(header + "\n")
       for _ in range(10):
         handle.write("\n".join(rows) + "\n")
+  features = "--computed_features=gc_content,kmer:k=3"
   return {
-      "labelled_x10": [f"--train={repeated}", "--computed_features=gc_content,kmer:k=3"],
+      "labelled_x1": [f"--train={os.path.join(shared, 'gue', 'tf', '0', 'train.csv')}",
+                      features],
+      "labelled_x10": [f"--train={repeated}", features],
       "corpus": ["--task=unlabelled", "--input=" + ",".join(corpus_inputs(shared)),
                  "--length=128", "--stride=50", "--both_strands", "--on_shorter=pad",
                  "--split_block=2000"],
@@ -161,14 +165,74 @@ def estimate(results: dict) -> dict:
           "hours_on": {str(n): windows / rate / n / 3600 for n in (16, 64, 256)}}
 
 
+ENGINE_NAMES = {"streaming": "streaming builder, 2 worker processes",
+                "beam_1": "Beam, FnApiRunner in one process",
+                "beam_2": "Beam, DirectRunner multi_processing, 2 workers"}
+
+
+def markdown(results: dict) -> str:
+  """The tables of the .md beside the JSON."""
+  lines = ["# Dataset building: Beam against the streaming builder\n",
+           f"{results['date']}, `{results['command']}`, {results['machine']['cpu']}, "
+           f"{results['machine']['cores']} cores. Wall time of the whole command (start-up "
+           "and TensorFlow import included), medians of the runs, the range of rates in "
+           "brackets; peak memory is the resident memory of the build and all its worker "
+           "processes, summed.\n"]
+  for name in ("labelled_x1", "labelled_x10", "corpus"):
+    if name not in results:
+      continue
+    engines = results[name]
+    lines += [f"## {name} ({engines['streaming']['records']:,} records)\n",
+              "| engine | seconds | records/s | vs streaming | peak memory MiB | same records |",
+              "|---|---|---|---|---|---|"]
+    for engine, label in ENGINE_NAMES.items():
+      e = engines[engine]
+      low, high = e["records_per_second_range"]
+      lines.append(
+          f"| {label} | {e['median_seconds']:.1f} | {e['median_records_per_second']:,.0f} "
+          f"[{low:,.0f}-{high:,.0f}] | {e.get('rate_ratio_to_streaming', 1.0):.2f}x | "
+          f"{e['median_peak_rss_mib']:,.0f} | "
+          + ("(reference) |" if engine == "streaming" else
+             f"{'yes' if e['same_records_as_streaming'] else 'NO'} |"))
+    lines.append("")
+  if "human_genome_estimate" in results:
+    est = results["human_genome_estimate"]
+    lines += ["## A whole human genome (estimate)\n",
+              f"{est['windows']:,.0f} windows (3.1 Gb, 128 bases at stride 50, both "
+              f"strands) at {est['per_worker_records_per_second']:,.0f} windows/s per "
+              f"worker (the two-worker corpus build's rate, halved): "
+              f"{est['worker_hours']:.1f} worker-hours; "
+              + ", ".join(f"{h * 60:.0f} min on {n} workers"
+                          for n, h in est["hours_on"].items())
+              + ", before the runner's own start-up and shuffle costs.\n"]
+  return "\n".join(lines)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--shared_data", default="../shared/data")
   parser.add_argument("--output", default="benchmarks/results/beam_build.json")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--inputs", default="labelled_x10,corpus")
+  parser.add_argument("--markdown_only", action="store_true",
+                      help="Rewrite the .md from the JSON at --output; run nothing.")
   args = parser.parse_args()
+  if args.markdown_only:
+    with open(args.output) as handle:
+      results = json.load(handle)
+    with open(args.output.replace(".json", ".md"), "w") as handle:
+      handle.write(markdown(results))
+    return
   results = common.header("benchmarks.beam_build")
+  if os.path.exists(args.output):  # Inputs not run this time keep their results.
+    with open(args.output) as handle:
+      earlier = json.load(handle)
+    results.update({key: value for key, value in earlier.items()
+                    if key in ("labelled_x1", "labelled_x10", "corpus")
+                    and key not in args.inputs.split(",")})
+    results["earlier_runs"] = {key: earlier.get("date") for key in results
+                               if key in ("labelled_x1", "labelled_x10", "corpus")
+                               and key not in args.inputs.split(",")}
   workdir = tempfile.mkdtemp(prefix="beam_build_")
   try:
     for name, build_args in inputs(args.shared_data, workdir).items():
@@ -195,6 +259,8 @@ def main() -> None:
     shutil.rmtree(workdir, ignore_errors=True)
   with open(args.output, "w") as handle:
     json.dump(results, handle, indent=1)
+  with open(args.output.replace(".json", ".md"), "w") as handle:
+    handle.write(markdown(results))
   print(json.dumps({k: v for k, v in results.items() if k not in ("machine",)},
                    indent=1)[:4000])
 

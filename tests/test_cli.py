@@ -57,6 +57,16 @@ def test_missing_output_dir_and_feature_list():
   result = _run("-m", "gslm_keras.build_dataset", "--train=a.csv")
   assert result.returncode == 1
   assert "error: --output_dir is required" in result.stderr
+  # Corpus-only flags on a labelled build, Beam options without Beam: refused.
+  result = _run("-m", "gslm_keras.build_dataset", "--train=a.csv", "--output_dir=o",
+                "--exclude=dev.csv", "--both_strands")
+  assert result.returncode == 1
+  assert ("error: --both_strands, --exclude: only for --task=unlabelled"
+          in result.stderr), result.stderr
+  result = _run("-m", "gslm_keras.build_dataset", "--train=a.csv", "--output_dir=o",
+                "--beam_pipeline_options=--direct_num_workers=2")
+  assert result.returncode == 1
+  assert "error: --beam_pipeline_options needs --engine=beam" in result.stderr
   result = _run("-m", "gslm_keras.build_dataset", "--list_features")
   assert result.returncode == 0
   assert "kmer(k=3, canonical=False)" in result.stdout

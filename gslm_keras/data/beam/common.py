@@ -50,6 +50,8 @@ def raise_first(errors: list) -> None:
   if described["kind"] == "InputError":
     raise InputError(described["reason"], path=described["path"],
                      record=described["record"])
+  if described["kind"] == "ConfigError":
+    raise ConfigError(described["reason"])
   raise GslmError(described["reason"])
 
 

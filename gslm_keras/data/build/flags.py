@@ -255,6 +255,12 @@ def config_from_flags(fv: flags.FlagValues, command: str | None = None):
   command = command or cli.command_line("gslm_keras.build_dataset")
   if fv.task == "unlabelled":
     return corpus_config_from_flags(fv, command)
+  corpus_only = [name for name in ("stride", "both_strands", "max_n_fraction", "exclude",
+                                   "exclude_k", "split_block", "soft_mask")
+                 if fv[name].present]
+  if corpus_only:
+    raise ConfigError(f"--{', --'.join(corpus_only)}: only for --task=unlabelled (a "
+                      "language-model corpus); a labelled build does not use them")
   coordinates = None
   if fv.coordinate_columns is not None:
     if len(fv.coordinate_columns) != 3:
