@@ -178,6 +178,8 @@ def markdown(results: dict) -> str:
            "and TensorFlow import included), medians of the runs, the range of rates in "
            "brackets; peak memory is the resident memory of the build and all its worker "
            "processes, summed.\n"]
+  for name, run in results.get("earlier_runs", {}).items():
+    lines.append(f"`{name}` is from an earlier run: {run['date']}, `{run['command']}`.\n")
   for name in ("labelled_x1", "labelled_x10", "corpus"):
     if name not in results:
       continue
@@ -230,9 +232,11 @@ def main() -> None:
     results.update({key: value for key, value in earlier.items()
                     if key in ("labelled_x1", "labelled_x10", "corpus")
                     and key not in args.inputs.split(",")})
-    results["earlier_runs"] = {key: earlier.get("date") for key in results
-                               if key in ("labelled_x1", "labelled_x10", "corpus")
-                               and key not in args.inputs.split(",")}
+    previous = earlier.get("earlier_runs", {})
+    results["earlier_runs"] = {
+        key: previous.get(key, {"date": earlier["date"], "command": earlier["command"]})
+        for key in results if key in ("labelled_x1", "labelled_x10", "corpus")
+        and key not in args.inputs.split(",")}
   workdir = tempfile.mkdtemp(prefix="beam_build_")
   try:
     for name, build_args in inputs(args.shared_data, workdir).items():
