@@ -15,11 +15,10 @@ import os
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.io.files import write_text_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
-from gslm_keras.training import card, collapse, recipe, session
+from gslm_keras.training import collapse, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan
@@ -182,8 +181,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
            else model)
   final.save(run.model)
-  metrics = session.evaluate_splits(config, run, info)
-  write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
+  metrics = session.finish(config, run, info, steps)
   return session.TrainResult(
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
       metrics=metrics,

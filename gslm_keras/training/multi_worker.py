@@ -23,10 +23,10 @@ import tensorflow as tf
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
+from gslm_keras.io.files import read_json, write_json_atomic
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
-from gslm_keras.training import card, dev_selection, recipe, session
+from gslm_keras.training import dev_selection, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 
@@ -209,7 +209,6 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   write_json_atomic(run.history, history)
   model.save(run.model)
   shutil.rmtree(run.step_checkpoints, ignore_errors=True)
-  metrics = session.evaluate_splits(config, run, info)
-  write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
+  metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,
                              fingerprint)

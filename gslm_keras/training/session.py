@@ -259,3 +259,14 @@ def evaluate_splits(config: TrainConfig, run: RunDir, info: DatasetInfo
   model = LoadedModel(run.path)
   return {split: evaluate_model(run.path, config.data.data_dir, split, model=model)
           for split in config.evaluate_splits if split in info.splits}
+
+
+def finish(config: TrainConfig, run: RunDir, info: DatasetInfo, steps: int
+           ) -> dict[str, dict]:
+  """What every trained model ends with: its saved model evaluated on each of
+  `config.evaluate_splits`, then its model card. Returns the metrics per split."""
+  from gslm_keras.training import card
+
+  metrics = evaluate_splits(config, run, info)
+  write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
+  return metrics
