@@ -215,15 +215,14 @@ def main() -> None:
   parser.add_argument("--shared_data", default="../shared/data")
   parser.add_argument("--output", default="benchmarks/results/beam_build.json")
   parser.add_argument("--repeats", type=int, default=3)
-  parser.add_argument("--inputs", default="labelled_x10,corpus")
+  parser.add_argument("--inputs", default="labelled_x1,labelled_x10,corpus")
   parser.add_argument("--markdown_only", action="store_true",
                       help="Rewrite the .md from the JSON at --output; run nothing.")
   args = parser.parse_args()
   if args.markdown_only:
     with open(args.output) as handle:
       results = json.load(handle)
-    with open(args.output.replace(".json", ".md"), "w") as handle:
-      handle.write(markdown(results))
+    common.write_results(args.output, results, markdown(results))
     return
   results = common.header("benchmarks.beam_build")
   if os.path.exists(args.output):  # Inputs not run this time keep their results.
@@ -261,10 +260,7 @@ def main() -> None:
       results["human_genome_estimate"] = estimate(results)
   finally:
     shutil.rmtree(workdir, ignore_errors=True)
-  with open(args.output, "w") as handle:
-    json.dump(results, handle, indent=1)
-  with open(args.output.replace(".json", ".md"), "w") as handle:
-    handle.write(markdown(results))
+  common.write_results(args.output, results, markdown(results))
   print(json.dumps({k: v for k, v in results.items() if k not in ("machine",)},
                    indent=1)[:4000])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -130,3 +131,21 @@ def assert_same_data(a, b, rtol: float = 1e-9) -> None:
   assert na["count"] == nb["count"]
   for key in ("mean", "std"):
     np.testing.assert_allclose(na[key], nb[key], rtol=rtol, atol=0)
+
+
+def alive(pid: int) -> bool:
+  """The process exists and is not a zombie."""
+  try:
+    with open(f"/proc/{pid}/stat") as handle:
+      return handle.read().split(") ")[1][0] != "Z"
+  except OSError:
+    return False
+
+
+def wait_for(condition, timeout=240, what="condition") -> None:
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if condition():
+      return
+    time.sleep(0.05)
+  raise AssertionError(f"timed out waiting for {what}")

@@ -8,7 +8,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -32,7 +31,8 @@ from gslm_keras.errors import ConfigError, InputError  # noqa: E402
 from gslm_keras.features import parse_specs  # noqa: E402
 
 from conftest import GENOMES, PROM_DIR, REPO, read_column  # noqa: E402
-from helpers import assert_same_data, leftovers, specs, write_table  # noqa: E402
+from helpers import (alive, assert_same_data, leftovers, specs, wait_for,  # noqa: E402
+                     write_table)
 
 
 def both(tmp_path, make_config, options=None):
@@ -260,23 +260,6 @@ def _descendants(pid: int) -> list[int]:
   return found
 
 
-def _alive(pid: int) -> bool:
-  try:
-    with open(f"/proc/{pid}/stat") as handle:
-      return handle.read().split(") ")[1][0] != "Z"
-  except OSError:
-    return False
-
-
-def _wait_for(condition, timeout: float, what: str) -> None:
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    if condition():
-      return
-    time.sleep(0.1)
-  raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
   """The command line on the bundled promoter data (4,904 rows), the DirectRunner
@@ -297,11 +280,11 @@ def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_pat
     work = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.building-")]
     return bool(work) and any(work[0].glob(".*.tmp"))
 
-  _wait_for(writing, 300, "shards being written")
+  wait_for(writing, 300, "shards being written")
   workers = _descendants(build.pid)
   build.kill()
   build.wait()
-  _wait_for(lambda: not any(_alive(p) for p in workers), 30, "the workers to die")
+  wait_for(lambda: not any(alive(p) for p in workers), 30, "the workers to die")
   assert not out.exists()
   assert any(".building-" in name for name in os.listdir(tmp_path))
   again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)

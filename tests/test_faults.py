@@ -24,7 +24,7 @@ import pytest
 from gslm_keras.io.outputs import OutputLock
 
 from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
-from helpers import write_table
+from helpers import alive as _alive, wait_for as _wait_for, write_table
 
 PY = sys.executable
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -64,14 +64,6 @@ def litter(parent) -> list[str]:
                         ("building", "exporting", "tmp", "body", "old", "next", "lock")))
 
 
-def _alive(pid: int) -> bool:
-  try:
-    with open(f"/proc/{pid}/stat") as handle:
-      return handle.read().split(") ")[1][0] != "Z"
-  except OSError:
-    return False
-
-
 def _children(pid: int) -> list[int]:
   found = []
   for entry in os.listdir("/proc"):
@@ -83,15 +75,6 @@ def _children(pid: int) -> list[int]:
       except OSError:
         pass
   return found
-
-
-def _wait_for(condition, timeout=240, what="condition"):
-  deadline = time.time() + timeout
-  while time.time() < deadline:
-    if condition():
-      return
-    time.sleep(0.05)
-  raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager

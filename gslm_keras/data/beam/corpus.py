@@ -18,16 +18,15 @@ import os
 import apache_beam as beam
 
 from gslm_keras.data.beam import common
-from gslm_keras.data.build.corpus import (CorpusConfig, check_sequence, corpus_manifest,
-                                          exclusion_index, no_windows, sequences)
+from gslm_keras.data.build.corpus import (CorpusConfig, check_sequence, corpus_build,
+                                          corpus_manifest, exclusion_index, no_windows,
+                                          sequences)
 from gslm_keras.data.build.tally import CorpusTally
-from gslm_keras.data.build.target import check_output_dir
 from gslm_keras.data.build.tiling import TileCounts, tile
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
-from gslm_keras.errors import GslmError, InputError
+from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.outputs import exclusive_output, written_beside
 
 
 def _uses_reference(config: CorpusConfig) -> bool:
@@ -122,25 +121,18 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> Data
     GslmError: the pipeline failed for another reason.
   """
   pipeline = common.new_pipeline(options_text)
-  output_dir = os.path.abspath(config.output_dir)
-  with exclusive_output(output_dir, "dataset"):
-    check_output_dir(output_dir, config.overwrite)
-    for spec, _ in config.specs():
-      if not os.path.isfile(spec.path):
-        raise InputError("input file not found", path=spec.path)
-    index = exclusion_index(config)  # Bad exclusion files fail here; the manifest's.
-    with written_beside(output_dir, "building") as workdir:
-      results_dir = os.path.join(workdir, ".beam")
-      os.makedirs(results_dir)
-      _pipeline(pipeline, config, workdir, results_dir)
-      common.run(pipeline)
-      common.raise_first(common.load(os.path.join(results_dir, "errors")))
-      tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()
-      if tally.num_records["train"] == 0:
-        raise no_windows(config, tally)
-      results = common.renumbered(common.load(os.path.join(results_dir, "results")))
-      common.remove_tree(results_dir)
-      write_json_atomic(os.path.join(workdir, MANIFEST), corpus_manifest(
-          config, tally, index, _uses_reference(config), results, workdir,
-          engine="beam"))
-  return DatasetInfo.load(output_dir, verify="none")
+  with corpus_build(config) as (workdir, index):
+    results_dir = os.path.join(workdir, ".beam")
+    os.makedirs(results_dir)
+    _pipeline(pipeline, config, workdir, results_dir)
+    common.run(pipeline)
+    common.raise_first(common.load(os.path.join(results_dir, "errors")))
+    tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()
+    if tally.num_records["train"] == 0:
+      raise no_windows(config, tally)
+    results = common.renumbered(common.load(os.path.join(results_dir, "results")))
+    common.remove_tree(results_dir)
+    write_json_atomic(os.path.join(workdir, MANIFEST), corpus_manifest(
+        config, tally, index, _uses_reference(config), results, workdir,
+        engine="beam"))
+  return DatasetInfo.load(config.output_dir, verify="none")

@@ -20,18 +20,16 @@ import os
 import apache_beam as beam
 
 from gslm_keras.data.beam import common
-from gslm_keras.data.build import dedup, manifest, splits
-from gslm_keras.data.build.builder import (SequenceCheck, encoder_json, make_record,
-                                           record_ids)
+from gslm_keras.data.build import manifest, splits
+from gslm_keras.data.build.builder import (SequenceCheck, check_written, encoder_json,
+                                           labelled_build, make_record)
 from gslm_keras.data.build.config import BuildConfig
-from gslm_keras.data.build.labels import LabelPlan, discover_labels
+from gslm_keras.data.build.labels import LabelPlan
 from gslm_keras.data.build.sources import Sources
 from gslm_keras.data.build.tally import BuildTally
-from gslm_keras.data.build.target import check_output_dir
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
-from gslm_keras.errors import GslmError, InputError
+from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic
-from gslm_keras.io.outputs import exclusive_output, written_beside
 
 COUNTS = "counts"
 
@@ -218,35 +216,20 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
     GslmError: the pipeline failed for another reason.
   """
   pipeline = common.new_pipeline(options_text)
-  output_dir = os.path.abspath(config.output_dir)
-  with exclusive_output(output_dir, "dataset"):
-    check_output_dir(output_dir, config.overwrite)
-    sources = Sources(config)
-    provided = config.provided_plan()
-    try:
-      with written_beside(output_dir, "building") as workdir:
-        labels = discover_labels(config, sources)
-        provided.open()  # A missing or bad bigWig fails here, before the pipeline.
-        rule = _length_rule(config, sources)
-        results_dir = os.path.join(workdir, ".beam")
-        os.makedirs(results_dir)
-        _pipeline(pipeline, config, labels, rule, sources, workdir, results_dir)
-        common.run(pipeline)
-        common.raise_first(common.load(os.path.join(results_dir, "errors")))
-        tally = common.load(os.path.join(results_dir, "tally"))
-        if tally is None or tally.num_records["train"] == 0:
-          raise InputError("no training records were written (all skipped or no "
-                           "train split)", path=sources.specs[0][0].path)
-        dedup.check_unique_ids(tally.id_hashes, lambda: record_ids(sources))
-        moments = tuple(common.load(os.path.join(results_dir, name))
-                        for name in ("computed", "provided"))
-        results = common.renumbered(common.load(os.path.join(results_dir, "results")))
-        common.remove_tree(results_dir)
-        write_json_atomic(os.path.join(workdir, MANIFEST), manifest.labelled(
-            config, sources.specs, labels, provided, rule, tally, results, workdir,
-            engine="beam", moments=moments))
-    finally:
-      provided.close()
-      sources.close()
-  return DatasetInfo.load(output_dir, verify="none")
-
+  with labelled_build(config) as (workdir, sources, labels, provided):
+    rule = _length_rule(config, sources)
+    results_dir = os.path.join(workdir, ".beam")
+    os.makedirs(results_dir)
+    _pipeline(pipeline, config, labels, rule, sources, workdir, results_dir)
+    common.run(pipeline)
+    common.raise_first(common.load(os.path.join(results_dir, "errors")))
+    tally = common.load(os.path.join(results_dir, "tally"))
+    check_written(tally, sources)
+    moments = tuple(common.load(os.path.join(results_dir, name))
+                    for name in ("computed", "provided"))
+    results = common.renumbered(common.load(os.path.join(results_dir, "results")))
+    common.remove_tree(results_dir)
+    write_json_atomic(os.path.join(workdir, MANIFEST), manifest.labelled(
+        config, sources.specs, labels, provided, rule, tally, results, workdir,
+        engine="beam", moments=moments))
+  return DatasetInfo.load(config.output_dir, verify="none")

@@ -9,6 +9,7 @@ failed build leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -184,14 +185,43 @@ class _Builder:
     self.progress(force=True)
     return results
 
-  def record_ids(self):
-    return record_ids(self.sources)
-
   def manifest(self, results) -> dict:
     """The manifest dict; renames the shards to their final names."""
     self.tally.missing_counts = dict(self.provided.missing_counts)
     return manifest.labelled(self.config, self.sources.specs, self.labels, self.provided,
                              self.check.rule, self.tally, results, self.workdir)
+
+
+@contextlib.contextmanager
+def labelled_build(config: BuildConfig):
+  """The frame a labelled dataset is built in, by either engine: the output locked
+  and checked, the inputs opened, the classes found, and a temporary directory
+  beside the output, put in place when the block completes.
+
+  Yields:
+    (temporary directory, `Sources`, `LabelPlan`, opened `ProvidedPlan`).
+  """
+  output_dir = os.path.abspath(config.output_dir)
+  with exclusive_output(output_dir, "dataset"):
+    check_output_dir(output_dir, config.overwrite)
+    sources = Sources(config)
+    provided = config.provided_plan()
+    try:
+      with written_beside(output_dir, "building") as workdir:
+        labels = discover_labels(config, sources)
+        provided.open()  # A missing or bad bigWig fails here, before any record.
+        yield workdir, sources, labels, provided
+    finally:
+      provided.close()
+      sources.close()
+
+
+def check_written(tally: BuildTally, sources: Sources) -> None:
+  """InputError when no training record was written or two records share an id."""
+  if tally is None or tally.num_records["train"] == 0:
+    raise InputError("no training records were written (all skipped or no "
+                     "train split)", path=sources.specs[0][0].path)
+  dedup.check_unique_ids(tally.id_hashes, lambda: record_ids(sources))
 
 
 def build_dataset(config: BuildConfig) -> DatasetInfo:
@@ -213,27 +243,13 @@ def build_dataset(config: BuildConfig) -> DatasetInfo:
 
   if isinstance(config, CorpusConfig):
     return build_corpus(config)
-  output_dir = os.path.abspath(config.output_dir)
-  with exclusive_output(output_dir, "dataset"):
-    check_output_dir(output_dir, config.overwrite)
-    sources = Sources(config)
-    provided = config.provided_plan()
-    try:
-      with written_beside(output_dir, "building") as workdir:
-        labels = discover_labels(config, sources)
-        provided.open()
-        with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
-          builder = _Builder(config, sources, labels, workdir, provided, pool)
-          results = builder.run()
-        if builder.tally.num_records["train"] == 0:
-          raise InputError("no training records were written (all skipped or no "
-                           "train split)", path=sources.specs[0][0].path)
-        dedup.check_unique_ids(builder.tally.id_hashes, builder.record_ids)
-        write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
-    finally:
-      provided.close()
-      sources.close()
-  info = DatasetInfo.load(output_dir, verify="none")
-  logging.info("Dataset written to %s: %s", output_dir, ", ".join(
+  with labelled_build(config) as (workdir, sources, labels, provided):
+    with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+      builder = _Builder(config, sources, labels, workdir, provided, pool)
+      results = builder.run()
+    check_written(builder.tally, sources)
+    write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
+  info = DatasetInfo.load(config.output_dir, verify="none")
+  logging.info("Dataset written to %s: %s", info.directory, ", ".join(
       f"{s}={info.num_records(s)}" for s in info.splits))
   return info

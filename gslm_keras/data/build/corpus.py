@@ -11,6 +11,7 @@ every source gave and lost, and what was excluded (files, checksums, k, k-mers).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Any, Iterator
@@ -302,12 +303,14 @@ def no_windows(config: CorpusConfig, tally: CorpusTally) -> InputError:
       path=", ".join(spec.path for spec, _ in config.specs()))
 
 
-def build_corpus(config: CorpusConfig) -> DatasetInfo:
-  """Builds the corpus `config` describes and returns its manifest.
+@contextlib.contextmanager
+def corpus_build(config: CorpusConfig):
+  """The frame a corpus is built in, by either engine: the output locked and
+  checked, the inputs found, the exclusion index built, and a temporary directory
+  beside the output, put in place when the block completes.
 
-  Raises:
-    ConfigError, InputError, OutputBusyError: as `build_dataset`; an InputError
-    also when no training window survives, or an exclusion file is unreadable.
+  Yields:
+    (temporary directory, the exclusion `KmerIndex` or None).
   """
   output_dir = os.path.abspath(config.output_dir)
   with exclusive_output(output_dir, "dataset"):
@@ -320,19 +323,30 @@ def build_corpus(config: CorpusConfig) -> DatasetInfo:
       logging.info("Excluding %d %d-mers (both strands) of %d sequences in %d files",
                    len(index), index.k, sum(f["sequences"] for f in index.files),
                    len(index.files))
+    with written_beside(output_dir, "building") as workdir:
+      yield workdir, index
+
+
+def build_corpus(config: CorpusConfig) -> DatasetInfo:
+  """Builds the corpus `config` describes and returns its manifest.
+
+  Raises:
+    ConfigError, InputError, OutputBusyError: as `build_dataset`; an InputError
+    also when no training window survives, or an exclusion file is unreadable.
+  """
+  with corpus_build(config) as (workdir, index):
     builder = None
     try:
-      with written_beside(output_dir, "building") as workdir:
-        with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
-          builder = _CorpusBuilder(config, index, workdir, pool)
-          results = builder.run()
-        if builder.tally.num_records["train"] == 0:
-          raise no_windows(config, builder.tally)
-        write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
+      with ShardWriterPool(config.num_workers or os.cpu_count() or 1) as pool:
+        builder = _CorpusBuilder(config, index, workdir, pool)
+        results = builder.run()
+      if builder.tally.num_records["train"] == 0:
+        raise no_windows(config, builder.tally)
+      write_json_atomic(os.path.join(workdir, MANIFEST), builder.manifest(results))
     finally:
       if builder is not None:
         builder.close()
-  info = DatasetInfo.load(output_dir, verify="none")
-  logging.info("Corpus written to %s: %s", output_dir, ", ".join(
+  info = DatasetInfo.load(config.output_dir, verify="none")
+  logging.info("Corpus written to %s: %s", info.directory, ", ".join(
       f"{s}={info.num_records(s)}" for s in info.splits))
   return info
