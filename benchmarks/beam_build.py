@@ -43,7 +43,6 @@ ENGINES = {
                "multi_processing --direct_num_workers=2"],
 }
 HUMAN_GENOME_BASES = 3.1e9
-HUMAN_CHR1_BASES = 248_956_422  # GRCh38
 
 
 def corpus_inputs(shared: str) -> list[str]:
@@ -158,15 +157,18 @@ def summarise(runs: list[dict]) -> dict:
 
 def estimate(results: dict) -> dict:
   """A whole human genome (128-base windows at stride 50, both strands) from the
-  per-worker rate of the two-worker Beam corpus build. A sequence is one element
-  (cut by one worker), so no run is shorter than chromosome 1's windows take."""
+  per-worker rate of the two-worker Beam corpus build. A chromosome is cut into
+  pieces of `PIECE_BASES` bases of window starts, each one worker's element, so
+  no run is shorter than one piece takes."""
+  from gslm_keras.data.beam.corpus import PIECE_BASES
+
   rate = results["corpus"]["beam_2"]["median_records_per_second"] / 2
   windows = 2 * HUMAN_GENOME_BASES / 50
-  largest = 2 * HUMAN_CHR1_BASES / 50
-  floor = largest / rate / 3600
+  piece = 2 * PIECE_BASES / 50
+  floor = piece / rate / 3600
   return {"windows": windows, "per_worker_records_per_second": rate,
           "worker_hours": windows / rate / 3600,
-          "chr1_windows": largest, "chr1_hours": floor,
+          "piece_windows": piece, "piece_hours": floor,
           "hours_on": {str(n): max(windows / rate / n / 3600, floor)
                        for n in (16, 64, 256)}}
 
@@ -209,9 +211,9 @@ def markdown(results: dict) -> str:
               f"{est['windows']:,.0f} windows (3.1 Gb, 128 bases at stride 50, both "
               f"strands) at {est['per_worker_records_per_second']:,.0f} windows/s per "
               f"worker (the two-worker corpus build's rate, halved): "
-              f"{est['worker_hours']:.1f} worker-hours. A sequence is one element, cut "
-              f"by one worker, so no run is shorter than chromosome 1 "
-              f"({est['chr1_windows']:,.0f} windows, {est['chr1_hours'] * 60:.0f} min): "
+              f"{est['worker_hours']:.1f} worker-hours. A chromosome is cut into pieces "
+              f"of {est['piece_windows']:,.0f} windows, each one worker's element "
+              f"({est['piece_hours'] * 3600:.0f} s): "
               + ", ".join(f"{h * 60:.0f} min on {n} workers"
                           for n, h in est["hours_on"].items())
               + ", before the runner's own start-up and shuffle costs.\n"]

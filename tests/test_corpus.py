@@ -17,7 +17,7 @@ from Bio import bgzf
 
 from gslm_keras.data.build.corpus import CorpusConfig, build_corpus
 from gslm_keras.data.build.exclusion import KmerIndex, base_codes
-from gslm_keras.data.build.tiling import TileCounts, TilingRule, tile
+from gslm_keras.data.build.tiling import TileCounts, TilingRule, pieces, tile, tile_piece
 from gslm_keras.data.readers import InputSpec, read_fasta
 from gslm_keras.dna.alphabet import reverse_complement
 
@@ -92,6 +92,32 @@ def test_tiling_windows_strands_soft_mask_and_n():
     np.testing.assert_array_equal(flags, [c.islower() for c in sequence[s:s + 100]])
     np.testing.assert_array_equal(np.frombuffer(reverse.soft_mask, np.uint8), flags[::-1])
   assert counts.soft_masked_bases == 50
+
+
+@pytest.mark.parametrize("stride,piece_bases", [(50, 2000), (37, 1500), (128, 7000)])
+def test_pieces_tile_as_the_whole(stride, piece_bases):
+  """A long sequence cut into pieces (how Beam spreads a chromosome) gives the same
+  windows, splits and counts as tiling it whole: soft-masked bases, an N run, an
+  excluded stretch, split blocks smaller than a piece and larger than one."""
+  sequence = plasmid()
+  sequence = (sequence[:700] + sequence[700:900].lower() + sequence[900:3000] + "N" * 60
+              + sequence[3060:])
+  index = KmerIndex(32)
+  index.add_sequences([sequence[5000:5100]])
+  rule = TilingRule(length=128, stride=stride, both_strands=True, split_block=1000,
+                    max_n_fraction=0.1)
+  whole_counts, piece_counts = TileCounts(), TileCounts()
+  whole = list(tile(sequence, "plasmid", "yp", rule, index, whole_counts, None, "c", 10))
+  parts = pieces(len(sequence), rule, piece_bases)
+  assert len(parts) > 1 and parts[0][0] == 0
+  cut = [window for first, stop, end in parts for window in tile_piece(
+      sequence[first:end], first, stop, len(sequence), "plasmid", "yp", rule, index,
+      piece_counts, None, "c", 10)]
+  assert cut == whole
+  assert piece_counts.to_json() == whole_counts.to_json()
+  dropped = whole_counts.dropped
+  assert dropped["excluded"] > 0 and dropped["split_boundary"] > 0
+  assert dropped["too_many_n"] > 0 or stride == 128  # That run of N falls on a boundary.
 
 
 def test_build_from_gzip_bgzip_table_and_bed(tmp_path):

@@ -7,8 +7,8 @@ worker in `setup`); its sequences (whole chromosomes for a genome) are spread
 over the workers, which cut them into windows with the streaming builder's
 `tiling.tile` (the exclusion index built once per worker in `setup`). Splits are
 by seeded blocks, so no record needs another's place in the input. A sequence
-is one element: a genome is cut in parallel across its chromosomes, not within
-one.
+longer than a million bases is cut into pieces (each with the bases its last
+windows reach into), so a chromosome is tiled by many workers at once.
 """
 
 from __future__ import annotations
@@ -22,11 +22,16 @@ from gslm_keras.data.build.corpus import (CorpusConfig, check_sequence, corpus_b
                                           corpus_manifest, exclusion_index, no_windows,
                                           sequences)
 from gslm_keras.data.build.tally import CorpusTally
-from gslm_keras.data.build.tiling import TileCounts, tile
+from gslm_keras.data.build.tiling import TileCounts, pieces, tile_piece
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.genome import Genome
+
+
+# Window starts per piece of a long sequence: a chromosome is tiled by many
+# workers at once, and no element carries more than about this many bases.
+PIECE_BASES = 1_000_000
 
 
 def _uses_reference(config: CorpusConfig) -> bool:
@@ -35,12 +40,15 @@ def _uses_reference(config: CorpusConfig) -> bool:
 
 
 class ReadSequences(beam.DoFn):
-  """Reads one input file in order: ((source, n), record id, checked sequence,
-  contig, start); its first bad sequence is emitted as an error (tagged
+  """Reads one input file in order: ((source, n, piece), record id, the piece's
+  text, (first start, end of starts, sequence length), contig, start), a long
+  sequence cut into pieces of about `piece_bases` bases of window starts
+  (`tiling.pieces`); its first bad sequence is emitted as an error (tagged
   `errors`), after which it stops, like the streaming builder."""
 
-  def __init__(self, config: CorpusConfig):
+  def __init__(self, config: CorpusConfig, piece_bases: int):
     self.config = config
+    self.piece_bases = piece_bases
 
   def setup(self):
     self.genome = None
@@ -62,14 +70,18 @@ class ReadSequences(beam.DoFn):
         except GslmError as error:
           yield common.error_value((source, n), error)
           return
-        yield (source, n), record_id, sequence, record.chrom, record.start or 0
+        total = len(sequence)
+        for k, (first, stop, text_end) in enumerate(
+            pieces(total, self.config.rule, self.piece_bases)):
+          yield ((source, n, k), record_id, sequence[first:text_end],
+                 (first, stop, total), record.chrom, record.start or 0)
     except GslmError as error:  # The reader's own, before sequence n + 1 was read.
       yield common.error_value((source, n + 1), error)
 
 
 class TileRecords(beam.DoFn):
-  """Cuts one sequence into windows: (split, (source, n, k), `schema.Record`);
-  the bundle's counts are emitted tagged `tally`."""
+  """Cuts one piece of a sequence into windows: (split, (source, n, piece, k),
+  `schema.Record`); the bundle's counts are emitted tagged `tally`."""
 
   def __init__(self, config: CorpusConfig):
     self.config = config
@@ -81,24 +93,25 @@ class TileRecords(beam.DoFn):
     self.tally = CorpusTally()
 
   def process(self, element):
-    (source, n), record_id, sequence, chrom, start = element
-    spec, fixed = self.config.specs()[source]
+    order, record_id, text, (first, stop, total), chrom, start = element
+    spec, fixed = self.config.specs()[order[0]]
     name = spec.source_name()
     counts = self.tally.counts.setdefault(name, TileCounts())
-    for k, (split, window) in enumerate(tile(
-        sequence, record_id, name, self.config.rule, self.index, counts, fixed, chrom,
-        start)):
+    for k, (split, window) in enumerate(tile_piece(
+        text, first, stop, total, record_id, name, self.config.rule, self.index,
+        counts, fixed, chrom, start)):
       self.tally.written(split, window.sequence)
-      yield split, (source, n, k), window
+      yield split, (*order, k), window
 
   def finish_bundle(self):
     yield common.bundle_output(common.TALLY, self.tally)
 
 
-def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str):
+def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str,
+              piece_bases: int):
   read = (pipeline
           | "Inputs" >> beam.Create(list(range(len(config.specs()))))
-          | "Read" >> beam.ParDo(ReadSequences(config)).with_outputs(
+          | "Read" >> beam.ParDo(ReadSequences(config, piece_bases)).with_outputs(
               common.ERRORS, main="sequences"))
   tiled = (read.sequences
            | "Spread" >> beam.Reshuffle()
@@ -113,8 +126,10 @@ def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str):
               "errors", os.path.join(results_dir, "errors"))
 
 
-def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> DatasetInfo:
-  """`build_corpus(config)` on Beam, with `options_text` (Beam's own flags).
+def build_corpus_on_beam(config: CorpusConfig, options_text: str | None,
+                         piece_bases: int = PIECE_BASES) -> DatasetInfo:
+  """`build_corpus(config)` on Beam, with `options_text` (Beam's own flags); a
+  sequence longer than `piece_bases` is cut into pieces tiled in parallel.
 
   Raises:
     ConfigError, InputError, OutputBusyError: as `build_corpus`.
@@ -124,7 +139,7 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None) -> Data
   with corpus_build(config) as (workdir, index):
     results_dir = os.path.join(workdir, ".beam")
     os.makedirs(results_dir)
-    _pipeline(pipeline, config, workdir, results_dir)
+    _pipeline(pipeline, config, workdir, results_dir, piece_bases)
     common.run(pipeline)
     common.raise_first(common.load(os.path.join(results_dir, "errors")))
     tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()

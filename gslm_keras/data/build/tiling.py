@@ -95,6 +95,10 @@ def _prefix(mask: np.ndarray) -> np.ndarray:
   return np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
 
 
+def _soft_masked(text: str) -> int:
+  return int((np.frombuffer(text.encode("ascii"), np.uint8) >= ord("a")).sum())
+
+
 def tile(sequence: str, record_id: str, source: str, rule: TilingRule,
          index: KmerIndex | None, counts: TileCounts, fixed_split: str | None = None,
          chrom: str | None = None, offset: int = 0) -> Iterator[tuple[str, Record]]:
@@ -104,19 +108,64 @@ def tile(sequence: str, record_id: str, source: str, rule: TilingRule,
   n, length = len(sequence), rule.length
   counts.records += 1
   counts.bases += n
+  counts.soft_masked_bases += _soft_masked(sequence)
   if n < length:
     counts.shorter_than_length += 1
     if rule.on_shorter != "pad":
       return
     counts.padded += 1
     sequence = sequence + alphabet.PAD_LETTER * (length - n)
-  codes = base_codes(sequence)
-  lower = np.frombuffer(sequence.encode("ascii"), np.uint8) >= ord("a")
-  counts.soft_masked_bases += int(lower[:n].sum())
+  yield from _windows(sequence, 0, n, range(0, len(sequence) - length + 1, rule.stride),
+                      record_id, source, rule, index, counts, fixed_split, chrom, offset)
+
+
+def pieces(total: int, rule: TilingRule, bases: int) -> list[tuple[int, int, int]]:
+  """How a long sequence is cut into pieces of about `bases` bases of window starts,
+  each tiled on its own (`tile_piece`): (first start, end of the starts, end of the
+  text the piece needs). One piece when the sequence is short or no longer than a
+  split block (such a sequence is split by its bases as a whole)."""
+  last = total - rule.length  # The last possible window start.
+  if total <= max(bases, rule.split_block) or last < 0:
+    return [(0, max(last, 0) + 1, total)]
+  step = max(1, bases // rule.stride) * rule.stride
+  return [(first, min(first + step, last + 1), min(total, first + step - 1 + rule.length))
+          for first in range(0, last + 1, step)]
+
+
+def tile_piece(text: str, first: int, stop: int, total: int, record_id: str, source: str,
+               rule: TilingRule, index: KmerIndex | None, counts: TileCounts,
+               fixed_split: str | None = None, chrom: str | None = None,
+               offset: int = 0) -> Iterator[tuple[str, Record]]:
+  """The windows of one piece of a sequence of `total` bases (one of `pieces`):
+  `text` is the sequence from `first`, the windows start in [first, stop). Over
+  all pieces, the same windows and counts as `tile` on the whole sequence."""
+  if first == 0 and stop == max(total - rule.length, 0) + 1:
+    yield from tile(text, record_id, source, rule, index, counts, fixed_split, chrom,
+                    offset)
+    return
+  own = (total if stop == total - rule.length + 1 else stop) - first
+  counts.records += first == 0
+  counts.bases += own
+  counts.soft_masked_bases += _soft_masked(text[:own])
+  yield from _windows(text, first, total, range(first, stop, rule.stride), record_id,
+                      source, rule, index, counts, fixed_split, chrom, offset)
+
+
+def _windows(text: str, text_start: int, n: int, starts: range, record_id: str,
+             source: str, rule: TilingRule, index: KmerIndex | None, counts: TileCounts,
+             fixed_split: str | None, chrom: str | None, offset: int
+             ) -> Iterator[tuple[str, Record]]:
+  """The kept windows starting at `starts` (positions in the whole sequence of `n`
+  bases, padding not counted) of `text`, which holds that sequence from
+  `text_start` (padded with N when shorter than a window)."""
+  # Long: the window loop, every drop reason counted where it is decided.
+  length = rule.length
+  codes = base_codes(text)
+  lower = np.frombuffer(text.encode("ascii"), np.uint8) >= ord("a")
   n_prefix = _prefix(codes == alphabet.INVALID_CODE)
   if index is not None and len(index):
     hit_prefix = _prefix(index.hits(codes))
-  upper = sequence.upper()
+  upper = text.upper()
   # A sequence of at most one block is keyed by its bases, so that the same
   # sequence read twice (two tasks' tables, both strands) lands in one split.
   whole = ("seq\t" + min(upper[:n], alphabet.reverse_complement(upper[:n]))
@@ -125,7 +174,7 @@ def tile(sequence: str, record_id: str, source: str, rule: TilingRule,
   def key(block):
     return whole or f"{source}\t{record_id}\t{block}"
 
-  for start in range(0, len(sequence) - length + 1, rule.stride):
+  for start in starts:
     end = start + length
     block = start // rule.split_block
     split = fixed_split or rule.block_split(key(block))
@@ -136,19 +185,20 @@ def tile(sequence: str, record_id: str, source: str, rule: TilingRule,
       counts.dropped["split_boundary"] += 1
       continue
     real = min(end, n) - start  # Padding is not counted: it is never predicted.
-    if n_prefix[min(end, n)] - n_prefix[start] > rule.max_n_fraction * real:
+    local = start - text_start
+    if n_prefix[local + min(end, n) - start] - n_prefix[local] > rule.max_n_fraction * real:
       counts.dropped["too_many_n"] += 1
       continue
     if index is not None and len(index) and (
-        hit_prefix[end - index.k + 1] - hit_prefix[start] > 0):
+        hit_prefix[local + length - index.k + 1] - hit_prefix[local] > 0):
       counts.dropped["excluded"] += 1
       continue
     counts.windows[split] += 1 + rule.both_strands
-    mask = (lower[start:end] if rule.soft_mask else np.zeros(length, bool)
+    mask = (lower[local:local + length] if rule.soft_mask else np.zeros(length, bool)
             ).astype(np.uint8)
     where = dict(chrom=chrom or record_id, start=offset + start,
                  end=offset + min(end, n))
-    window = upper[start:end]
+    window = upper[local:local + length]
     yield split, Record(f"{source}/{record_id}:{start}-{end}(+)", window,
                         strand="+", source=source,
                         soft_mask=mask.tobytes(), **where)
