@@ -1,6 +1,9 @@
 r"""Builds the multi-species corpus and pretrains the shipped language-model preset.
 
   python -m benchmarks.lm_preset --shared_data=../shared/data
+  # the human-only corpus of the transfer comparison, not installed
+  python -m benchmarks.lm_preset --shared_data=../shared/data --corpus=human \
+      --workdir=build/lm_human --noinstall --results=benchmarks/results/language_model_human.json
 
 One command, resumable: each step is skipped when its output exists, and the
 pretraining resumes from its last backup when killed (run the command again).
@@ -35,6 +38,10 @@ _NAME = flags.DEFINE_string("name", "gslm-lm-multispecies", "Preset name.")
 _FLAGFILE = flags.DEFINE_string("flagfile_pretrain", "models/pretrain.flags",
                                 "Pretraining flagfile.")
 _INSTALL = flags.DEFINE_boolean("install", True, "Copy the run into gslm_keras/presets.")
+_CORPUS = flags.DEFINE_enum(
+    "corpus", "multispecies", ["multispecies", "human"],
+    "multispecies: every source below; human: the train splits of the 6 human GUE "
+    "tasks only (the human-only corpus of the transfer comparison), same exclusion.")
 _RESULTS = flags.DEFINE_string("results", "benchmarks/results/language_model.json",
                                "Where the measurements go (JSON and .md).")
 
@@ -46,7 +53,10 @@ PRESET_FILES = ("model.keras", "config.json", "train.flags", "dataset_info.json"
                 "history.json", "MODEL_CARD.md", "yardsticks.npz")
 
 
-def corpus_inputs(shared: str) -> list[str]:
+def corpus_inputs(shared: str, corpus: str = "multispecies") -> list[str]:
+  if corpus == "human":
+    return [f"{shared}/gue/{task}/train.csv:source=gue_human" for task in GUE_TASKS
+            if not task.startswith("mouse")]
   genomes = os.path.join(shared, "genomes")
   inputs = [f"{genomes}/chlamydia_trachomatis_CHLTCG.fasta:source=c_trachomatis",
             f"{genomes}/NC_000932.gb:source=a_thaliana_chloroplast",
@@ -81,10 +91,10 @@ def main(argv):
   model_dir = os.path.join(work, "model")
   if not os.path.exists(os.path.join(corpus, "dataset_info.json")):
     run(["gslm_keras.build_dataset", "--task=unlabelled",
-         "--input=" + ",".join(corpus_inputs(shared)), "--exclude=" + ",".join(
+         "--input=" + ",".join(corpus_inputs(shared, _CORPUS.value)), "--exclude=" + ",".join(
              excluded(shared)), "--length=128", "--stride=64", "--both_strands",
          "--on_shorter=pad", "--split_fractions=0.9,0.05,0.05", "--split_block=2000",
-         "--max_n_fraction=0.1", f"--output_dir={corpus}", "--name=lm_multispecies"])
+         "--max_n_fraction=0.1", f"--output_dir={corpus}", f"--name=lm_{_CORPUS.value}"])
   if not os.path.exists(os.path.join(model_dir, "MODEL_CARD.md")):
     run(["gslm_keras.pretrain", f"--flagfile={_FLAGFILE.value}", f"--data_dir={corpus}",
          f"--model_dir={model_dir}"])
@@ -113,7 +123,7 @@ def write_results(corpus: str, model_dir: str, left_out: str) -> None:
   manifest = json.load(open(os.path.join(corpus, "dataset_info.json")))
   history = json.load(open(os.path.join(model_dir, "history.json")))
   config = json.load(open(os.path.join(model_dir, "config.json")))
-  results["corpus"] = {"build_command": manifest["build_command"],
+  results["corpus"] = {"kind": _CORPUS.value, "build_command": manifest["build_command"],
                        "splits": {s: v["num_records"] for s, v in
                                   manifest["splits"].items()},
                        "sources": manifest["corpus"]["sources"],
@@ -131,7 +141,10 @@ def write_results(corpus: str, model_dir: str, left_out: str) -> None:
 
 
 def markdown(results: dict) -> str:
-  lines = ["# The shipped language model against its yardsticks", "",
+  kind = results["corpus"].get("kind", "multispecies")
+  title = ("The shipped language model" if kind == "multispecies" else
+           f"The language model of the {kind}-only corpus")
+  lines = [f"# {title} against its yardsticks", "",
            common_lines(results), "",
            f"Corpus: {results['corpus']['splits']} windows of 128 bases; "
            f"{results['corpus']['exclusion']['windows_dropped']:,} windows dropped for "
