@@ -16,7 +16,6 @@ import math
 import os
 import pickle
 import shlex
-import uuid
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -27,6 +26,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from gslm_keras.data.build import dedup
 from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
 from gslm_keras.errors import ConfigError, GslmError, InputError
+from gslm_keras.io.files import atomic_path
 
 ERRORS = "errors"
 TALLY = "tally"
@@ -98,8 +98,8 @@ class WriteShard(beam.DoFn):
   """Writes one shard (its records sorted by their place in the input) to a
   temporary name in `workdir` and returns its `ShardResult`.
 
-  The file is written under a unique name and renamed, so a retried or
-  duplicated bundle replaces it whole with the same bytes.
+  The file is written under a temporary name and renamed (`atomic_path`), so a
+  retried or duplicated bundle replaces it whole with the same bytes.
   """
 
   def __init__(self, workdir: str, compression: str, label_kind: str,
@@ -114,13 +114,12 @@ class WriteShard(beam.DoFn):
     (split, index), keyed = element
     records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
     final = os.path.join(self.workdir, f".{split}-{index:05d}.tmp")
-    job = ShardJob(split=split, index=index, path=f"{final}.{uuid.uuid4().hex}",
-                   compression=self.compression, records=records,
-                   label_kind=self.label_kind,
-                   stats_encoder=self.stats_encoder if split == "train" else None,
-                   n_provided=self.n_provided if split == "train" else 0)
-    result = write_shard(job)
-    os.replace(job.path, final)
+    with atomic_path(final) as temporary:
+      result = write_shard(ShardJob(
+          split=split, index=index, path=temporary, compression=self.compression,
+          records=records, label_kind=self.label_kind,
+          stats_encoder=self.stats_encoder if split == "train" else None,
+          n_provided=self.n_provided if split == "train" else 0))
     yield dataclasses.replace(result, path=final)
 
 
@@ -157,10 +156,8 @@ def save(pcoll, label: str, path: str, as_list: bool = False):
 
 
 def _dump(value, path: str):
-  temporary = f"{path}.{uuid.uuid4().hex}"
-  with open(temporary, "wb") as handle:
+  with atomic_path(path) as temporary, open(temporary, "wb") as handle:
     pickle.dump(value, handle)
-  os.replace(temporary, path)
 
 
 def remove_tree(path: str) -> None:

@@ -20,7 +20,7 @@ import os
 import apache_beam as beam
 
 from gslm_keras.data.beam import common
-from gslm_keras.data.build import manifest, splits
+from gslm_keras.data.build import manifest
 from gslm_keras.data.build.builder import (SequenceCheck, check_written, encoder_json,
                                            labelled_build, make_record)
 from gslm_keras.data.build.config import BuildConfig
@@ -32,12 +32,6 @@ from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic
 
 COUNTS = "counts"
-
-
-def _assigner(config: BuildConfig) -> splits.SplitAssigner:
-  return splits.SplitAssigner(
-      config.split_fractions, config.split_column, config.dev_chromosomes,
-      config.test_chromosomes, config.dev_fraction, config.seed)
 
 
 def _open_sources(config: BuildConfig) -> Sources:
@@ -63,7 +57,7 @@ class ReadSource(beam.DoFn):
 
   def setup(self):
     self.sources = _open_sources(self.config)
-    self.assigner = _assigner(self.config)
+    self.assigner = self.config.split_assigner()
 
   def teardown(self):
     self.sources.close()
@@ -100,7 +94,7 @@ class AssignSplit(beam.DoFn):
     self.config = config
 
   def setup(self):
-    self.assigner = _assigner(self.config)
+    self.assigner = self.config.split_assigner()
     self.offsets = None
 
   def _offsets(self, counts: dict) -> dict:

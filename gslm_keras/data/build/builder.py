@@ -124,9 +124,7 @@ class _Builder:
     self.pool = pool
     self.tally = BuildTally.new(labels.classes, provided.base_names)
     self.check = SequenceCheck(config, self.tally)
-    self.assigner = splits.SplitAssigner(
-        config.split_fractions, config.split_column, config.dev_chromosomes,
-        config.test_chromosomes, config.dev_fraction, config.seed)
+    self.assigner = config.split_assigner()
     self.buffers: dict[str, list[Record]] = {s: [] for s in splits.SPLITS}
     self.shard_count = {s: 0 for s in splits.SPLITS}
     self.meter: Progress | None = None

@@ -212,6 +212,12 @@ class BuildConfig:
       data[field.name] = value
     return data
 
+  def split_assigner(self) -> splits.SplitAssigner:
+    """The assigner of this build's one split rule (and its dev carve-out)."""
+    return splits.SplitAssigner(
+        self.split_fractions, self.split_column, self.dev_chromosomes,
+        self.test_chromosomes, self.dev_fraction, self.seed)
+
   def provided_plan(self) -> ProvidedPlan:
     """The plan that reads this build's provided features."""
     return ProvidedPlan(self.provided_features, self.bigwig_features, self.missing_values)
