@@ -433,6 +433,8 @@ def markdown(results: dict) -> str:
   for earlier in results.get("resumed", []):
     lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(earlier['tasks'])} come from "
                     f"the run of {earlier['date']}, with the same settings."]
+  if results.get("published_refreshed"):
+    lines[-1:-1] = ["", results["published_refreshed"]]
   tasks = results["tasks"]
   suite = results["suite"]
   if suite == "uci_promoters":
