@@ -430,9 +430,15 @@ def markdown(results: dict) -> str:
               if settings.get("fusion_norm") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
+  seen = set()
   for earlier in results.get("resumed", []):
-    lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(earlier['tasks'])} come from "
-                    f"the run of {earlier['date']}, with the same settings."]
+    # Each resume lists every task finished before it: name each task once, with
+    # the run that finished it.
+    new = [task for task in earlier["tasks"] if task not in seen]
+    seen.update(new)
+    if new:
+      lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(new)} come from "
+                      f"the run of {earlier['date']}, with the same settings."]
   if results.get("published_refreshed"):
     lines[-1:-1] = ["", results["published_refreshed"]]
   tasks = results["tasks"]

@@ -65,3 +65,19 @@ def test_accuracy_suite_reduced(tmp_path):
   assert other.returncode != 0 and "made with another settings" in other.stderr
   assert "Resumed (`--resume`): prom/mini come from the run of" in (
       tmp_path / "results" / "mini.md").read_text()
+
+
+def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
+  from benchmarks import accuracy, common
+
+  results = dict(common.header("benchmarks.accuracy"), suite="tasks", complete=False,
+                 tasks={}, settings={"preset": "tiny", "epochs": 1, "patience": 1,
+                                     "batch_size": 8, "seeds": 1, "ablation_seeds": 1})
+  # A resume records every task finished before it: here a run that added
+  # nothing (d2) and one that added b (d3).
+  results["resumed"] = [{"date": "d1", "tasks": ["a"]}, {"date": "d2", "tasks": ["a"]},
+                        {"date": "d3", "tasks": ["a", "b"]}]
+  lines = [line for line in accuracy.markdown(results).splitlines() if "Resumed" in line]
+  assert lines == [
+      "Resumed (`--resume`): a come from the run of d1, with the same settings.",
+      "Resumed (`--resume`): b come from the run of d3, with the same settings."]
