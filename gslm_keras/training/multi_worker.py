@@ -204,7 +204,8 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   stopped = steps < plan.total_steps
   if not is_chief:
     shutil.rmtree(own_dir, ignore_errors=True)
-    return session.TrainResult(config.model_dir, steps, best, {}, stopped, resumed,
+    # Resumed: from the chief's checkpoint (a non-chief has no run of its own).
+    return session.TrainResult(config.model_dir, steps, best, {}, stopped, start > 0,
                                fingerprint)
   write_json_atomic(run.history, history)
   model.save(run.model)
