@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import PROM_DIR, REPO
@@ -81,3 +82,31 @@ def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
   assert lines == [
       "Resumed (`--resume`): a come from the run of d1, with the same settings.",
       "Resumed (`--resume`): b come from the run of d3, with the same settings."]
+
+
+def _transfer_result(source, seeds_mcc, scratch=None, **settings):
+  runs = [{"ablation": "both", "seed": s, "mcc": m} for s, m in seeds_mcc.items()]
+  runs += [{"ablation": "scratch", "seed": s, "mcc": m} for s, m in (scratch or {}).items()]
+  return {"settings": dict({"epochs": 15, "init_from": source,
+                            "compare_scratch": scratch is not None}, **settings),
+          "versions": {"tensorflow": "x"}, "init_from": {"source": source, "sha256": "ab"},
+          "tasks": {"t": {"runs": runs, "published": None}}}
+
+
+def test_corpus_comparison_pairs_each_source_with_the_scratch_run_of_its_seed():
+  from benchmarks import corpus_transfer
+
+  named = {"multi": _transfer_result("m", {0: 0.60, 1: 0.50, 2: 0.70},
+                                     scratch={0: 0.50, 1: 0.55, 2: 0.40}),
+           "human": _transfer_result("h", {0: 0.52, 1: 0.51, 2: 0.45})}
+  entry = corpus_transfer.compare(named, ["t"])["t"]
+  multi, human = np.array([60, 50, 70]), np.array([52, 51, 45])
+  scratch = np.array([50, 55, 40])
+  for name, tuned in (("multi", multi), ("human", human)):
+    assert entry["gain"][name]["gain"] == pytest.approx((tuned - scratch).mean())
+    assert entry["gain"][name]["gain_sd"] == pytest.approx((tuned - scratch).std(ddof=1))
+  assert entry["gain"]["multi"]["wins"] == 2 and entry["gain"]["human"]["wins"] == 2
+  assert entry["between"]["multi - human"]["gain"] == pytest.approx((multi - human).mean())
+  named["human"]["settings"]["epochs"] = 10
+  with pytest.raises(ValueError, match="human was run with other settings"):
+    corpus_transfer.compare(named, ["t"])
