@@ -4,6 +4,7 @@ and the same bytes when run again."""
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import subprocess
@@ -26,7 +27,7 @@ from gslm_keras.data.build.corpus import CorpusConfig  # noqa: E402
 from gslm_keras.data.build.splits import SplitAssigner  # noqa: E402
 from gslm_keras.data.build.stats import Moments  # noqa: E402
 from gslm_keras.data.build.tiling import TilingRule  # noqa: E402
-from gslm_keras.data.dataset_info import DatasetInfo  # noqa: E402
+from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo  # noqa: E402
 from gslm_keras.data.readers import GenbankRecipe  # noqa: E402
 from gslm_keras.errors import ConfigError, InputError  # noqa: E402
 from gslm_keras.features import parse_specs  # noqa: E402
@@ -121,6 +122,35 @@ def test_fasta_fractions_and_dev_carve_out_same_data(tmp_path):
   actions = streaming.data["splits"]["train"]["length_actions"]
   assert actions["cropped"] > 0 and actions["skipped_shorter"] > 0
   assert min(streaming.num_records(s) for s in ("train", "dev", "test")) > 0
+
+
+def test_a_killed_writers_temporary_file_never_reaches_the_dataset(tmp_path, monkeypatch):
+  # A worker killed while writing a shard, whose bundle the runner retried on
+  # another worker, leaves its temporary file beside the shards (a cluster case:
+  # planted here after the pipeline ran). The dataset holds the manifest and the
+  # shards it lists, nothing else.
+  inputs = fasta_files(tmp_path)
+  run = common.run
+  planted = []
+
+  def run_then_plant(pipeline):
+    run(pipeline)
+    (shards,) = glob.glob(str(tmp_path / ".beam.building-*" / ".beam" / "shards"))
+    planted.append(os.path.join(shards, ".train-00000.tmp-k1ll3d"))
+    with open(planted[-1], "wb") as handle:
+      handle.write(b"half a shard")
+
+  monkeypatch.setattr(common, "run", run_then_plant)
+  info = build_on_beam(BuildConfig(
+      output_dir=str(tmp_path / "beam"), input=specs(*inputs), seed=4, length=250,
+      split_fractions=(0.8, 0.1, 0.1),
+      on_longer="crop", on_shorter="skip", records_per_shard=150,
+      progress_seconds=1e9), None)
+  assert planted
+  listed = {shard["file"] for split in info.data["splits"].values()
+            for shard in split["shards"]}
+  assert sorted(os.listdir(tmp_path / "beam")) == sorted(listed | {MANIFEST})
+  assert len(listed) > 3 and not leftovers(tmp_path)
 
 
 def test_genbank_recipe_same_data(tmp_path):
@@ -281,7 +311,7 @@ def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_pat
 
   def writing():
     work = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.building-")]
-    return bool(work) and any(work[0].glob(".*.tmp"))
+    return bool(work) and any((work[0] / ".beam" / "shards").glob("*"))
 
   wait_for(writing, 300, "shards being written")
   workers = _descendants(build.pid)

@@ -95,16 +95,19 @@ def shard_key(split: str, order: tuple, num_records: dict, records_per_shard: in
 
 
 class WriteShard(beam.DoFn):
-  """Writes one shard (its records sorted by their place in the input) to a
-  temporary name in `workdir` and returns its `ShardResult`.
+  """Writes one shard (its records sorted by their place in the input) into
+  `shard_dir` and returns its `ShardResult`.
 
   The file is written under a temporary name and renamed (`atomic_path`), so a
-  retried or duplicated bundle replaces it whole with the same bytes.
+  retried or duplicated bundle replaces it whole with the same bytes. `shard_dir`
+  is inside the pipeline's results folder, which is removed once the finished
+  shards are renamed out of it: the temporary file of a worker killed mid-write,
+  whose bundle the runner retried elsewhere, goes with it.
   """
 
-  def __init__(self, workdir: str, compression: str, label_kind: str,
+  def __init__(self, shard_dir: str, compression: str, label_kind: str,
                stats_encoder: str | None, n_provided: int):
-    self.workdir = workdir
+    self.shard_dir = shard_dir
     self.compression = compression
     self.label_kind = label_kind
     self.stats_encoder = stats_encoder
@@ -113,7 +116,7 @@ class WriteShard(beam.DoFn):
   def process(self, element):
     (split, index), keyed = element
     records = [record for _, record in sorted(keyed, key=lambda item: item[0])]
-    final = os.path.join(self.workdir, f".{split}-{index:05d}.tmp")
+    final = os.path.join(self.shard_dir, f"{split}-{index:05d}")
     with atomic_path(final) as temporary:
       result = write_shard(ShardJob(
           split=split, index=index, path=temporary, compression=self.compression,
@@ -123,10 +126,10 @@ class WriteShard(beam.DoFn):
     yield dataclasses.replace(result, path=final)
 
 
-def write_shards(records, tally, config, workdir: str, label_kind: str,
+def write_shards(records, tally, config, results_dir: str, label_kind: str,
                  stats_encoder: str | None = None, n_provided: int = 0):
-  """Groups (split, order, record) into shards and writes them; the PCollection
-  of `ShardResult`s."""
+  """Groups (split, order, record) into shards and writes them into
+  `results_dir`/shards; the PCollection of `ShardResult`s."""
   per_shard = config.records_per_shard
   return (
       records
@@ -134,8 +137,9 @@ def write_shards(records, tally, config, workdir: str, label_kind: str,
           lambda item, t: (shard_key(item[0], item[1], t.num_records, per_shard),
                            (item[1], item[2])), t=beam.pvalue.AsSingleton(tally))
       | "GroupShards" >> beam.GroupByKey()
-      | "WriteShards" >> beam.ParDo(WriteShard(workdir, config.compression, label_kind,
-                                               stats_encoder, n_provided)))
+      | "WriteShards" >> beam.ParDo(WriteShard(
+          os.path.join(results_dir, "shards"), config.compression, label_kind,
+          stats_encoder, n_provided)))
 
 
 def renumbered(results: Iterable[ShardResult]) -> list[ShardResult]:
@@ -161,7 +165,8 @@ def _dump(value, path: str):
 
 
 def remove_tree(path: str) -> None:
-  """Removes the pipeline's results directory (it must not stay in the dataset)."""
+  """Removes the pipeline's results directory (it must not stay in the dataset):
+  after the manifest is composed, which renames the shards out of it."""
   import shutil
 
   shutil.rmtree(path)

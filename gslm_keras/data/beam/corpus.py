@@ -107,8 +107,7 @@ class TileRecords(beam.DoFn):
     yield common.bundle_output(common.TALLY, self.tally)
 
 
-def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str,
-              piece_bases: int):
+def _pipeline(pipeline, config: CorpusConfig, results_dir: str, piece_bases: int):
   read = (pipeline
           | "Inputs" >> beam.Create(list(range(len(config.specs()))))
           | "Read" >> beam.ParDo(ReadSequences(config, piece_bases)).with_outputs(
@@ -118,7 +117,7 @@ def _pipeline(pipeline, config: CorpusConfig, workdir: str, results_dir: str,
            | "Tile" >> beam.ParDo(TileRecords(config)).with_outputs(
                common.TALLY, main="windows"))
   tally = tiled[common.TALLY] | "Tally" >> beam.CombineGlobally(common.MergeCombineFn())
-  results = common.write_shards(tiled.windows, tally, config, workdir, "none")
+  results = common.write_shards(tiled.windows, tally, config, results_dir, "none")
   common.save(tally, "tally", os.path.join(results_dir, "tally"))
   common.save(results, "results", os.path.join(results_dir, "results"), as_list=True)
   common.save(read[common.ERRORS]
@@ -139,15 +138,15 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None,
   with corpus_build(config) as (workdir, index):
     results_dir = os.path.join(workdir, ".beam")
     os.makedirs(results_dir)
-    _pipeline(pipeline, config, workdir, results_dir, piece_bases)
+    _pipeline(pipeline, config, results_dir, piece_bases)
     common.run(pipeline)
     common.raise_first(common.load(os.path.join(results_dir, "errors")))
     tally = common.load(os.path.join(results_dir, "tally")) or CorpusTally()
     if tally.num_records["train"] == 0:
       raise no_windows(config, tally)
     results = common.renumbered(common.load(os.path.join(results_dir, "results")))
+    described = corpus_manifest(config, tally, index, _uses_reference(config), results,
+                                workdir, engine="beam")
     common.remove_tree(results_dir)
-    write_json_atomic(os.path.join(workdir, MANIFEST), corpus_manifest(
-        config, tally, index, _uses_reference(config), results, workdir,
-        engine="beam"))
+    write_json_atomic(os.path.join(workdir, MANIFEST), described)
   return DatasetInfo.load(config.output_dir, verify="none")

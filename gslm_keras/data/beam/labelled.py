@@ -157,7 +157,7 @@ class CheckRecord(beam.DoFn):
 
 
 def _pipeline(pipeline, config: BuildConfig, labels: LabelPlan, rule, sources: Sources,
-              workdir: str, results_dir: str):
+              results_dir: str):
   paths = [spec.path for spec, _ in sources.specs]
   read = (pipeline
           | "Inputs" >> beam.Create(list(range(len(paths))))
@@ -173,7 +173,7 @@ def _pipeline(pipeline, config: BuildConfig, labels: LabelPlan, rule, sources: S
   tally = ((read[common.TALLY], checked[common.TALLY]) | "Tallies" >> beam.Flatten()
            | "Tally" >> beam.CombineGlobally(common.MergeCombineFn()))
   n_provided = len(config.provided_plan().names)
-  results = common.write_shards(checked.records, tally, config, workdir,
+  results = common.write_shards(checked.records, tally, config, results_dir,
                                 labels.label_kind, encoder_json(config, rule), n_provided)
   for name in ("computed", "provided"):
     moments = (results
@@ -214,7 +214,7 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
     rule = _length_rule(config, sources)
     results_dir = os.path.join(workdir, ".beam")
     os.makedirs(results_dir)
-    _pipeline(pipeline, config, labels, rule, sources, workdir, results_dir)
+    _pipeline(pipeline, config, labels, rule, sources, results_dir)
     common.run(pipeline)
     common.raise_first(common.load(os.path.join(results_dir, "errors")))
     tally = common.load(os.path.join(results_dir, "tally"))
@@ -222,8 +222,8 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
     moments = tuple(common.load(os.path.join(results_dir, name))
                     for name in ("computed", "provided"))
     results = common.renumbered(common.load(os.path.join(results_dir, "results")))
+    described = manifest.labelled(config, sources.specs, labels, provided, rule, tally,
+                                  results, workdir, engine="beam", moments=moments)
     common.remove_tree(results_dir)
-    write_json_atomic(os.path.join(workdir, MANIFEST), manifest.labelled(
-        config, sources.specs, labels, provided, rule, tally, results, workdir,
-        engine="beam", moments=moments))
+    write_json_atomic(os.path.join(workdir, MANIFEST), described)
   return DatasetInfo.load(config.output_dir, verify="none")
