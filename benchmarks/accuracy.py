@@ -520,10 +520,11 @@ def markdown(results: dict) -> str:
   feature_beats_lr = sum(1 for e in with_features
                          if e["summary"]["features"]["mcc_mean"] >
                          e["logistic_regression"]["mcc"])
-  lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
-            f"{len(compared)} task(s); the features-only branch beats the logistic "
-            f"regression on {feature_beats_lr} of {len(with_features)}.", ""]
-  return "\n".join(lines)
+  if compared or with_features:  # Not for a run of the dual-input model alone.
+    lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
+              f"{len(compared)} task(s); the features-only branch beats the logistic "
+              f"regression on {feature_beats_lr} of {len(with_features)}."]
+  return "\n".join(lines + [""])
 
 
 def resume_from(path: str, results: dict) -> dict:
