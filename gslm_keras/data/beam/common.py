@@ -25,6 +25,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from gslm_keras.data.build import dedup
 from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
+from gslm_keras.data.build.stats import merged
 from gslm_keras.errors import ConfigError, GslmError, InputError
 from gslm_keras.io.files import atomic_path
 
@@ -69,9 +70,7 @@ class MergeCombineFn(beam.CombineFn):
     return None
 
   def add_input(self, total, value):
-    if value is None:
-      return total
-    return value if total is None else total.merge(value)
+    return merged(total, value)
 
   def merge_accumulators(self, totals):
     result = None

@@ -12,7 +12,7 @@ import numpy as np
 from gslm_keras.data.build import splits
 from gslm_keras.data.build.config import BuildConfig
 from gslm_keras.data.build.shards import ShardResult
-from gslm_keras.data.build.stats import Moments
+from gslm_keras.data.build.stats import Moments, merged
 from gslm_keras.data.dataset_info import SCHEMA_VERSION, shard_name
 from gslm_keras.features.provided import MISSING_MARKERS, ProvidedPlan
 from gslm_keras.io.files import sha256_file
@@ -65,15 +65,9 @@ def install_shards(results: Sequence[ShardResult], workdir: str, compression: st
       entries[split].append({"file": name, "num_records": result.num_records,
                              "sha256": result.sha256, "bytes": result.bytes})
       if split == "train":
-        computed = _merge(computed, result.computed)
-        provided = _merge(provided, result.provided)
+        computed = merged(computed, result.computed)
+        provided = merged(provided, result.provided)
   return entries, computed, provided
-
-
-def _merge(total: Moments | None, part: Moments | None) -> Moments | None:
-  if part is None:
-    return total
-  return part if total is None else total.merge(part)
 
 
 def split_rule(config: BuildConfig) -> dict[str, Any]:

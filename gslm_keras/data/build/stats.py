@@ -49,3 +49,11 @@ class Moments:
                          where=self.count > 0)
     std = np.sqrt(variance)
     return np.where(std > 0, std, 1.0)
+
+
+def merged(total, part):
+  """`total.merge(part)` for anything with `merge` (`Moments`, tallies), where
+  either may be None (nothing yet); None when both are."""
+  if part is None:
+    return total
+  return part if total is None else total.merge(part)
