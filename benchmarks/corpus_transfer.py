@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-from benchmarks import common
+from benchmarks import common, transfer
 
 _OWN = ("init_from", "compare_scratch")  # The settings the runs may differ in.
 
@@ -31,13 +31,9 @@ def _mcc(runs: list[dict], ablation: str) -> dict[int, float]:
 
 
 def _paired(a: dict[int, float], b: dict[int, float]) -> dict | None:
-  seeds = sorted(set(a) & set(b))
-  if not seeds:
-    return None
-  d = np.array([a[s] - b[s] for s in seeds]) * 100
-  return {"seeds": seeds, "gain": float(d.mean()),
-          "gain_sd": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
-          "wins": int((d > 0).sum())}
+  """`transfer.paired_gain`, the gain in MCC points (x100)."""
+  p = transfer.paired_gain(a, b)
+  return p and {**p, "gain": p["gain"] * 100, "gain_sd": p["gain_sd"] * 100}
 
 
 def compare(named: dict[str, dict], tasks: list[str]) -> dict:

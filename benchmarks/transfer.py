@@ -12,20 +12,33 @@ from __future__ import annotations
 import numpy as np
 
 
+def _spread(x: np.ndarray) -> float:
+  return float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+
+
+def paired_gain(tuned: dict[int, float], base: dict[int, float]) -> dict | None:
+  """`tuned` against `base` (values per seed) over the seeds both have: the mean
+  of the per-seed difference, its sd, and the seeds `tuned` wins."""
+  seeds = sorted(set(tuned) & set(base))
+  if not seeds:
+    return None
+  d = np.array([tuned[s] - base[s] for s in seeds])
+  return {"seeds": seeds, "gain": float(d.mean()), "gain_sd": _spread(d),
+          "wins": int((d > 0).sum())}
+
+
 def paired(runs: list[dict], key: str = "mcc") -> dict | None:
   """Fine-tuned against scratch over the seeds both have finished."""
   tuned = {r["seed"]: r[key] for r in runs if r["ablation"] == "both"}
   scratch = {r["seed"]: r[key] for r in runs if r["ablation"] == "scratch"}
-  seeds = sorted(set(tuned) & set(scratch))
-  if not seeds:
+  gain = paired_gain(tuned, scratch)
+  if gain is None:
     return None
-  a = np.array([tuned[s] for s in seeds])
-  b = np.array([scratch[s] for s in seeds])
-  spread = (lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0)
-  return {"seeds": seeds, key: float(a.mean()), f"{key}_sd": spread(a),
-          f"{key}_scratch": float(b.mean()), f"{key}_scratch_sd": spread(b),
-          "gain": float((a - b).mean()), "gain_sd": spread(a - b),
-          "wins": int((a > b).sum()),
+  a = np.array([tuned[s] for s in gain["seeds"]])
+  b = np.array([scratch[s] for s in gain["seeds"]])
+  return {"seeds": gain["seeds"], key: float(a.mean()), f"{key}_sd": _spread(a),
+          f"{key}_scratch": float(b.mean()), f"{key}_scratch_sd": _spread(b),
+          "gain": gain["gain"], "gain_sd": gain["gain_sd"], "wins": gain["wins"],
           "steps": float(np.mean([r["steps"] for r in runs if r["ablation"] == "both"])),
           "steps_scratch": float(np.mean([r["steps"] for r in runs
                                           if r["ablation"] == "scratch"])),

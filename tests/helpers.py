@@ -142,6 +142,35 @@ def alive(pid: int) -> bool:
     return False
 
 
+def _children_by_parent() -> dict[int, list[int]]:
+  """Every process's children, from one pass over /proc."""
+  children: dict[int, list[int]] = {}
+  for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+      with open(f"/proc/{entry}/stat") as handle:
+        parent = int(handle.read().split(") ")[1].split()[1])
+    except OSError:
+      continue
+    children.setdefault(parent, []).append(int(entry))
+  return children
+
+
+def children(pid: int) -> list[int]:
+  """The processes whose parent is `pid`."""
+  return _children_by_parent().get(pid, [])
+
+
+def descendants(pid: int) -> list[int]:
+  """The children of `pid`, their children, and so on."""
+  tree = _children_by_parent()
+  found, todo = [], [pid]
+  while todo:
+    for child in tree.get(todo.pop(), []):
+      found.append(child)
+      todo.append(child)
+  return found
+
+
 def wait_for(condition, timeout=240, what="condition") -> None:
   deadline = time.time() + timeout
   while time.time() < deadline:

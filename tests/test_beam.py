@@ -33,8 +33,8 @@ from gslm_keras.errors import ConfigError, InputError  # noqa: E402
 from gslm_keras.features import parse_specs  # noqa: E402
 
 from conftest import GENOMES, PROM_DIR, REPO, read_column  # noqa: E402
-from helpers import (alive, assert_same_data, leftovers, specs, wait_for,  # noqa: E402
-                     write_table)
+from helpers import (alive, assert_same_data, descendants, leftovers, specs,  # noqa: E402
+                     wait_for, write_table)
 
 
 def both(tmp_path, make_config, options=None):
@@ -276,23 +276,6 @@ def test_bad_record_same_error_nothing_written_then_the_same_data(tmp_path):
                    build_on_beam(config(str(tmp_path / "beam"))))
 
 
-def _descendants(pid: int) -> list[int]:
-  children: dict[int, list[int]] = {}
-  for entry in filter(str.isdigit, os.listdir("/proc")):
-    try:
-      with open(f"/proc/{entry}/stat") as handle:
-        parent = int(handle.read().split(") ")[1].split()[1])
-    except OSError:
-      continue
-    children.setdefault(parent, []).append(int(entry))
-  found, todo = [], [pid]
-  while todo:
-    for child in children.get(todo.pop(), []):
-      found.append(child)
-      todo.append(child)
-  return found
-
-
 @pytest.mark.slow
 def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
   """The command line on the bundled promoter data (4,904 rows), the DirectRunner
@@ -314,7 +297,7 @@ def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_pat
     return bool(work) and any((work[0] / ".beam" / "shards").glob("*"))
 
   wait_for(writing, 300, "shards being written")
-  workers = _descendants(build.pid)
+  workers = descendants(build.pid)
   build.kill()
   build.wait()
   wait_for(lambda: not any(alive(p) for p in workers), 30, "the workers to die")

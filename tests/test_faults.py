@@ -24,7 +24,7 @@ import pytest
 from gslm_keras.io.outputs import OutputLock
 
 from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
-from helpers import alive as _alive, wait_for as _wait_for, write_table
+from helpers import alive as _alive, children, wait_for as _wait_for, write_table
 
 PY = sys.executable
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -62,19 +62,6 @@ def litter(parent) -> list[str]:
   return sorted(name for name in os.listdir(parent) if name.startswith(".")
                 and any(f".{kind}" in name for kind in
                         ("building", "exporting", "tmp", "body", "old", "next", "lock")))
-
-
-def _children(pid: int) -> list[int]:
-  found = []
-  for entry in os.listdir("/proc"):
-    if entry.isdigit():
-      try:
-        with open(f"/proc/{entry}/stat") as handle:
-          if int(handle.read().split(") ")[1].split()[1]) == pid:
-            found.append(int(entry))
-      except OSError:
-        pass
-  return found
 
 
 @contextlib.contextmanager
@@ -224,10 +211,10 @@ def test_a_killed_overwrite_build_leaves_the_old_dataset_and_no_orphans(
 
   def writing():
     work = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.building-")]
-    return work and len(list(work[0].glob(".*.tmp"))) >= 2 and len(_children(build.pid)) >= 2
+    return work and len(list(work[0].glob(".*.tmp"))) >= 2 and len(children(build.pid)) >= 2
 
   _wait_for(writing, what="shards being written by worker processes")
-  workers = _children(build.pid)
+  workers = children(build.pid)
   build.send_signal(signal.SIGKILL)
   build.wait()
   _wait_for(lambda: not any(_alive(p) for p in workers), timeout=10,
