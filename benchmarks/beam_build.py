@@ -43,6 +43,7 @@ ENGINES = {
                "multi_processing --direct_num_workers=2"],
 }
 HUMAN_GENOME_BASES = 3.1e9
+INPUT_NAMES = ("labelled_x1", "labelled_x10", "corpus")  # The keys of `inputs`.
 
 
 def corpus_inputs(shared: str) -> list[str]:
@@ -188,7 +189,7 @@ def markdown(results: dict) -> str:
            "processes, summed.\n"]
   for name, run in results.get("earlier_runs", {}).items():
     lines.append(f"`{name}` is from an earlier run: {run['date']}, `{run['command']}`.\n")
-  for name in ("labelled_x1", "labelled_x10", "corpus"):
+  for name in INPUT_NAMES:
     if name not in results:
       continue
     engines = results[name]
@@ -236,21 +237,20 @@ def main() -> None:
     common.write_results(args.output, results, markdown(results))
     return
   results = common.header("benchmarks.beam_build")
+  wanted = args.inputs.split(",")
   if os.path.exists(args.output):  # Inputs not run this time keep their results.
     with open(args.output) as handle:
       earlier = json.load(handle)
-    results.update({key: value for key, value in earlier.items()
-                    if key in ("labelled_x1", "labelled_x10", "corpus")
-                    and key not in args.inputs.split(",")})
+    kept = [name for name in INPUT_NAMES if name in earlier and name not in wanted]
+    results.update({name: earlier[name] for name in kept})
     previous = earlier.get("earlier_runs", {})
     results["earlier_runs"] = {
-        key: previous.get(key, {"date": earlier["date"], "command": earlier["command"]})
-        for key in results if key in ("labelled_x1", "labelled_x10", "corpus")
-        and key not in args.inputs.split(",")}
+        name: previous.get(name, {"date": earlier["date"], "command": earlier["command"]})
+        for name in kept}
   workdir = tempfile.mkdtemp(prefix="beam_build_")
   try:
     for name, build_args in inputs(args.shared_data, workdir).items():
-      if name not in args.inputs.split(","):
+      if name not in wanted:
         continue
       results[name] = {}
       for engine, engine_args in ENGINES.items():

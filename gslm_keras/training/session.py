@@ -17,6 +17,7 @@ from gslm_keras.errors import ConfigError, DatasetError, GslmError
 from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
 from gslm_keras.io.outputs import apply_umask, hidden_name, swap_into_place
 from gslm_keras.run_dir import RunDir
+from gslm_keras.training import card
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan, make_plan
 
@@ -265,8 +266,6 @@ def finish(config: TrainConfig, run: RunDir, info: DatasetInfo, steps: int
            ) -> dict[str, dict]:
   """What every trained model ends with: its saved model evaluated on each of
   `config.evaluate_splits`, then its model card. Returns the metrics per split."""
-  from gslm_keras.training import card
-
   metrics = evaluate_splits(config, run, info)
   write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
   return metrics

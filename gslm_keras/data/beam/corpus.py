@@ -5,7 +5,8 @@
 Each input file is read by one worker (the genome of BED inputs opened once per
 worker in `setup`); its sequences (whole chromosomes for a genome) are spread
 over the workers, which cut them into windows with the streaming builder's
-`tiling.tile` (the exclusion index built once per worker in `setup`). Splits are
+window loop (`tiling.tile_piece`; the exclusion index built once per worker in
+`setup`). Splits are
 by seeded blocks, so no record needs another's place in the input. A sequence
 longer than a million bases is cut into pieces (each with the bases its last
 windows reach into), so a chromosome is tiled by many workers at once.
