@@ -4,8 +4,11 @@ r"""The fault cases of tests/test_faults.py, run and written down.
 
 Runs every test of tests/test_faults.py (slow ones included) and writes one row
 per case tried, with the outcome the test checked, under the machine, date and
-command. A failing case fails the command: the page only ever lists outcomes
-that held.
+command, and the cases counted by how they ended: held (the work done, nothing
+lost), clear error (exit 1, one line naming what and what to do, nothing
+written), traceback, bad input accepted, data lost. A test fails on any of the
+last three, and a failing case fails the command: the page only ever lists
+outcomes that held, so those columns are 0 by construction of a passing run.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ def main():
       "Each row is a case of `tests/test_faults.py` (run in CI, slow ones with `pytest -m "
       "slow`); the outcome column is what the test asserts, so every row held in this run. "
       "`one line` means: exit status 1, exactly one `error: ...` line on stderr, no "
-      "traceback.", "", rows])
+      "traceback. A case is counted `held` when the work was done with nothing lost, "
+      "`clear error` when it was refused in one line with nothing written.", "", rows])
   common.write_results(os.path.splitext(args.output)[0] + ".json",
                        {**header, "table": rows}, text)
   print(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shlex
 import sys
@@ -19,6 +20,11 @@ from gslm_keras.startup import quiet_tensorflow
 def command_line(module: str) -> str:
   """The command that ran this process, re-runnable from the same directory."""
   return " ".join(["python", "-m", module, shlex.join(sys.argv[1:])]).strip()
+
+
+def quoted(path: str) -> str:
+  """A path as a shell reads it back (spaces, quotes), for printed commands."""
+  return shlex.quote(path)
 
 
 def require(*holders) -> None:
@@ -66,6 +72,26 @@ def describe_library_error(error: BaseException) -> str | None:
   return None
 
 
+class _PlainFormatter(logging.Formatter):
+  """Log lines as a person reads them on a terminal: the message, with `warning:`
+  in front of warnings; absl's `I1205 10:00:29.810968 1398... fit.py:159]`
+  prefix stays in logs that go to a file or a pipe."""
+
+  def format(self, record):
+    text = super().format(record)
+    if record.levelno >= logging.WARNING:
+      return f"{record.levelname.lower()}: {text}"
+    return text
+
+
+def plain_logs_on_a_terminal() -> None:
+  """Plain log lines when stderr is a terminal (see `_PlainFormatter`)."""
+  from absl import logging as absl_logging
+
+  if sys.stderr.isatty():
+    absl_logging.get_absl_handler().setFormatter(_PlainFormatter("%(message)s"))
+
+
 def _unexpected(error: BaseException) -> str:
   """Writes the traceback of a bug to a file; the one line that names it."""
   fd, path = tempfile.mkstemp(prefix="gslm_keras-error-", suffix=".txt")
@@ -92,6 +118,7 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
   def guarded(argv):
     if len(argv) > 1 + positional:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1 + positional:])}")
+    plain_logs_on_a_terminal()
     try:
       main(argv)
     except GslmError as error:

@@ -41,6 +41,9 @@ _LENGTH_MISMATCH = flags.DEFINE_enum(
     "the model's window: follow the training dataset's length rule (crop or pad where "
     "it did, refuse where it was error or skip), or crop / pad it anyway. Adjusted "
     "rows say so in column length_adjustment and are counted.")
+_OVERWRITE = flags.DEFINE_boolean(
+    "overwrite", False, "Replace an existing --output (and its side files: rejects, "
+    "summary); without it an existing output is refused, as every tool does.")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -60,7 +63,8 @@ def main(argv):
                        coordinate_columns=coordinates,
                        unknown_letters=_UNKNOWN_LETTERS.value,
                        on_error=_ON_ERROR.value, progress_seconds=_PROGRESS_SECONDS.value,
-                       length_mismatch=_LENGTH_MISMATCH.value)
+                       length_mismatch=_LENGTH_MISMATCH.value,
+                       overwrite=_OVERWRITE.value)
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
   moved = stats.get("feature_shift", {}).get("moved")

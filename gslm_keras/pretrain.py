@@ -79,8 +79,9 @@ def main(argv):
   print(f"\nModel:        {d}/model.keras\n"
         f"Model card:   {d}/MODEL_CARD.md\n"
         f"Metrics:      {d}/metrics/\n"
-        f"TensorBoard:  tensorboard --logdir {d}/logs\n"
-        f"Re-run:       python -m gslm_keras.pretrain --flagfile={d}/train.flags")
+        f"TensorBoard:  tensorboard --logdir {cli.quoted(d + '/logs')}\n"
+        "Re-run:       python -m gslm_keras.pretrain "
+        f"--flagfile={cli.quoted(d + '/train.flags')}")
 
 
 def run():

@@ -59,6 +59,9 @@ _ANCHOR = flags.DEFINE_enum(
     "(a --variants table) the context sequence itself as the window with the allele "
     "edited in place: for models trained on element-anchored windows, e.g. promoters "
     "around their TSS.")
+_OVERWRITE = flags.DEFINE_boolean(
+    "overwrite", False, "Replace existing --output files (and their side files: "
+    "rejects, summary); without it an existing output is refused, as every tool does.")
 _PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
                                        "Seconds between progress lines.")
 
@@ -74,6 +77,7 @@ def main(argv):
       strand_average=_STRAND_AVERAGE.value, ref_mismatch=_REF_MISMATCH.value,
       provided_policy=_PROVIDED_POLICY.value, on_error=_ON_ERROR.value,
       progress_seconds=_PROGRESS_SECONDS.value, anchor=_ANCHOR.value,
+      overwrite=_OVERWRITE.value,
       command=cli.command_line("gslm_keras.score_variants")))
   skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items()) or "none"
   print(f"{stats['variants']} variants scored in {stats['seconds']:.1f} s "

@@ -58,6 +58,30 @@ def quiet_tensorflow() -> None:
         print("\n".join(kept), file=sys.stderr)
 
 
+def _prctl():
+  import ctypes
+
+  return ctypes.CDLL(None).prctl
+
+
+def die_with_parent_hook():
+  """A `preexec_fn` for `subprocess.Popen` (Linux): the child is killed when the
+  thread that started it ends, its process killed or not. The C function is
+  looked up here, in the parent: the hook itself only calls it."""
+  if not sys.platform.startswith("linux"):
+    return None
+  import signal
+
+  prctl, parent = _prctl(), os.getpid()
+
+  def hook():
+    prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # The parent died before the request took effect.
+      os._exit(1)
+
+  return hook
+
+
 def worker_start(parent: int) -> None:
   """Initializer of worker processes: killed when `parent` dies, and TensorFlow
   loaded as quietly as in the parent.

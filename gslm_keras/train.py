@@ -231,8 +231,9 @@ def main(argv):
         f"Metrics:      {d}/metrics/\n"
         f"Plots:        {d}/plots/\n"
         f"Predictions:  {d}/predictions/\n"
-        f"TensorBoard:  tensorboard --logdir {d}/logs\n"
-        f"Re-run:       python -m gslm_keras.train --flagfile={d}/train.flags")
+        f"TensorBoard:  tensorboard --logdir {cli.quoted(d + '/logs')}\n"
+        "Re-run:       python -m gslm_keras.train "
+        f"--flagfile={cli.quoted(d + '/train.flags')}")
 
 
 def run():

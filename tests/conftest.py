@@ -70,15 +70,22 @@ def ambiguous_sequences(real_sequences) -> list[str]:
 FAULT_CASES: list[dict] = []
 
 
+# How a case ended, as the report counts it. A test that passed saw "held" (the
+# work done, nothing lost) or "clear error" (exit 1, one line, nothing written);
+# tracebacks, bad input accepted and data lost are what its assertions fail on.
+FAULT_KINDS = ("held", "clear error", "traceback", "bad input accepted", "data lost")
+
+
 @pytest.fixture
 def fault_log(request):
-  """record(case, outcome): one row of the fault report."""
+  """record(case, outcome, kind): one row of the fault report."""
 
-  def record(case: str, outcome: str) -> None:
+  def record(case: str, outcome: str, kind: str = "held") -> None:
+    assert kind in FAULT_KINDS[:2], kind
     # Temporary paths say nothing to a reader of the report.
     outcome = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/\s]+/", "<tmp>/", outcome)
     FAULT_CASES.append({"test": request.node.originalname, "case": case,
-                        "outcome": outcome})
+                        "outcome": outcome, "kind": kind})
 
   return record
 
@@ -87,9 +94,13 @@ def pytest_sessionfinish(session, exitstatus):
   path = os.environ.get("GSLM_FAULTS_REPORT")
   if not path or not FAULT_CASES:
     return
-  lines = ["| case | outcome (checked by the test) | test |", "|---|---|---|"]
+  counts = [sum(case["kind"] == kind for case in FAULT_CASES) for kind in FAULT_KINDS]
+  lines = ["| cases | " + " | ".join(FAULT_KINDS) + " |",
+           "|---|" + "---|" * len(FAULT_KINDS),
+           f"| {len(FAULT_CASES)} | " + " | ".join(map(str, counts)) + " |", "",
+           "| case | kind | outcome (checked by the test) | test |", "|---|---|---|---|"]
   for case in FAULT_CASES:
     outcome = case["outcome"].replace("|", "\\|").replace("\n", " ")
-    lines.append(f"| {case['case']} | {outcome} | `{case['test']}` |")
+    lines.append(f"| {case['case']} | {case['kind']} | {outcome} | `{case['test']}` |")
   with open(path, "w") as handle:
     handle.write("\n".join(lines) + "\n")

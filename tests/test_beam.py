@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -280,8 +281,9 @@ def test_bad_record_same_error_nothing_written_then_the_same_data(tmp_path):
 def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
   """The command line on the bundled promoter data (4,904 rows), the DirectRunner
   with two worker processes, killed with SIGKILL while shards are written: no
-  dataset, the workers die with the build, and the next run removes the leftovers
-  and writes the records of an uninterrupted (streaming) build, byte for byte."""
+  dataset, the workers die with the build at once and quietly (no gRPC traceback on
+  the terminal they share), and the next run removes the leftovers and writes the
+  records of an uninterrupted (streaming) build, byte for byte."""
   big = PROM_DIR / "train.csv"
   out = tmp_path / "ds"
   command = [sys.executable, "-m", "gslm_keras.build_dataset", f"--input={big}",
@@ -289,8 +291,8 @@ def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_pat
              "--records_per_shard=400", f"--output_dir={out}", "--engine=beam",
              "--beam_pipeline_options=--direct_running_mode=multi_processing "
              "--direct_num_workers=2"]
-  build = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+  terminal = open(tmp_path / "terminal.txt", "w")
+  build = subprocess.Popen(command, cwd=REPO, stdout=terminal, stderr=terminal)
 
   def writing():
     work = [p for p in tmp_path.iterdir() if p.name.startswith(".ds.building-")]
@@ -300,7 +302,13 @@ def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_pat
   workers = descendants(build.pid)
   build.kill()
   build.wait()
+  killed = time.monotonic()
   wait_for(lambda: not any(alive(p) for p in workers), 30, "the workers to die")
+  assert time.monotonic() - killed < 3, "the workers outlived the driver"
+  time.sleep(2)  # What a surviving worker would print, it has printed by now.
+  terminal.close()
+  said = (tmp_path / "terminal.txt").read_text()
+  assert "Traceback" not in said and "grpc" not in said.lower(), said[-3000:]
   assert not out.exists()
   assert any(".building-" in name for name in os.listdir(tmp_path))
   again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)

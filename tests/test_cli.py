@@ -114,3 +114,41 @@ def test_quiet_logs_and_progress_with_an_estimate(tmp_path):
   assert progress, result.stderr[-2000:]
   assert any("% " in l or "%," in l for l in progress) and any(" left" in l
                                                                for l in progress)
+
+
+def test_log_lines_are_plain_on_a_terminal():
+  import logging
+
+  from gslm_keras.cli import _PlainFormatter
+
+  formatter = _PlainFormatter("%(message)s")
+
+  def record(level, message):
+    return logging.LogRecord("absl", level, "fit.py", 159, message, (), None)
+
+  assert formatter.format(record(logging.INFO, "Training 29 steps")) == "Training 29 steps"
+  assert formatter.format(record(logging.WARNING, "no dev split")) == "warning: no dev split"
+
+
+def test_training_progress_inside_segments(caplog):
+  import logging
+
+  from gslm_keras.training.callbacks import StepProgress
+
+  progress = StepProgress(segment_steps=10, total_steps=40, initial_segment=1,
+                          freeze_steps=25, every=0.0)
+  progress.on_train_begin()
+  with caplog.at_level(logging.INFO):
+    for segment in (1, 2):
+      progress.on_epoch_begin(segment)
+      for batch in range(10):
+        progress.on_train_batch_end(batch, {"loss": 0.5})
+  lines = [r.getMessage() for r in caplog.records]
+  steps = [l for l in lines if l.startswith(("1 steps", "20 steps"))]
+  assert steps[0].startswith("1 steps (") and "3%" in steps[0] and "left: step 11/40, " \
+      "loss 0.5000" in steps[0]
+  assert steps[-1].startswith("20 steps (") and "67%" in steps[-1] and "step 30/40" in \
+      steps[-1]
+  released = [l for l in lines if "released" in l]
+  assert released == ["Step 25: the sequence backbone is released (frozen for the first "
+                      "25 steps) and trains from here on"]

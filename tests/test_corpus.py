@@ -206,7 +206,7 @@ def _cli(*args):
 
 
 @pytest.mark.parametrize("case", ["all_n", "too_short", "missing_exclude", "dir_exclude",
-                                  "binary_exclude"])
+                                  "binary_exclude", "all_excluded"])
 def test_bad_corpus_input_is_one_line_and_leaves_nothing(tmp_path, case):
   fasta = tmp_path / "in.fa"
   fasta.write_text(">a\n" + ("N" * 500 if case == "all_n" else "ACGT" * 10) + "\n"
@@ -214,7 +214,7 @@ def test_bad_corpus_input_is_one_line_and_leaves_nothing(tmp_path, case):
   binary = tmp_path / "binary.fa"
   binary.write_bytes(bytes(range(256)) * 4)
   exclude = {"missing_exclude": str(tmp_path / "nope.csv"), "dir_exclude": str(tmp_path),
-             "binary_exclude": str(binary)}.get(case)
+             "binary_exclude": str(binary), "all_excluded": str(fasta)}.get(case)
   out = tmp_path / "out"
   args = ["--task=unlabelled", f"--input={fasta}", "--length=100", f"--output_dir={out}",
           "--num_workers=1"] + ([f"--exclude={exclude}"] if exclude else [])
@@ -225,9 +225,13 @@ def test_bad_corpus_input_is_one_line_and_leaves_nothing(tmp_path, case):
   expected = {"all_n": "5 too many n", "too_short": "1 shorter than the length",
               "missing_exclude": "exclusion file not found",
               "dir_exclude": "is a directory",
-              "binary_exclude": "cannot read the exclusion file"}[case]
+              "binary_exclude": "cannot read the exclusion file",
+              # The advice follows the counts: the windows were excluded, not short.
+              "all_excluded": "excluded); every window shares a 32-base stretch with an "
+                              "--exclude sequence"}[case]
   assert expected in lines[0] and str(fasta if "exclude" not in case else exclude) in (
-      lines[0])
+      lines[0]), lines[0]
+  assert case != "all_excluded" or "shorter --length" not in lines[0]
   assert not out.exists()
   assert not [p for p in os.listdir(tmp_path) if p.startswith(".out")]
 

@@ -109,6 +109,8 @@ def tiny_model(splice_data, tmp_path_factory):
   result = _run("gslm_keras.train", *TINY, f"--data_dir={splice_data}",
                 f"--model_dir={out}", "--epochs=1")
   assert result.returncode == 0, result.stderr
+  # No error-level line from oneDNN (an int32 matrix product, now avoided).
+  assert "oneDNN" not in result.stderr and "E0000" not in result.stderr, result.stderr
   return out
 
 
@@ -137,7 +139,7 @@ def test_two_builds_into_one_directory(big_csv, tmp_path, fault_log):
   assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
   assert (out / "dataset_info.json").exists() and litter(tmp_path) == []
   fault_log("two `build_dataset` into one directory at once",
-            f"the second exits 1 at once: `{line[:160]}...`; the first completes")
+            f"the second exits 1 at once: `{line[:160]}...`; the first completes", kind="clear error")
 
 
 @pytest.mark.parametrize("tool", ["build_dataset", "train", "evaluate", "export",
@@ -167,7 +169,7 @@ def test_every_tool_refuses_an_output_being_written(tool, splice_data, tiny_mode
     line = one_line_error(_run(f"gslm_keras.{tool}", *args))
   assert f"is being written by another process (pid {os.getpid()} on " in line, line
   fault_log(f"`{tool}` while another process holds its output",
-            "exits 1 at once naming the holder (pid, host, start time, command)")
+            "exits 1 at once naming the holder (pid, host, start time, command)", kind="clear error")
 
 
 def _variant_table(tmp_path) -> pathlib.Path:
@@ -298,14 +300,14 @@ def test_a_killed_prediction_leaves_the_old_output(tiny_model, tmp_path, fault_l
           "--batch_size=64")
   assert _run(*args, f"--input={big}").returncode == 0
   before = out.read_bytes()
-  process = _start(*args, f"--input={big}")
+  process = _start(*args, f"--input={big}", "--overwrite")
   _wait_for(lambda: any(".p.tsv.body-" in p.name for p in tmp_path.iterdir()),
             what="the prediction's body file")
   time.sleep(0.5)
   process.send_signal(signal.SIGKILL)
   process.wait()
   assert out.read_bytes() == before
-  assert _run(*args, f"--input={big}").returncode == 0
+  assert _run(*args, f"--input={big}", "--overwrite").returncode == 0
   assert litter(tmp_path) == []
   fault_log("`predict` killed with SIGKILL half-way through 63,700 sequences",
             "the previous output stays byte-identical; the next run removes the partial "
@@ -334,7 +336,7 @@ def test_a_read_only_output(splice_data, tiny_model, query_fasta, tmp_path, faul
     assert os.listdir(ro) == []
   fault_log("build, train, predict, export into a read-only filesystem",
             "one line each: `error: <path>: the filesystem is read-only: write somewhere "
-            "else`, exit 1, nothing written")
+            "else`, exit 1, nothing written", kind="clear error")
 
 
 def test_a_full_disk(big_csv, tiny_model, query_fasta, tmp_path, fault_log):
@@ -361,7 +363,7 @@ def test_a_full_disk(big_csv, tiny_model, query_fasta, tmp_path, fault_log):
     assert keep.read_text() == "earlier content\n"
   fault_log("build_dataset and predict onto a full filesystem (1 MB tmpfs)",
             f"one line each (`{line[:110]}...`), exit 1; no partial output, earlier files "
-            "untouched")
+            "untouched", kind="clear error")
 
 
 # -- damaged and bad inputs ------------------------------------------------------------
@@ -401,7 +403,7 @@ def test_an_edited_manifest(case, edit, expected, splice_data, tiny_model, tmp_p
   line = one_line_error(_run("gslm_keras.evaluate", f"--model_dir={run}",
                              f"--data_dir={data}"))
   assert expected in line, line
-  fault_log(f"`evaluate` on a manifest with {case}", f"`{line[:150]}`")
+  fault_log(f"`evaluate` on a manifest with {case}", f"`{line[:150]}`", kind="clear error")
 
 
 def test_malformed_genbank(tmp_path, fault_log):
@@ -420,7 +422,7 @@ def test_malformed_genbank(tmp_path, fault_log):
                                f"--output_dir={tmp_path / 'out'}"))
     assert f"{path}, record 1 'NC_005816.1'" in line and expected in line, line
     fault_log(f"GenBank {'cut inside ORIGIN' if path == cut else 'with a bad CDS location'}",
-              f"`{line[len('error: ') + len(str(path)):][:140]}`")
+              f"`{line[len('error: ') + len(str(path)):][:140]}`", kind="clear error")
 
 
 def test_malformed_vcf_lines(tiny_model, tmp_path, fault_log):
@@ -441,7 +443,7 @@ def test_malformed_vcf_lines(tiny_model, tmp_path, fault_log):
                                f"--vcf={vcf}", f"--reference={reference}",
                                f"--output={tmp_path / 's.tsv'}", "--ref_mismatch=flag"))
     assert expected in line, line
-    fault_log(f"a VCF line with {case}", f"`{line[len('error: '):][:140]}`")
+    fault_log(f"a VCF line with {case}", f"`{line[len('error: '):][:140]}`", kind="clear error")
   # With --on_error=skip the good records are scored, the bad ones listed.
   vcf = tmp_path / "mixed.vcf"
   vcf.write_text(header + "chr1\t0\ta\tN\tG\t.\t.\t.\n"
@@ -470,7 +472,7 @@ def test_letters_outside_iupac_are_refused_everywhere(tiny_model, tmp_path, faul
                                       f"--output={tmp_path / 's.tsv'}"))
   assert "v.tsv, line 2: character 'X' at position 21 of the sequence" in line_variants
   fault_log("a letter outside IUPAC to `interpret ism` and in a variants table",
-            "refused with the record named, as the dataset builder does")
+            "refused with the record named, as the dataset builder does", kind="clear error")
 
 
 def test_another_length_follows_the_rule_or_the_flag(tiny_model, tmp_path, fault_log):
@@ -503,7 +505,7 @@ def test_another_length_follows_the_rule_or_the_flag(tiny_model, tmp_path, fault
             "model whose dataset rule was `error`",
             "refused with the record and `--length_mismatch=adjust` named; with the flag, "
             "cropped / padded and every row marked (`length_adjustment`), counted in "
-            "the header and the log")
+            "the header and the log", kind="clear error")
 
 
 def test_one_bad_record_does_not_cost_the_others(tiny_model, tmp_path, fault_log):
@@ -540,3 +542,375 @@ def test_long_cells_and_the_umask(tmp_path, fault_log):
   assert oct((tmp_path / "ds").stat().st_mode & 0o777) == "0o755"
   fault_log("a CSV cell of 160,000 bases; umask 022",
             "read (the CSV field limit is lifted); the dataset directory is 0755, not 0700")
+
+
+# -- links: nothing followed into someone else's file ------------------------------
+
+
+def _plant(link, victim_text="someone else's file\n"):
+  """A victim file outside the output's folder and a link to it at `link`."""
+  victim = link.parent.parent / f"victim-{link.name.strip('.')}"
+  victim.write_text(victim_text)
+  link.symlink_to(victim)
+  return victim
+
+
+def test_a_link_at_the_lock_is_refused_not_followed(tmp_path, fault_log):
+  out = tmp_path / "out" / "ds"
+  out.parent.mkdir()
+  victim = _plant(out.parent / ".ds.lock")
+  line = one_line_error(_run("gslm_keras.build_dataset",
+                             "--flagfile=datasets/splice_statlog/build.flags",
+                             f"--output_dir={out}", "--num_workers=1"))
+  assert "a symbolic link stands where gslm_keras writes the lock of" in line, line
+  assert victim.read_text() == "someone else's file\n" and not out.exists()
+  assert (out.parent / ".ds.lock").is_symlink()  # Left as it was.
+  fault_log("a symbolic link planted at the lock `.ds.lock` of `build_dataset`",
+            f"refused: `{line[len('error: '):][:150]}...`; the file it points to is "
+            "untouched (every tool shares this lock)", kind="clear error")
+
+
+def _write_table(out, victim_dir):
+  from gslm_keras.io.tables import Rejects, TableWriter
+  from gslm_keras.errors import InputError
+
+  # The body's name was `.<name>.body-<pid>` before: a link there was followed.
+  for name in (out.name, f".{out.name}.body-{os.getpid()}", f"{out.name}.rejects.tsv"):
+    _plant(out.parent / name)
+  rejects = Rejects(str(out), "skip")
+  rejects.handle(InputError("bad", path="in.fa", record="record 1"))
+  with TableWriter(str(out), ["a"]) as writer:
+    writer.write([{"a": 1}])
+  rejects.close(True)
+  return [out, out.parent / f"{out.name}.rejects.tsv"]
+
+
+def _write_parquet(out, victim_dir):
+  from gslm_keras.io.tables import TableWriter
+
+  out = out.with_suffix(".parquet")
+  _plant(out.parent / f"{out.name}.summary.json")
+  writer = TableWriter(str(out), ["a"])
+  writer.write([{"a": 1}])
+  writer.close(True, summary={"rows": 1})
+  return [out, out.parent / f"{out.name}.summary.json"]
+
+
+def _write_model(out, victim_dir):
+  import keras
+
+  from gslm_keras.io.model_files import save_model
+
+  path = out.parent / "model.keras"
+  _plant(path)
+  save_model(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), str(path))
+  return [path]
+
+
+def _write_files(out, victim_dir):
+  from matplotlib.figure import Figure
+
+  from gslm_keras.evaluation.plots import _save
+  from gslm_keras.io.files import save_npz, write_json_atomic, write_text_atomic
+
+  paths = [out.parent / name for name in ("a.npz", "m.json", "card.md", "plot.png")]
+  for path in paths:
+    _plant(path)
+  save_npz(str(paths[0]), x=np.arange(3))
+  write_json_atomic(str(paths[1]), {"a": 1})
+  write_text_atomic(str(paths[2]), "text")
+  figure = Figure()
+  figure.subplots().plot([0, 1])
+  _save(figure, str(paths[3]))
+  return paths
+
+
+def _overwriting_run(out, victim_dir):
+  from gslm_keras.io.files import UnsafePathError
+  from gslm_keras.training.config import TrainConfig
+  from gslm_keras.training.session import prepare_run
+
+  run = out.parent / "run"
+  run.mkdir()
+  (run / "model.keras").write_text("a finished run")
+  (out.parent / ".run.next").symlink_to(victim_dir, target_is_directory=True)
+  config = TrainConfig.create(data_dir=str(out.parent), model_dir=str(run),
+                              overwrite=True)
+  with pytest.raises(UnsafePathError, match="a symbolic link stands where gslm_keras "
+                                            "writes an overwriting run"):
+    prepare_run(config, lambda r: r.backup)
+  return []
+
+
+def _interrupted_swap(out, victim_dir):
+  from gslm_keras.io.outputs import sweep
+
+  (out.parent / ".ds.old-123").symlink_to(victim_dir, target_is_directory=True)
+  sweep(str(out.parent / "ds"))  # The output is missing: an .old would be restored.
+  assert not (out.parent / "ds").exists() and not (out.parent / ".ds.old-123").exists()
+  return []
+
+
+def _beam_results(out, victim_dir):
+  from gslm_keras.data.beam import common
+  from gslm_keras.io.files import UnsafePathError
+
+  work = out.parent / "work"
+  work.mkdir()
+  made = pathlib.Path(common.results_folder(str(work)))
+  assert oct(made.stat().st_mode & 0o777) == "0o700"
+  planted = out.parent / "planted"
+  planted.mkdir()
+  (planted / "results").write_bytes(b"not a pickle of ours")
+  planted.chmod(0o777)
+  (out.parent / "linked").symlink_to(victim_dir, target_is_directory=True)
+  for folder in (planted, out.parent / "linked"):
+    with pytest.raises(UnsafePathError, match="nothing in it is read"):
+      common.load(str(folder / "results"))
+  return []
+
+
+@pytest.mark.parametrize("kind,write", [
+    ("table and its body file", _write_table), ("Parquet table and its summary",
+                                                _write_parquet),
+    ("Keras model file (model.keras, best.keras)", _write_model),
+    ("npz, json, text and png files", _write_files),
+    ("overwriting run `.<model_dir>.next`", _overwriting_run),
+    ("interrupted swap `.<output>.old-*`", _interrupted_swap),
+    ("Beam results folder (unpickled by the driver)", _beam_results)])
+def test_no_link_beside_an_output_is_followed(kind, write, tmp_path, fault_log):
+  folder = tmp_path / "out"
+  folder.mkdir()
+  victim_dir = tmp_path / "victim_dir"
+  victim_dir.mkdir()
+  (victim_dir / "keep.txt").write_text("keep\n")
+  written = write(folder / "p.tsv", victim_dir)
+  for victim in tmp_path.glob("victim-*"):
+    assert victim.read_text() == "someone else's file\n", victim
+  assert sorted(p.name for p in victim_dir.iterdir()) == ["keep.txt"]
+  assert (victim_dir / "keep.txt").read_text() == "keep\n"
+  for path in written:  # The link was replaced by the output, not written through.
+    assert path.is_file() and not path.is_symlink(), path
+  fault_log(f"symbolic links planted at a {kind}",
+            "their targets untouched: files are written under a new name and renamed "
+            "over the link; links at our own hidden names are refused; a temporary "
+            "folder is read back only when private and the user's own")
+
+
+# -- damaged files: one line, what to do --------------------------------------------
+
+
+def _damaged_run(tiny_model, tmp_path, cut: bool = True):
+  import shutil
+
+  run = tmp_path / "damaged"
+  shutil.copytree(tiny_model, run)
+  data = (run / "model.keras").read_bytes()
+  (run / "model.keras").write_bytes(data[:len(data) // 2])
+  return run
+
+
+def test_a_truncated_model_file_is_named_with_what_to_do(tiny_model, splice_data,
+                                                         query_fasta, tmp_path,
+                                                         fault_log):
+  run = _damaged_run(tiny_model, tmp_path)
+  cases = {
+      "predict": ("gslm_keras.predict", f"--model={run}", f"--input={query_fasta}",
+                  f"--output={tmp_path / 'p.tsv'}"),
+      "evaluate": ("gslm_keras.evaluate", f"--model_dir={run}"),
+      "export": ("gslm_keras.export", f"--model_dir={run}",
+                 f"--export_base={tmp_path / 'exp'}", "--model_name=m"),
+      "train --init_from": ("gslm_keras.train", *TINY, f"--data_dir={splice_data}",
+                            f"--model_dir={tmp_path / 'new'}", f"--init_from={run}"),
+  }
+  for tool, args in cases.items():
+    line = one_line_error(_run(*args))
+    assert f"{run}/model.keras: damaged or not a Keras model file" in line, (tool, line)
+    assert "this is a bug" not in line
+  assert not (tmp_path / "p.tsv").exists() and not (tmp_path / "exp").exists()
+  # A refused --init_from leaves no run folder behind.
+  assert not (tmp_path / "new").exists()
+  fault_log("a truncated `model.keras` given to predict, evaluate, export and "
+            "`train --init_from`",
+            f"one line each: `{line[len('error: '):][:160]}...`; nothing written (no "
+            "empty run folder either)", kind="clear error")
+
+
+def test_a_model_with_python_code_is_refused_as_such(tmp_path, query_fasta, tiny_model,
+                                                     fault_log):
+  import shutil
+
+  import keras
+
+  run = tmp_path / "lambda"
+  shutil.copytree(tiny_model, run)
+  inputs = keras.Input((3,))
+  keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(
+      run / "model.keras")
+  line = one_line_error(_run("gslm_keras.predict", f"--model={run}",
+                             f"--input={query_fasta}", f"--output={tmp_path / 'p.tsv'}"))
+  assert "holds a Lambda layer, that is Python code, which gslm_keras refuses to run" \
+      in line, line
+  fault_log("a `model.keras` holding a Lambda layer (Python code)",
+            f"refused: `{line[len('error: '):][:150]}...`", kind="clear error")
+
+
+def test_a_damaged_backup_says_how_to_restart(splice_data, tmp_path, fault_log):
+  run = tmp_path / "run"
+  args = ("gslm_keras.train", *TINY, f"--data_dir={splice_data}", f"--model_dir={run}",
+          "--epochs=1")
+  # An unfinished run: its config and a backup, cut short.
+  first = _run(*args, "--checkpoint_every=5")
+  assert first.returncode == 0, first.stderr[-2000:]
+  (run / "model.keras").unlink()
+  (run / "MODEL_CARD.md").unlink()
+  backup = run / "checkpoints" / "backup"
+  backup.mkdir(parents=True)
+  (backup / "state.npz").write_bytes(b"PK\x03\x04 cut short")
+  line = one_line_error(_run(*args, "--checkpoint_every=5"))
+  assert f"{backup}/state.npz: damaged" in line and f"remove {backup} to train again " \
+      "from the beginning" in line, line
+  fault_log("a truncated backup `state.npz` on resume",
+            f"one line: `{line[len('error: '):][:170]}...`", kind="clear error")
+
+
+@pytest.mark.slow
+def test_a_full_disk_during_training_leaves_no_truncated_model(splice_data, tmp_path,
+                                                               fault_log):
+  # 450 kB: the backup and best.keras fit, the run's other files do not.
+  with _tmpfs(tmp_path / "full disk", size="450k") as full:
+    run = full / "run"
+    args = ("gslm_keras.train", *TINY, f"--data_dir={splice_data}", f"--model_dir={run}",
+            "--epochs=2")
+    line = one_line_error(_run(*args))
+    assert "disk is full" in line and str(full) in line, line
+    import zipfile
+
+    for path in run.rglob("*"):
+      assert ".tmp-" not in path.name, path  # Nothing half-written left behind.
+      if path.suffix in (".keras", ".npz"):
+        assert zipfile.is_zipfile(path), f"truncated: {path}"
+    subprocess.run(["mount", "-o", "remount,size=20m", str(full)], check=True)
+    again = _run(*args)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already holds a trained model" not in again.stderr
+    assert "oneDNN" not in again.stderr and "E0000" not in again.stderr
+    rerun = [l for l in again.stdout.splitlines() if l.startswith("Re-run:")][0]
+    import shlex
+
+    assert shlex.split(rerun)[-1] == f"--flagfile={run}/train.flags"  # Quoted: a space.
+    assert (run / "MODEL_CARD.md").exists() and not (run / "checkpoints" / "backup"
+                                                     ).exists()
+  fault_log("`train` onto a filesystem that fills up (450 kB tmpfs), then again with "
+            "room", f"one line naming the path (`{line[len('error: '):][:120]}...`); no "
+            "truncated model or backup under a final name; the same command then "
+            "finishes the run", kind="clear error")
+
+
+# -- what a language model's evaluate measures ----------------------------------------
+
+
+def test_a_language_model_measures_what_it_is_given(tmp_path, fault_log):
+  from gslm_keras.errors import InputError
+  from gslm_keras.evaluation.language import evaluate_language_model, record_windows
+
+  cases = {"junk.fa": (">a\nQZ!1\n", "character 'Q' at position 1 is not a IUPAC"),
+           "accents.fa": (">a\nACGTé\n", "character 'é' at position 5 is not a IUPAC"),
+           "x.fa": (">a\nACGTXACGT\n", "character 'X' at position 5 is not a IUPAC"),
+           "all_n.fa": (">a\nNNNNNNNNNNRY\n", "no position to score in 1 records of 12 "
+                                              "bases")}
+  for name, (text, expected) in cases.items():
+    (tmp_path / name).write_text(text)
+    with pytest.raises(InputError, match=expected):
+      evaluate_language_model("gslm-lm-multispecies", str(tmp_path / name),
+                              str(tmp_path / "r.json"))
+  line = one_line_error(_run("gslm_keras.evaluate", "--model_dir=gslm-lm-multispecies",
+                             f"--input={tmp_path / 'junk.fa'}",
+                             f"--output={tmp_path / 'r.json'}"))
+  assert "junk.fa, record 1 'a' (line 1): character 'Q'" in line
+  assert not (tmp_path / "r.json").exists()
+  # Every base of every record, each once: 251-base promoters, windows of 128.
+  assert record_windows(251, 128) == [(0, 0), (123, 5)]
+  assert record_windows(100, 128) == [(0, 0)] and record_windows(256, 128) == [(0, 0),
+                                                                              (128, 0)]
+  rows = read_column(PROM_DIR / "test.csv", limit=40)
+  (tmp_path / "prom.fa").write_text("".join(f">p{i}\n{s[:251]}\n" for i, s in
+                                            enumerate(rows)))
+  report = evaluate_language_model("gslm-lm-multispecies", str(tmp_path / "prom.fa"),
+                                   str(tmp_path / "prom.json"))
+  assert report["scored"]["bases"] == 40 * 251 and report["scored"]["windows"] == 80
+  assert 0.13 * 40 * 251 < report["positions"] < 0.17 * 40 * 251
+  fault_log("a language model's `evaluate --input` given junk text, non-ASCII, an X "
+            "among bases, an all-N file, and 251-base records",
+            "letters outside IUPAC refused with the record; no scorable position is an "
+            "error; every base of every record eligible once (the remainder was dropped "
+            "before: 49% of each promoter unscored), counted in the report", kind="held")
+
+
+# -- side files and existing outputs --------------------------------------------------
+
+
+def test_side_files_belong_to_their_output(tiny_model, tmp_path, fault_log):
+  rows = read_column(SPLICE_CSV, limit=50)
+  good, bad = tmp_path / "good.fa", tmp_path / "bad.fa"
+  good.write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(rows)))
+  bad.write_text(good.read_text() + ">z\nACGTZ\n")
+  out = tmp_path / "p.tsv"
+  args = ("gslm_keras.predict", f"--model={tiny_model}", f"--output={out}")
+  assert _run(*args, f"--input={bad}", "--on_error=skip").returncode == 0
+  assert (tmp_path / "p.tsv.rejects.tsv").exists()
+  # An existing output is refused without --overwrite, as by every tool, before
+  # any work; with it, the earlier run's rejects go with the output they described.
+  line = one_line_error(_run(*args, f"--input={good}"))
+  assert f"--output={out} exists; pass --overwrite to replace it" in line, line
+  assert _run(*args, f"--input={good}", "--overwrite").returncode == 0
+  assert not (tmp_path / "p.tsv.rejects.tsv").exists()
+  folder = one_line_error(_run("gslm_keras.predict", f"--model={tiny_model}",
+                               f"--input={good}", f"--output={tmp_path}"))
+  assert f"--output={tmp_path} is a folder; name a file in it" in folder, folder
+  fault_log("`predict --on_error=skip` with a bad record, then again into the same "
+            "output, and into a folder",
+            "an existing output is refused without `--overwrite` (as by every tool); "
+            "with it the old `.rejects.tsv` goes with the old output; a folder as "
+            "`--output` is refused before any prediction", kind="clear error")
+
+
+def test_beam_options_are_checked_in_one_line(tmp_path, fault_log):
+  pytest.importorskip("apache_beam")
+  cases = {"--direct_num_workers=x": "argument --direct_num_workers: invalid int value: 'x'",
+           "--no_such_option=1": "--no_such_option=1 is not a Beam pipeline option"}
+  for options, expected in cases.items():
+    result = _run("gslm_keras.build_dataset", f"--train={PROM_DIR / 'dev.csv'}",
+                  f"--output_dir={tmp_path / 'ds'}", "--engine=beam",
+                  f"--beam_pipeline_options={options}")
+    line = one_line_error(result)
+    assert expected in line, line
+    assert len(result.stderr.splitlines()) <= 3, result.stderr[-3000:]  # No usage text.
+  assert not (tmp_path / "ds").exists()
+  fault_log("`--beam_pipeline_options` with a bad value, and with an unknown option",
+            "one line each, naming the option (Beam printed its 138-line usage for the "
+            "first and only warned of the second)", kind="clear error")
+
+
+def test_small_ones(tiny_model, tmp_path, fault_log):
+  from gslm_keras.errors import InputError
+  from gslm_keras.io.tables import Rejects
+  from gslm_keras.training.init_from import source_file
+
+  # A rejects file lists what was skipped, without the advice to skip it.
+  out = tmp_path / "s.tsv"
+  rejects = Rejects(str(out), "skip")
+  error = InputError("A>AT is not a single-base substitution", path="v.vcf",
+                     record="record 3", hint="use --on_error=skip to set such variants "
+                                             "aside")
+  assert str(error).endswith("; use --on_error=skip to set such variants aside")
+  rejects.handle(error)
+  rejects.close(True)
+  text = (tmp_path / "s.tsv.rejects.tsv").read_text()
+  assert "A>AT is not a single-base substitution" in text and "on_error" not in text
+  # --init_from names a run folder, a preset, or the run's model.keras itself.
+  assert source_file(str(tiny_model / "model.keras")) == str(tiny_model / "model.keras")
+  assert source_file(str(tiny_model)) == str(tiny_model / "model.keras")
+  fault_log("a rejects file under `--on_error=skip`; `--init_from=<run>/model.keras`",
+            "the rejects file gives the reason without advice to use the flag in force; "
+            "the model file is accepted as its run folder")

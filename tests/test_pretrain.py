@@ -229,8 +229,17 @@ data = np.load(sys.argv[2])
 out = loaded.signatures["serving_default"](sequence=tf.constant(list(data["sequences"])))
 onehot = loaded.signatures["base_probabilities_onehot"](
     sequence=tf.constant(data["one_hot"]))
+empty = loaded.signatures["serving_default"](sequence=tf.constant([], tf.string))
+try:
+  loaded.signatures["serving_default"](sequence=tf.constant(["ACGT", ""]))
+  refused = ""
+except tf.errors.InvalidArgumentError as error:
+  refused = str(error)
 np.savez(sys.argv[3], default=out["probabilities"].numpy(), length=out["length"].numpy(),
-         onehot=onehot["probabilities"].numpy())
+         onehot=onehot["probabilities"].numpy(),
+         empty=np.array(empty["probabilities"].shape),
+         refused=np.array("holds an empty string" in refused and "row (0-based)] [1]"
+                          in refused))
 print(json.dumps(sorted(m for m in sys.modules if m.startswith("gslm"))))
 """
 
@@ -261,6 +270,8 @@ def test_export_serves_base_probabilities_without_the_package(lm_run, tmp_path):
   np.testing.assert_allclose(out["default"], expected, atol=1e-5)
   np.testing.assert_allclose(out["onehot"], expected, atol=1e-5)
   np.testing.assert_allclose(out["default"].sum(-1), 1.0, atol=1e-5)
+  # An empty batch gets empty outputs; an empty string is refused naming its row.
+  assert out["empty"].tolist() == [0, 0, 4] and bool(out["refused"])
 
 
 def test_wrong_kind_of_model_or_data_is_one_line(lm_run, corpus_dir, tmp_path):

@@ -249,6 +249,23 @@ def test_bad_requests_fail_with_a_message(binary_export, splice_run, tmp_path):
       b"EI", b"IE", b"N"]
 
 
+def test_an_empty_request_gets_empty_outputs(binary_export):
+  # An empty batch is answered, with zero rows of every output, by all three
+  # signatures (it failed inside the layers: "Reduction axis 0 is empty").
+  signatures = tf.saved_model.load(binary_export[0]).signatures
+  outputs = [
+      signatures["serving_default"](sequence=tf.constant([], tf.string),
+                                    provided_features=tf.zeros([0, 2])),
+      signatures["predict_onehot"](sequence=tf.zeros([0, 300, 4]),
+                                   features=tf.zeros([0, signatures["predict_onehot"]
+                                                      .structured_input_signature[1]
+                                                      ["features"].shape[1]])),
+      signatures["predict_examples"](examples=tf.constant([], tf.string))]
+  for out in outputs:
+    assert out["probabilities"].shape == (0, 2) and out["classes"].shape == (0, 2)
+    assert out["predicted_class"].shape == (0,)
+
+
 def test_export_entry_point(splice_run, tmp_path):
   out = subprocess.run(
       [sys.executable, "-m", "gslm_keras.export", f"--model_dir={splice_run}",
@@ -341,7 +358,7 @@ def test_predict_entry_point(splice_run, tmp_path):
   assert f"20 predictions written to {tmp_path / 'p.tsv'}" in out.stdout
   out = subprocess.run(
       [sys.executable, "-m", "gslm_keras.predict", f"--model={tmp_path}",
-       f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}"],
+       f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}", "--overwrite"],
       cwd=REPO, capture_output=True, text=True, timeout=300,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert out.returncode == 1

@@ -120,3 +120,19 @@ def test_feature_shift_against_known_distributions():
   assert f["c"]["outside_fraction"] < 0.001 and abs(f["c"]["mean_shift_sd"]) < 0.01
   assert f["d"]["outside_fraction"] == pytest.approx(0.005)
   assert report["moved"] == ["a", "b"]
+
+
+def test_a_fine_tuned_models_card_names_its_source_not_a_local_path():
+  from gslm_keras.training.card import _initialisation
+
+  config = {"optim": {"freeze_trunk_steps": 40, "trunk_learning_rate_multiplier": 0.1},
+            "runtime": {"seed": 0},
+            "resolved": {"init_from": {
+                "source": "gslm-lm-multispecies", "sha256": "ab" * 32,
+                "model_file": "/home/someone/venv/lib/gslm_keras/presets/"
+                              "gslm-lm-multispecies/model.keras",
+                "copied": ["backbone"]}}}
+  text = "\n".join(_initialisation(config, steps=100))
+  assert "`gslm-lm-multispecies`" in text and "/home/someone" not in text
+  assert "frozen for the first 40 steps, then released (trained) for the remaining 60" \
+      in text and "0.1 times the learning rate" in text

@@ -146,6 +146,9 @@ def test_scores_equal_prediction_differences(motif_run, tmp_path):
   scores = _score_table(tmp_path, motif_run["dir"], variant, "one", strand_average=True)[0]
   assert float(scores["diff_prob_1"]) == pytest.approx(
       ((p[1] - p[0]) + (q[1] - q[0]))[0] / 2, abs=1e-6)
+  # Each strand's own difference, beside their mean.
+  assert float(scores["diff_forward_prob_1"]) == pytest.approx((p[1] - p[0])[0], abs=1e-6)
+  assert float(scores["diff_reverse_prob_1"]) == pytest.approx((q[1] - q[0])[0], abs=1e-6)
   # Every score from the strand-averaged probabilities.
   ref, alt = (p[0] + q[0]) / 2, (p[1] + q[1]) / 2
   expected = scoring.scores(ref[None], alt[None], True)
@@ -156,6 +159,7 @@ def test_scores_equal_prediction_differences(motif_run, tmp_path):
   # is read on the forward strand only, and the header says why.
   forward = _score_table(tmp_path, motif_run["dir"], variant, "fwd")[0]
   assert float(forward["diff_prob_1"]) == pytest.approx(p[1][0] - p[0][0], abs=1e-6)
+  assert "diff_forward_prob_1" not in forward  # One strand read: no strand columns.
   assert "strands: forward strand only (default for this model" in \
       open(tmp_path / "fwd_scores.tsv").read()
 
@@ -254,7 +258,7 @@ def test_strands_follow_the_model_and_adjustments_are_reported(motif_run, genome
                  "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
                  f"chr1\t3\tedge\t{chrom[2]}\t{'A' if chrom[2] != 'A' else 'C'}\t.\t.\t.\n"
                  f"chr1\t500\tinner\t{chrom[499]}\t{'A' if chrom[499] != 'A' else 'C'}"
-                 "\t.\t.\t.\n")
+                 "\t50\tPASS\t.\n")
   outputs = f"{tmp_path / 'sym.tsv'},{tmp_path / 'sym.vcf.gz'}"
   stats = score_variants(ScoreConfig(model=str(symmetric), vcf=str(vcf),
                                      reference=str(tmp / "genome.fa"), output=outputs))
@@ -269,14 +273,23 @@ def test_strands_follow_the_model_and_adjustments_are_reported(motif_run, genome
   rows, same = read(tmp_path / "sym.tsv"), read(explicit)
   assert [r["diff_prob_1"] for r in rows] == [r["diff_prob_1"] for r in same]
   assert [r["padded"] for r in rows] == ["1", "0"]
+  # Each strand's own difference, to inspect the mean: the reported one is theirs.
+  for row in rows:
+    assert float(row["diff_prob_1"]) == pytest.approx(
+        (float(row["diff_forward_prob_1"]) + float(row["diff_reverse_prob_1"])) / 2,
+        abs=2e-6)
   head = [l for l in open(tmp_path / "sym.tsv") if l.startswith("#")]
   assert any(l.startswith("# padded: 1 variant(s)") for l in head)
   assert any("agree in sign" in l for l in head)
+  assert any(l.startswith("# logarithms: natural (base e)") for l in head)
   # The VCF of the same run: the same rows, the flag declared and set, every score
   # described.
   records = list(pysam.VariantFile(str(tmp_path / "sym.vcf.gz")))
   assert [r.id for r in records] == ["edge", "inner"]
   assert records[0].info["GSLM_PADDED"] and "GSLM_PADDED" not in records[1].info
+  # QUAL and FILTER of the input, as they were (PASS stays PASS).
+  assert list(records[1].filter.keys()) == ["PASS"] and records[1].qual == 50
+  assert records[0].qual is None and list(records[0].filter.keys()) == []
   assert records[1].info["GSLM_DIFF_PROB_1"] == pytest.approx(
       float(rows[1]["diff_prob_1"]), rel=1e-5)
   header = str(pysam.VariantFile(str(tmp_path / "sym.vcf.gz")).header)

@@ -92,6 +92,33 @@ def find_invalid(sequence: str) -> tuple[int, str] | None:
   return None
 
 
+def check_letters(sequence: str, path: str | None, record: str | None,
+                  what: str = "", hint: str | None = None) -> str:
+  """`sequence`, or InputError naming the file, the record and the first
+  character outside the IUPAC codes (or an empty sequence): the one rule every
+  tool reads sequences by.
+
+  Args:
+    sequence: the text read.
+    path, record: where it was read, for the message.
+    what: words after the position ("of the sequence"), for a record that holds
+      more than one sequence.
+    hint: what to do, in the message only (see InputError).
+  """
+  from gslm_keras.errors import InputError
+
+  if not sequence or not sequence.strip():
+    raise InputError("empty sequence", path=path, record=record)
+  bad = find_invalid(sequence)
+  if bad is not None:
+    position, char = bad
+    raise InputError(
+        f"character {char!r} at position {position + 1}{' ' + what if what else ''} is "
+        "not a IUPAC nucleotide code (ACGTUN RYSWKMBDHV, any case)", path=path,
+        record=record, hint=hint)
+  return sequence
+
+
 def replace_invalid(sequence: str, letter: str = "N") -> str:
   """`sequence` with every character outside the IUPAC codes replaced by `letter`."""
   raw = np.frombuffer(sequence.encode("ascii", errors="replace"), dtype=np.uint8)

@@ -54,10 +54,12 @@ def corpus_batches(data_dir: str, split: str, seed: int, batch_size: int = 256,
                       np.array([s.decode() for s in sources.numpy()]))
 
 
-def sequence_batches(sequences: Iterable[tuple[str, str]], length: int, seed: int,
+def sequence_batches(sequences: Iterable[tuple], length: int, seed: int,
                      batch_size: int = 256) -> Iterator[MaskedBatch]:
-  """Masked batches of (source, sequence) windows of `length` (shorter ones padded
-  with N), masked as a corpus split would be."""
+  """Masked batches of (source, sequence[, first scored position]) windows of
+  `length` (shorter ones padded with N), masked as a corpus split would be; the
+  positions before a window's first scored one are never targets (another
+  window scores them)."""
   import tensorflow as tf
 
   from gslm_keras.dna import ops
@@ -66,11 +68,14 @@ def sequence_batches(sequences: Iterable[tuple[str, str]], length: int, seed: in
   chunk: list[tuple[str, str]] = []
 
   def flush(index):
-    windows = ops.window_bytes(tf.constant([s for _, s in chunk]), length, "left")
+    windows = ops.window_bytes(tf.constant([item[1] for item in chunk]), length, "left")
     out = masker(ops.one_hot(windows), seed=tf.constant([seed, index * 2], tf.int64))
     x = out["sequence"].numpy()
-    return MaskedBatch(lm_baselines.codes(x), out["targets"].numpy().astype(np.int64),
-                       x, np.array([source for source, _ in chunk]))
+    targets = out["targets"].numpy().astype(np.int64)
+    for row, item in enumerate(chunk):
+      targets[row, :item[2] if len(item) > 2 else 0] = -1
+    return MaskedBatch(lm_baselines.codes(x), targets, x,
+                       np.array([item[0] for item in chunk]))
 
   index = 0
   for item in sequences:
@@ -121,15 +126,17 @@ class Yardsticks:
     return out
 
   def save(self, path: str) -> None:
-    from gslm_keras.io.files import atomic_path
+    from gslm_keras.io.files import save_npz
 
-    with atomic_path(path, suffix=".npz") as tmp:
-      np.savez_compressed(tmp, base_counts=self.base_counts, k=self.k,
-                          kmer_counts=self.models[self.k].counts.astype(np.float32))
+    save_npz(path, base_counts=self.base_counts, k=self.k,
+             kmer_counts=self.models[self.k].counts.astype(np.float32))
 
   @classmethod
   def load(cls, path: str) -> "Yardsticks":
-    with np.load(path) as data:
+    from gslm_keras.io.model_files import load_npz
+
+    with load_npz(path, "the language model's yardsticks; restore the model folder "
+                  "from a copy") as data:
       k = int(data["k"])
       out = cls(ks=(k,))
       out.base_counts = data["base_counts"]
@@ -193,15 +200,35 @@ def _report(tallies: dict, yardsticks: Yardsticks | None) -> dict:
   return report
 
 
-def fasta_windows(path: str, length: int, source: str) -> Iterator[tuple[str, str]]:
-  """(source, window) of each FASTA record cut into windows of `length` (no
-  overlap; a record shorter than `length` is one window, padded later)."""
+def record_windows(length: int, size: int) -> list[tuple[int, int]]:
+  """(start, first scored offset) of the windows that cover a record of `length`
+  bases, each base scored in exactly one window: windows of `size` side by side,
+  and, where the record does not end on a window's end, one more that ends with
+  it and scores only the bases the others left (a record no longer than `size`
+  is one window, padded later)."""
+  starts = list(range(0, max(1, length - size + 1), size))
+  out = [(start, 0) for start in starts]
+  covered = starts[-1] + size
+  if covered < length:
+    out.append((length - size, covered - (length - size)))
+  return out
+
+
+def fasta_windows(path: str, length: int, source: str, tally: dict
+                  ) -> Iterator[tuple[str, str, int]]:
+  """(source, window, first scored offset) of every FASTA record, each base of each
+  record in one window's scored part (`record_windows`); letters are checked as
+  every tool checks them. Counts records, bases and windows into `tally`."""
   from gslm_keras.data.readers import read_fasta
+  from gslm_keras.dna.alphabet import check_letters
 
   for record in read_fasta(path):
-    sequence = record.sequence.upper()
-    for start in range(0, max(1, len(sequence) - length + 1), length):
-      yield source, sequence[start:start + length]
+    sequence = check_letters(record.sequence, path, record.locator).upper()
+    tally["records"] += 1
+    tally["bases"] += len(sequence)
+    for start, first in record_windows(len(sequence), length):
+      tally["windows"] += 1
+      yield source, sequence[start:start + length], first
 
 
 def evaluate_language_model(model_dir: str, input_path: str | None = None,
@@ -210,13 +237,16 @@ def evaluate_language_model(model_dir: str, input_path: str | None = None,
   """Bits per base and accuracy of a language model on 15% masked single
   positions (seeded), with its yardsticks when the model kept them.
 
-  With `input_path` (FASTA), windows of the corpus length are cut from it and the
-  report goes to `output` (JSON); without, the corpus's `split` is measured and
+  With `input_path` (FASTA), every base of every record is eligible for masking
+  once, in windows of the corpus length (`record_windows`; the report's `scored`
+  says how many records, bases and windows), letters outside IUPAC are refused,
+  and a file with no A, C, G or T to mask is an error; the report goes to
+  `output` (JSON). Without, the corpus's `split` is measured and
   the report goes to `<model_dir>/metrics/<split>.json`.
   """
   import os
 
-  from gslm_keras.errors import ConfigError, DatasetError
+  from gslm_keras.errors import ConfigError, DatasetError, InputError
   from gslm_keras.inference.language import LanguageModel
   from gslm_keras.io.files import read_json, sha256_file, write_json_atomic
   from gslm_keras.io.outputs import exclusive_output
@@ -229,11 +259,21 @@ def evaluate_language_model(model_dir: str, input_path: str | None = None,
     if not output:
       raise ConfigError("--input needs --output (the JSON report)")
     name = source or os.path.splitext(os.path.basename(input_path))[0]
-    batches = sequence_batches(fasta_windows(input_path, model.length, name),
+    tally = {"records": 0, "bases": 0, "windows": 0}
+    batches = sequence_batches(fasta_windows(input_path, model.length, name, tally),
                                model.length, seed)
     report = measure(model.probabilities, batches, yardsticks)
+    if report["positions"] == 0:
+      raise InputError(
+          f"no position to score in {tally['records']} records of {tally['bases']} "
+          "bases: a language model is measured on masked A, C, G and T, and these "
+          "are all N or ambiguity codes", path=input_path)
     report.update(input=input_path, input_sha256=sha256_file(input_path),
-                  model=model.path, window_length=model.length)
+                  model=model.path, window_length=model.length,
+                  scored={**tally, "rule": "every base of every record is eligible "
+                          "once: windows side by side, the last one overlapping and "
+                          f"scoring only new bases; {EVAL_RATE:.0%} of the A/C/G/T "
+                          "bases masked (seeded)"})
     with exclusive_output(output, "report"):
       write_json_atomic(output, report)
     return report

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import numpy as np
+
+from gslm_keras.io.files import atomic_path
 
 
 class _Figures:
@@ -26,10 +27,8 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> str:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = path + ".tmp.png"
-  fig.savefig(tmp, dpi=110, bbox_inches="tight")
-  os.replace(tmp, path)
+  with atomic_path(path, suffix=".png") as tmp:
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
   return path
 
 

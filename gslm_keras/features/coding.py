@@ -39,8 +39,12 @@ def _fickett_lookup(values, bounds, prob, weight):
   column = tf.reduce_sum(
       tf.cast(values[:, :, None] < tf.constant(bounds, tf.float64), tf.int32), axis=2)
   table = tf.constant(np.asarray(prob) * np.asarray(weight)[:, None], tf.float64)
-  picked = tf.gather(table, tf.transpose(column), batch_dims=1)  # [4, B]
-  return tf.reduce_sum(picked, axis=0)
+  # table[base, column] by a one-hot product: `tf.gather(..., batch_dims=1)` makes
+  # an int32 matrix product, which oneDNN reports at error level on CPUs without
+  # AVX-512. Each sum has one non-zero term: the same values, bit for bit.
+  picked = tf.reduce_sum(tf.one_hot(column, len(bounds), dtype=tf.float64) * table,
+                         axis=2)  # [B, 4]
+  return tf.reduce_sum(picked, axis=1)
 
 
 @register("fickett")

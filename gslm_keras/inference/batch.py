@@ -23,7 +23,7 @@ from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.features.shift import ShiftMeter, log_shift
 from gslm_keras.inference import outputs
 from gslm_keras.inference.model import LoadedModel
-from gslm_keras.io.outputs import exclusive_output
+from gslm_keras.io.outputs import check_file_output, exclusive_output
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
 
@@ -57,14 +57,12 @@ def _checked_sequence(record: RawRecord, path: str, unknown_letters: str
   sequence = record.sequence
   if not sequence:
     raise InputError("empty sequence", path=path, record=record.locator)
-  bad = alphabet.find_invalid(sequence)
-  if bad is None:
+  if alphabet.find_invalid(sequence) is None:
     return sequence, 0
   if unknown_letters == "error":
-    raise InputError(
-        f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC nucleotide "
-        "code (use --unknown_letters=as_n to read such characters as N)",
-        path=path, record=record.locator)
+    alphabet.check_letters(sequence, path, record.locator,
+                           hint="use --unknown_letters=as_n to read such characters "
+                           "as N")
   replaced = alphabet.replace_invalid(sequence)
   return replaced, sum(a != b for a, b in zip(sequence, replaced))
 
@@ -151,7 +149,8 @@ def predict_file(model_path: str, input_path: str, output_path: str,
                  sequence_column: str = "sequence", id_column: str | None = None,
                  coordinate_columns: Sequence[str] | None = None,
                  unknown_letters: str = "error", on_error: str = "stop",
-                 progress_seconds: float = 10.0, length_mismatch: str = "rule") -> dict:
+                 progress_seconds: float = 10.0, length_mismatch: str = "rule",
+                 overwrite: bool = False) -> dict:
   """Predicts every sequence of a file and writes one row per record.
 
   The output is taken with a lock and appears only when complete.
@@ -174,6 +173,8 @@ def predict_file(model_path: str, input_path: str, output_path: str,
       (the training dataset's length rule: crop or pad where it did, refuse where
       it was error or skip) or "adjust" (crop or pad it, aligned by the rule).
       Either way, every adjusted row says so and is counted.
+    overwrite: replace an existing output (and its side files); without it an
+      existing output is refused before any work.
 
   Returns:
     {"records", "rejected", "replaced_letters", "padded", "cropped", "seconds",
@@ -181,6 +182,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
   """
   if unknown_letters not in UNKNOWN_LETTERS:
     raise ConfigError(f"unknown_letters={unknown_letters!r}: expected error or as_n")
+  check_file_output(output_path, overwrite)
   model = LoadedModel(model_path)
   info = model.info
   plan = info.provided_plan()
@@ -191,8 +193,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
   classes = info.task in ("binary", "multiclass")
   header = (["id", *model.columns] + (["predicted_class"] if classes else [])
             + ["length_adjustment"])
-  stats = {"records": 0, "rejected": 0, "replaced_letters": 0, "padded": 0,
-           "cropped": 0}
+  stats = dict.fromkeys(["records", "rejected", "replaced_letters", "padded", "cropped"], 0)
   rule = info.length_rule
   start = time.monotonic()
   with exclusive_output(output_path, "prediction output",

@@ -15,6 +15,7 @@ from gslm_keras.data.dataset_info import UNLABELLED, DatasetInfo
 from gslm_keras.dna import alphabet, ops
 from gslm_keras.errors import ConfigError, DatasetError
 from gslm_keras.io.files import read_json
+from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
 
 OBJECTIVE = "masked_nucleotide"
@@ -85,11 +86,12 @@ class LanguageModel:
           sequence=x)["probabilities"]
       self.keras_model = None
     else:
-      import keras
 
       import gslm_keras.models.language  # noqa: F401  Registers the layers.
 
-      self.keras_model = keras.models.load_model(RunDir(self.path).model)
+      self.keras_model = load_model(
+          RunDir(self.path).model, "pretrain it again (python -m gslm_keras.pretrain ... "
+          "--overwrite) or restore it from a copy")
       self._call = tf.function(lambda x: self.keras_model(x, training=False),
                                reduce_retracing=True)
 

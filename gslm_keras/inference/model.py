@@ -16,6 +16,7 @@ from gslm_keras.encoding.encoder import SequenceEncoder
 from gslm_keras.errors import ConfigError, DatasetError
 from gslm_keras.inference import outputs
 from gslm_keras.io.files import read_json
+from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
 
 EXPORT_ASSETS = "assets"
@@ -62,7 +63,6 @@ class LoadedModel:
       self._saved = tf.saved_model.load(path)
       self._keras = None
     elif os.path.exists(RunDir(path).model):
-      import keras
 
       import gslm_keras.models.layers  # noqa: F401  Registers the custom layers.
 
@@ -73,7 +73,8 @@ class LoadedModel:
                            "directory written by python -m gslm_keras.train")
       self.info = DatasetInfo(read_json(run.manifest), path)
       self.config = read_json(run.config) if os.path.exists(run.config) else {}
-      self._keras = keras.models.load_model(run.model)
+      self._keras = load_model(run.model, "train it again (python -m gslm_keras.train "
+                               "... --overwrite) or restore it from a copy")
       self._saved = None
     else:
       raise DatasetError(f"{path} is neither a training run (model.keras) nor a "

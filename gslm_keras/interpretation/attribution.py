@@ -12,10 +12,11 @@ example.
 from __future__ import annotations
 
 import csv
-import os
 
 import numpy as np
 import tensorflow as tf
+
+from gslm_keras.io.files import atomic_path, save_npz
 
 EPSILON = 1e-7
 
@@ -107,20 +108,18 @@ def write_modisco(prefix: str, one_hot: np.ndarray, sequence_attr: np.ndarray) -
   """`<prefix>_ohe.npz` and `<prefix>_attr.npz` in the (N, 4, L) layout that
   TF-MoDISco-lite reads (`modisco motifs -s ..._ohe.npz -a ..._attr.npz`)."""
   paths = [f"{prefix}_ohe.npz", f"{prefix}_attr.npz"]
-  np.savez_compressed(paths[0], np.transpose(one_hot, (0, 2, 1)).astype(np.float32))
-  np.savez_compressed(paths[1], np.transpose(sequence_attr, (0, 2, 1)).astype(np.float32))
+  save_npz(paths[0], np.transpose(one_hot, (0, 2, 1)).astype(np.float32))
+  save_npz(paths[1], np.transpose(sequence_attr, (0, 2, 1)).astype(np.float32))
   return paths
 
 
 def write_tracks(path: str, ids, windows, sequence_attr: np.ndarray) -> str:
   """Per-base tracks: one row per position with the attribution of its base."""
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "w", newline="") as handle:
+  with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
     writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
     writer.writerow(["id", "position", "base", "attribution"])
     for record_id, window, attr in zip(ids, windows, sequence_attr):
       per_base = attr.sum(axis=1)
       for position, (base, value) in enumerate(zip(window, per_base)):
         writer.writerow([record_id, position, base, f"{value:.6g}"])
-  os.replace(tmp, path)
   return path

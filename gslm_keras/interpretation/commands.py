@@ -15,10 +15,10 @@ import numpy as np
 from absl import logging
 
 from gslm_keras.dna import alphabet
-from gslm_keras.errors import ConfigError, InputError
+from gslm_keras.errors import ConfigError
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.interpretation import attribution, motifs as motifs_lib, mutagenesis
-from gslm_keras.io.files import write_json_atomic
+from gslm_keras.io.files import save_npz, write_json_atomic
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import TableWriter
 from gslm_keras.run_dir import data_dir_of
@@ -74,11 +74,7 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
       naming the record.
   """
   for record_id, sequence in records:
-    bad = alphabet.find_invalid(sequence) if sequence else (0, "")
-    if bad is not None:
-      raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
-                       "nucleotide code" if sequence else "empty sequence",
-                       path=source, record=record_id)
+    alphabet.check_letters(sequence, source, record_id)
   from gslm_keras.inference.language import LanguageModel, is_language_model
 
   if is_language_model(model_path):
@@ -111,7 +107,7 @@ def _ism_record(model, record_id, sequence, output_dir, index, column, provided)
   stem = os.path.join(output_dir, f"ism_{record_id}")
   os.makedirs(output_dir, exist_ok=True)
   arrays = {k: result[k] for k in ("effects", "effects_probability") if k in result}
-  np.savez_compressed(stem + ".npz", window=np.array(result["window"]),
+  save_npz(stem + ".npz", window=np.array(result["window"]),
                       reference=result["reference"], scale=np.array(result["scale"]),
                       **arrays)
   scale = result["scale"]

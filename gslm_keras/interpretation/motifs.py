@@ -11,11 +11,11 @@ with p-values calibrated on column-shuffled filters and q-values over all pairs.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import numpy as np
 
 from gslm_keras.dna.alphabet import BASES
+from gslm_keras.io.files import write_text_atomic
 
 
 @dataclasses.dataclass
@@ -115,10 +115,7 @@ def write_meme(path: str, motifs: list[FilterMotif]) -> str:
               f"letter-probability matrix: alength= 4 w= {len(motif.pwm)} "
               f"nsites= {motif.sites} E= 0", *(
                   " ".join(f"{v:.6f}" for v in row) for row in motif.pwm), ""]
-  tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "w") as handle:
-    handle.write("\n".join(lines))
-  os.replace(tmp, path)
+  write_text_atomic(path, "\n".join(lines))
   return path
 
 

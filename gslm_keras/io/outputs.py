@@ -27,12 +27,14 @@ import json
 import os
 import shutil
 import socket
+import stat
 import sys
 import tempfile
 
 from absl import logging
 
 from gslm_keras.errors import GslmError
+from gslm_keras.io.files import open_no_follow
 
 # Name parts of what a writer leaves beside its output while it works.
 TEMPORARY_KINDS = ("building", "exporting", "tmp", "body", "old", "next")
@@ -40,6 +42,24 @@ TEMPORARY_KINDS = ("building", "exporting", "tmp", "body", "old", "next")
 
 class OutputBusyError(GslmError):
   """Another live process is writing the same output."""
+
+
+def check_file_output(path: str, overwrite: bool) -> None:
+  """Before any work: a file output (a prediction or score table) may not be a
+  folder, and replaces an existing file only with `overwrite`, as every tool
+  does with its output.
+
+  Raises:
+    ConfigError: naming the path and what to do.
+  """
+  from gslm_keras.errors import ConfigError
+
+  if os.path.isdir(path):
+    raise ConfigError(f"--output={path} is a folder; name a file in it (for example "
+                      f"{os.path.join(path, 'out.tsv')})")
+  if os.path.lexists(path) and not overwrite:
+    raise ConfigError(f"--output={path} exists; pass --overwrite to replace it (with "
+                      "its side files), or write somewhere else")
 
 
 def hidden_name(target: str, kind: str) -> str:
@@ -72,7 +92,10 @@ class OutputLock:
   def acquire(self) -> "OutputLock":
     os.makedirs(os.path.dirname(self.path), exist_ok=True)
     while True:
-      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      # Never through a link planted at the lock's name: that would truncate
+      # and overwrite whatever file it points to.
+      fd = open_no_follow(self.path, os.O_RDWR | os.O_CREAT, 0o644,
+                          f"the lock of {self.target}")
       try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
       except BlockingIOError:
@@ -155,7 +178,7 @@ def sweep(target: str) -> list[str]:
     if kind not in TEMPORARY_KINDS or kind == "next":
       continue
     path = os.path.join(parent, entry)
-    if kind == "old" and not os.path.exists(target):
+    if kind == "old" and not os.path.lexists(target) and _own_directory(path):
       os.rename(path, target)
       logging.warning("Restored %s from %s, left by an interrupted replacement",
                       target, path)
@@ -166,6 +189,13 @@ def sweep(target: str) -> list[str]:
     logging.warning("Removed what an interrupted run left beside %s: %s", target,
                     ", ".join(os.path.basename(p) for p in removed))
   return removed
+
+
+def _own_directory(path: str) -> bool:
+  """A real folder of this user (a planted link or someone else's folder is
+  never restored as the output)."""
+  info = os.lstat(path)
+  return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def _remove(path: str) -> None:

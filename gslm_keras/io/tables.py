@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from typing import Any, Mapping, Sequence
 
 from gslm_keras.io import files
@@ -43,9 +44,15 @@ class TableWriter:
     self.rows = 0
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    self.body = os.path.join(directory, f".{os.path.basename(path)}.body-{os.getpid()}")
+    # A new file of a name no one can plant a link at beforehand (O_EXCL).
+    fd, self.body = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.body-",
+                                     dir=directory)
     self._parquet = None
-    self._handle = None if self.kind == "parquet" else open(self.body, "w", newline="")
+    if self.kind == "parquet":
+      os.close(fd)
+      self._handle = None
+    else:
+      self._handle = os.fdopen(fd, "w", newline="")
 
   def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
     """Appends rows (dicts with every column)."""
@@ -89,6 +96,7 @@ class TableWriter:
                          self.body)
         if summary is not None:
           files.write_json_atomic(self.path + ".summary.json", dict(summary))
+        os.chmod(self.body, 0o644)
         os.replace(self.body, self.path)
         return
       head = [f"# {line}\n" for line in comments] + ["\t".join(self.columns) + "\n"]
@@ -152,8 +160,12 @@ class Rejects:
     self.count += 1
 
   def close(self, ok: bool) -> None:
+    """Puts the rejects table in place (ok, something rejected), or removes an
+    earlier run's (ok, nothing rejected): the side file belongs to this output."""
     if self._writer is not None:
       self._writer.close(ok)
+    elif ok and os.path.lexists(self.path):
+      os.remove(self.path)
 
   def describe(self) -> str:
     return f"rejected {self.count} (see {self.path})" if self.count else "rejected 0"

@@ -23,6 +23,7 @@ from gslm_keras.dna import alphabet, ops
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.run_dir import RunDir
+from gslm_keras.serving.signatures import assert_no_row, call_model
 
 _VALID = f"[{alphabet.VALID_LETTERS}]*"
 
@@ -30,22 +31,26 @@ _VALID = f"[{alphabet.VALID_LETTERS}]*"
 def string_functions(model):
   """(serving_default, base_probabilities_onehot) as TF functions."""
 
+  def probabilities(one_hot):
+    shape = tf.shape(one_hot)
+    return call_model(model, one_hot, shape[0] * shape[1], [shape[0], shape[1], 4])
+
   def from_strings(sequence):
-    valid = tf.strings.regex_full_match(sequence, _VALID)
-    bad = tf.argmin(tf.cast(valid, tf.int32), output_type=tf.int32)
-    check = tf.debugging.Assert(
-        tf.reduce_all(valid),
-        ["request row", bad, "holds a character outside the IUPAC nucleotide codes "
-         "(ACGTUN RYSWKMBDHV, any case):", tf.gather(sequence, bad)], summarize=1)
-    with tf.control_dependencies([check]):
+    empty = tf.equal(tf.strings.length(sequence), 0)
+    checks = [
+        assert_no_row(empty, "input 'sequence' holds an empty string; send DNA "
+                             "sequences", sequence),
+        assert_no_row(tf.logical_not(tf.strings.regex_full_match(sequence, _VALID)),
+                      "input 'sequence' holds a character outside the IUPAC nucleotide "
+                      "codes (ACGTUN RYSWKMBDHV, any case)", sequence)]
+    with tf.control_dependencies(checks):
       codes = tf.strings.unicode_decode(sequence, "UTF-8")
     length = tf.cast(codes.row_lengths(), tf.int32)
     raw = tf.cast(codes.to_tensor(default_value=ord(alphabet.PAD_LETTER)), tf.uint8)
-    probabilities = model(ops.one_hot(raw), training=False)
-    return {"probabilities": probabilities, "length": length}
+    return {"probabilities": probabilities(ops.one_hot(raw)), "length": length}
 
   def from_one_hot(sequence):
-    return {"probabilities": model(sequence, training=False)}
+    return {"probabilities": probabilities(sequence)}
 
   return from_strings, from_one_hot
 

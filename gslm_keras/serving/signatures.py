@@ -52,7 +52,7 @@ class ServingOptions:
                         "adjust")
 
 
-def _assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
+def assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
   """An assertion that no row is `bad`; its message names the first bad row."""
   # One extra good row keeps the gather valid for an empty request.
   padded = tf.concat([tf.cast(bad, tf.int32), [0]], axis=0)
@@ -61,6 +61,14 @@ def _assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
   return tf.debugging.Assert(
       tf.logical_not(tf.reduce_any(bad)),
       [message + "; first at row (0-based)", first, ":", row[None]], summarize=1)
+
+
+def call_model(model, inputs, batch: tf.Tensor, empty_shape) -> tf.Tensor:
+  """`model(inputs)`, or float32 zeros of `empty_shape` (batch 0) for an empty
+  request: an empty batch is answered with empty outputs, not a graph error from
+  inside the layers."""
+  return tf.cond(batch > 0, lambda: tf.cast(model(inputs, training=False), tf.float32),
+                 lambda: tf.zeros(empty_shape, tf.float32))
 
 
 class ServingFunctions:
@@ -106,11 +114,11 @@ class ServingFunctions:
     """Assertions that fail the request with a message, naming the first bad row,
     instead of giving a wrong answer."""
     empty = tf.equal(tf.strings.length(sequences), 0)
-    checks = [_assert_no_row(empty, "input 'sequence' holds an empty string; send DNA "
+    checks = [assert_no_row(empty, "input 'sequence' holds an empty string; send DNA "
                                     "sequences", sequences)]
     if self.options.unknown_letters == "error":
       invalid = tf.logical_not(tf.strings.regex_full_match(sequences, _VALID))
-      checks.append(_assert_no_row(
+      checks.append(assert_no_row(
           invalid & tf.logical_not(empty), "input 'sequence' holds a character outside "
           "the IUPAC nucleotide codes ACGTUNRYSWKMBDHV (any case)", sequences))
     return checks
@@ -120,12 +128,12 @@ class ServingFunctions:
         tf.shape(provided)[0], tf.shape(sequence)[0],
         message="inputs 'sequence' and 'provided_features' have different batch sizes")]
     infinite = tf.reduce_any(tf.math.is_inf(provided), axis=1)
-    checks.append(_assert_no_row(infinite, "input 'provided_features' holds an infinite "
+    checks.append(assert_no_row(infinite, "input 'provided_features' holds an infinite "
                                            "value", sequence))
     if self.missing_policy == "error":
       # NaN means "missing"; a model trained without missing values has no rule for it.
       missing = tf.reduce_any(tf.math.is_nan(provided), axis=1)
-      checks.append(_assert_no_row(
+      checks.append(assert_no_row(
           missing, "input 'provided_features' holds NaN (missing), but the model was "
                    "trained without missing values; send every value", sequence))
     return checks
@@ -139,7 +147,7 @@ class ServingFunctions:
     for bad, n in ((longer, self.length + 1), (shorter, self.length - 1)):
       if rule.at_prediction(n, self.options.length_mismatch) == "refuse":
         reason = rule.refusal(n > self.length, "export with --length_mismatch=adjust")
-        checks.append(_assert_no_row(
+        checks.append(assert_no_row(
             bad, f"input 'sequence' holds a sequence {reason}", sequences))
     adjustment = tf.where(longer, "cropped", tf.where(shorter, "padded", "none"))
     return checks, adjustment
@@ -161,12 +169,17 @@ class ServingFunctions:
     features = self.encoder.features(computed, provided)
     return {"sequence": one_hot, "features": features}, report
 
+  def predictions(self, inputs: dict) -> tf.Tensor:
+    """The model's float32 output [batch, outputs]; empty for an empty batch."""
+    width = self.model.outputs[0].shape[-1]
+    return call_model(self.model, inputs, tf.shape(inputs["sequence"])[0], [0, width])
+
   def from_strings(self, sequence: tf.Tensor, provided_features: tf.Tensor | None = None):
     if provided_features is not None:
       with tf.control_dependencies(self.check_provided(sequence, provided_features)):
         provided_features = tf.identity(provided_features)
     inputs, report = self.model_inputs(sequence, provided_features)
-    return {**self.outputs(self.model(inputs, training=False)), **report}
+    return {**self.outputs(self.predictions(inputs)), **report}
 
   # -- one-hot -----------------------------------------------------------------------
 
@@ -179,13 +192,12 @@ class ServingFunctions:
         tf.debugging.assert_equal(
             tf.shape(features)[0], tf.shape(sequence)[0],
             message="inputs 'sequence' and 'features' have different batch sizes"),
-        _assert_no_row(tf.logical_not(tf.reduce_all(tf.math.is_finite(features), axis=1)),
+        assert_no_row(tf.logical_not(tf.reduce_all(tf.math.is_finite(features), axis=1)),
                        "input 'features' holds NaN or an infinite value",
                        tf.zeros([tf.shape(features)[0]], tf.string))]
     with tf.control_dependencies(checks):
       sequence, features = tf.identity(sequence), tf.identity(features)
-    return self.outputs(self.model({"sequence": sequence, "features": features},
-                                   training=False))
+    return self.outputs(self.predictions({"sequence": sequence, "features": features}))
 
   # -- tf.Example ------------------------------------------------------------------
 

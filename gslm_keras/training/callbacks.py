@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 
 import keras
 import numpy as np
+from absl import logging
 
 from gslm_keras.io.files import atomic_path, write_json_atomic
+from gslm_keras.io.model_files import load_npz, save_model
+from gslm_keras.io.progress import Progress
 
 BACKUP_FILE = "state.npz"
+# Seconds between progress lines inside a training run.
+PROGRESS_SECONDS = 30.0
 
 
 def backed_up_segments(directory: str) -> int:
@@ -28,8 +32,13 @@ def backed_up_segments(directory: str) -> int:
   path = os.path.join(directory, BACKUP_FILE)
   if not os.path.exists(path):
     return 0
-  with np.load(path) as state:
+  with load_npz(path, _restart_hint(directory)) as state:
     return int(state["segment"])
+
+
+def _restart_hint(directory: str) -> str:
+  return (f"the backup of an unfinished run; remove {directory} to train again from "
+          "the beginning")
 
 
 class ResumableBackup(keras.callbacks.Callback):
@@ -45,7 +54,7 @@ class ResumableBackup(keras.callbacks.Callback):
   callbacks, written to a temporary file and renamed into place.
 
   Args:
-    directory: where the backup lives (removed when training ends normally).
+    directory: where the backup lives (removed once the run's files are complete).
     stateful: callbacks with `get_state()` and `set_state(dict)`, saved with it.
   """
 
@@ -64,7 +73,7 @@ class ResumableBackup(keras.callbacks.Callback):
   def on_train_begin(self, logs=None):
     if not os.path.exists(self.path):
       return
-    with np.load(self.path) as state:
+    with load_npz(self.path, _restart_hint(self.directory)) as state:
       model_vars, optimizer_vars = self.model.variables, self._optimizer_variables()
       if (int(state["n_model"]) != len(model_vars)
           or int(state["n_optimizer"]) != len(optimizer_vars)):
@@ -92,8 +101,8 @@ class ResumableBackup(keras.callbacks.Callback):
       with open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
 
-  def on_train_end(self, logs=None):
-    shutil.rmtree(self.directory, ignore_errors=True)
+  # The backup stays after training: until the run's last file (the model card)
+  # is in place, a killed run resumes from it; `session.finish` removes it.
 
 
 class HistoryLog(keras.callbacks.Callback):
@@ -175,7 +184,7 @@ class DevMonitor(keras.callbacks.Callback):
       return
     if self._improved(value):
       self.state.update(best=value, best_segment=epoch, wait=0)
-      self.model.save(self.best_path)
+      save_model(self.model, self.best_path)
     else:
       self.state["wait"] += 1
       if self.patience and self.state["wait"] >= self.patience:
@@ -200,3 +209,47 @@ class NanGuard(keras.callbacks.Callback):
     if loss is not None and not math.isfinite(float(loss)):
       self.failure = {"segment": self._segment, "batch": batch, "loss": float(loss)}
       self.model.stop_training = True
+
+
+class StepProgress(keras.callbacks.Callback):
+  """A progress line every `every` seconds inside the run's segments: the global
+  step, the loss, and how long is left (Keras' own lines come only at segment
+  ends, and a first epoch of minutes showed nothing).
+
+  Args:
+    segment_steps: optimizer steps per segment (Keras epoch).
+    total_steps: the run's planned steps.
+    initial_segment: segments restored from a backup.
+    freeze_steps: steps the sequence backbone is frozen (`--freeze_trunk_steps`):
+      its release is logged at the step it happens.
+    every: seconds between lines.
+  """
+
+  def __init__(self, segment_steps: int, total_steps: int, initial_segment: int = 0,
+               freeze_steps: int = 0, every: float = PROGRESS_SECONDS):
+    super().__init__()
+    self.freeze_steps = freeze_steps
+    self.segment_steps = segment_steps
+    self.total_steps = total_steps
+    self.first = initial_segment * segment_steps
+    self.every = every
+    self._segment = initial_segment
+    self._last = self.first
+    self.meter = None
+
+  def on_train_begin(self, logs=None):
+    self.meter = Progress("steps", self.every,
+                          total=max(self.total_steps - self.first, 1))
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._segment = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    step = self._segment * self.segment_steps + batch + 1
+    if self.freeze_steps and self._last < self.freeze_steps <= step:
+      logging.info("Step %d: the sequence backbone is released (frozen for the first "
+                   "%d steps) and trains from here on", step, self.freeze_steps)
+    self._last = step
+    loss = (logs or {}).get("loss")
+    self.meter.update(step - self.first, f"step {step}/{self.total_steps}" + (
+        f", loss {float(loss):.4f}" if loss is not None else ""))

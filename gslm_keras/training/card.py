@@ -20,13 +20,16 @@ def _initialisation(config: dict, steps: int) -> list[str]:
   source = config.get("resolved", {}).get("init_from")
   if not source:
     return [f"Random initialisation (seed {config['runtime']['seed']})."]
-  lines = [f"Fine-tuned from `{source['source']}` (model file `{source['model_file']}`, "
-           f"sha256 `{source['sha256']}`); copied from it: "
+  # The source as the user named it (a preset name, or their path), not the
+  # absolute path of this machine's copy: config.json keeps that.
+  lines = [f"Fine-tuned from `{source['source']}` (model.keras sha256 "
+           f"`{source['sha256']}`); copied from it: "
            f"{', '.join(source.get('copied', ['backbone']))}; the rest started new."]
   freeze = optim.get("freeze_trunk_steps", 0)
   if freeze:
     lines.append(f"The sequence backbone was frozen for the first {freeze} steps"
-                 + (" (the whole run)." if freeze >= steps else "."))
+                 + (" (the whole run)." if freeze >= steps else
+                    f", then released (trained) for the remaining {steps - freeze}."))
   if optim.get("trunk_learning_rate_multiplier", 1.0) != 1.0:
     lines.append(f"It then learned at {optim['trunk_learning_rate_multiplier']} times "
                  "the learning rate.")
@@ -49,7 +52,8 @@ def model_card(run: RunDir, steps: int) -> str:
            "## Training", "",
            f"{steps} steps, batch {config['data']['batch_size']}, {optim['optimizer']} at "
            f"{optim['learning_rate']} ({optim['lr_schedule']}); model selected on dev. "
-           f"Re-run: `python -m gslm_keras.train --flagfile={run.flagfile}`.", "",
+           "Re-run: `python -m gslm_keras.train --flagfile="
+           f"{os.path.join(config['model_dir'], os.path.basename(run.flagfile))}`.", "",
            "## Results", ""]
   results = {split: read_json(run.metrics(split)) for split in config.get(
       "evaluate_splits", []) if os.path.exists(run.metrics(split))}

@@ -15,6 +15,7 @@ import os
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.io.model_files import load_model, save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
@@ -35,7 +36,9 @@ def _callbacks(config: TrainConfig, run: RunDir, info: DatasetInfo, plan: Plan,
   dev_monitor = callbacks_lib.DevMonitor(monitor, mode, run.best_model, run.monitor_state,
                                          config.optim.early_stopping_patience)
   nan_guard = callbacks_lib.NanGuard()
-  callbacks = [history, nan_guard,
+  progress = callbacks_lib.StepProgress(plan.segment_steps, plan.total_steps,
+                                        done_segments, config.optim.freeze_trunk_steps)
+  callbacks = [history, nan_guard, progress,
                keras.callbacks.TensorBoard(run.logs, update_freq="epoch")]
   if has_dev:
     callbacks.append(dev_monitor)
@@ -54,24 +57,24 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
   twice, and each restart is recorded in the run's files.
   """
   with exclusive_output(config.model_dir, "model directory"):
-    run, resumed = session.prepare_run(config, lambda r: r.backup)
-    restarts = session.read_restarts(run)
-    while True:
-      seed = config.runtime.seed + collapse.RESTART_SEED_STEP * len(restarts)
-      if restarts:
-        recipe.set_seeds(seed, config.runtime.deterministic)
-      result, diagnosis = _fit(config, run, resumed, info, strategy, policy, seed,
-                               restarts)
-      if diagnosis is None or not diagnosis["collapsed"]:
-        break
-      restarts.append({"seed": seed, "reason": _reason(diagnosis), **diagnosis})
-      logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d "
-                      "with the branches layer-normalised before the fusion layer "
-                      "(restart %d of at most %d)", _reason(diagnosis),
-                      seed + collapse.RESTART_SEED_STEP, len(restarts),
-                      collapse.MAX_RESTARTS)
-      session.reset_run(run, restarts)
-      resumed = False
+    with session.prepared(config, lambda r: r.backup) as (run, resumed):
+      restarts = session.read_restarts(run)
+      while True:
+        seed = config.runtime.seed + collapse.RESTART_SEED_STEP * len(restarts)
+        if restarts:
+          recipe.set_seeds(seed, config.runtime.deterministic)
+        result, diagnosis = _fit(config, run, resumed, info, strategy, policy, seed,
+                                 restarts)
+        if diagnosis is None or not diagnosis["collapsed"]:
+          break
+        restarts.append({"seed": seed, "reason": _reason(diagnosis), **diagnosis})
+        logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d "
+                        "with the branches layer-normalised before the fusion layer "
+                        "(restart %d of at most %d)", _reason(diagnosis),
+                        seed + collapse.RESTART_SEED_STEP, len(restarts),
+                        collapse.MAX_RESTARTS)
+        session.reset_run(run, restarts)
+        resumed = False
     session.finish_run(config, run)
   return result
 
@@ -121,6 +124,10 @@ def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: st
     logging.warning("--freeze_trunk_steps=%d covers the whole run (%d steps): the "
                     "sequence backbone never learns", config.optim.freeze_trunk_steps,
                     plan.total_steps)
+  elif config.optim.freeze_trunk_steps:
+    logging.info("The sequence backbone is frozen for the first %d of %d steps, then "
+                 "trains at %g times the learning rate", config.optim.freeze_trunk_steps,
+                 plan.total_steps, config.optim.trunk_learning_rate_multiplier)
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:
@@ -136,7 +143,6 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
          policy: str, seed: int, restarts: list[dict]
          ) -> tuple[session.TrainResult | None, dict | None]:
   """One attempt: (the result, or None when it collapsed; the collapse check)."""
-  import keras
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   architecture = collapse.after_restarts(config.model, restarts)
@@ -178,9 +184,9 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   if guard is not None and guard.collapsed:
     return None, guard.diagnosis
   steps = int(model.optimizer.iterations.numpy())
-  final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
-           else model)
-  final.save(run.model)
+  final = (load_model(run.best_model, f"remove {run.checkpoints} and run the same "
+                      "command again") if os.path.exists(run.best_model) else model)
+  save_model(final, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(
       model_dir=config.model_dir, steps=steps, best=dev_monitor.state,

@@ -23,15 +23,16 @@ from absl import logging
 
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import read_json, sha256_file
+from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
 
 
 def source_file(source: str) -> str:
-  """The model file of `source` (a run directory or a preset name)."""
+  """The model file of `source` (a run directory, its model.keras, or a preset name)."""
   path = RunDir(_source_dir(source)).model
   if not os.path.exists(path):
     raise ConfigError(f"--init_from={source}: no model.keras there (a pretrain or train "
-                      "run directory, or a preset name, is expected)")
+                      "run directory, its model.keras, or a preset name, is expected)")
   return path
 
 
@@ -51,6 +52,8 @@ def _source_info(source: str) -> dict | None:
 def _source_dir(source: str) -> str:
   from gslm_keras import presets
 
+  if os.path.isfile(source) and os.path.basename(source) == RunDir("").model:
+    return os.path.dirname(os.path.abspath(source))  # The run's model file itself.
   return presets.resolve(source)
 
 
@@ -109,13 +112,14 @@ def load_backbone(model, source: str, info=None) -> list[str]:
   """Copies the source's backbone weights into `model`'s, by layer name, and, given
   the new dataset's `info`, its feature branch and head where they fit; returns
   the parts copied ("backbone", "feature branch", "head")."""
-  import keras
 
   import gslm_keras.models.language  # noqa: F401  Registers the LM layers.
   import gslm_keras.models.layers  # noqa: F401
   from gslm_keras.models.backbone import find_backbone
 
-  source_model = keras.models.load_model(source_file(source), compile=False)
+  source_model = load_model(source_file(source), f"--init_from={source} is damaged; "
+                            "give another model, or train that one again",
+                            compile=False)
   theirs, ours = find_backbone(source_model), find_backbone(model)
   if theirs is None or ours is None:
     raise ConfigError(f"--init_from={source}: no sequence_backbone in "

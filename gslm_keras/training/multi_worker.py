@@ -24,6 +24,7 @@ from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.io.files import read_json, write_json_atomic
+from gslm_keras.io.model_files import load_model, save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import dev_selection, recipe, session
@@ -117,7 +118,7 @@ def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: Run
     value = dev_selection.share(strategy, value)
     improved, stop = selection.update(value, step)
     if improved and is_chief:
-      model.save(run.best_model)
+      save_model(model, run.best_model)
     logging.info("step %d: dev %s %.4f%s", step, monitor, value,
                  " (best so far)" if improved else "")
     return value, stop
@@ -137,8 +138,8 @@ def train_multi_worker(config: TrainConfig, info: DatasetInfo,
     return _train(config, info, strategy, policy, RunDir(session.work_dir(config)),
                   False, f"{task_type}_{task_id}")
   with exclusive_output(config.model_dir, "model directory"):
-    run, resumed = session.prepare_run(config, lambda r: r.step_checkpoints)
-    result = _train(config, info, strategy, policy, run, resumed, None)
+    with session.prepared(config, lambda r: r.step_checkpoints) as (run, resumed):
+      result = _train(config, info, strategy, policy, run, resumed, None)
     session.finish_run(config, run)
   return result
 
@@ -195,10 +196,10 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   steps = int(optimizer.iterations.numpy())
   best = selection.state() if selection is not None else {}
   if best.get("best_step", -1) >= 0 and os.path.exists(run.best_model):
-    import keras
-
     # Every worker ends with the chosen weights (the chief saved them).
-    model.set_weights(keras.models.load_model(run.best_model, compile=False).get_weights())
+    best_model = load_model(run.best_model, f"remove {run.checkpoints} and run the "
+                            "same command again", compile=False)
+    model.set_weights(best_model.get_weights())
   _barrier(strategy)
   fingerprint = session.weights_fingerprint(model)
   stopped = steps < plan.total_steps
@@ -208,8 +209,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     return session.TrainResult(config.model_dir, steps, best, {}, stopped, start > 0,
                                fingerprint)
   write_json_atomic(run.history, history)
-  model.save(run.model)
-  shutil.rmtree(run.step_checkpoints, ignore_errors=True)
+  save_model(model, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,
                              fingerprint)

@@ -18,6 +18,7 @@ from absl import logging
 
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic, write_text_atomic
+from gslm_keras.io.model_files import load_model, save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
@@ -106,8 +107,8 @@ def pretrain(config: PretrainConfig) -> session.TrainResult:
   strategy = make_strategy(runtime.distribution_strategy, runtime.tpu)
   policy = resolve_precision(runtime.mixed_precision, runtime.distribution_strategy)
   with exclusive_output(config.model_dir, "model directory"):
-    run, resumed = session.prepare_run(config, lambda r: r.backup)
-    result = _fit(config, run, resumed, info, strategy, policy)
+    with session.prepared(config, lambda r: r.backup) as (run, resumed):
+      result = _fit(config, run, resumed, info, strategy, policy)
     session.finish_run(config, run)
   return dataclasses.replace(result, model_dir=config.model_dir)
 
@@ -137,8 +138,9 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
   monitor = callbacks_lib.DevMonitor("val_loss", "min", run.best_model, run.monitor_state,
                                      config.optim.early_stopping_patience)
   nan_guard = callbacks_lib.NanGuard()
-  callbacks = [history, nan_guard, keras.callbacks.TensorBoard(run.logs,
-                                                               update_freq="epoch")]
+  callbacks = [history, nan_guard,
+               callbacks_lib.StepProgress(plan.segment_steps, plan.total_steps, done),
+               keras.callbacks.TensorBoard(run.logs, update_freq="epoch")]
   callbacks += [monitor] if dev_ds is not None else []
   callbacks.append(callbacks_lib.ResumableBackup(run.backup, [monitor]))
   logging.info("Pretraining %d steps (%d epochs of %d steps, backups every %d steps), "
@@ -153,11 +155,12 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
         f"pretraining stopped: the loss became {nan_guard.failure['loss']}; lower "
         "--learning_rate or use --mixed_precision=float32")
   steps = int(model.optimizer.iterations.numpy())
-  final = (keras.models.load_model(run.best_model) if os.path.exists(run.best_model)
-           else model)
-  final.save(run.model)
+  final = (load_model(run.best_model, f"remove {run.checkpoints} and run the same "
+                      "command again") if os.path.exists(run.best_model) else model)
+  save_model(final, run.model)
   metrics = measure_run(config, run, info, final)
   write_text_atomic(run.join(MODEL_CARD), model_card(config, run, info, metrics, steps))
+  session.complete(run)
   return session.TrainResult(
       model_dir=run.path, steps=steps, best=monitor.state, metrics=metrics,
       stopped_early=steps < plan.total_steps, resumed=resumed,
@@ -260,7 +263,8 @@ def model_card(config: PretrainConfig, run: RunDir, info, metrics: dict, steps: 
             f"soft-masked bases weighted {lm.repeat_weight}. {steps} steps of batch "
             f"{config.data.batch_size}, {config.optim.optimizer} at "
             f"{config.optim.learning_rate} ({config.optim.lr_schedule}). Re-run: "
-            f"`python -m gslm_keras.pretrain --flagfile={run.flagfile}`.", "",
+            "`python -m gslm_keras.pretrain --flagfile="
+            f"{os.path.join(config.model_dir, os.path.basename(run.flagfile))}`.", "",
             "## Results", "",
             "Masked 15% of single positions (all N, seeded); bits per base, lower is "
             "better; the k-mer model predicts a base from k bases on each side (k chosen "

@@ -3,6 +3,7 @@ run's files, the datasets, the model, and the result."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -14,7 +15,8 @@ from absl import logging
 from gslm_keras import run_dir
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError, DatasetError, GslmError
-from gslm_keras.io.files import read_json, write_json_atomic, write_text_atomic
+from gslm_keras.io.files import (read_json, refuse_link, write_json_atomic,
+                                 write_text_atomic)
 from gslm_keras.io.outputs import apply_umask, hidden_name, swap_into_place
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import card
@@ -119,6 +121,8 @@ def prepare_run(config: TrainConfig, resume_dir: Callable[[RunDir], str]
       unfinished run (the fit backup, or the multi-worker step checkpoints).
   """
   run = RunDir(work_dir(config))
+  if run.path != config.model_dir:  # A name of ours beside the output: never a link.
+    refuse_link(run.path, "an overwriting run")
   backup = resume_dir(run)
   if os.path.isdir(backup) and os.listdir(backup) and os.path.exists(run.config):
     _check_resumable(config, run)
@@ -134,6 +138,24 @@ def prepare_run(config: TrainConfig, resume_dir: Callable[[RunDir], str]
   return run, False
 
 
+@contextlib.contextmanager
+def prepared(config: TrainConfig, resume_dir: Callable[[RunDir], str]):
+  """`prepare_run` as a context: (run, resumed). A run refused before its first
+  backup (a bad --init_from, a dataset that does not fit) leaves nothing behind:
+  what it wrote is removed, and its folder too when this run made it."""
+  made = not os.path.lexists(work_dir(config))
+  run, resumed = prepare_run(config, resume_dir)
+  try:
+    yield run, resumed
+  except GslmError:
+    backup = resume_dir(run)
+    if not (os.path.isdir(backup) and os.listdir(backup)):
+      _clear(run)
+      if made and not os.listdir(run.path):
+        os.rmdir(run.path)
+    raise
+
+
 def read_restarts(run: RunDir) -> list[dict]:
   """The collapses that restarted this run so far (see `collapse.py`)."""
   return read_json(run.restarts) if os.path.exists(run.restarts) else []
@@ -142,10 +164,10 @@ def read_restarts(run: RunDir) -> list[dict]:
 def _clear(run: RunDir) -> None:
   for name in run_dir.RUN_ENTRIES:
     path = run.join(name)
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not os.path.islink(path):
       shutil.rmtree(path)
-    elif os.path.exists(path):
-      os.remove(path)
+    elif os.path.lexists(path):
+      os.remove(path)  # A link goes, what it points to stays.
 
 
 def reset_run(run: RunDir, restarts: list[dict]) -> None:
@@ -265,7 +287,17 @@ def evaluate_splits(config: TrainConfig, run: RunDir, info: DatasetInfo
 def finish(config: TrainConfig, run: RunDir, info: DatasetInfo, steps: int
            ) -> dict[str, dict]:
   """What every trained model ends with: its saved model evaluated on each of
-  `config.evaluate_splits`, then its model card. Returns the metrics per split."""
+  `config.evaluate_splits`, then its model card, then its backups removed.
+  Returns the metrics per split."""
   metrics = evaluate_splits(config, run, info)
   write_text_atomic(run.join(card.MODEL_CARD), card.model_card(run, steps))
+  complete(run)
   return metrics
+
+
+def complete(run: RunDir) -> None:
+  """Removes the run's backups once its last file is in place: until then the
+  same command resumes the run (a kill or a full disk while the model, metrics
+  or card were written leaves a run that is not taken for finished)."""
+  for backup in (run.backup, run.step_checkpoints):
+    shutil.rmtree(backup, ignore_errors=True)

@@ -36,6 +36,7 @@ class Variant:
     locator: where it was read ("record 12").
     sequence: explicit context sequence (table input), else None.
     values: raw provided-feature values from a table, by column name.
+    qual, filter: the input VCF's QUAL and FILTER, carried into a VCF output.
   """
 
   id: str
@@ -46,6 +47,15 @@ class Variant:
   locator: str
   sequence: str | None = None
   values: dict | None = None
+  qual: str = "."
+  filter: str = "."
+
+  def row(self, ref_mismatch: bool, padded: bool) -> dict:
+    """The row keys of an output row (`report.ROW_KEYS`), with QUAL and FILTER for
+    a VCF output."""
+    return {"id": self.id, "chrom": self.chrom, "pos": self.pos, "ref": self.ref,
+            "alt": self.alt, "ref_mismatch": ref_mismatch, "padded": padded,
+            "qual": self.qual, "filter": self.filter}
 
 
 def read_vcf(path: str, skipped: collections.Counter) -> Iterator[Variant | InputError]:
@@ -118,7 +128,9 @@ def _records(handle, path, skipped) -> Iterator[Variant | InputError]:
         if len(record.alts) > 1 and record.id:
           variant_id = f"{record.id}:{alt.upper()}"
         yield Variant(variant_id, record.chrom, record.pos, ref, alt.upper(),
-                      f"record {n} ({record.chrom}:{record.pos})")
+                      f"record {n} ({record.chrom}:{record.pos})",
+                      qual="." if record.qual is None else f"{record.qual:g}",
+                      filter=";".join(record.filter.keys()) or ".")
   if n == 0:
     raise InputError("no variant records", path=path)
 
@@ -161,10 +173,7 @@ def _table_variant(row: dict, path: str, where: str, n: int,
   if not _allele(ref) or not _allele(alt):
     raise InputError(f"alleles {ref!r}>{alt!r} must be A/C/G/T/N", path=path,
                      record=where)
-  bad = alphabet.find_invalid(sequence)
-  if bad is not None:
-    raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} of the sequence "
-                     "is not a IUPAC nucleotide code", path=path, record=where)
+  alphabet.check_letters(sequence, path, where, what="of the sequence")
   if not 0 <= position < len(sequence):
     raise InputError(f"position {position} is outside the sequence (length "
                      f"{len(sequence)})", path=path, record=where)
@@ -224,6 +233,7 @@ class VcfWriter(TableWriter):
     self.kind = "vcf"
     self.info_fields = dict(info_fields)
     self.contigs = dict(contigs)
+    self.filters: set[str] = set()  # The input's FILTER values, declared at close.
 
   def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
     self.rows += len(rows)
@@ -234,8 +244,11 @@ class VcfWriter(TableWriter):
         info += ";GSLM_REF_MISMATCH"
       if row.get("padded"):
         info += ";GSLM_PADDED"
+      self.filters.update(f for f in row.get("filter", ".").split(";")
+                          if f not in (".", "PASS"))
       self._handle.write("\t".join([row["chrom"], str(row["pos"]), row["id"], row["ref"],
-                                    row["alt"], ".", ".", info]) + "\n")
+                                    row["alt"], row.get("qual", "."),
+                                    row.get("filter", "."), info]) + "\n")
 
   def close(self, ok: bool, comments: Sequence[str] = (),
             summary: Mapping[str, Any] | None = None) -> None:
@@ -252,6 +265,8 @@ class VcfWriter(TableWriter):
               f"##gslm_keras_padded={summary.get('padded', 0)}\n"]
       head += [f"##gslm_keras_note={note}\n" for note in summary.get("notes", [])]
       head += [f"##contig=<ID={c},length={n}>\n" for c, n in self.contigs.items()]
+      head += [f'##FILTER=<ID={f},Description="FILTER {f} of the input VCF">\n'
+               for f in sorted(self.filters)]
       head += [f'##INFO=<ID={key},Number=1,Type=Float,Description="{description}">\n'
                for key, (_, description) in self.info_fields.items()]
       head += ['##INFO=<ID=GSLM_REF_MISMATCH,Number=0,Type=Flag,Description="REF '
@@ -278,12 +293,15 @@ class VcfWriter(TableWriter):
         os.remove(self.body)
 
 
-def lock_outputs(stack, outputs: Sequence[str]) -> None:
+def lock_outputs(stack, outputs: Sequence[str], overwrite: bool) -> None:
   """Takes the lock of every score output (with its rejects file and summary)
-  on `stack`, a `contextlib.ExitStack`."""
-  from gslm_keras.io.outputs import exclusive_output
+  on `stack`, a `contextlib.ExitStack`, after checking that each may be written
+  (`check_file_output`)."""
+  from gslm_keras.io.outputs import check_file_output, exclusive_output
   from gslm_keras.io.tables import rejects_path
 
+  for path in outputs:
+    check_file_output(path, overwrite)
   for path in outputs:
     stack.enter_context(exclusive_output(
         path, "score output", also=(rejects_path(path), path + ".summary.json")))

@@ -7,8 +7,13 @@ from __future__ import annotations
 ROW_KEYS = ["id", "chrom", "pos", "ref", "alt", "ref_mismatch", "padded"]
 
 
+# Each strand's own alt minus ref, when two are read and averaged.
+STRAND_SCORES = ("diff_forward", "diff_reverse")
 # What each score is, for the VCF header (INFO Description) and the README.
 _DESCRIPTIONS = {
+    "diff_forward": "{c}: alternate minus reference, read on the forward strand alone",
+    "diff_reverse": "{c}: alternate minus reference, read on the reverse-complement "
+                    "strand alone",
     "ref": "model output {c} for the reference window",
     "alt": "model output {c} for the alternate window",
     "diff": "{c}: alternate minus reference",
@@ -35,7 +40,7 @@ def describe_column(name: str, strands: str) -> str:
   for prefix in sorted(_DESCRIPTIONS, key=len, reverse=True):
     if name.startswith(prefix + "_"):
       text = _DESCRIPTIONS[prefix].format(c=name[len(prefix) + 1:])
-      return f"{text} ({strands})"
+      return text if prefix in STRAND_SCORES else f"{text} ({strands})"
   raise KeyError(name)
 
 
@@ -71,6 +76,8 @@ def strand_choice(model, strand_average: bool | None
 def header_notes(strands: str, classifier: bool, padded: int) -> list[str]:
   scale = "probabilities" if classifier else "values"
   return [f"strands: {strands}",
+          "logarithms: natural (base e) in every log score (log_ratio, log_odds_ratio, "
+          "llr, log_p_*)",
           f"scores: every score of a column is computed from the strand-averaged ref "
           f"and alt {scale}, so the scores of one variant agree in sign",
           f"padded: {padded} variant(s) whose window ran past the end of its contig or "

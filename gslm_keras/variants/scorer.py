@@ -68,6 +68,8 @@ class ScoreConfig:
       length rule, with the allele edited in place; for models trained on windows
       anchored to an element, e.g. a promoter's TSS).
     command: the command line, recorded in the output header.
+    overwrite: replace existing outputs (and their side files); without it an
+      existing output is refused before any work.
   """
 
   model: str
@@ -83,6 +85,7 @@ class ScoreConfig:
   progress_seconds: float = 10.0
   anchor: str = "variant"
   command: str | None = None
+  overwrite: bool = False
 
   def __post_init__(self):
     paths = (self.output.split(",") if isinstance(self.output, str)
@@ -120,13 +123,16 @@ class ScoreConfig:
     return self.output[0]
 
 
-def score_columns(columns: list[str], classifier: bool) -> list[str]:
-  """Row keys and, per model output column, its predictions and scores."""
+def score_columns(columns: list[str], classifier: bool, strands: int = 1) -> list[str]:
+  """Row keys and, per model output column, its predictions and scores; with two
+  strands read, each strand's alt minus ref too (to inspect the mean)."""
   names = scoring.SCORES_CLASSIFIER if classifier else scoring.SCORES_REGRESSION
   out = list(ROW_KEYS)
   for column in columns:
     out += [f"ref_{column}", f"alt_{column}"] + [f"{s}_{column}" for s in names]
     out += [f"{s}_{column}" for s in PATH_SCORES]
+    if strands == 2:
+      out += [f"{s}_{column}" for s in report.STRAND_SCORES]
   return out
 
 
@@ -135,13 +141,14 @@ def _rows(batch, predictions: np.ndarray, columns: list[str], classifier: bool):
   averaged over strands on the probability scale, every score from those means."""
   mean = scoring.mean_over_strands(predictions)  # [4, n, columns]
   ref_pred, alt_pred = mean[0], mean[1]
+  per_strand = ({name: predictions[s, 1] - predictions[s, 0]
+                 for s, name in enumerate(report.STRAND_SCORES)}
+                if predictions.shape[0] == 2 else {})
   averaged = scoring.scores(ref_pred, alt_pred, classifier)
   seq_path, feature_path = mean[2] - mean[0], mean[3] - mean[0]
   rows = []
   for i, (variant, mismatch, padded) in enumerate(batch):
-    row: dict[str, Any] = {"id": variant.id, "chrom": variant.chrom, "pos": variant.pos,
-                           "ref": variant.ref, "alt": variant.alt,
-                           "ref_mismatch": mismatch, "padded": padded}
+    row: dict[str, Any] = variant.row(mismatch, padded)
     for j, column in enumerate(columns):
       row[f"ref_{column}"] = float(ref_pred[i, j])
       row[f"alt_{column}"] = float(alt_pred[i, j])
@@ -149,6 +156,8 @@ def _rows(batch, predictions: np.ndarray, columns: list[str], classifier: bool):
         row[f"{score}_{column}"] = float(values[i, j])
       row[f"seq_path_diff_{column}"] = float(seq_path[i, j])
       row[f"feature_path_diff_{column}"] = float(feature_path[i, j])
+      for score, values in per_strand.items():
+        row[f"{score}_{column}"] = float(values[i, j])
     rows.append(row)
   return rows
 
@@ -321,15 +330,15 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
     return score_llr(config)
   model = LoadedModel(config.model)
   classifier = model.info.task != "regression"
-  columns = score_columns(model.columns, classifier)
   alleles = _Alleles(model, config)
   strands, strand_header, strand_column = report.strand_choice(model,
                                                                config.strand_average)
+  columns = score_columns(model.columns, classifier, strands)
   skipped: collections.Counter = collections.Counter()
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strand_header}
   start = time.monotonic()
   with contextlib.ExitStack() as locks:
-    io.lock_outputs(locks, config.output)
+    io.lock_outputs(locks, config.output, config.overwrite)
     genome = Genome(config.reference) if config.vcf else None
     stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
               io.read_variant_table(config.variants, alleles.table_columns()))

@@ -59,8 +59,8 @@ def _check(variant: io.Variant, observed: str, ref_mismatch: str, source: str) -
     raise InputError(
         f"{variant.ref}>{variant.alt} is not a single-base substitution of A, C, G, T: "
         "a language model's llr compares two bases at one masked position (indels "
-        "and N have none); use --on_error=skip to set such variants aside",
-        path=source, record=variant.locator)
+        "and N have none)", path=source, record=variant.locator,
+        hint="use --on_error=skip to set such variants aside")
   if observed == variant.ref.upper():
     return False
   if ref_mismatch == "error":
@@ -83,7 +83,7 @@ def score_llr(config) -> dict[str, Any]:
   stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strands}
   start = time.monotonic()
   with contextlib.ExitStack() as locks:
-    io.lock_outputs(locks, config.output)
+    io.lock_outputs(locks, config.output, config.overwrite)
     genome = Genome(config.reference) if config.vcf else None
     stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
               io.read_variant_table(config.variants))
@@ -95,8 +95,8 @@ def score_llr(config) -> dict[str, Any]:
       _score(stream, config, model, genome, both, writer, rejects, skipped, stats)
       ok = True
     finally:
-      notes = [f"strands: {strands}", "llr: log P(alt) - log P(ref) of a masked "
-               f"language model ({model.path}), zero-shot",
+      notes = [f"strands: {strands}", "llr: log P(alt) - log P(ref), natural log, of "
+               f"a masked language model ({model.path}), zero-shot",
                f"padded: {stats['padded']} variant(s) whose window ran past the end of "
                "its contig, filled with N"]
       io.close_writer(writer, ok, skipped, rejects, config.command, notes,
@@ -124,8 +124,7 @@ def _score(stream, config, model: LanguageModel, genome, both: bool, writer, rej
     llr, log_ref, log_alt = model.llr([b[1] for b in batch], [b[2] for b in batch],
                                       [b[0].ref for b in batch], [b[0].alt for b in batch],
                                       both_strands=both)
-    writer.write([{"id": v.id, "chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt,
-                   "ref_mismatch": mismatch, "padded": padded, "llr": float(llr[i]),
+    writer.write([{**v.row(mismatch, padded), "llr": float(llr[i]),
                    "log_p_ref": float(log_ref[i]), "log_p_alt": float(log_alt[i])}
                   for i, (v, _, _, padded, mismatch) in enumerate(batch)])
     batch.clear()

@@ -11,11 +11,14 @@ records.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import math
 import os
 import pickle
 import shlex
+import subprocess
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -27,7 +30,8 @@ from gslm_keras.data.build import dedup
 from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
 from gslm_keras.data.build.stats import merged
 from gslm_keras.errors import ConfigError, GslmError, InputError
-from gslm_keras.io.files import atomic_path
+from gslm_keras.io.files import atomic_path, check_private, private_directory
+from gslm_keras.startup import die_with_parent_hook
 
 ERRORS = "errors"
 TALLY = "tally"
@@ -171,19 +175,61 @@ def remove_tree(path: str) -> None:
   shutil.rmtree(path)
 
 
+def results_folder(workdir: str) -> str:
+  """The pipeline's results folder inside `workdir`: private (0700), since the
+  driver unpickles what is in it."""
+  return private_directory(os.path.join(workdir, ".beam"))
+
+
 def load(path: str):
+  """Unpickles a result the pipeline saved, from a folder checked to be private."""
+  check_private(os.path.dirname(path))
   with open(path, "rb") as handle:
     return pickle.load(handle)
+
+
+def check_options(options_text: str | None) -> list[str]:
+  """The `--beam_pipeline_options` text as arguments, each known to Beam with a
+  valid value.
+
+  Raises:
+    ConfigError: one line naming the unknown option or the bad value (Beam itself
+      prints its whole usage text for a bad value and only warns of an unknown
+      option, which then does nothing).
+  """
+  from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+  args = shlex.split(options_text or "")
+  parser = _BeamArgumentParser(allow_abbrev=False)
+  for kind in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+    kind._add_argparse_args(parser)  # noqa: SLF001  How Beam builds its parser.
+  said = io.StringIO()
+  try:
+    with contextlib.redirect_stderr(said):
+      _, unknown = parser.parse_known_args(args)
+  except SystemExit:
+    lines = [line for line in said.getvalue().splitlines() if "error:" in line]
+    reason = lines[-1].split("error:", 1)[1].strip() if lines else "cannot be read"
+    raise ConfigError(f"--beam_pipeline_options={options_text!r}: {reason}") from None
+  unknown = [arg for arg in unknown if arg.startswith("-")]
+  if unknown:
+    raise ConfigError(
+        f"--beam_pipeline_options={options_text!r}: {', '.join(unknown)} is not a Beam "
+        "pipeline option (see Beam's documentation of pipeline options, e.g. "
+        "--runner, --direct_running_mode, --direct_num_workers)")
+  return args
 
 
 def new_pipeline(options_text: str | None) -> beam.Pipeline:
   """A pipeline with `--beam_pipeline_options` text (Beam's own flags).
 
   Raises:
-    ConfigError: the options name an unknown runner or an invalid value.
+    ConfigError: the options name an unknown option, an unknown runner or an
+      invalid value.
   """
+  args = check_options(options_text)
   try:
-    options = PipelineOptions(shlex.split(options_text or ""))
+    options = PipelineOptions(args)
     return beam.Pipeline(runner=_default_runner(options), options=options)
   except ValueError as error:
     raise ConfigError(f"--beam_pipeline_options={options_text!r}: {error}") from None
@@ -200,12 +246,39 @@ def _default_runner(options: PipelineOptions):
   return FnApiRunner()
 
 
+class _WorkersDieWithTheDriver:
+  """The `subprocess` module as Beam's local job service sees it: its SDK worker
+  processes (`--direct_running_mode=multi_processing`) die with the driver.
+
+  Without it, a driver killed with SIGKILL left its workers (900 MB each) running
+  for up to 30 s, until gRPC noticed, and their tracebacks reached the user's
+  terminal. Beam starts each worker with `shell=True`: `exec` makes the worker
+  the shell itself, so the kill signal asked for reaches it.
+  """
+
+  def __getattr__(self, name):
+    return getattr(subprocess, name)
+
+  @staticmethod
+  def Popen(command, **kwargs):  # noqa: N802  The name Beam calls.
+    if kwargs.get("shell") and isinstance(command, str):
+      command = "exec " + command
+    return subprocess.Popen(command, preexec_fn=die_with_parent_hook(), **kwargs)
+
+
+def _tie_workers_to_the_driver() -> None:
+  from apache_beam.runners.portability import local_job_service
+
+  local_job_service.subprocess = _WorkersDieWithTheDriver()
+
+
 def run(pipeline: beam.Pipeline) -> None:
-  """Runs the pipeline to the end.
+  """Runs the pipeline to the end (local worker processes die with this one).
 
   Raises:
     GslmError: the pipeline failed (its last line of error text).
   """
+  _tie_workers_to_the_driver()
   try:
     pipeline.run().wait_until_finish()
   except (KeyboardInterrupt, GslmError):

@@ -137,8 +137,7 @@ def build_corpus_on_beam(config: CorpusConfig, options_text: str | None,
   """
   pipeline = common.new_pipeline(options_text)
   with corpus_build(config) as (workdir, index):
-    results_dir = os.path.join(workdir, ".beam")
-    os.makedirs(results_dir)
+    results_dir = common.results_folder(workdir)
     _pipeline(pipeline, config, results_dir, piece_bases)
     common.run(pipeline)
     common.raise_first(common.load(os.path.join(results_dir, "errors")))

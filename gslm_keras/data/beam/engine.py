@@ -6,6 +6,26 @@ from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError
 
 
+def _import_beam_quietly() -> None:
+  """Imports apache_beam without its import-time lines (Google Cloud clients not
+  installed, type-hint conversions, state cache size): none concerns a local
+  build. Beam's warnings and errors while it runs still show."""
+  import logging
+
+  root = logging.getLogger()
+  level = root.level
+  root.setLevel(logging.ERROR)
+  try:
+    import apache_beam  # noqa: F401
+    import apache_beam.io.gcp  # noqa: F401  Where the Cloud client warnings come from.
+  except ImportError:
+    raise ConfigError("--engine=beam needs apache-beam: pip install -e '.[beam]' "
+                      "(requirements.txt pins a version that works offline)") from None
+  finally:
+    root.setLevel(level)
+  logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
 def build_on_beam(config, options_text: str | None = None) -> DatasetInfo:
   """Builds the dataset of `config` (a `BuildConfig` or a `CorpusConfig`) on Beam.
 
@@ -18,11 +38,7 @@ def build_on_beam(config, options_text: str | None = None) -> DatasetInfo:
     ConfigError: apache-beam is not installed, or an invalid option.
     InputError, OutputBusyError: as `build_dataset`.
   """
-  try:
-    import apache_beam  # noqa: F401
-  except ImportError:
-    raise ConfigError("--engine=beam needs apache-beam: pip install -e '.[beam]' "
-                      "(requirements.txt pins a version that works offline)") from None
+  _import_beam_quietly()
   from gslm_keras.data.build.corpus import CorpusConfig
 
   if isinstance(config, CorpusConfig):

@@ -212,8 +212,7 @@ def build_labelled(config: BuildConfig, options_text: str | None) -> DatasetInfo
   pipeline = common.new_pipeline(options_text)
   with labelled_build(config) as (workdir, sources, labels, provided):
     rule = _length_rule(config, sources)
-    results_dir = os.path.join(workdir, ".beam")
-    os.makedirs(results_dir)
+    results_dir = common.results_folder(workdir)
     _pipeline(pipeline, config, labels, rule, sources, results_dir)
     common.run(pipeline)
     common.raise_first(common.load(os.path.join(results_dir, "errors")))

@@ -74,16 +74,7 @@ class SequenceCheck:
 def check_letters(record: RawRecord, path: str) -> str:
   """The record's sequence; InputError when it is empty or holds a letter that is
   not a IUPAC nucleotide code."""
-  sequence = record.sequence
-  if sequence is None or not sequence.strip():
-    raise InputError("empty sequence", path=path, record=record.locator)
-  bad = alphabet.find_invalid(sequence)
-  if bad is not None:
-    position, char = bad
-    raise InputError(
-        f"character {char!r} at position {position + 1} is not a IUPAC nucleotide "
-        "code (ACGTUN RYSWKMBDHV, any case)", path=path, record=record.locator)
-  return sequence
+  return alphabet.check_letters(record.sequence, path, record.locator)
 
 
 def make_record(record: RawRecord, sequence: str, label, provided: ProvidedPlan,

@@ -152,13 +152,7 @@ def _genbank_sequences(path: str) -> Iterator[tuple[Any, str]]:
 def check_sequence(config: CorpusConfig, record, path: str) -> str:
   """The record's sequence with U read as T; InputError when it is empty, holds a
   letter that is not a IUPAC code, or is too short under --on_shorter=error."""
-  if not record.sequence:
-    raise InputError("empty sequence", path=path, record=record.locator)
-  bad = alphabet.find_invalid(record.sequence)
-  if bad is not None:
-    raise InputError(f"character {bad[1]!r} at position {bad[0] + 1} is not a IUPAC "
-                     "nucleotide code (ACGTUN RYSWKMBDHV, any case)", path=path,
-                     record=record.locator)
+  alphabet.check_letters(record.sequence, path, record.locator)
   if config.rule.on_shorter == "error" and len(record.sequence) < config.rule.length:
     raise InputError(f"sequence of {len(record.sequence)} bases is shorter than "
                      f"--length={config.rule.length}; pass --on_shorter=skip or "
@@ -295,11 +289,20 @@ def no_windows(config: CorpusConfig, tally: CorpusTally) -> InputError:
     for key, value in counts.dropped.items():
       total.dropped[key] += value
   reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in total.dropped.items() if v)
+  # The advice follows the largest cause the counts show.
+  causes = {"excluded": (total.dropped["excluded"], "every window shares a 32-base "
+                         "stretch with an --exclude sequence: the input is the excluded "
+                         "data itself, or give another --exclude"),
+            "too_many_n": (total.dropped["too_many_n"], "use a larger --max_n_fraction"),
+            "short": (total.shorter_than_length, "use a shorter --length or "
+                      "--on_shorter=pad")}
+  cause = max(causes.values(), key=lambda item: item[0])
+  advice = cause[1] if cause[0] else ("use a shorter --length, --on_shorter=pad, or a "
+                                      "larger --max_n_fraction")
   return InputError(
       f"no training window of --length={config.rule.length} could be cut from "
       f"{total.records} sequences ({total.shorter_than_length} shorter than the length"
-      f"{', windows dropped: ' + reasons if reasons else ''}); use a shorter --length, "
-      "--on_shorter=pad, or a larger --max_n_fraction",
+      f"{', windows dropped: ' + reasons if reasons else ''}); {advice}",
       path=", ".join(spec.path for spec, _ in config.specs()))
 
 
