@@ -103,7 +103,7 @@ def main():
         stats = score_variants(ScoreConfig(
             model=args.model_dir, vcf=vcf, reference=reference,
             output=os.path.join(tmp, "scores.tsv"), strand_average=strand_average,
-            batch_size=256, progress_seconds=1e9))
+            batch_size=256, progress_seconds=1e9, overwrite=True))
         rates.append(stats["variants"] / (time.perf_counter() - start))
       key = "both_strands" if strand_average else "forward_strand"
       bound = model_bound(args.model_dir, 256, 2 if strand_average else 1, args.repeats)
