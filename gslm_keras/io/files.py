@@ -91,9 +91,13 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     yield tmp
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
-  except BaseException:
+  except BaseException as error:
     if os.path.exists(tmp):
       os.unlink(tmp)
+    if isinstance(error, OSError) and error.errno and not error.filename:
+      # A writer that says only "No space left on device" (Keras' zip, NumPy):
+      # the one line names the file it was writing.
+      raise OSError(error.errno, error.strerror, path) from error
     raise
 
 
@@ -125,7 +129,7 @@ def read_json(path: str) -> Any:
   try:
     with open(path, encoding="utf-8") as handle:
       return json.load(handle)
-  except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError.
+  except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors.
     raise GslmError(
         f"{path}: damaged, not valid JSON ({str(error).splitlines()[0][:120]}): restore "
         "it from a copy, or write its folder again (--overwrite)") from None

@@ -102,7 +102,7 @@ class ResumableBackup(keras.callbacks.Callback):
         np.savez(handle, **arrays)
 
   # The backup stays after training: until the run's last file (the model card)
-  # is in place, a killed run resumes from it; `session.finish` removes it.
+  # is in place, a killed run resumes from it; `session.complete` removes it.
 
 
 class HistoryLog(keras.callbacks.Callback):
