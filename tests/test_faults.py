@@ -914,3 +914,64 @@ def test_small_ones(tiny_model, tmp_path, fault_log):
   fault_log("a rejects file under `--on_error=skip`; `--init_from=<run>/model.keras`",
             "the rejects file gives the reason without advice to use the flag in force; "
             "the model file is accepted as its run folder")
+
+
+# -- serving and score outputs ---------------------------------------------------------
+
+
+def test_serving_never_answers_with_a_graph_error(tiny_model, tmp_path, fault_log):
+  import tensorflow as tf
+
+  from gslm_keras.serving.export import export_model
+
+  exports = {"classifier": export_model(str(tiny_model), str(tmp_path), "splice", 1),
+             "language model": export_model("gslm-lm-multispecies", str(tmp_path), "lm", 1)}
+  window = read_column(SPLICE_CSV, limit=1)[0]
+  for kind, path in exports.items():
+    default = tf.saved_model.load(path).signatures["serving_default"]
+    empty = default(sequence=tf.constant([], tf.string))
+    assert all(value.shape[0] == 0 for value in empty.values()), (kind, empty)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"input \\?'sequence\\?' holds an empty string; send DNA "
+                             r"sequences; first at row \(0-based\)\] \[1\]"):
+      default(sequence=tf.constant([window, ""]))
+  fault_log("an empty batch, and an empty string in a batch, sent to the classifier's "
+            "and the language model's `serving_default`",
+            "the empty batch gets empty outputs; the empty string is refused naming its "
+            "row (it failed inside the layers: `Incompatible shapes`, `Reduction axis 0 "
+            "is empty`)")
+
+
+def test_score_outputs_say_what_they_hold(tiny_model, tmp_path, fault_log):
+  import pysam
+
+  sequence = "".join(read_column(SPLICE_CSV, limit=20))
+  (tmp_path / "ref.fa").write_text(f">chr1\n{sequence}\n")
+  alt = "A" if sequence[299] != "A" else "C"
+  (tmp_path / "v.vcf").write_text(
+      "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1200>\n"
+      "##FILTER=<ID=q10,Description=\"Quality below 10\">\n"
+      "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+      f"chr1\t300\tpass\t{sequence[299]}\t{alt}\t50\tPASS\t.\n"
+      f"chr1\t400\tlow\t{sequence[399]}\t{'A' if sequence[399] != 'A' else 'C'}\t3.5\t"
+      "q10\t.\n")
+  outputs = f"{tmp_path / 's.tsv'},{tmp_path / 's.vcf'}"
+  result = _run("gslm_keras.score_variants", f"--model={tiny_model}",
+                f"--vcf={tmp_path / 'v.vcf'}", f"--reference={tmp_path / 'ref.fa'}",
+                f"--output={outputs}", "--strand_average")
+  assert result.returncode == 0, result.stderr[-2000:]
+  text = (tmp_path / "s.tsv").read_text()
+  assert "# logarithms: natural (base e)" in text
+  rows = list(csv.DictReader([l for l in text.splitlines() if not l.startswith("#")],
+                             delimiter="\t"))
+  for row in rows:
+    for column in ("EI", "IE", "N"):
+      assert float(row[f"diff_prob_{column}"]) == pytest.approx(
+          (float(row[f"diff_forward_prob_{column}"])
+           + float(row[f"diff_reverse_prob_{column}"])) / 2, abs=2e-6)
+  records = list(pysam.VariantFile(str(tmp_path / "s.vcf")))
+  assert [(list(r.filter.keys()), r.qual) for r in records] == [(["PASS"], 50.0),
+                                                                (["q10"], 3.5)]
+  fault_log("`score_variants --strand_average` of a VCF with QUAL and FILTER (PASS, q10)",
+            "the TSV says its log base; each strand's difference beside the mean it "
+            "reports; the output VCF keeps QUAL and FILTER (PASS was rewritten to `.`)")

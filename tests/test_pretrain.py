@@ -50,6 +50,7 @@ def lm_run(corpus_dir, tmp_path_factory):
                 f"--model_dir={model_dir}", "--seed=1")
   assert result.returncode == 0, result.stderr[-3000:]
   assert "Pretrained" in result.stdout
+  assert "oneDNN" not in result.stderr and "E0000" not in result.stderr, result.stderr
   return model_dir
 
 
