@@ -84,3 +84,12 @@ def machine_lines(results: dict) -> str:
           f"Keras {v['keras']}, NumPy {v['numpy']}\n"
           f"- Command: `{results['command']}`\n"
           + (f"- Note: {results['note']}\n" if results.get("note") else ""))
+
+
+def run(main, *args):
+  """A benchmark's entry point: `main(*args)`, every failure one `error:` line (as
+  the package's commands end), the results it wrote so far kept."""
+  from gslm_keras.cli import one_line_failures
+
+  return one_line_failures(main, *args,
+                           interrupted="the results written so far are kept")

@@ -32,6 +32,8 @@ import sys
 
 from absl import app, flags
 
+from benchmarks import common
+
 _SHARED = flags.DEFINE_string("shared_data", "../shared/data", "The shared data folder.")
 _WORKDIR = flags.DEFINE_string("workdir", "build/lm_preset", "Corpus and run folder.")
 _NAME = flags.DEFINE_string("name", "gslm-lm-multispecies", "Preset name.")
@@ -228,4 +230,4 @@ def install(model_dir: str, left_out: str) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(lambda argv: common.run(main, argv))

@@ -216,4 +216,4 @@ def markdown(results: dict, scale: int) -> str:
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from benchmarks import accuracy, label_efficiency
+from benchmarks import accuracy, common, label_efficiency
 
 WORK = os.path.join("build", "transfer")
 K = 20
@@ -146,4 +146,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -133,4 +133,4 @@ def markdown(results: dict) -> str:
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -119,24 +119,32 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
     if len(argv) > 1 + positional:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1 + positional:])}")
     plain_logs_on_a_terminal()
-    try:
-      main(argv)
-    except GslmError as error:
-      print(f"error: {error}", file=sys.stderr)
-      sys.exit(1)
-    except OSError as error:
-      print(f"error: {describe_os_error(error)}", file=sys.stderr)
-      sys.exit(1)
-    except KeyboardInterrupt:
-      print("error: interrupted; outputs were left as they were", file=sys.stderr)
-      sys.exit(130)
-    except Exception as error:  # noqa: BLE001  The last guard: no traceback.
-      described = describe_library_error(error)
-      if described is not None:
-        print(f"error: {described}", file=sys.stderr)
-        sys.exit(1)
-      print(f"error: {_unexpected(error)}", file=sys.stderr)
-      sys.exit(2)
+    one_line_failures(main, argv)
 
   quiet_tensorflow()
   app.run(guarded)
+
+
+def one_line_failures(main: Callable, *args, interrupted: str = "outputs were left as "
+                      "they were"):
+  """`main(*args)`, every failure ending in one `error:` line and an exit status:
+  1 for bad input, options or an operating-system error, 2 for a bug (its
+  traceback in a file the line names), 130 for Ctrl-C."""
+  try:
+    return main(*args)
+  except GslmError as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
+  except OSError as error:
+    print(f"error: {describe_os_error(error)}", file=sys.stderr)
+    sys.exit(1)
+  except KeyboardInterrupt:
+    print(f"error: interrupted; {interrupted}", file=sys.stderr)
+    sys.exit(130)
+  except Exception as error:  # noqa: BLE001  The last guard: no traceback.
+    described = describe_library_error(error)
+    if described is not None:
+      print(f"error: {described}", file=sys.stderr)
+      sys.exit(1)
+    print(f"error: {_unexpected(error)}", file=sys.stderr)
+    sys.exit(2)

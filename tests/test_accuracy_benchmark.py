@@ -110,3 +110,22 @@ def test_corpus_comparison_pairs_each_source_with_the_scratch_run_of_its_seed():
   named["human"]["settings"]["epochs"] = 10
   with pytest.raises(ValueError, match="human was run with other settings"):
     corpus_transfer.compare(named, ["t"])
+
+
+def test_a_benchmark_ends_in_one_line(capsys):
+  from benchmarks import common
+  from gslm_keras.errors import ConfigError
+
+  def failing():
+    raise ConfigError("--init_from=x: no model.keras there")
+
+  def buggy():
+    raise KeyError("half-way")
+
+  for main, status, expected in ((failing, 1, "error: --init_from=x: no model.keras there"),
+                                 (buggy, 2, "error: unexpected KeyError: 'half-way'")):
+    with pytest.raises(SystemExit) as ended:
+      common.run(main)
+    assert ended.value.code == status
+    err = capsys.readouterr().err
+    assert err.startswith(expected) and "Traceback" not in err and err.count("\n") == 1

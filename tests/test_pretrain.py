@@ -330,6 +330,15 @@ def test_init_from_copies_the_backbone_by_name(lm_run, tmp_path):
   model = build_model(preset("tiny"), length=60, n_features=2, task="multiclass",
                       n_outputs=3)
   assert load_backbone(model, str(lm_run)) == ["backbone"]
+  # The features-only ablation has no backbone: it starts as from scratch, said in
+  # the log, instead of ending the run (a benchmark's ablation arm did).
+  import dataclasses
+
+  features_only = build_model(dataclasses.replace(preset("tiny"), ablation="features"),
+                              length=60, n_features=2, task="multiclass", n_outputs=3)
+  before = [w.copy() for w in features_only.get_weights()]
+  assert load_backbone(features_only, str(lm_run)) == []
+  assert all(np.array_equal(a, b) for a, b in zip(before, features_only.get_weights()))
   source = find_backbone(keras.models.load_model(lm_run / "model.keras"))
   for layer in find_backbone(model).layers:
     for mine, theirs in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):

@@ -121,9 +121,13 @@ def load_backbone(model, source: str, info=None) -> list[str]:
                             "give another model, or train that one again",
                             compile=False)
   theirs, ours = find_backbone(source_model), find_backbone(model)
-  if theirs is None or ours is None:
-    raise ConfigError(f"--init_from={source}: no sequence_backbone in "
-                      f"{'the source' if theirs is None else 'this model'}")
+  if ours is None:  # The features-only ablation: no backbone to start.
+    logging.warning("--init_from=%s: this model has no sequence backbone (features-only "
+                    "ablation); it trains as from scratch, but for a feature branch "
+                    "copied where it fits", source)
+    return load_head(model, source_model, source, info)
+  if theirs is None:
+    raise ConfigError(f"--init_from={source}: no sequence_backbone in the source")
   copied = 0
   for layer in ours.layers:
     if not layer.weights:
