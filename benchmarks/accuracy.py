@@ -192,7 +192,7 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
       score = float((model.predict(x_dev) == y_dev).mean())
     if best is None or score > best[0]:
       best = (score, c, model)
-  _, c, model = best
+  dev_score, c, model = best
   if info.task == "binary":
     threshold = dev_threshold(y_dev, model.predict_proba(x_dev)[:, 1])
     out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], threshold)
@@ -203,6 +203,7 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
     out = {"accuracy": float((predicted == y_test).mean()),
            "mcc": float(skm.matthews_corrcoef(y_test, predicted))}
   out["C"] = c
+  out["dev_mcc" if info.task == "binary" else "dev_accuracy"] = dev_score
   return out
 
 

@@ -35,7 +35,45 @@ VARIANTS = {
     "fusion_norm": {"fusion_norm": True},
     "project8": {"flatten_channels": 8},
     "branch_norm16": {"branch_norm": True, "fusion_units": 16},
+    # Issue 22's sweep: a wide path (the feature regression inside the model) and
+    # global pooling instead of the flatten head.
+    "wide": {"wide": True},
+    "maxavg": {"pooling": "maxavg"},
+    "wide_maxavg": {"wide": True, "pooling": "maxavg"},
+    "wide_branch_norm": {"wide": True, "branch_norm": True},
+    "wide_project8": {"wide": True, "flatten_channels": 8},
 }
+
+
+def dev_mcc(model_dir: str, info) -> float:
+  """Dev MCC at the dev-chosen threshold (binary) or of the argmax: the sweep's
+  selection metric, as for the regressions it is compared with."""
+  import csv
+
+  from benchmarks.accuracy import _binary_scores, dev_threshold
+
+  if info.task != "binary":
+    with open(os.path.join(model_dir, "metrics", "dev.json")) as handle:
+      return json.load(handle)["mcc"]
+  positive = info.classes[1]
+  with open(os.path.join(model_dir, "predictions", "dev.tsv"), newline="") as handle:
+    rows = list(csv.DictReader(handle, delimiter="\t"))
+  y = np.array([r["label"] == positive for r in rows], int)
+  p = np.array([float(r[f"prob_{positive}"]) for r in rows])
+  return _binary_scores(y, p, dev_threshold(y, p))["mcc"]
+
+
+def baselines(folder: str, data_dir: str) -> dict:
+  """The regressions the dual-input model must beat, on the same splits."""
+  from benchmarks.accuracy import logistic_regression
+  from benchmarks.baselines import kmer_regression
+
+  features = logistic_regression(data_dir)
+  kmers = kmer_regression(folder)
+  return {"features_lr": {"dev_mcc": features["dev_mcc"], "test_mcc": features["mcc"],
+                          "C": features["C"]},
+          "kmer_lr": {"dev_mcc": kmers["dev_mcc"], "test_mcc": kmers["mcc"],
+                      "C": kmers["C"]}}
 
 
 def dead_units(model_dir: str, data_dir: str, variant: str) -> tuple[int, int]:
@@ -74,6 +112,8 @@ def main():
   parser.add_argument("--epochs", type=int, default=15)
   parser.add_argument("--output", default="benchmarks/results/fusion.json")
   parser.add_argument("--resume", action="store_true")
+  parser.add_argument("--baselines", action="store_true",
+                      help="also fit the feature and k-mer (k <= 6) regressions per task")
   parser.add_argument("--report_only", action="store_true",
                       help="rewrite the markdown from the JSON, train nothing")
   args = parser.parse_args()
@@ -89,10 +129,12 @@ def main():
   from gslm_keras.training.trainer import train
 
   results = common.header("benchmarks.fusion")
-  results["runs"] = []
+  results["runs"], results["baselines"] = [], {}
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
-      results["runs"] = json.load(handle)["runs"]
+      previous = json.load(handle)
+    results["runs"] = previous["runs"]
+    results["baselines"] = previous.get("baselines", {})
   done = {(r["task"], r["variant"], r["ablation"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
@@ -105,6 +147,9 @@ def main():
       from gslm_keras.data.dataset_info import DatasetInfo
 
       info = DatasetInfo.load(data_dir, verify="none")
+      if args.baselines and task not in results["baselines"]:
+        results["baselines"][task] = baselines(folder, data_dir)
+        common.write_results(args.output, results, markdown(results))
       for variant in args.variants.split(","):
         for ablation in args.ablations.split(","):
           for seed in range(args.seeds):
@@ -125,6 +170,7 @@ def main():
             run = {"task": task, "variant": variant, "ablation": ablation, "seed": seed,
                    "test_mcc": scores["mcc"], "test_auroc": scores["auroc"],
                    "dev_auroc": result.metrics["dev"].get("auroc"),
+                   "dev_mcc": dev_mcc(model_dir, info),
                    "dead_fusion_units": dead, "fusion_units": units,
                    "steps": result.steps, "seconds": time.time() - start,
                    "restarts": len(result.restarts)}
@@ -141,16 +187,17 @@ def _restarts(runs) -> str:
 
 
 def markdown(results: dict) -> str:
+  """Dev scores only when the runs have them (the sweep chooses on dev; test scores
+  stay in the JSON), else the earlier test-MCC table."""
+  if results["runs"] and all("dev_mcc" in r for r in results["runs"]):
+    return _dev_markdown(results)
   lines = ["# Dying fusion units: fusion layer variants", "", common.machine_lines(results),
            "Recipe of the accuracy suite (default preset, AdamW 2e-3, cosine, warm-up 50, "
            "early stopping 4). Test MCC x100 at the dev-chosen threshold; dead units = "
            "fusion units that never fire on the dev split.", "",
            "| task | variant | ablation | dev AUROC (mean) | test MCC x100 (per seed) | mean "
            "| dead units (per seed) | collapsed |", "|---|---|---|---:|---|---:|---|---:|"]
-  groups: dict[tuple, list] = {}
-  for run in results["runs"]:
-    groups.setdefault((run["task"], run["variant"], run["ablation"]), []).append(run)
-  for (task, variant, ablation), runs in groups.items():
+  for (task, variant, ablation), runs in _groups(results).items():
     mccs = [100 * r["test_mcc"] for r in runs]
     dev = np.mean([r["dev_auroc"] for r in runs])
     lines.append(
@@ -158,6 +205,40 @@ def markdown(results: dict) -> str:
         f"{', '.join(f'{m:.1f}' for m in mccs)} | "
         f"{np.mean(mccs):.1f} | {', '.join(str(r['dead_fusion_units']) for r in runs)} "
         f"of {runs[0]['fusion_units']} | {sum(r['collapsed'] for r in runs)} of {len(runs)}"
+        f"{_restarts(runs)} |")
+  return "\n".join(lines) + "\n"
+
+
+def _groups(results: dict) -> dict[tuple, list]:
+  groups: dict[tuple, list] = {}
+  for run in results["runs"]:
+    groups.setdefault((run["task"], run["variant"], run["ablation"]), []).append(run)
+  return groups
+
+
+def _dev_markdown(results: dict) -> str:
+  lines = ["# Fusion designs on dev (issue 22's sweep)", "", common.machine_lines(results),
+           "Recipe of the accuracy suite (default preset, AdamW 2e-3, cosine, warm-up 50, "
+           "early stopping 4), each design a change of the default preset (`VARIANTS` in "
+           "`benchmarks/fusion.py`). MCC x100 on the **dev** split at the dev-chosen "
+           "threshold, for the models and the regressions alike: the sweep chooses on "
+           "dev; test scores are kept in the JSON and used for nothing here. Dead units: "
+           "fusion units that never fire on dev.", "",
+           "| task | design | ablation | dev MCC x100 (per seed) | mean ± sd | dev AUROC | "
+           "dead units | collapsed |", "|---|---|---|---|---:|---:|---|---:|"]
+  for task, found in results.get("baselines", {}).items():
+    for name, label in (("features_lr", "logistic regression, the model's features"),
+                        ("kmer_lr", "logistic regression, k-mers k <= 6")):
+      lines.append(f"| {task} | {label} | - | {100 * found[name]['dev_mcc']:.1f} | "
+                   f"{100 * found[name]['dev_mcc']:.1f} | - | - | - |")
+  for (task, variant, ablation), runs in _groups(results).items():
+    mccs = [100 * r["dev_mcc"] for r in runs]
+    spread = f" ± {np.std(mccs, ddof=1):.1f}" if len(mccs) > 1 else ""
+    lines.append(
+        f"| {task} | {variant} | {ablation} | {', '.join(f'{m:.1f}' for m in mccs)} | "
+        f"{np.mean(mccs):.1f}{spread} | {np.mean([r['dev_auroc'] for r in runs]):.3f} | "
+        f"{', '.join(str(r['dead_fusion_units']) for r in runs)} of "
+        f"{runs[0]['fusion_units']} | {sum(r['collapsed'] for r in runs)} of {len(runs)}"
         f"{_restarts(runs)} |")
   return "\n".join(lines) + "\n"
 

@@ -56,6 +56,9 @@ _BRANCH_NORM = flags.DEFINE_boolean(
     "branch_norm", None, "Layer-normalise each branch's output before the fusion layer.")
 _FUSION_ACTIVATION = flags.DEFINE_enum(
     "fusion_activation", None, ["relu", "gelu"], "Activation of the fusion layer.")
+_WIDE = flags.DEFINE_boolean(
+    "wide", None, "A wide path: a linear layer over the normalised features added to "
+    "the output logits (Wide & Deep), so the model holds the feature regression.")
 _DROPOUT = flags.DEFINE_float("dropout", None, "Dropout rate.")
 _ABLATION = flags.DEFINE_enum("ablation", None, ["both", "sequence", "features"],
                               "Which branches the model uses.")
@@ -153,7 +156,8 @@ def config_from_flags():
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
-      dropout=_DROPOUT.value, ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
+      wide=_WIDE.value, dropout=_DROPOUT.value, ablation=_ABLATION.value,
+      rc_average=_RC_AVERAGE.value)
   return train_config.TrainConfig(
       data=train_config.DataConfig(
           data_dir=_DATA_DIR.value, batch_size=_BATCH_SIZE.value,

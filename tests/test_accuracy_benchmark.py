@@ -129,3 +129,34 @@ def test_a_benchmark_ends_in_one_line(capsys):
     assert ended.value.code == status
     err = capsys.readouterr().err
     assert err.startswith(expected) and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
+  import itertools
+
+  from benchmarks.baselines import kmer_frequencies, kmer_regression
+
+  sequence = "ACGTNACGGT"
+  got = kmer_frequencies([sequence], kmax=3)[0]
+  offset = 0
+  for k in (1, 2, 3):
+    names = ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+    windows = [sequence[i:i + k] for i in range(len(sequence) - k + 1)
+               if "N" not in sequence[i:i + k]]
+    expected = [windows.count(n) / len(windows) for n in names]
+    np.testing.assert_allclose(got[offset:offset + 4**k], expected, rtol=1e-6)
+    offset += 4**k
+  # A planted 6-mer labels the sequences: the regression finds it on dev and test.
+  rng = np.random.default_rng(0)
+  for split, n in (("train", 1500), ("dev", 200), ("test", 200)):
+    rows = []
+    for i in range(n):
+      s = list(rng.choice(list("ACGT"), 60))
+      label = i % 2
+      if label:
+        start = rng.integers(0, 54)
+        s[start:start + 6] = "TATAAA"
+      rows.append(f"{''.join(s)},{label}")
+    (tmp_path / f"{split}.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
+  result = kmer_regression(str(tmp_path))
+  assert result["dev_mcc"] > 0.75 and result["mcc"] > 0.75 and result["features"] == 5460

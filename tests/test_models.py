@@ -234,3 +234,32 @@ def test_fusion_options(tmp_path, changes, layers):
     expected = (pooled - pooled.mean(axis=1, keepdims=True)) / np.sqrt(
         pooled.var(axis=1, keepdims=True) + norm.epsilon)
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("task,n_outputs,activation", [
+    ("binary", 1, lambda z: 1 / (1 + np.exp(-z))),
+    ("multiclass", 3, lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)),
+    ("regression", 2, lambda z: z)])
+def test_the_wide_path_is_the_feature_regression(tmp_path, task, n_outputs, activation):
+  # With the deep part's logits silenced, the model is exactly a linear model (with
+  # its link) over the normalised features: it holds the regression it must beat.
+  mean, std = RNG.normal(size=7).astype(np.float32), RNG.uniform(0.5, 2, 7).astype(
+      np.float32)
+  model = build_model(preset("tiny").replace(wide=True), length=40, n_features=7,
+                      task=task, n_outputs=n_outputs, feature_mean=mean, feature_std=std)
+  head = model.get_layer("task_head")
+  deep = head.get_layer("deep_logits")
+  deep.set_weights([np.zeros_like(w) for w in deep.get_weights()])
+  w, b = (RNG.normal(size=(7, n_outputs)).astype(np.float32),
+          RNG.normal(size=n_outputs).astype(np.float32))
+  head.get_layer("wide_linear").set_weights([w, b])
+  inputs = _inputs()
+  expected = activation((inputs["features"] - mean) / std @ w + b)
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(model(inputs, training=False)),
+                             expected, rtol=1e-4, atol=1e-5)
+  assert_saved_model_identical(model, inputs, tmp_path)
+  # No feature branch, no wide path: the sequence-only ablation is unchanged.
+  sequence_only = build_model(preset("tiny").replace(wide=True, ablation="sequence"),
+                              length=40, n_features=7, task=task, n_outputs=n_outputs)
+  names = [layer.name for layer in _all_layers(sequence_only)]
+  assert "wide_linear" not in names and "output" in names

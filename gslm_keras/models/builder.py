@@ -52,13 +52,15 @@ def _pool(config: ModelConfig, x, dtype):
 
 
 def _feature_branch(config: ModelConfig, features, mean, std, dtype):
-  f = keras.layers.Normalization(mean=mean, variance=np.square(std),
-                                 name="feature_normalization", dtype=dtype)(features)
+  """(the normalised features, the branch's output)."""
+  normalised = f = keras.layers.Normalization(
+      mean=mean, variance=np.square(std), name="feature_normalization", dtype=dtype)(
+          features)
   for i, units in enumerate(config.feature_units):
     f = keras.layers.Dense(units, activation="relu", name=f"feature_dense_{i}",
                            dtype=dtype)(f)
     f = keras.layers.Dropout(config.dropout, name=f"feature_dropout_{i}", dtype=dtype)(f)
-  return f
+  return normalised, f
 
 
 def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
@@ -77,8 +79,11 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
     inputs["positions"] = keras.Input(shape=positions, name="positions",
                                       dtype=compute_dtype)
     parts.append(_pool(config, inputs["positions"], dtype))
+  normalised = None
   if config.ablation in ("both", "features"):
-    parts.append(_feature_branch(config, features, feature_mean, feature_std, dtype))
+    normalised, branch = _feature_branch(config, features, feature_mean, feature_std,
+                                         dtype)
+    parts.append(branch)
   if config.branch_norm:
     names = (["sequence"] if positions is not None else []) + (
         ["features"] if config.ablation in ("both", "features") else [])
@@ -98,9 +103,21 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
     x = keras.layers.Activation(config.fusion_activation,
                                 name=f"fusion_{config.fusion_activation}", dtype=dtype)(x)
   x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
-  output = keras.layers.Dense(n_outputs, activation=_ACTIVATIONS[task], name="output",
+  return keras.Model(inputs, _output(config, x, normalised, task, n_outputs),
+                     name=HEAD_NAME)
+
+
+def _output(config: ModelConfig, x, normalised, task: str, n_outputs: int):
+  """The output layer (float32); with `wide`, the logits of a linear layer over the
+  normalised features are added before the activation."""
+  activation = _ACTIVATIONS[task]
+  if not config.wide or normalised is None:
+    return keras.layers.Dense(n_outputs, activation=activation, name="output",
                               dtype="float32")(x)
-  return keras.Model(inputs, output, name=HEAD_NAME)
+  deep = keras.layers.Dense(n_outputs, name="deep_logits", dtype="float32")(x)
+  wide = keras.layers.Dense(n_outputs, name="wide_linear", dtype="float32")(normalised)
+  logits = keras.layers.Add(name="wide_deep_sum", dtype="float32")([deep, wide])
+  return keras.layers.Activation(activation, name="output", dtype="float32")(logits)
 
 
 def _check(config: ModelConfig, task: str, n_features: int, feature_mean, feature_std):
