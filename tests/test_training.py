@@ -560,3 +560,31 @@ def test_chance_by_task():
   values = rng.normal(size=(5000, 2))
   assert at_chance("regression", values, rng.normal(size=(5000, 2)))
   assert not at_chance("regression", values, values + rng.normal(0, 0.3, (5000, 2)))
+
+
+def test_tune_searches_on_dev_and_resumes(splice_dir, tmp_path):
+  import csv as csv_lib
+
+  from gslm_keras.training.tune import tune
+
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "tune"),
+                              model=preset("tiny"), model_preset="tiny", epochs=1,
+                              batch_size=64, verbose=0)
+  first = tune(config, budget_minutes=10, max_trials=2, tuner="random")
+  assert first["trials"] == 2 and first["monitor"] == "val_accuracy"
+  # The same folder again: the two trials are kept, one more is run.
+  again = tune(config, budget_minutes=10, max_trials=3, tuner="random")
+  assert again["trials"] == 3
+  with open(tmp_path / "tune" / "trials.tsv", newline="") as handle:
+    rows = list(csv_lib.DictReader(handle, delimiter="\t"))
+  scores = [float(r["dev_val_accuracy"]) for r in rows]
+  assert len(rows) == 3 and scores == sorted(scores, reverse=True)
+  assert again["best_score"] == pytest.approx(scores[0], abs=1e-5) and 0.3 < scores[0] <= 1
+  flags_text = (tmp_path / "tune" / "best.flags").read_text()
+  best = rows[0]
+  assert f"--pooling={best['pooling']}" in flags_text
+  assert f"--fusion_units={best['fusion_units']}" in flags_text
+  assert f"--model_dir={tmp_path / 'tune' / 'best_run'}" in flags_text
+  # A budget already spent starts no trial: nothing to choose from, one line.
+  with pytest.raises(ConfigError, match="budget_minutes must be > 0"):
+    tune(config, budget_minutes=0)
