@@ -42,6 +42,8 @@ VARIANTS = {
     "wide_maxavg": {"wide": True, "pooling": "maxavg"},
     "wide_branch_norm": {"wide": True, "branch_norm": True},
     "wide_project8": {"wide": True, "flatten_channels": 8},
+    "wide_maxavg_fusion_norm": {"wide": True, "pooling": "maxavg", "fusion_norm": True},
+    "wide_maxavg_branch_norm": {"wide": True, "pooling": "maxavg", "branch_norm": True},
 }
 
 
