@@ -41,7 +41,8 @@ def _fickett_lookup(values, bounds, prob, weight):
   table = tf.constant(np.asarray(prob) * np.asarray(weight)[:, None], tf.float64)
   # table[base, column] by a one-hot product: `tf.gather(..., batch_dims=1)` makes
   # an int32 matrix product, which oneDNN reports at error level on CPUs without
-  # AVX-512. Each sum has one non-zero term: the same values, bit for bit.
+  # AVX-512. Each lookup sum has one non-zero term; the sum over the four bases
+  # may round differently in float64 (differences up to about 1e-16).
   picked = tf.reduce_sum(tf.one_hot(column, len(bounds), dtype=tf.float64) * table,
                          axis=2)  # [B, 4]
   return tf.reduce_sum(picked, axis=1)
