@@ -88,7 +88,8 @@ def dev_threshold(truth: np.ndarray, prob: np.ndarray) -> float:
 
 
 def score_run(model_dir: str, info) -> dict[str, Any]:
-  """Test scores of a finished run; binary tasks also at the dev-chosen threshold."""
+  """Test scores of a finished run; binary tasks also at the dev-chosen threshold.
+  `dev_mcc`: the dev split's MCC at that threshold (binary) or of the argmax."""
   out: dict[str, Any] = {}
   if info.task == "binary":
     positive = info.classes[1]
@@ -105,12 +106,18 @@ def score_run(model_dir: str, info) -> dict[str, Any]:
     out.update(_binary_scores(*probs["test"], threshold))
     out["threshold"] = threshold
     out["mcc_at_0.5"] = _binary_scores(*probs["test"], 0.5)["mcc"]
+    if "dev" in probs:
+      out["dev_mcc"] = _binary_scores(*probs["dev"], threshold)["mcc"]
     return out
   import json
 
   with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
     metrics = json.load(handle)
   out.update({k: metrics.get(k) for k in ("mcc", "accuracy", "auroc_macro")})
+  dev = os.path.join(model_dir, "metrics", "dev.json")
+  if os.path.exists(dev):
+    with open(dev) as handle:
+      out["dev_mcc"] = json.load(handle).get("mcc")
   return out
 
 

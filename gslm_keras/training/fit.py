@@ -10,12 +10,11 @@ same number of optimizer steps as an uninterrupted run.
 
 from __future__ import annotations
 
-import os
 
 from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.io.model_files import load_model, save_model
+from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
@@ -184,8 +183,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   if guard is not None and guard.collapsed:
     return None, guard.diagnosis
   steps = int(model.optimizer.iterations.numpy())
-  final = (load_model(run.best_model, f"remove {run.checkpoints} and run the same "
-                      "command again") if os.path.exists(run.best_model) else model)
+  final = session.kept_model(run, model)
   save_model(final, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(

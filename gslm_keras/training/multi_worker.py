@@ -24,7 +24,7 @@ from absl import logging
 
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.io.files import read_json, write_json_atomic
-from gslm_keras.io.model_files import load_model, save_model
+from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import dev_selection, recipe, session
@@ -197,9 +197,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   best = selection.state() if selection is not None else {}
   if best.get("best_step", -1) >= 0 and os.path.exists(run.best_model):
     # Every worker ends with the chosen weights (the chief saved them).
-    best_model = load_model(run.best_model, f"remove {run.checkpoints} and run the "
-                            "same command again", compile=False)
-    model.set_weights(best_model.get_weights())
+    model.set_weights(session.kept_model(run, model, compile=False).get_weights())
   _barrier(strategy)
   fingerprint = session.weights_fingerprint(model)
   stopped = steps < plan.total_steps

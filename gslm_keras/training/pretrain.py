@@ -18,7 +18,7 @@ from absl import logging
 
 from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic, write_text_atomic
-from gslm_keras.io.model_files import load_model, save_model
+from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
@@ -155,8 +155,7 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
         f"pretraining stopped: the loss became {nan_guard.failure['loss']}; lower "
         "--learning_rate or use --mixed_precision=float32")
   steps = int(model.optimizer.iterations.numpy())
-  final = (load_model(run.best_model, f"remove {run.checkpoints} and run the same "
-                      "command again") if os.path.exists(run.best_model) else model)
+  final = session.kept_model(run, model)
   save_model(final, run.model)
   metrics = measure_run(config, run, info, final)
   write_text_atomic(run.join(MODEL_CARD), model_card(config, run, info, metrics, steps))

@@ -170,6 +170,16 @@ def _clear(run: RunDir) -> None:
       os.remove(path)  # A link goes, what it points to stays.
 
 
+def kept_model(run: RunDir, model, compile: bool = True):  # noqa: A002  Keras' name.
+  """The model the dev monitor kept (`best.keras`), or `model` when there is none."""
+  if not os.path.exists(run.best_model):
+    return model
+  from gslm_keras.io.model_files import load_model
+
+  return load_model(run.best_model, f"remove {run.checkpoints} and run the same "
+                    "command again", compile=compile)
+
+
 def reset_run(run: RunDir, restarts: list[dict]) -> None:
   """Clears a collapsed attempt for a restart, and records the restarts."""
   _clear(run)
