@@ -44,6 +44,17 @@ VARIANTS = {
     "wide_project8": {"wide": True, "flatten_channels": 8},
     "wide_maxavg_fusion_norm": {"wide": True, "pooling": "maxavg", "fusion_norm": True},
     "wide_maxavg_branch_norm": {"wide": True, "pooling": "maxavg", "branch_norm": True},
+    # GELU has no dead zone; modality dropout makes the fusion learn from each
+    # branch alone too.
+    "wide_maxavg_gelu": {"wide": True, "pooling": "maxavg", "fusion_activation": "gelu"},
+    "wide_maxavg_moddrop": {"wide": True, "pooling": "maxavg", "modality_dropout": 0.3},
+    "wide_maxavg_gelu_moddrop": {"wide": True, "pooling": "maxavg",
+                                 "fusion_activation": "gelu", "modality_dropout": 0.3},
+    # A gated multimodal unit instead of the Dense fusion; FiLM conditioning.
+    "wide_maxavg_gated": {"wide": True, "pooling": "maxavg", "fusion": "gated"},
+    "wide_maxavg_film": {"wide": True, "pooling": "maxavg", "film": True},
+    "wide_maxavg_gelu_film": {"wide": True, "pooling": "maxavg",
+                              "fusion_activation": "gelu", "film": True},
 }
 
 
@@ -70,10 +81,14 @@ def dead_units(model_dir: str, data_dir: str, variant: str) -> tuple[int, int]:
 
   model = LoadedModel(model_dir).keras_model
   head = model.get_layer("task_head")
-  inner = keras.Model(head.input, head.get_layer("fusion_dense").output)
+  names = [layer.name for layer in head.layers]
+  # A gated unit (tanh, no dead zone) counts a unit dead when it is constant.
+  gated = "fusion_gated" in names
+  inner = keras.Model(head.input, head.get_layer(
+      "fusion_gated" if gated else "fusion_dense").output)
   backbone = model.layers and next((l for l in model.layers
                                     if l.name == "sequence_backbone"), None)
-  fired = None
+  fired, first = None, None
   for inputs, _ in make_dataset(data_dir, "dev", batch_size=256):
     head_inputs = {"features": inputs["features"]}
     if backbone is not None:
@@ -81,7 +96,11 @@ def dead_units(model_dir: str, data_dir: str, variant: str) -> tuple[int, int]:
     values = np.asarray(inner(head_inputs, training=False))
     if VARIANTS[variant].get("fusion_norm"):
       values = np.asarray(head.get_layer("fusion_norm")(tf.constant(values), training=False))
-    active = (values > 0).any(axis=0)
+    if gated:
+      first = values[0] if first is None else first
+      active = (np.abs(values - first) > 1e-6).any(axis=0)
+    else:
+      active = (values > 0).any(axis=0)
     fired = active if fired is None else fired | active
   return int((~fired).sum()), int(fired.size)
 

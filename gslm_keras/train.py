@@ -56,9 +56,18 @@ _BRANCH_NORM = flags.DEFINE_boolean(
     "branch_norm", None, "Layer-normalise each branch's output before the fusion layer.")
 _FUSION_ACTIVATION = flags.DEFINE_enum(
     "fusion_activation", None, ["relu", "gelu"], "Activation of the fusion layer.")
+_FUSION = flags.DEFINE_enum(
+    "fusion", None, ["dense", "gated"], "How the branches are fused: a Dense layer over "
+    "both, or a gated multimodal unit.")
+_FILM = flags.DEFINE_boolean(
+    "film", None, "The feature branch scales and shifts the sequence branch's channels "
+    "before pooling (FiLM).")
 _WIDE = flags.DEFINE_boolean(
     "wide", None, "A wide path: a linear layer over the normalised features added to "
     "the output logits (Wide & Deep), so the model holds the feature regression.")
+_MODALITY_DROPOUT = flags.DEFINE_float(
+    "modality_dropout", None, "Training only: probability that an example loses one "
+    "whole branch (sequence or features) before the fusion layer.")
 _DROPOUT = flags.DEFINE_float("dropout", None, "Dropout rate.")
 _ABLATION = flags.DEFINE_enum("ablation", None, ["both", "sequence", "features"],
                               "Which branches the model uses.")
@@ -156,7 +165,8 @@ def config_from_flags():
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
-      wide=_WIDE.value, dropout=_DROPOUT.value, ablation=_ABLATION.value,
+      fusion=_FUSION.value, film=_FILM.value, wide=_WIDE.value, modality_dropout=_MODALITY_DROPOUT.value,
+      dropout=_DROPOUT.value, ablation=_ABLATION.value,
       rc_average=_RC_AVERAGE.value)
   return train_config.TrainConfig(
       data=train_config.DataConfig(

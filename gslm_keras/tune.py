@@ -5,12 +5,12 @@ r"""Searches the training recipe on the dev split (KerasTuner), resumably.
       --budget_minutes=60
 
 Takes every flag of `gslm_keras.train` (the config each trial starts from) and
-searches the pooling of the sequence branch, the wide path, the fusion width,
-dropout, learning rate and weight decay (`gslm_keras.training.tune.SPACE`), each
-trial scored on dev by the metric that selects a trained model's epoch. Writes
-`trials.tsv`, `best.flags` (train the best recipe with it) and `tune.json` into
---model_dir; the same command again goes on from the trials done. The test split
-is never read.
+searches the pooling of the sequence branch, the wide path, the fusion activation,
+modality dropout, the fusion width, dropout, learning rate and weight decay
+(`gslm_keras.training.tune.SPACE`), each trial scored on dev by the metric that
+selects a trained model's epoch. Writes `trials.tsv`, `best.flags` (train the best
+recipe with it) and `tune.json` into --model_dir; the same command again goes on
+from the trials done. The test split is never read.
 """
 
 from __future__ import annotations

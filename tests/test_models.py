@@ -11,7 +11,7 @@ import pytest
 from gslm_keras.errors import ConfigError
 from gslm_keras.models import PRESETS, ModelConfig, build_model, preset
 from gslm_keras.models.layers import (AttentionPooling, DilatedResidualBlock,
-                                      ReverseComplement)
+                                      ModalityDropout, ReverseComplement)
 
 from keras_helpers import (assert_saved_model_identical, run_layer_serialization_test,
                            run_layer_test)
@@ -263,3 +263,85 @@ def test_the_wide_path_is_the_feature_regression(tmp_path, task, n_outputs, acti
                               length=40, n_features=7, task=task, n_outputs=n_outputs)
   names = [layer.name for layer in _all_layers(sequence_only)]
   assert "wide_linear" not in names and "output" in names
+
+
+def test_modality_dropout_drops_one_whole_branch_per_example(tmp_path):
+  sequence = RNG.uniform(1, 2, size=(4000, 5)).astype(np.float32)
+  features = RNG.uniform(1, 2, size=(4000, 3)).astype(np.float32)
+  layer = ModalityDropout(0.4, seed=3)
+  kept_sequence, kept_features = (keras.ops.convert_to_numpy(t) for t in
+                                  layer([sequence, features], training=True))
+  no_sequence = (kept_sequence == 0).all(axis=1)
+  no_features = (kept_features == 0).all(axis=1)
+  # A branch is dropped whole or kept unchanged; never both in one example.
+  assert ((kept_sequence == 0) == no_sequence[:, None]).all()
+  np.testing.assert_array_equal(kept_sequence[~no_sequence], sequence[~no_sequence])
+  np.testing.assert_array_equal(kept_features[~no_features], features[~no_features])
+  assert not (no_sequence & no_features).any()
+  # Each branch with probability rate / 2 (binomial sd over 4,000: 0.005).
+  assert abs(no_sequence.mean() - 0.2) < 0.03 and abs(no_features.mean() - 0.2) < 0.03
+  # Inference: both pass.
+  same = layer([sequence, features], training=False)
+  np.testing.assert_array_equal(keras.ops.convert_to_numpy(same[0]), sequence)
+  # In the model: between the branches and the fusion layer, saved and loaded.
+  model = build_model(preset("tiny").replace(modality_dropout=0.3), length=40,
+                      n_features=7, task="binary", n_outputs=1)
+  assert "modality_dropout" in [layer.name for layer in _all_layers(model)]
+  assert_saved_model_identical(model, _inputs(), tmp_path)
+  with pytest.raises(ConfigError, match="modality_dropout"):
+    preset("tiny").replace(modality_dropout=1.0)
+
+
+def test_film_scales_and_shifts_the_positions_by_the_features(tmp_path):
+  model = build_model(preset("tiny").replace(film=True), length=40, n_features=7,
+                      task="binary", n_outputs=1)
+  head = model.get_layer("task_head")
+  backbone = model.get_layer("sequence_backbone")
+  inputs = _inputs()
+  positions = keras.ops.convert_to_numpy(backbone(inputs["sequence"], training=False))
+  head_inputs = {"positions": positions, "features": inputs["features"]}
+  inner = keras.Model(head.input, [head.get_layer("film").output,
+                                   head.get_layer("feature_dropout_0").output])
+  # Untrained (zero projections): the positions pass unchanged.
+  film, _ = (keras.ops.convert_to_numpy(t) for t in inner(head_inputs, training=False))
+  np.testing.assert_allclose(film, positions, rtol=1e-6)
+  channels = positions.shape[-1]
+  for name in ("scale", "shift"):
+    layer = head.get_layer(f"film_{name}")
+    layer.set_weights([RNG.normal(size=w.shape).astype(np.float32) * 0.1
+                       for w in layer.get_weights()])
+  film, branch = (keras.ops.convert_to_numpy(t) for t in inner(head_inputs,
+                                                                 training=False))
+  (ws, bs), (wh, bh) = (head.get_layer(f"film_{n}").get_weights()
+                        for n in ("scale", "shift"))
+  scale, shift = branch @ ws + bs, branch @ wh + bh
+  assert scale.shape == (6, channels)
+  np.testing.assert_allclose(film, positions * (1 + scale[:, None]) + shift[:, None],
+                             rtol=1e-4, atol=1e-5)
+  assert_saved_model_identical(model, inputs, tmp_path)
+  # One branch: nothing to condition.
+  sequence_only = build_model(preset("tiny").replace(film=True, ablation="sequence"),
+                              length=40, n_features=7, task="binary", n_outputs=1)
+  assert "film" not in [layer.name for layer in _all_layers(sequence_only)]
+
+
+def test_gated_fusion_mixes_the_branches_unit_by_unit(tmp_path):
+  model = build_model(preset("tiny").replace(fusion="gated"), length=40, n_features=7,
+                      task="multiclass", n_outputs=3)
+  head = model.get_layer("task_head")
+  backbone = model.get_layer("sequence_backbone")
+  inputs = _inputs()
+  head_inputs = {"positions": keras.ops.convert_to_numpy(
+      backbone(inputs["sequence"], training=False)), "features": inputs["features"]}
+  names = ("fusion_sequence", "fusion_features", "fusion_gate", "fusion_gated")
+  inner = keras.Model(head.input, [head.get_layer(n).output for n in names])
+  s, f, z, gated = (keras.ops.convert_to_numpy(t) for t in inner(head_inputs,
+                                                                  training=False))
+  assert gated.shape == (6, 16) and (0 < z).all() and (z < 1).all()
+  np.testing.assert_allclose(gated, z * s + (1 - z) * f, rtol=1e-5, atol=1e-6)
+  assert "fusion_dense" not in [layer.name for layer in head.layers]
+  assert_saved_model_identical(model, inputs, tmp_path)
+  with pytest.raises(ConfigError, match="gated"):
+    preset("tiny").replace(fusion="gated", fusion_norm=True)
+  with pytest.raises(ConfigError, match="fusion="):
+    preset("tiny").replace(fusion="sum")

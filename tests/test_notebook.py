@@ -20,6 +20,7 @@ def _execute(name: str, workdir, monkeypatch):
   monkeypatch.setenv("GSLM_SKIP_INSTALL", "1")
   monkeypatch.setenv("GSLM_NOTEBOOK_PRESET", "tiny")
   monkeypatch.setenv("GSLM_NOTEBOOK_EPOCHS", "2")
+  monkeypatch.setenv("GSLM_NOTEBOOK_SEEDS", "1")
   monkeypatch.setenv("GSLM_NOTEBOOK_WORKDIR", str(workdir))
   notebook = nbformat.read(REPO / "notebooks" / name, as_version=4)
   NotebookClient(notebook, timeout=900, kernel_name="python3",
@@ -61,17 +62,20 @@ def test_transfer_notebook_executes(tmp_path, monkeypatch):
   outputs, images = _execute("03_transfer.ipynb", tmp_path, monkeypatch)
   assert "490 of 4904 training rows" in outputs
   assert "gslm-lm-multispecies - " in outputs
-  assert "fine-tuned" in outputs and "scratch" in outputs
+  assert "fine-tuned minus scratch, seed by seed: " in outputs
   assert len(images) == 1  # The dev AUROC curves.
-  config = json.load(open(tmp_path / "fine-tuned" / "config.json"))
+  config = json.load(open(tmp_path / "fine-tuned_seed0" / "config.json"))
+  assert config["runtime"]["deterministic"] is True
   source = config["resolved"]["init_from"]
   assert source["source"] == "gslm-lm-multispecies" and source["copied"] == ["backbone"]
   assert source["sha256"] in outputs  # The model card, printed.
-  assert "init_from" not in json.load(open(tmp_path / "scratch" / "config.json"))[
-      "resolved"]
+  assert "init_from" not in json.load(
+      open(tmp_path / "scratch_seed0" / "config.json"))["resolved"]
   for name in ("fine-tuned", "scratch"):
-    test = json.load(open(tmp_path / name / "metrics" / "test.json"))
+    test = json.load(open(tmp_path / f"{name}_seed0" / "metrics" / "test.json"))
     assert test["n"] == 613 and 0 <= test["auroc"] <= 1
+    # The printed figure is the run's own.
+    assert f"{name} test MCC {test['mcc']:.3f}" in outputs
 
 
 def test_variants_and_interpretation_notebook_executes(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ import numpy as np
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.backbone import BN_MOMENTUM, build_backbone
 from gslm_keras.models.config import ModelConfig
-from gslm_keras.models.layers import AttentionPooling, ReverseComplement
+from gslm_keras.models.layers import AttentionPooling, ModalityDropout, ReverseComplement
 
 TASKS = ("binary", "multiclass", "multilabel", "regression")
 HEAD_NAME = "task_head"
@@ -73,22 +73,79 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
   """
   features = keras.Input(shape=(n_features,), name="features", dtype="float32")
   inputs = {"features": features}
+  has_features = config.ablation in ("both", "features")
+  normalised = branch = None
+  # (The feature branch is built first only when FiLM needs it before pooling: the
+  # order of building is the order of the seeded initial weights.)
+  film = config.film and has_features and positions is not None
+  if film:
+    normalised, branch = _feature_branch(config, features, feature_mean, feature_std,
+                                         dtype)
   parts = []
   if positions is not None:
     compute_dtype = keras.DTypePolicy(dtype).compute_dtype
     inputs["positions"] = keras.Input(shape=positions, name="positions",
                                       dtype=compute_dtype)
-    parts.append(_pool(config, inputs["positions"], dtype))
-  normalised = None
-  if config.ablation in ("both", "features"):
+    x = inputs["positions"]
+    if film:
+      x = _film(x, branch, positions[-1], dtype)
+    parts.append(_pool(config, x, dtype))
+  if has_features and branch is None:
     normalised, branch = _feature_branch(config, features, feature_mean, feature_std,
                                          dtype)
+  if branch is not None:
     parts.append(branch)
   if config.branch_norm:
     names = (["sequence"] if positions is not None else []) + (
-        ["features"] if config.ablation in ("both", "features") else [])
+        ["features"] if branch is not None else [])
     parts = [keras.layers.LayerNormalization(name=f"{name}_branch_norm", dtype=dtype)(p)
              for name, p in zip(names, parts)]
+  if config.modality_dropout and len(parts) == 2:
+    parts = ModalityDropout(config.modality_dropout, name="modality_dropout",
+                            dtype=dtype)(parts)
+  if config.fusion == "gated" and len(parts) == 2:
+    x = _gated_fusion(config, parts, dtype)
+  else:
+    x = _dense_fusion(config, parts, dtype, synchronized_batch_norm)
+  x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
+  return keras.Model(inputs, _output(config, x, normalised, task, n_outputs),
+                     name=HEAD_NAME)
+
+
+def _film(positions, branch, channels: int, dtype):
+  """FiLM: the feature branch scales and shifts every channel of the sequence
+  branch, at every position: x * (1 + scale(f)) + shift(f). Both start at zero, so
+  the untrained layer passes the positions unchanged."""
+  def project(name):
+    y = keras.layers.Dense(channels, kernel_initializer="zeros", name=f"film_{name}",
+                           dtype=dtype)(branch)
+    return keras.layers.Reshape((1, channels), name=f"film_{name}_per_position",
+                                dtype=dtype)(y)
+
+  scale, shift = project("scale"), project("shift")
+  scaled = keras.layers.Multiply(name="film_multiply", dtype=dtype)([positions, scale])
+  return keras.layers.Add(name="film", dtype=dtype)([positions, scaled, shift])
+
+
+def _gated_fusion(config: ModelConfig, parts, dtype):
+  """A gated multimodal unit (Arevalo et al. 2017): each branch projected (tanh),
+  and a gate from both choosing, unit by unit, how much of each: z * s + (1 - z) * f."""
+  sequence, features = parts
+  units = config.fusion_units
+  s = keras.layers.Dense(units, activation="tanh", name="fusion_sequence",
+                         dtype=dtype)(sequence)
+  f = keras.layers.Dense(units, activation="tanh", name="fusion_features",
+                         dtype=dtype)(features)
+  both = keras.layers.Concatenate(name="fusion_concat", dtype=dtype)(parts)
+  z = keras.layers.Dense(units, activation="sigmoid", name="fusion_gate",
+                         dtype=dtype)(both)
+  gated_s = keras.layers.Multiply(name="fusion_gate_sequence", dtype=dtype)([z, s])
+  gated_f = keras.layers.Multiply(name="fusion_gate_features", dtype=dtype)([z, f])
+  added = keras.layers.Add(name="fusion_gate_add", dtype=dtype)([gated_s, f])
+  return keras.layers.Subtract(name="fusion_gated", dtype=dtype)([added, gated_f])
+
+
+def _dense_fusion(config: ModelConfig, parts, dtype, synchronized_batch_norm: bool):
   x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
       name="fusion_concat", dtype=dtype)(parts)
   # With fusion_norm the activation moves after the batch norm (which makes the
@@ -102,9 +159,7 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
                                         name="fusion_norm", dtype=dtype)(x)
     x = keras.layers.Activation(config.fusion_activation,
                                 name=f"fusion_{config.fusion_activation}", dtype=dtype)(x)
-  x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)
-  return keras.Model(inputs, _output(config, x, normalised, task, n_outputs),
-                     name=HEAD_NAME)
+  return x
 
 
 def _output(config: ModelConfig, x, normalised, task: str, n_outputs: int):

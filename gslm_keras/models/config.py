@@ -10,6 +10,7 @@ from gslm_keras.errors import ConfigError
 ABLATIONS = ("both", "sequence", "features")
 POOLINGS = ("maxavg", "attention", "flatten")
 FUSION_ACTIVATIONS = ("relu", "gelu")
+FUSIONS = ("dense", "gated")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +44,21 @@ class ModelConfig:
       ("dying ReLU"). Centred, unit-scale inputs stop the moves adding up, and the
       two branches enter the fusion on the same scale.
     fusion_activation: "relu" or "gelu" (no dead zone) in the fusion layer.
+    fusion: "dense" (a Dense layer over the concatenated branches) or "gated" (a
+      gated multimodal unit: each branch projected with tanh, and a sigmoid gate
+      over both mixing them unit by unit; fusion_norm and fusion_activation do
+      not apply). With one branch, always "dense".
+    film: the feature branch scales and shifts the sequence branch's channels
+      before pooling (FiLM), so that features condition what the positions say.
+      Nothing with one branch.
     wide: a wide path (Wide & Deep): a linear layer over the normalised features
       whose output is added to the output layer's logits, so that the model holds
       the logistic (or linear) regression on its features it must beat. Nothing
       without a feature branch (the sequence-only ablation).
+    modality_dropout: in training, the probability that an example loses one
+      whole branch (sequence or features, half each) before the fusion layer
+      (`layers.ModalityDropout`), so that the fusion learns from each branch
+      alone as well as from both. Nothing with one branch.
     dropout: dropout rate in the tower, feature and fusion blocks.
     ablation: "both" branches, "sequence" only or "features" only.
     rc_average: predict the mean over the sequence and its reverse complement.
@@ -66,7 +78,10 @@ class ModelConfig:
   fusion_norm: bool = False
   branch_norm: bool = False
   fusion_activation: str = "relu"
+  fusion: str = "dense"
+  film: bool = False
   wide: bool = False
+  modality_dropout: float = 0.0
   dropout: float = 0.2
   ablation: str = "both"
   rc_average: bool = False
@@ -89,12 +104,21 @@ class ModelConfig:
       raise ConfigError(f"model feature_units={self.feature_units}: expected >= 1")
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f"model dropout={self.dropout}: expected 0 <= dropout < 1")
+    if not 0.0 <= self.modality_dropout < 1.0:
+      raise ConfigError(f"model modality_dropout={self.modality_dropout}: expected "
+                        "0 <= modality_dropout < 1")
     if self.pooling not in POOLINGS:
       raise ConfigError(f"model pooling={self.pooling!r}: expected one of "
                         f"{', '.join(POOLINGS)}")
     if self.fusion_activation not in FUSION_ACTIVATIONS:
       raise ConfigError(f"model fusion_activation={self.fusion_activation!r}: expected "
                         f"one of {', '.join(FUSION_ACTIVATIONS)}")
+    if self.fusion not in FUSIONS:
+      raise ConfigError(f"model fusion={self.fusion!r}: expected one of "
+                        f"{', '.join(FUSIONS)}")
+    if self.fusion == "gated" and self.fusion_norm:
+      raise ConfigError("model fusion='gated' has no fusion layer to normalise; drop "
+                        "fusion_norm or use fusion='dense'")
     if self.ablation not in ABLATIONS:
       raise ConfigError(f"model ablation={self.ablation!r}: expected one of "
                         f"{', '.join(ABLATIONS)}")

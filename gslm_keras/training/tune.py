@@ -4,8 +4,8 @@
 dataset of `config` (its train split; its dev split scores each trial by the
 metric that selects a trained model's epoch, `recipe.monitor_for`). The search
 space is what the fusion sweep of `benchmarks/fusion.py` varies: the pooling of
-the sequence branch, the wide path, the fusion width, dropout, learning rate
-and weight decay; everything else is the config's. Trials stop when the budget
+the sequence branch, the wide path, the fusion activation, modality dropout,
+the fusion width, dropout, learning rate and weight decay; everything else is the config's. Trials stop when the budget
 is spent (a trial under way finishes) or after `max_trials`.
 
 Into `config.model_dir`: `tuner/` (KerasTuner's state: a search started again
@@ -29,11 +29,14 @@ TUNERS = ("bayesian", "random")
 # The space: (name, kind, values). Names are `train` flags.
 SPACE = (("pooling", "choice", ("flatten", "maxavg")),
          ("wide", "boolean", None),
+         ("fusion_activation", "choice", ("relu", "gelu")),
+         ("modality_dropout", "choice", (0.0, 0.3)),
          ("fusion_units", "choice", (32, 96, 192)),
          ("dropout", "choice", (0.1, 0.2, 0.3)),
          ("learning_rate", "log", (5e-4, 5e-3)),
          ("weight_decay", "choice", (1e-5, 1e-4, 1e-3)))
-MODEL_FIELDS = ("pooling", "wide", "fusion_units", "dropout")
+MODEL_FIELDS = ("pooling", "wide", "fusion_activation", "modality_dropout",
+                "fusion_units", "dropout")
 
 
 def _hyperparameter(hp, name: str, kind: str, values):
