@@ -322,6 +322,9 @@ def suite_tasks(args, settings, tmp, report) -> None:
                      progress=lambda runs, name=name: report(name, runs, partial=True))
     entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor", "best"),
                                   published.GUE.get(name, (None,) * 4)))
+    from benchmarks.baselines import kmer_regression
+
+    entry["kmer_regression"] = kmer_regression(folder)
     report(name, entry)
 
 
@@ -471,8 +474,9 @@ def markdown(results: dict) -> str:
   if settings.get("compare_scratch"):
     lines += transfer.lines(results)
   header = ("| task | train / dev / test | both: MCC x100 (mean ± sd) | AUROC | "
-            "seq only | features only | logistic reg. | published | wall s/seed | goal |")
-  lines += [header, "|" + "---|" * 10]
+            "seq only | features only | logistic reg. | k-mer reg. (k <= 6) | published | "
+            "wall s/seed | goal |")
+  lines += [header, "|" + "---|" * 11]
   for name, entry in tasks.items():
     s = entry["summary"]
     both = s.get("both", {})
@@ -502,7 +506,8 @@ def markdown(results: dict) -> str:
     lines.append(
         f"| {name} | {sizes} | {_fmt(both.get('mcc_mean'), both.get('mcc_sd'))} | "
         f"{_fmt(auroc, scale=1, digits=3)} | {_fmt(seq)} | {_fmt(feat)} | "
-        f"{_fmt(entry['logistic_regression'].get('mcc'))} | {reference} | "
+        f"{_fmt(entry['logistic_regression'].get('mcc'))} | "
+        f"{_fmt(entry.get('kmer_regression', {}).get('mcc'))} | {reference} | "
         f"{entry['wall_seconds_both_per_seed']:.0f} | {goal} |")
   if suite == "cnnprom":
     lines += ["", "| task | both: sensitivity | specificity | CC (= MCC) |", "|---|---|---|---|"]
@@ -532,7 +537,28 @@ def markdown(results: dict) -> str:
     lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
               f"{len(compared)} task(s); the features-only branch beats the logistic "
               f"regression on {feature_beats_lr} of {len(with_features)}."]
+  margins = {name: _margin(entry) for name, entry in tasks.items()}
+  margins = {name: m for name, m in margins.items() if m is not None}
+  if margins:
+    ahead = [name for name, m in margins.items() if m >= 1.0]
+    lines += ["", "Issue 22's bar (mean MCC at least 1 point above the best single "
+              "branch, the feature regression and the k-mer regression): "
+              f"{len(ahead)} of {len(margins)} task(s); margin over the strongest of "
+              "them: " + ", ".join(f"{name} {m:+.1f}" for name, m in margins.items())
+              + "."]
   return "\n".join(lines + [""])
+
+
+def _margin(entry: dict) -> float | None:
+  """Mean MCC x100 of the dual-input model minus the best of its single branches and
+  the two regressions; None unless all five were measured."""
+  s = entry["summary"]
+  rivals = [s.get("sequence", {}).get("mcc_mean"), s.get("features", {}).get("mcc_mean"),
+            entry["logistic_regression"].get("mcc"),
+            entry.get("kmer_regression", {}).get("mcc")]
+  if "both" not in s or any(r is None for r in rivals):
+    return None
+  return 100 * (s["both"]["mcc_mean"] - max(rivals))
 
 
 def resume_from(path: str, results: dict) -> dict:

@@ -45,6 +45,15 @@ def test_accuracy_suite_reduced(tmp_path):
   markdown = (tmp_path / "results" / "mini.md").read_text()
   assert "| prom/mini | 600 / 150 / 150 |" in markdown
   assert "Dual-input beats both single branches on" in markdown
+  # The k-mer regression is fitted on the task's own splits, and the bar is the
+  # strongest of the four rivals.
+  kmers = entry["kmer_regression"]
+  assert kmers["features"] == sum(4**k for k in range(1, 7)) and -1 <= kmers["mcc"] <= 1
+  rivals = [entry["summary"]["sequence"]["mcc_mean"],
+            entry["summary"]["features"]["mcc_mean"],
+            entry["logistic_regression"]["mcc"], kmers["mcc"]]
+  margin = 100 * (entry["summary"]["both"]["mcc_mean"] - max(rivals))
+  assert f"margin over the strongest of them: prom/mini {margin:+.1f}." in markdown
   missing = subprocess.run(
       [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
        f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none", f"--output={output}"],
