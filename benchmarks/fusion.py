@@ -71,38 +71,13 @@ def baselines(folder: str, data_dir: str) -> dict:
                       "C": kmers["C"]}}
 
 
-def dead_units(model_dir: str, data_dir: str, variant: str) -> tuple[int, int]:
-  """(fusion units that never fire on dev, all fusion units)."""
-  import keras
-  import tensorflow as tf
+def dead_units(model_dir: str, data_dir: str) -> tuple[int, int]:
+  """(fusion units that never fire on dev, all fusion units), as the accuracy suite
+  and the collapse guard count them (`gslm_keras.training.collapse.diagnose`)."""
+  from benchmarks.accuracy import fusion_health
 
-  from gslm_keras.data.pipeline import make_dataset
-  from gslm_keras.inference.model import LoadedModel
-
-  model = LoadedModel(model_dir).keras_model
-  head = model.get_layer("task_head")
-  names = [layer.name for layer in head.layers]
-  # A gated unit (tanh, no dead zone) counts a unit dead when it is constant.
-  gated = "fusion_gated" in names
-  inner = keras.Model(head.input, head.get_layer(
-      "fusion_gated" if gated else "fusion_dense").output)
-  backbone = model.layers and next((l for l in model.layers
-                                    if l.name == "sequence_backbone"), None)
-  fired, first = None, None
-  for inputs, _ in make_dataset(data_dir, "dev", batch_size=256):
-    head_inputs = {"features": inputs["features"]}
-    if backbone is not None:
-      head_inputs["positions"] = backbone(inputs["sequence"], training=False)
-    values = np.asarray(inner(head_inputs, training=False))
-    if VARIANTS[variant].get("fusion_norm"):
-      values = np.asarray(head.get_layer("fusion_norm")(tf.constant(values), training=False))
-    if gated:
-      first = values[0] if first is None else first
-      active = (np.abs(values - first) > 1e-6).any(axis=0)
-    else:
-      active = (values > 0).any(axis=0)
-    fired = active if fired is None else fired | active
-  return int((~fired).sum()), int(fired.size)
+  found = fusion_health(model_dir, data_dir)
+  return found["dead_fusion_units"], found["fusion_units"]
 
 
 def main():
@@ -169,7 +144,7 @@ def main():
             start = time.time()
             result = train(config)
             scores = score_run(model_dir, info)
-            dead, units = dead_units(model_dir, data_dir, variant)
+            dead, units = dead_units(model_dir, data_dir)
             run = {"task": task, "variant": variant, "ablation": ablation, "seed": seed,
                    "test_mcc": scores["mcc"], "test_auroc": scores["auroc"],
                    "dev_auroc": result.metrics["dev"].get("auroc"),

@@ -521,6 +521,19 @@ def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch
   dead = collapse.diagnose(model, batches, "multiclass")
   assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
   assert dead["output_spread"] == 0.0 and dead["dev_at_chance"]
+  # A gated fusion (tanh: no zero to stick at) trains under the guard; a unit of it
+  # is dead when it never changes.
+  train(config.replace(model_dir=str(tmp_path / "gated"),
+                       model=preset("tiny").replace(fusion="gated")))
+  gated = keras.models.load_model(tmp_path / "gated" / "model.keras")
+  alive = collapse.diagnose(gated, batches, "multiclass")
+  assert not alive["collapsed"] and alive["dead_fusion_units"] == 0
+  head = gated.get_layer("task_head")
+  for name in ("fusion_sequence", "fusion_features", "fusion_gate"):
+    kernel, bias = head.get_layer(name).get_weights()
+    head.get_layer(name).set_weights([np.zeros_like(kernel), bias])
+  dead = collapse.diagnose(gated, batches, "multiclass")
+  assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
   # A collapse found after epoch 1 restarts the run from a new seed, recorded.
   real = collapse.diagnose
   calls = []

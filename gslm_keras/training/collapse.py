@@ -3,7 +3,8 @@
 A collapse, checked once after the first epoch on up to 512 dev examples, is
 either of:
 - outputs that no longer depend on the input (spread below 1e-4), or every fusion
-  unit dead (zero on every example): the model predicts one constant;
+  unit dead (zero on every example; for a gated fusion, constant): the model
+  predicts one constant;
 - at least 90% of the fusion units dead and the dev metric at chance (AUROC within
   0.05 of 0.5; multi-class accuracy no better than the largest class; regression
   |Pearson r| below 0.05). Seen on GUE mouse/0, sequence only: 95 of 96 units dead,
@@ -47,7 +48,8 @@ def fusion_probe(model: keras.Model):
   layers = {layer.name: layer for layer in model.layers}
   head, backbone = layers[HEAD_NAME], layers.get(BACKBONE_NAME)
   names = [layer.name for layer in head.layers]
-  last = next((n for n in ("fusion_relu", "fusion_gelu") if n in names), "fusion_dense")
+  last = next((n for n in ("fusion_relu", "fusion_gelu", "fusion_gated") if n in names),
+              "fusion_dense")
   inner = keras.Model(head.input, [head.get_layer(last).output, head.output])
 
   def probe(inputs):
@@ -57,6 +59,8 @@ def fusion_probe(model: keras.Model):
     activations, outputs = inner(head_inputs, training=False)
     return np.asarray(activations), np.asarray(outputs)
 
+  # A gated unit (tanh, no zero to stick at) is dead when it never changes.
+  probe.gated = last == "fusion_gated"
   return probe
 
 
@@ -82,10 +86,14 @@ def at_chance(task: str, labels: np.ndarray, outputs: np.ndarray) -> bool:
 def diagnose(model: keras.Model, batches, task: str) -> dict:
   """Dead fusion units, output spread and chance on `batches` of (inputs, labels)."""
   probe = fusion_probe(model)
-  fired, outputs, labels = None, [], []
+  fired, first, outputs, labels = None, None, [], []
   for inputs, label in batches:
     activations, out = probe(inputs)
-    active = (activations > 0).any(axis=0)
+    if probe.gated:
+      first = activations[0] if first is None else first
+      active = (np.abs(activations - first) > 1e-6).any(axis=0)
+    else:
+      active = (activations > 0).any(axis=0)
     fired = active if fired is None else fired | active
     outputs.append(out)
     labels.append(np.asarray(label))
