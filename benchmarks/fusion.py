@@ -55,6 +55,11 @@ VARIANTS = {
     "wide_maxavg_film": {"wide": True, "pooling": "maxavg", "film": True},
     "wide_maxavg_gelu_film": {"wide": True, "pooling": "maxavg",
                               "fusion_activation": "gelu", "film": True},
+    # Where a motif sits as well as what it is: the positions projected to 8
+    # channels and flattened beside the global max and average.
+    "wide_maxavgpos": {"wide": True, "pooling": "maxavg_positions"},
+    "wide_maxavgpos_gelu": {"wide": True, "pooling": "maxavg_positions",
+                            "fusion_activation": "gelu"},
 }
 
 

@@ -32,7 +32,10 @@ _EVALUATE_SPLITS = flags.DEFINE_list(
 
 # === Model ===
 _MODEL_PRESET = flags.DEFINE_enum(
-    "model_preset", "default", ["tiny", "default", "large"], "Architecture preset; the "
+    # The names of gslm_keras.models.PRESETS (written out: importing the models
+    # would load TensorFlow before the flags are parsed; a test keeps them equal).
+    "model_preset", "default", ["tiny", "default", "positional", "large"],
+    "Architecture preset; the "
     "model flags below override single fields.")
 _STEM_WIDTHS = flags.DEFINE_list("stem_widths", None, "Motif-scanner kernel widths.")
 _STEM_FILTERS = flags.DEFINE_integer("stem_filters", None, "Filters per stem width.")
@@ -41,8 +44,9 @@ _TOWER_BLOCKS = flags.DEFINE_integer("tower_blocks", None, "Dilated residual blo
 _TOWER_FILTERS = flags.DEFINE_integer("tower_filters", None, "Channels of the tower.")
 _TOWER_KERNEL = flags.DEFINE_integer("tower_kernel", None, "Tower kernel width.")
 _DILATION_BASE = flags.DEFINE_integer("dilation_base", None, "Dilation growth per block.")
-_POOLING = flags.DEFINE_enum("pooling", None, ["maxavg", "attention", "flatten"],
-                             "Global pooling of the sequence branch.")
+_POOLING = flags.DEFINE_enum(
+    "pooling", None, ["maxavg", "attention", "flatten", "maxavg_positions"],
+    "Pooling of the sequence branch's positions.")
 _FLATTEN_CHANNELS = flags.DEFINE_integer(
     "flatten_channels", None, "Flatten pooling: channels per position after a 1x1 "
     "projection (0: all tower channels).")

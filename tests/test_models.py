@@ -345,3 +345,30 @@ def test_gated_fusion_mixes_the_branches_unit_by_unit(tmp_path):
     preset("tiny").replace(fusion="gated", fusion_norm=True)
   with pytest.raises(ConfigError, match="fusion="):
     preset("tiny").replace(fusion="sum")
+
+
+def test_train_offers_every_preset():
+  from absl import flags
+
+  import gslm_keras.train  # noqa: F401  (defines the flags)
+
+  assert flags.FLAGS["model_preset"].parser.enum_values == list(PRESETS)
+
+
+def test_maxavg_positions_keeps_what_and_where(tmp_path):
+  model = build_model(preset("tiny").replace(pooling="maxavg_positions"), length=40,
+                      n_features=7, task="binary", n_outputs=1)
+  head = model.get_layer("task_head")
+  backbone = model.get_layer("sequence_backbone")
+  inputs = _inputs()
+  positions = keras.ops.convert_to_numpy(backbone(inputs["sequence"], training=False))
+  inner = keras.Model(head.input, head.get_layer("pool_concat").output)
+  pooled = keras.ops.convert_to_numpy(inner({"positions": positions,
+                                             "features": inputs["features"]}))
+  kernel, bias = head.get_layer("position_project").get_weights()
+  projected = positions @ kernel[0] + bias  # The 1x1 convolution, by hand.
+  expected = np.concatenate([positions.max(axis=1), positions.mean(axis=1),
+                             projected.reshape(len(projected), -1)], axis=1)
+  assert pooled.shape == (6, 2 * 16 + positions.shape[1] * 8)
+  np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-5)
+  assert_saved_model_identical(model, inputs, tmp_path)

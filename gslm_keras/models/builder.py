@@ -46,9 +46,13 @@ def _pool(config: ModelConfig, x, dtype):
       x = keras.layers.Conv1D(config.flatten_channels, 1, name="position_project",
                               dtype=dtype)(x)
     return keras.layers.Flatten(name="flatten_positions", dtype=dtype)(x)
-  return keras.layers.Concatenate(name="pool_concat", dtype=dtype)([
-      keras.layers.GlobalMaxPooling1D(name="global_max_pool", dtype=dtype)(x),
-      keras.layers.GlobalAveragePooling1D(name="global_avg_pool", dtype=dtype)(x)])
+  pooled = [keras.layers.GlobalMaxPooling1D(name="global_max_pool", dtype=dtype)(x),
+            keras.layers.GlobalAveragePooling1D(name="global_avg_pool", dtype=dtype)(x)]
+  if config.pooling == "maxavg_positions":
+    projected = keras.layers.Conv1D(config.flatten_channels or 8, 1,
+                                    name="position_project", dtype=dtype)(x)
+    pooled.append(keras.layers.Flatten(name="flatten_positions", dtype=dtype)(projected))
+  return keras.layers.Concatenate(name="pool_concat", dtype=dtype)(pooled)
 
 
 def _feature_branch(config: ModelConfig, features, mean, std, dtype):

@@ -8,7 +8,7 @@ from typing import Any
 from gslm_keras.errors import ConfigError
 
 ABLATIONS = ("both", "sequence", "features")
-POOLINGS = ("maxavg", "attention", "flatten")
+POOLINGS = ("maxavg", "attention", "flatten", "maxavg_positions")
 FUSION_ACTIVATIONS = ("relu", "gelu")
 FUSIONS = ("dense", "gated")
 
@@ -26,13 +26,15 @@ class ModelConfig:
     tower_kernel: kernel width of the tower's dilated convolutions.
     dilation_base: growth of the dilation from block to block.
     pooling: "maxavg" (global max and average, concatenated), "attention"
-      (learnt weights over positions), or "flatten" (every position kept: for
+      (learnt weights over positions), "flatten" (every position kept: for
       fixed-length windows whose signal sits at a fixed place, such as splice
-      junctions centred in the window).
-    flatten_channels: with flatten pooling, project each position to this many
-      channels (a 1x1 convolution) before flattening; 0 keeps all tower channels.
-      A 101 bp window flattens to 51 x 96 = 4,896 inputs of the fusion layer
-      without it, 51 x 8 = 408 with 8.
+      junctions centred in the window), or "maxavg_positions" (global max and
+      average, and beside them every position projected to `flatten_channels`
+      channels, 8 if 0, and flattened: what a motif is and where it sits).
+    flatten_channels: with flatten pooling (or maxavg_positions), project each
+      position to this many channels (a 1x1 convolution) before flattening; 0
+      keeps all tower channels (8 for maxavg_positions). A 101 bp window flattens
+      to 51 x 96 = 4,896 inputs of the fusion layer without it, 51 x 8 = 408 with 8.
     feature_units: widths of the Dense blocks of the feature branch.
     fusion_units: width of the Dense layer after concatenating the branches.
     fusion_norm: batch-normalise the fusion layer before its activation.
@@ -148,6 +150,10 @@ PRESETS = {
     # The default: position-aware (flatten) head for fixed-length windows; 0.42 M
     # parameters for 60 bp windows, 0.62 M for 101 bp, 1.5 M for 300 bp.
     "default": ModelConfig(),
+    # The flatten head (every position kept, 4,896 fusion inputs for 101 bp): for
+    # fixed-length windows whose signal sits at a fixed place, such as splice
+    # junctions centred in the window. The default until issue 22's sweep.
+    "positional": ModelConfig(pooling="flatten"),
     # More capacity and an attention pooling, for larger datasets.
     "large": ModelConfig(stem_widths=(7, 11, 15, 21), stem_filters=96, stem_pool=2,
                          tower_blocks=5, tower_filters=192, pooling="attention",
