@@ -178,3 +178,17 @@ def wait_for(condition, timeout=240, what="condition") -> None:
       return
     time.sleep(0.05)
   raise AssertionError(f"timed out waiting for {what}")
+
+
+# The fields that make the default preset's head design (not its widths).
+HEAD_DESIGN = ("pooling", "wide", "fusion", "fusion_activation", "fusion_norm",
+               "branch_norm", "film", "modality_dropout")
+
+
+def with_default_head(config):
+  """`config` (a small ModelConfig) with the head design of the default preset, so
+  that a test on a small model exercises what the default builds."""
+  from gslm_keras.models import preset
+
+  default = preset("default")
+  return config.replace(**{name: getattr(default, name) for name in HEAD_DESIGN})

@@ -91,11 +91,14 @@ def _all_layers(model):
 
 _AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate|"
                         r"max_pooling1d|flatten|activation|normalization|average|"
-                        r"functional|input_layer)(_\d+)?$")
+                        r"multiply|add|subtract|reshape|functional|input_layer)(_\d+)?$")
 
 
-def test_every_layer_is_named():
-  config = preset("default").replace(rc_average=True)
+@pytest.mark.parametrize("changes", [{}, {"film": True, "modality_dropout": 0.2},
+                                     {"fusion": "dense", "pooling": "maxavg_positions"}])
+@pytest.mark.parametrize("name", ["default", "positional"])
+def test_every_layer_is_named(name, changes):
+  config = preset(name).replace(rc_average=True, **changes)
   model = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
   names = [layer.name for layer in _all_layers(model)]
   assert not [n for n in names if _AUTO_NAME.match(n)], names
@@ -176,7 +179,7 @@ def test_config_validation_and_json():
 
 
 def test_fusion_norm_option(tmp_path):
-  config = preset("default").replace(fusion_norm=True)
+  config = preset("positional").replace(fusion_norm=True)
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
   names = [layer.name for layer in _all_layers(model)]
   assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_relu"]
@@ -341,6 +344,11 @@ def test_gated_fusion_mixes_the_branches_unit_by_unit(tmp_path):
   np.testing.assert_allclose(gated, z * s + (1 - z) * f, rtol=1e-5, atol=1e-6)
   assert "fusion_dense" not in [layer.name for layer in head.layers]
   assert_saved_model_identical(model, inputs, tmp_path)
+  # One branch: that branch's tanh projection (what the unit is without the other).
+  sequence_only = build_model(preset("tiny").replace(fusion="gated", ablation="sequence"),
+                              length=40, n_features=7, task="binary", n_outputs=1)
+  fusion = sequence_only.get_layer("task_head").get_layer("fusion_dense")
+  assert fusion.activation is keras.activations.tanh
   with pytest.raises(ConfigError, match="gated"):
     preset("tiny").replace(fusion="gated", fusion_norm=True)
   with pytest.raises(ConfigError, match="fusion="):

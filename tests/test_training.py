@@ -25,7 +25,7 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
 from conftest import PROM_DIR, REPO, read_column
-from helpers import build, read_records, write_table, segments_backed_up
+from helpers import build, read_records, segments_backed_up, with_default_head, write_table
 
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 
@@ -383,7 +383,8 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
   config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "bf16"),
-                       model=preset("tiny"), epochs=1, steps_per_epoch=15,
+                       model=with_default_head(preset("tiny")), epochs=1,
+                       steps_per_epoch=15,
                        mixed_precision="mixed_bfloat16", evaluate_splits=("dev",),
                        verbose=0)
   result = train(config)

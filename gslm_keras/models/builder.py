@@ -109,6 +109,11 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
                             dtype=dtype)(parts)
   if config.fusion == "gated" and len(parts) == 2:
     x = _gated_fusion(config, parts, dtype)
+  elif config.fusion == "gated":
+    # One branch: what the gated unit is without the other one, the branch's own
+    # tanh projection.
+    x = keras.layers.Dense(config.fusion_units, activation="tanh", name="fusion_dense",
+                           dtype=dtype)(parts[0])
   else:
     x = _dense_fusion(config, parts, dtype, synchronized_batch_norm)
   x = keras.layers.Dropout(config.dropout, name="fusion_dropout", dtype=dtype)(x)

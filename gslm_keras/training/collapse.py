@@ -3,8 +3,8 @@
 A collapse, checked once after the first epoch on up to 512 dev examples, is
 either of:
 - outputs that no longer depend on the input (spread below 1e-4), or every fusion
-  unit dead (zero on every example; for a gated fusion, constant): the model
-  predicts one constant;
+  unit dead (a ReLU unit zero on every example; a GELU, tanh or gated unit
+  constant): the model predicts one constant;
 - at least 90% of the fusion units dead and the dev metric at chance (AUROC within
   0.05 of 0.5; multi-class accuracy no better than the largest class; regression
   |Pearson r| below 0.05). Seen on GUE mouse/0, sequence only: 95 of 96 units dead,
@@ -59,8 +59,11 @@ def fusion_probe(model: keras.Model):
     activations, outputs = inner(head_inputs, training=False)
     return np.asarray(activations), np.asarray(outputs)
 
-  # A gated unit (tanh, no zero to stick at) is dead when it never changes.
-  probe.gated = last == "fusion_gated"
+  # A ReLU unit is dead when it never fires (it is then 0 everywhere and passes no
+  # gradient); a GELU, tanh or gated unit, with no zero to stick at, when its
+  # output never changes.
+  probe.relu = last == "fusion_relu" or (
+      getattr(head.get_layer(last), "activation", None) is keras.activations.relu)
   return probe
 
 
@@ -89,11 +92,11 @@ def diagnose(model: keras.Model, batches, task: str) -> dict:
   fired, first, outputs, labels = None, None, [], []
   for inputs, label in batches:
     activations, out = probe(inputs)
-    if probe.gated:
+    if probe.relu:
+      active = (activations > 0).any(axis=0)
+    else:
       first = activations[0] if first is None else first
       active = (np.abs(activations - first) > 1e-6).any(axis=0)
-    else:
-      active = (activations > 0).any(axis=0)
     fired = active if fired is None else fired | active
     outputs.append(out)
     labels.append(np.asarray(label))
