@@ -1,7 +1,7 @@
 r"""Training epoch time of model presets side by side, on one dataset, in one run.
 
   python -m benchmarks.epoch_time --data=../shared/data/gue/tf/0 \
-      --presets=positional,default --repeats=3 \
+      --presets=default,global --repeats=3 \
       --output=benchmarks/results/epoch_time.json
 
 For each repeat, each preset in turn (interleaved, so that a slower machine
@@ -48,7 +48,7 @@ def epoch_seconds(config, info) -> float:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--data", default="../shared/data/gue/tf/0")
-  parser.add_argument("--presets", default="positional,default")
+  parser.add_argument("--presets", default="default,global")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--output", default="benchmarks/results/epoch_time.json")
   args = parser.parse_args()

@@ -1,16 +1,16 @@
-r"""Dying fusion units: which fusion layer trains without collapsing, same data, same run.
+r"""Fusion designs side by side on dev: accuracy, dead units and collapse, same runs.
 
   python -m benchmarks.fusion --data_root=../shared/data/gue --tasks=mouse/0 \
       --variants=relu,branch_norm,gelu --seeds=3 --output=benchmarks/results/fusion.json
 
 For every task, variant, ablation and seed: train with the accuracy suite's
-recipe (the positional preset, the default until issue 22, changed by the
-variant; AdamW 2e-3 cosine, early stopping on dev), score dev and test MCC at the
-dev-chosen threshold, and count the dead fusion units on the dev split as the
-collapse guard does (`gslm_keras.training.collapse.diagnose`). A run counts as
-collapsed when its dev AUROC is at chance (< 0.55) or every fusion unit is dead.
-Results are written after every run; `--resume` keeps them. `--baselines` adds
-the feature and k-mer regressions of each task.
+recipe (the default preset, changed by the variant; AdamW 2e-3 cosine, early
+stopping on dev), score dev and test MCC at the dev-chosen threshold, and count
+the dead fusion units on the dev split as the collapse guard does
+(`gslm_keras.training.collapse.diagnose`). A run counts as collapsed when its dev
+AUROC is at chance (< 0.55) or every fusion unit is dead. Results are written
+after every run; `--resume` keeps them. `--baselines` adds the feature and k-mer
+regressions of each task.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import numpy as np
 from benchmarks import common
 from benchmarks.accuracy import build, score_run
 
-# Each design is a change of this preset: the default until issue 22 (flatten
-# head, ReLU Dense fusion). The default chosen by the sweep is "wide_maxavg_gelu".
-BASE = "positional"
+# Each design is a change of this preset (flatten head, ReLU Dense fusion).
+# "wide_maxavg_gelu" is the preset "global".
+BASE = "default"
 
 VARIANTS = {
     "relu": {},  # The fusion layer of the earlier default (runs before the guard).
@@ -211,15 +211,17 @@ def _groups(results: dict) -> dict[tuple, list]:
 def _dev_markdown(results: dict) -> str:
   lines = ["# Fusion designs on dev (issue 22's sweep)", "", common.machine_lines(results),
            "Recipe of the accuracy suite (AdamW 2e-3, cosine, warm-up 50, early "
-           "stopping 4), each design a change of the `positional` preset, the default "
-           "until this sweep (`VARIANTS` in `benchmarks/fusion.py`; `relu` is that "
-           "preset unchanged, `wide_maxavg_gelu` the default chosen here). MCC x100 on "
+           "stopping 4), each design a change of the `default` preset (`VARIANTS` in "
+           "`benchmarks/fusion.py`; `relu` is that preset unchanged, "
+           "`wide_maxavg_gelu` the preset `global`). MCC x100 on "
            "the **dev** split at the dev-chosen threshold, for the models and the "
            "regressions alike: the sweep chooses on dev; test scores are kept in the "
            "JSON and used for nothing here. Dead units: ReLU units that never fire on "
            "dev; gated units that never change; GELU units: on mouse, counted before "
            "the rule changed, units never positive (a GELU below zero still passes a "
-           "gradient), on tf/0 units that never change.", "",
+           "gradient), on tf/0 and prom_300_tata units that never change. The table "
+           "grew over several invocations with `--resume`, each naming its tasks and "
+           "variants; the command above is the last.", "",
            "| task | design | ablation | dev MCC x100 (per seed) | mean ± sd | dev AUROC | "
            "dead units | collapsed |", "|---|---|---|---|---:|---:|---|---:|"]
   for task, found in results.get("baselines", {}).items():

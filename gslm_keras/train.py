@@ -34,9 +34,8 @@ _EVALUATE_SPLITS = flags.DEFINE_list(
 _MODEL_PRESET = flags.DEFINE_enum(
     # The names of gslm_keras.models.PRESETS (written out: importing the models
     # would load TensorFlow before the flags are parsed; a test keeps them equal).
-    "model_preset", "default", ["tiny", "default", "positional", "large"],
-    "Architecture preset; the "
-    "model flags below override single fields.")
+    "model_preset", "default", ["tiny", "default", "global", "large"],
+    "Architecture preset; the model flags below override single fields.")
 _STEM_WIDTHS = flags.DEFINE_list("stem_widths", None, "Motif-scanner kernel widths.")
 _STEM_FILTERS = flags.DEFINE_integer("stem_filters", None, "Filters per stem width.")
 _STEM_POOL = flags.DEFINE_integer("stem_pool", None, "Max-pool size after the stem.")
@@ -169,9 +168,9 @@ def config_from_flags():
       feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
-      fusion=_FUSION.value, film=_FILM.value, wide=_WIDE.value, modality_dropout=_MODALITY_DROPOUT.value,
-      dropout=_DROPOUT.value, ablation=_ABLATION.value,
-      rc_average=_RC_AVERAGE.value)
+      fusion=_FUSION.value, film=_FILM.value, wide=_WIDE.value,
+      modality_dropout=_MODALITY_DROPOUT.value, dropout=_DROPOUT.value,
+      ablation=_ABLATION.value, rc_average=_RC_AVERAGE.value)
   return train_config.TrainConfig(
       data=train_config.DataConfig(
           data_dir=_DATA_DIR.value, batch_size=_BATCH_SIZE.value,

@@ -180,15 +180,15 @@ def wait_for(condition, timeout=240, what="condition") -> None:
   raise AssertionError(f"timed out waiting for {what}")
 
 
-# The fields that make the default preset's head design (not its widths).
+# The fields that make a preset's head design (not its widths).
 HEAD_DESIGN = ("pooling", "wide", "fusion", "fusion_activation", "fusion_norm",
                "branch_norm", "film", "modality_dropout")
 
 
-def with_default_head(config):
-  """`config` (a small ModelConfig) with the head design of the default preset, so
-  that a test on a small model exercises what the default builds."""
+def with_head_of(config, name: str):
+  """`config` (a small ModelConfig) with the head design of preset `name`, so that
+  a test on a small model exercises what that preset builds."""
   from gslm_keras.models import preset
 
-  default = preset("default")
-  return config.replace(**{name: getattr(default, name) for name in HEAD_DESIGN})
+  source = preset(name)
+  return config.replace(**{field: getattr(source, field) for field in HEAD_DESIGN})

@@ -96,7 +96,7 @@ _AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate
 
 @pytest.mark.parametrize("changes", [{}, {"film": True, "modality_dropout": 0.2},
                                      {"fusion": "dense", "pooling": "maxavg_positions"}])
-@pytest.mark.parametrize("name", ["default", "positional"])
+@pytest.mark.parametrize("name", ["default", "global"])
 def test_every_layer_is_named(name, changes):
   config = preset(name).replace(rc_average=True, **changes)
   model = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
@@ -179,7 +179,7 @@ def test_config_validation_and_json():
 
 
 def test_fusion_norm_option(tmp_path):
-  config = preset("positional").replace(fusion_norm=True)
+  config = preset("default").replace(fusion_norm=True)
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
   names = [layer.name for layer in _all_layers(model)]
   assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_relu"]

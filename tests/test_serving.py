@@ -23,7 +23,7 @@ from gslm_keras.training.trainer import train
 
 import oracles
 from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
-from helpers import build, keras_predictions, with_default_head, write_table
+from helpers import build, keras_predictions, with_head_of, write_table
 
 SEQS = read_column(PROM_DIR / "test.csv", limit=40)
 LABELS = read_column(PROM_DIR / "test.csv", "label", limit=40)
@@ -42,10 +42,10 @@ def binary_run(tmp_path_factory):
                provided_features=("signal",), missing_values="fill_mean",
                computed_features=["gc_content", "kmer:k=2", "fickett"],
                on_longer="crop", on_shorter="pad")
-  # The head design of the default preset (wide path and all), at the tiny width:
-  # the export signatures hold for what the default builds.
+  # The head design of the global preset (wide path, GELU), at the tiny width: the
+  # export signatures hold for what it builds.
   config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"),
-                       model=with_default_head(preset("tiny")), epochs=1,
+                       model=with_head_of(preset("tiny"), "global"), epochs=1,
                        steps_per_epoch=4, verbose=0)
   train(config)
   return config.model_dir

@@ -25,7 +25,7 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
 from conftest import PROM_DIR, REPO, read_column
-from helpers import build, read_records, segments_backed_up, with_default_head, write_table
+from helpers import build, read_records, segments_backed_up, with_head_of, write_table
 
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 
@@ -383,7 +383,7 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
   config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "bf16"),
-                       model=with_default_head(preset("tiny")), epochs=1,
+                       model=with_head_of(preset("tiny"), "global"), epochs=1,
                        steps_per_epoch=15,
                        mixed_precision="mixed_bfloat16", evaluate_splits=("dev",),
                        verbose=0)
@@ -535,6 +535,17 @@ def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch
     head.get_layer(name).set_weights([np.zeros_like(kernel), bias])
   dead = collapse.diagnose(gated, batches, "multiclass")
   assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
+  # GELU: a unit that is below zero on every example but still varies is alive (it
+  # passes a gradient); one that never changes is dead.
+  train(config.replace(model_dir=str(tmp_path / "gelu"),
+                       model=preset("tiny").replace(fusion_activation="gelu")))
+  gelu = keras.models.load_model(tmp_path / "gelu" / "model.keras")
+  fusion = gelu.get_layer("task_head").get_layer("fusion_dense")
+  kernel, bias = fusion.get_weights()
+  fusion.set_weights([kernel * 0.01, np.full_like(bias, -2.0)])  # Never positive.
+  assert collapse.diagnose(gelu, batches, "multiclass")["dead_fusion_units"] == 0
+  fusion.set_weights([np.zeros_like(kernel), np.full_like(bias, -2.0)])  # Constant.
+  assert collapse.diagnose(gelu, batches, "multiclass")["dead_fusion_units"] == 16
   # A collapse found after epoch 1 restarts the run from a new seed, recorded.
   real = collapse.diagnose
   calls = []

@@ -22,7 +22,7 @@ from gslm_keras.variants.windows import windows_in_sequence
 
 import planted
 from conftest import REPO
-from helpers import build, keras_predictions, with_default_head, write_table
+from helpers import build, keras_predictions, with_head_of, write_table
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
 
@@ -35,11 +35,11 @@ def motif_run(tmp_path_factory):
   info = build(tmp / "data", train=[tmp / "csv/train.csv"], dev=[tmp / "csv/dev.csv"],
                test=[tmp / "csv/test.csv"], id_column="id",
                computed_features=["gc_content", "kmer:k=2"])
-  # The head design of the default preset: variant scoring's decomposition, ISM and
-  # attributions hold for what the default builds.
-  model = with_default_head(ModelConfig(
+  # The head design of the global preset (the planted motif sits anywhere):
+  # variant scoring's decomposition, ISM and attributions hold for what it builds.
+  model = with_head_of(ModelConfig(
       stem_widths=(15,), stem_filters=16, stem_pool=1, tower_blocks=1, tower_filters=32,
-      feature_units=(8,), fusion_units=32, dropout=0.1))
+      feature_units=(8,), fusion_units=32, dropout=0.1), "global")
   config = TrainConfig.create(data_dir=info.directory, model_dir=str(tmp / "model"), model=model,
                        epochs=4, batch_size=64, learning_rate=3e-3, verbose=0)
   result = train(config)

@@ -142,26 +142,24 @@ class ModelConfig:
     return cls(**data)
 
 
-# The default preset. (The field defaults of ModelConfig stay those of the earlier
-# flatten head, the "positional" preset: a config.json written before a field
-# existed loads back as the model it describes.)
-DEFAULT = ModelConfig(pooling="maxavg", fusion_activation="gelu", wide=True)
+# Position-free signal (a TF's motif anywhere in the window): global max and average
+# pooling, a GELU fusion layer and the wide path, chosen on dev by issue 22's sweep
+# (benchmarks/results/fusion_sweep.md) for such tasks.
+GLOBAL = ModelConfig(pooling="maxavg", fusion_activation="gelu", wide=True)
 
 PRESETS = {
     # For tests: builds and trains in seconds.
     "tiny": ModelConfig(stem_widths=(5, 9), stem_filters=8, stem_pool=2, tower_blocks=1,
                         tower_filters=16, pooling="maxavg", feature_units=(16,),
                         fusion_units=16, dropout=0.1),
-    # The default, chosen on dev by issue 22's sweep (benchmarks/results/
-    # fusion_sweep.md): global max and average pooling, a GELU fusion layer, and
-    # the wide path (the feature regression inside the model); the same size at
-    # every window length.
-    "default": DEFAULT,
-    # The flatten head (every position kept, 4,896 fusion inputs for 101 bp): for
-    # fixed-length windows whose signal sits at a fixed place, such as splice
-    # junctions centred in the window (StatLog: 95.7% test accuracy, the default
-    # about 86%). The default until issue 22; the field defaults of ModelConfig.
-    "positional": ModelConfig(),
+    # The default: position-aware (flatten) head for fixed-length windows; 0.42 M
+    # parameters for 60 bp windows, 0.62 M for 101 bp, 1.5 M for 300 bp. Windows
+    # aligned on a landmark (a TSS, a splice junction) keep where each motif sits.
+    "default": ModelConfig(),
+    # For windows whose signal can sit anywhere (TF binding sites): 0.19 M
+    # parameters at any length. On aligned windows it loses: GUE prom_300_tata dev
+    # MCC 59.7 against 81.8, StatLog splice about 86% against 95.7%.
+    "global": GLOBAL,
     # More capacity and an attention pooling, for larger datasets.
     "large": ModelConfig(stem_widths=(7, 11, 15, 21), stem_filters=96, stem_pool=2,
                          tower_blocks=5, tower_filters=192, pooling="attention",

@@ -13,7 +13,7 @@ import json
 from typing import Any, ClassVar
 
 from gslm_keras.errors import ConfigError
-from gslm_keras.models.config import DEFAULT, ModelConfig
+from gslm_keras.models.config import ModelConfig
 from gslm_keras.training.defaults import RECIPE
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -186,7 +186,7 @@ class TrainConfig:
 
   data: DataConfig
   model_dir: str
-  model: ModelConfig = DEFAULT
+  model: ModelConfig = ModelConfig()
   optim: OptimConfig = OptimConfig()
   runtime: RuntimeConfig = RuntimeConfig()
   model_preset: str = "default"

@@ -5,8 +5,9 @@ dataset of `config` (its train split; its dev split scores each trial by the
 metric that selects a trained model's epoch, `recipe.monitor_for`). The search
 space is what the fusion sweep of `benchmarks/fusion.py` varies: the pooling of
 the sequence branch, the wide path, the fusion activation, modality dropout,
-the fusion width, dropout, learning rate and weight decay; everything else is the config's. Trials stop when the budget
-is spent (a trial under way finishes) or after `max_trials`.
+the fusion width, dropout, learning rate and weight decay; everything else is the
+config's. Trials stop when the budget is spent (a trial under way finishes) or
+after `max_trials`.
 
 Into `config.model_dir`: `tuner/` (KerasTuner's state: a search started again
 with the same folder goes on from the trials done), `trials.tsv` (every trial,
