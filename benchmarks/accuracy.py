@@ -154,8 +154,9 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
 
 
 def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
-  """Dead fusion units of the kept model on the whole dev split (a unit is dead when
-  it is zero on every dev example; see gslm_keras/training/collapse.py)."""
+  """Dead fusion units of the kept model on the whole dev split (a ReLU unit that is
+  zero on every dev example, a GELU, tanh or gated one that never changes; see
+  gslm_keras/training/collapse.py)."""
   import keras
 
   from gslm_keras.data.dataset_info import DatasetInfo

@@ -85,8 +85,8 @@ def baselines(folder: str, data_dir: str) -> dict:
 
 
 def dead_units(model_dir: str, data_dir: str) -> tuple[int, int]:
-  """(fusion units that never fire on dev, all fusion units), as the accuracy suite
-  and the collapse guard count them (`gslm_keras.training.collapse.diagnose`)."""
+  """(dead fusion units on dev, all fusion units), as the accuracy suite and the
+  collapse guard count them (`gslm_keras.training.collapse.diagnose`)."""
   from benchmarks.accuracy import fusion_health
 
   found = fusion_health(model_dir, data_dir)
