@@ -310,6 +310,8 @@ def find_tasks(root: str, tasks: str) -> list[str]:
 
 
 def suite_tasks(args, settings, tmp, report) -> None:
+  from benchmarks.baselines import kmer_regression
+
   for name in find_tasks(args.data_root, args.tasks):
     if name in args.done:
       continue
@@ -323,8 +325,6 @@ def suite_tasks(args, settings, tmp, report) -> None:
                      progress=lambda runs, name=name: report(name, runs, partial=True))
     entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor", "best"),
                                   published.GUE.get(name, (None,) * 4)))
-    from benchmarks.baselines import kmer_regression
-
     entry["kmer_regression"] = kmer_regression(folder)
     report(name, entry)
 
@@ -538,7 +538,7 @@ def markdown(results: dict) -> str:
     lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
               f"{len(compared)} task(s); the features-only branch beats the logistic "
               f"regression on {feature_beats_lr} of {len(with_features)}."]
-  margins = {name: _margin(entry) for name, entry in tasks.items()}
+  margins = {name: margin(entry) for name, entry in tasks.items()}
   margins = {name: m for name, m in margins.items() if m is not None}
   if margins:
     ahead = [name for name, m in margins.items() if m >= 1.0]
@@ -550,7 +550,7 @@ def markdown(results: dict) -> str:
   return "\n".join(lines + [""])
 
 
-def _margin(entry: dict) -> float | None:
+def margin(entry: dict) -> float | None:
   """Mean MCC x100 of the dual-input model minus the best of its single branches and
   the two regressions; None unless all five were measured."""
   s = entry["summary"]

@@ -25,14 +25,12 @@ import time
 import numpy as np
 
 from benchmarks import common
-from benchmarks.accuracy import build, score_run
+from benchmarks.accuracy import build, fusion_health, score_run
 
-# Each design is a change of this preset (flatten head, ReLU Dense fusion).
+# Each design is a change of the default preset (flatten head, ReLU Dense fusion);
 # "wide_maxavg_gelu" is the preset "global".
-BASE = "default"
-
 VARIANTS = {
-    "relu": {},  # The fusion layer of the earlier default (runs before the guard).
+    "relu": {},  # The fusion layer of the default recipe (runs before the guard).
     # The same with the collapse guard of gslm_keras.training.collapse: a collapse
     # after epoch 1 restarts from a new seed with branch_norm.
     "relu_guarded": {},
@@ -82,15 +80,6 @@ def baselines(folder: str, data_dir: str) -> dict:
                           "C": features["C"]},
           "kmer_lr": {"dev_mcc": kmers["dev_mcc"], "test_mcc": kmers["mcc"],
                       "C": kmers["C"]}}
-
-
-def dead_units(model_dir: str, data_dir: str) -> tuple[int, int]:
-  """(dead fusion units on dev, all fusion units), as the accuracy suite and the
-  collapse guard count them (`gslm_keras.training.collapse.diagnose`)."""
-  from benchmarks.accuracy import fusion_health
-
-  found = fusion_health(model_dir, data_dir)
-  return found["dead_fusion_units"], found["fusion_units"]
 
 
 def main():
@@ -149,7 +138,7 @@ def main():
             model_dir = os.path.join(tmp, "run")
             config = TrainConfig.create(
                 data_dir=data_dir, model_dir=model_dir,
-                model=preset(BASE).replace(ablation=ablation, **VARIANTS[variant]),
+                model=preset("default").replace(ablation=ablation, **VARIANTS[variant]),
                 epochs=args.epochs, batch_size=64, optimizer="adamw", learning_rate=2e-3,
                 weight_decay=1e-4, lr_schedule="cosine", warmup_steps=50,
                 early_stopping_patience=4, seed=seed, evaluate_splits=("dev", "test"),
@@ -157,7 +146,8 @@ def main():
             start = time.time()
             result = train(config)
             scores = score_run(model_dir, info)
-            dead, units = dead_units(model_dir, data_dir)
+            health = fusion_health(model_dir, data_dir)
+            dead, units = health["dead_fusion_units"], health["fusion_units"]
             run = {"task": task, "variant": variant, "ablation": ablation, "seed": seed,
                    "test_mcc": scores["mcc"], "test_auroc": scores["auroc"],
                    "dev_auroc": result.metrics["dev"].get("auroc"),

@@ -169,3 +169,21 @@ def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
     (tmp_path / f"{split}.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
   result = kmer_regression(str(tmp_path))
   assert result["dev_mcc"] > 0.75 and result["mcc"] > 0.75 and result["features"] == 5460
+
+
+def test_the_kmer_regression_beside_a_suite_gives_issue_22s_margin():
+  from benchmarks import baselines
+
+  summary = {"both": {"mcc_mean": 0.70, "mcc_sd": 0.01},
+             "sequence": {"mcc_mean": 0.66}, "features": {"mcc_mean": 0.50}}
+  results = {"date": "d", "command": "c", "machine": {"cpu": "x", "cores": 2,
+             "memory_gib": 1, "platform": "p", "python": "3"},
+             "versions": {"gslm_keras": "0", "tensorflow": "0", "keras": "0", "numpy": "0"},
+             "tasks": {"t": {"dev_mcc": 0.6, "mcc": 0.675, "C": 0.001, "seconds": 1}},
+             "against": {"path": "gue.json", "date": "d", "tasks": {
+                 "t": {"summary": summary, "logistic_regression": {"mcc": 0.55}},
+                 "not_fitted": {"summary": summary, "logistic_regression": {"mcc": 0.5}}}}}
+  text = baselines.markdown(results)
+  # 70.0 minus the strongest rival, the k-mer regression's 67.5.
+  assert "| t | 70.0 ± 1.0 | 66.0 | 50.0 | 55.0 | 67.5 | +2.5 |" in text
+  assert "not_fitted" not in text
