@@ -479,3 +479,61 @@ def test_reference_without_index_in_a_read_only_folder(motif_run, genome_vcf, tm
                                  output=str(tmp_path / "o3.tsv")))
   finally:
     locked.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def saturated_run(motif_run):
+  """A copy of the motif model whose logits are all shifted by +30: every float32
+  probability it outputs is 1.0, while its log-odds differences are the
+  original model's."""
+  import shutil
+
+  import keras
+
+  from test_log_space import SHIFT, shift_logits
+
+  folder = motif_run["tmp"] / "saturated"
+  shutil.copytree(motif_run["dir"], folder)
+  model = keras.models.load_model(folder / "model.keras")
+  shift_logits(model, SHIFT)
+  model.save(folder / "model.keras")
+  return str(folder)
+
+
+def test_saturated_model_keeps_its_effects(motif_run, saturated_run, tmp_path):
+  # ISM, variant scores and attributions come from the logits: a shift of every
+  # logit changes none of them, though the probabilities all read 1.0.
+  from gslm_keras.inference.model import LoadedModel
+  from gslm_keras.interpretation import attribution
+  from gslm_keras.interpretation.mutagenesis import ism
+
+  sequence = motif_run["test"][1]["sequence"]
+  p = keras_predictions(saturated_run, [sequence])[0]
+  assert p[0, 0] == 1.0
+  plain, saturated = (ism(LoadedModel(path), sequence)
+                      for path in (motif_run["dir"], saturated_run))
+  assert np.abs(plain["effects"]).max() > 1.0
+  np.testing.assert_allclose(saturated["effects"], plain["effects"], atol=2e-3)
+  # On the probability scale the effects all but vanish.
+  assert np.abs(saturated["effects_probability"]).max() < 1e-9
+
+  rows = [("v", row["sequence"], 50, row["sequence"][50],
+           "T" if row["sequence"][50] != "T" else "C") for row in motif_run["test"][:8]]
+  scores = [_score_table(tmp_path, path, rows, name)
+            for path, name in ((motif_run["dir"], "plain"), (saturated_run, "sat"))]
+  before = np.array([float(r["log_odds_ratio_prob_1"]) for r in scores[0]])
+  after = np.array([float(r["log_odds_ratio_prob_1"]) for r in scores[1]])
+  assert np.abs(before).max() > 0.1
+  np.testing.assert_allclose(after, before, atol=2e-3)
+  np.testing.assert_allclose([float(r["log_odds_ratio_prob_0"]) for r in scores[1]],
+                             -before, atol=2e-3)
+
+  _, inputs = keras_predictions(motif_run["dir"], [r[1] for r in rows])
+  one_hot, features = inputs["sequence"].numpy(), inputs["features"].numpy()
+  plain, saturated = (
+      attribution.gradient_x_input(LoadedModel(path).keras_model,
+                                   LoadedModel(path).info, one_hot, features, 0)
+      for path in (motif_run["dir"], saturated_run))
+  assert np.abs(plain["sequence"]).max() > 0.01
+  np.testing.assert_allclose(saturated["sequence"], plain["sequence"], atol=1e-4)
+  np.testing.assert_allclose(saturated["target"], plain["target"] + 30.0, atol=1e-3)

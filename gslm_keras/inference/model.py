@@ -82,6 +82,7 @@ class LoadedModel:
     self.encoder = SequenceEncoder.from_info(self.info)
     self.columns = outputs.output_columns(self.info)
     self._predict_strings = None
+    self._log_strings = None
 
   @property
   def keras_model(self):
@@ -174,6 +175,46 @@ class LoadedModel:
         meter.update(features.numpy())
     return (np.concatenate(parts) if parts
             else np.zeros((0, len(self.columns)), np.float32))
+
+  def log_probabilities(self, sequences: Sequence[str], provided: np.ndarray | None = None,
+                        batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(log p, log(1 - p)) float64 [N, columns] of a classifier for raw DNA strings.
+
+    From the output layer's logits for a training run, so that a probability
+    float32 rounds to 1.0 still has its log-odds (`gslm_keras.inference.log_space`);
+    from probabilities clipped to [1e-7, 1 - 1e-7] for an export, whose
+    signatures give only probabilities.
+    """
+    from gslm_keras.inference import log_space
+
+    if self.info.task == "regression":
+      raise ConfigError(f"{self.path} is a regression model: it has no probabilities")
+    if self._log_strings is None:
+      log_model = log_space.LogModel.build(self._keras, self.info.task)
+      if log_model is None:
+        return log_space.from_probabilities(self.predict(sequences, provided, batch_size))
+
+      def strings_to_logs(strings, extra):
+        one_hot, computed = self.encoder.encode_windows(self.encoder.windows(strings))
+        features = self.encoder.features(computed,
+                                         extra if self.info.n_provided else None)
+        return log_space.to_columns(self.info.task, *log_model(one_hot, features))
+
+      self._log_strings = tf.function(strings_to_logs, reduce_retracing=True)
+    if self.info.n_provided and provided is None:
+      raise ConfigError(f"the model takes {self.info.n_provided} provided features "
+                        f"({', '.join(self.info.provided_feature_names)}); pass them")
+    run = self._log_strings
+    parts = []
+    for start in range(0, len(sequences), batch_size):
+      strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
+      extra = (tf.zeros([len(strings), 0], tf.float32) if provided is None else
+               tf.constant(np.asarray(provided[start:start + batch_size], np.float32)))
+      parts.append([np.asarray(t, np.float64) for t in run(strings, extra)])
+    if not parts:
+      empty = np.zeros((0, len(self.columns)))
+      return empty, empty.copy()
+    return (np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]))
 
   def _strings_to_columns(self, strings, extra, rc_average: bool):
     """(output columns, features) of a batch of strings."""

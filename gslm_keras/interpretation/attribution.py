@@ -2,7 +2,9 @@
 
 The target is a model output on the logit scale (log(p / (1 - p)) for sigmoid
 heads, log p for softmax heads, the value for regression), where attributions
-add up without the saturation of probabilities. The baseline is the all-N window
+add up without the saturation of probabilities; it is computed from the output
+layer's logits (`gslm_keras.inference.log_space`), not from float32
+probabilities, which round to 1.0 and lose the gradient. The baseline is the all-N window
 (one-hot zeros) with the train-mean features (zero after the model's own
 normalisation), so integrated gradients split f(x) - f(baseline) between the
 sequence positions and the features; the completeness gap is reported per
@@ -16,6 +18,7 @@ import csv
 import numpy as np
 import tensorflow as tf
 
+from gslm_keras.inference import log_space
 from gslm_keras.io.files import atomic_path, save_npz
 
 EPSILON = 1e-7
@@ -38,13 +41,27 @@ def baseline(info, one_hot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
           np.repeat(mean[None, :].astype(np.float32), len(one_hot), axis=0))
 
 
-def _gradients(model, one_hot, features, task, index):
+def _target_fn(model, task: str, index: int):
+  """inputs -> the target [N]. From the logits where the model has its named parts:
+  a float32 probability rounds to 1.0 past a logit of about 16.6, and clipping it
+  leaves no gradient."""
+  log_model = log_space.LogModel.build(model, task)
+  if log_model is None:
+    return lambda one_hot, features: _target(
+        model({"sequence": one_hot, "features": features}, training=False), task, index)
+
+  def target(one_hot, features):
+    log_p, log_q = log_model(one_hot, features)
+    return log_p[:, index] if task == "multiclass" else log_p[:, index] - log_q[:, index]
+  return target
+
+
+def _gradients(target_fn, one_hot, features):
   one_hot = tf.convert_to_tensor(one_hot, tf.float32)
   features = tf.convert_to_tensor(features, tf.float32)
   with tf.GradientTape() as tape:
     tape.watch([one_hot, features])
-    target = _target(model({"sequence": one_hot, "features": features}, training=False),
-                     task, index)
+    target = target_fn(one_hot, features)
   grad_sequence, grad_features = tape.gradient(target, [one_hot, features])
   return target.numpy(), grad_sequence.numpy(), grad_features.numpy()
 
@@ -52,7 +69,8 @@ def _gradients(model, one_hot, features, task, index):
 def gradient_x_input(model, info, one_hot, features, index: int = -1) -> dict:
   """Gradient times (input - baseline), for the sequence and the features."""
   base_seq, base_feat = baseline(info, one_hot)
-  target, g_seq, g_feat = _gradients(model, one_hot, features, info.task, index)
+  target, g_seq, g_feat = _gradients(_target_fn(model, info.task, index), one_hot,
+                                     features)
   return {"sequence": g_seq * (one_hot - base_seq),
           "features": g_feat * (features - base_feat), "target": target}
 
@@ -75,11 +93,12 @@ def integrated_gradients(model, info, one_hot, features, index: int = -1,
   total_seq = np.zeros_like(one_hot, np.float64)
   total_feat = np.zeros_like(features, np.float64)
   targets = {}
+  target_fn = _target_fn(model, info.task, index)
   for step in range(steps + 1):
     alpha = step / steps
     weight = 0.5 if step in (0, steps) else 1.0
-    target, g_seq, g_feat = _gradients(model, base_seq + alpha * delta_seq,
-                                       base_feat + alpha * delta_feat, info.task, index)
+    target, g_seq, g_feat = _gradients(target_fn, base_seq + alpha * delta_seq,
+                                       base_feat + alpha * delta_feat)
     total_seq += weight * g_seq
     total_feat += weight * g_feat
     if step in (0, steps):

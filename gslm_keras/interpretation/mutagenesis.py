@@ -6,7 +6,10 @@ through both branches of the model.
 
 Effects of a classifier are on the logit scale (logit(p_mutant) - logit(p_ref)):
 on the probability scale a confidently classified sequence shows effects of
-1e-4 that hide which bases matter. Probability differences are kept beside them.
+1e-4 that hide which bases matter. They come from the model's logits, not from
+its float32 probabilities, which round to 1.0 past a logit of about 16.6 and
+would make every effect 0 (`gslm_keras.inference.log_space`). Probability
+differences are kept beside them.
 """
 
 from __future__ import annotations
@@ -60,9 +63,14 @@ def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
   extra = None
   if model.info.n_provided:
     extra = np.repeat(np.asarray(provided, np.float32)[None, :], len(strings), axis=0)
-  outputs = model.predict(strings, extra, batch_size)
   classifier = model.info.task != "regression"
-  transformed = _logit(outputs) if classifier else np.asarray(outputs, np.float64)
+  if classifier:
+    # From the logits: a probability that float32 rounds to 1.0 keeps its log-odds.
+    log_p, log_q = model.log_probabilities(strings, extra, batch_size)
+    transformed, outputs = log_p - log_q, np.exp(log_p)
+  else:
+    outputs = model.predict(strings, extra, batch_size)
+    transformed = np.asarray(outputs, np.float64)
   effects = np.zeros((len(window), 4, outputs.shape[1]), np.float64)
   raw = np.zeros_like(effects)
   for (position, base), value, plain in zip(where, transformed[1:], outputs[1:]):
@@ -94,11 +102,6 @@ def llr_map(language_model, sequence: str) -> dict:
     reference = float(ref_logp.mean())
   return {"window": window, "reference": np.array([reference]), "effects": effects,
           "scale": "llr"}
-
-
-def _logit(p: np.ndarray, epsilon: float = 1e-7) -> np.ndarray:
-  p = np.clip(np.asarray(p, np.float64), epsilon, 1 - epsilon)
-  return np.log(p) - np.log1p(-p)
 
 
 def plot_ism(result: dict, output_index: int, output_name: str, path: str,

@@ -1,4 +1,10 @@
-"""`Predictor`: the model's outputs for a batch of variants in one TensorFlow call."""
+"""`Predictor`: the model's outputs for a batch of variants in one TensorFlow call.
+
+A classifier's outputs are returned in log space, (log p, log(1 - p)) per
+column: from the task head's logits for a training run's model (exact where a
+float32 probability rounds to 1.0; `gslm_keras.inference.log_space`), from the
+clipped probabilities for an export.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from gslm_keras.dna import ops
-from gslm_keras.inference import outputs
+from gslm_keras.inference import log_space
 from gslm_keras.inference.model import LoadedModel
 
 
@@ -29,6 +35,9 @@ class Predictor:
     self.strands = strands
     self.n_provided = model.info.n_provided
     self.parts = model.parts()
+    self.classifier = model.info.task != "regression"
+    self.logits = (log_space.head_logits(self.parts[1])
+                   if self.parts is not None and self.classifier else None)
     spec = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string),
             tf.TensorSpec([None, self.n_provided], tf.float32),
             tf.TensorSpec([None, self.n_provided], tf.float32)]
@@ -76,13 +85,26 @@ class Predictor:
           if positions is not None:
             inputs["positions"].append(positions[read, a])
     head_inputs = {k: tf.concat(v, axis=0) for k, v in inputs.items() if v}
-    out = head(head_inputs, training=False)
-    out = tf.reshape(out, [self.strands, 4, 2 if rc_average else 1, n, -1])
-    return outputs.to_columns(self.model.info, tf.reduce_mean(out, axis=2))
+    reads = 2 if rc_average else 1
+    shape = [self.strands, 4, reads, n, -1]
+    if not self.classifier:
+      out = tf.reshape(head(head_inputs, training=False), shape)
+      return tf.reduce_mean(out, axis=2)[None]
+    log_p, log_q = (tf.reshape(t, shape) for t in log_space._from_logits(
+        self.logits(head_inputs), self.model.info.task))
+    # The model's own strand average, of probabilities, in log space.
+    log_p, log_q = log_space.average_reads(tf.unstack(log_p, axis=2),
+                                           tf.unstack(log_q, axis=2))
+    return tf.stack(log_space.to_columns(self.model.info.task, log_p, log_q))
 
   def __call__(self, ref: list[str], alt: list[str], provided_ref, provided_alt):
+    """Classifiers: (log p, log(1 - p)) stacked, [2, strands, 4, n, columns];
+    regression: the values, [1, strands, 4, n, columns]."""
     width = self.n_provided
     as_tensor = lambda values: tf.constant(  # noqa: E731
         np.asarray(values, np.float32).reshape(len(ref), width))
-    return self._fn(tf.constant(ref), tf.constant(alt), as_tensor(provided_ref),
-                    as_tensor(provided_alt)).numpy()
+    out = self._fn(tf.constant(ref), tf.constant(alt), as_tensor(provided_ref),
+                   as_tensor(provided_alt)).numpy()
+    if self.parts is None:  # An export's probabilities (values).
+      return np.stack(log_space.from_probabilities(out)) if self.classifier else out[None]
+    return out

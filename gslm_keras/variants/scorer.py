@@ -137,14 +137,23 @@ def score_columns(columns: list[str], classifier: bool, strands: int = 1) -> lis
 
 
 def _rows(batch, predictions: np.ndarray, columns: list[str], classifier: bool):
-  """Output rows of a batch from predictions [strands, 4, n, columns]: ref and alt
-  averaged over strands on the probability scale, every score from those means."""
-  mean = scoring.mean_over_strands(predictions)  # [4, n, columns]
+  """Output rows of a batch from the `Predictor`'s output: ref and alt averaged over
+  strands on the probability scale (in log space for classifiers), every score
+  from those means."""
+  logs = None
+  if classifier:
+    log_mean = [scoring.log_mean_over_strands(values) for values in predictions]
+    values = np.exp(np.asarray(predictions[0], np.float64))  # [strands, 4, n, columns]
+    mean = np.exp(log_mean[0])  # [4, n, columns]
+    logs = tuple((log_mean[0][a], log_mean[1][a]) for a in (0, 1))
+  else:
+    values = predictions[0]
+    mean = scoring.mean_over_strands(values)
   ref_pred, alt_pred = mean[0], mean[1]
-  per_strand = ({name: predictions[s, 1] - predictions[s, 0]
+  per_strand = ({name: values[s, 1] - values[s, 0]
                  for s, name in enumerate(report.STRAND_SCORES)}
-                if predictions.shape[0] == 2 else {})
-  averaged = scoring.scores(ref_pred, alt_pred, classifier)
+                if values.shape[0] == 2 else {})
+  averaged = scoring.scores(ref_pred, alt_pred, classifier, logs)
   seq_path, feature_path = mean[2] - mean[0], mean[3] - mean[0]
   rows = []
   for i, (variant, mismatch, padded) in enumerate(batch):

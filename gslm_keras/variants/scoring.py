@@ -25,17 +25,25 @@ def _clip(p):
   return np.clip(p, EPSILON, 1.0 - EPSILON)
 
 
-def scores(ref: np.ndarray, alt: np.ndarray, classifier: bool) -> dict[str, np.ndarray]:
-  """{score name: [N, columns]} from predictions [N, columns] of ref and alt."""
+def scores(ref: np.ndarray, alt: np.ndarray, classifier: bool,
+           logs: tuple | None = None) -> dict[str, np.ndarray]:
+  """{score name: [N, columns]} from predictions [N, columns] of ref and alt.
+
+  `logs`: ((log p_ref, log(1 - p_ref)), (log p_alt, log(1 - p_alt))), each
+  [N, columns], computed from the model's logits (`gslm_keras.inference.log_space`);
+  without them the logarithms are taken of the probabilities clipped to
+  [1e-7, 1 - 1e-7], which float32 rounding saturates past a logit of about 16.6.
+  """
   ref = np.asarray(ref, np.float64)
   alt = np.asarray(alt, np.float64)
   out = {"diff": alt - ref}
   if classifier:
-    p_ref, p_alt = _clip(ref), _clip(alt)
-    out["log_ratio"] = np.log(p_alt) - np.log(p_ref)
+    if logs is None:
+      logs = tuple((np.log(_clip(p)), np.log1p(-_clip(p))) for p in (ref, alt))
+    (lp_ref, lq_ref), (lp_alt, lq_alt) = logs
+    out["log_ratio"] = lp_alt - lp_ref
     # Grouped so that equal inputs give exactly zero.
-    out["log_odds_ratio"] = ((np.log(p_alt) - np.log(p_ref))
-                             - (np.log1p(-p_alt) - np.log1p(-p_ref)))
+    out["log_odds_ratio"] = (lp_alt - lp_ref) - (lq_alt - lq_ref)
   return out
 
 
@@ -46,3 +54,11 @@ def mean_over_strands(predictions: np.ndarray) -> np.ndarray:
   sign (averaging each score over strands separately does not: log is concave).
   """
   return np.asarray(predictions, np.float64).mean(axis=0)
+
+
+def log_mean_over_strands(log_values: np.ndarray) -> np.ndarray:
+  """log of the mean over strands of exp(log_values [strands, ...]): the
+  logarithm of `mean_over_strands` of the probabilities, without their rounding."""
+  log_values = np.asarray(log_values, np.float64)
+  top = log_values.max(axis=0)
+  return top + np.log(np.exp(log_values - top).mean(axis=0))
