@@ -393,3 +393,30 @@ def test_the_shipped_preset_is_listed_and_accepted_by_name(tmp_path):
                  f"--output={tmp_path / 'x.json'}")
   assert unknown.returncode == 1 and "neither a model directory nor a preset" in (
       _error_lines(unknown)[0])
+
+
+def test_log_probabilities_have_no_floor(lm_run, tmp_path):
+  # log P comes from the head's logits: a base made 60 nats less likely reads so,
+  # where log(clip(p, 1e-12)) stopped at -27.6.
+  import shutil
+
+  import keras
+
+  from gslm_keras.inference.language import LanguageModel
+  from gslm_keras.models.language import LM_HEAD
+
+  copy = tmp_path / "shifted"
+  shutil.copytree(lm_run, copy)
+  window = _plasmid()[:200]
+  positions = [10, 77, 150]
+  before = LanguageModel(str(copy)).masked_log_probabilities([window] * 3, positions)
+  model = keras.models.load_model(copy / "model.keras")
+  head = model.get_layer(LM_HEAD)
+  shift = np.array([0.0, -60.0, 0.0, 0.0], np.float32)  # Base C.
+  head.bias.assign(np.asarray(head.bias) + shift)
+  model.save(copy / "model.keras")
+  after = LanguageModel(str(copy)).masked_log_probabilities([window] * 3, positions)
+  shifted = before + shift
+  expected = shifted - np.logaddexp.reduce(shifted, axis=1, keepdims=True)
+  np.testing.assert_allclose(after, expected, atol=1e-3)
+  assert np.all(after[:, 1] < -50)

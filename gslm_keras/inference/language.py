@@ -13,6 +13,7 @@ import tensorflow as tf
 from gslm_keras import presets
 from gslm_keras.data.dataset_info import UNLABELLED, DatasetInfo
 from gslm_keras.dna import alphabet, ops
+from gslm_keras.inference import log_space
 from gslm_keras.errors import ConfigError, DatasetError
 from gslm_keras.io.files import read_json
 from gslm_keras.io.model_files import load_model
@@ -80,6 +81,7 @@ class LanguageModel:
           f"{path} is a {self.info.task} classifier, not a language model (python -m "
           "gslm_keras.pretrain); zero-shot llr scores and bits per base need one")
     self.length = self.info.length_rule.length
+    self._log_call = None
     if os.path.exists(os.path.join(self.path, "saved_model.pb")):
       self._saved = tf.saved_model.load(self.path)
       self._call = lambda x: self._saved.signatures["base_probabilities_onehot"](
@@ -87,13 +89,17 @@ class LanguageModel:
       self.keras_model = None
     else:
 
-      import gslm_keras.models.language  # noqa: F401  Registers the layers.
+      from gslm_keras.models.language import LM_HEAD  # Also registers the layers.
 
       self.keras_model = load_model(
           RunDir(self.path).model, "pretrain it again (python -m gslm_keras.pretrain ... "
           "--overwrite) or restore it from a copy")
       self._call = tf.function(lambda x: self.keras_model(x, training=False),
                                reduce_retracing=True)
+      # log P from the head's logits: a float32 softmax underflows and rounds.
+      logits = log_space.logits_of(self.keras_model, LM_HEAD)
+      self._log_call = tf.function(lambda x: tf.nn.log_softmax(logits(x), axis=-1),
+                                   reduce_retracing=True)
 
   def yardsticks_path(self) -> str | None:
     for candidate in (os.path.join(self.path, YARDSTICKS),
@@ -106,6 +112,14 @@ class LanguageModel:
     """float32 [B, L, 4] base probabilities for one-hot input [B, L, 4]."""
     return np.asarray(self._call(tf.convert_to_tensor(one_hot, tf.float32)))
 
+  def log_probabilities(self, one_hot) -> np.ndarray:
+    """float64 [B, L, 4] natural-log base probabilities: from the head's logits for a
+    training run (no floor), from the probabilities clipped at 1e-12 for an export."""
+    one_hot = tf.convert_to_tensor(one_hot, tf.float32)
+    if self._log_call is not None:
+      return np.asarray(self._log_call(one_hot), np.float64)
+    return np.log(np.clip(np.asarray(self._call(one_hot), np.float64), 1e-12, 1.0))
+
   def masked_log_probabilities(self, windows: Sequence[str], positions: Sequence[int],
                                batch_size: int = 256) -> np.ndarray:
     """float64 [N, 4]: natural-log P(base) at `positions[i]` of `windows[i]`, that
@@ -117,8 +131,8 @@ class LanguageModel:
       width = max(len(w) for w in chunk)
       raw = ops.window_bytes(tf.constant(chunk), width, "left").numpy()
       raw[np.arange(len(chunk)), where] = ord(alphabet.PAD_LETTER)
-      probs = self.probabilities(ops.one_hot(tf.constant(raw)))
-      out.append(np.log(np.clip(probs[np.arange(len(chunk)), where], 1e-12, 1.0)))
+      logp = self.log_probabilities(ops.one_hot(tf.constant(raw)))
+      out.append(logp[np.arange(len(chunk)), where])
     return np.concatenate(out) if out else np.zeros((0, 4))
 
   def strand_log_probabilities(self, windows: Sequence[str], positions: Sequence[int],

@@ -29,20 +29,26 @@ EPSILON = 1e-7
 _SIGMOID_TASKS = ("binary", "multilabel")
 
 
-def head_logits(head: keras.Model):
-  """A function of the task head's inputs returning its output layer's logits
-  (float32 [N, units]); the weights are the head's own."""
-  layer = head.get_layer("output")
-  before = keras.Model(head.input, layer.input, name="task_head_logits")
+def logits_of(model: keras.Model, layer_name: str = "output"):
+  """A function of `model`'s inputs returning the logits (float32) of its layer
+  `layer_name`: a Dense whose activation is applied inside (its affine part), or
+  an Activation (its input). The weights are the model's own."""
+  layer = model.get_layer(layer_name)
+  before = keras.Model(model.input, layer.input, name=f"{model.name}_logits")
   if isinstance(layer, keras.layers.Dense):
-    # The output Dense applies its activation itself: take its affine part.
     def call(inputs, training=False):
       x = tf.cast(before(inputs, training=training), tf.float32)
-      return tf.matmul(x, tf.cast(layer.kernel, tf.float32)) + tf.cast(layer.bias,
-                                                                       tf.float32)
+      kernel = tf.cast(layer.kernel, tf.float32)
+      return tf.tensordot(x, kernel, axes=[[x.shape.rank - 1], [0]]) + tf.cast(
+          layer.bias, tf.float32)
     return call
   return lambda inputs, training=False: tf.cast(before(inputs, training=training),
                                                 tf.float32)
+
+
+def head_logits(head: keras.Model):
+  """The task head's inputs -> its output layer's logits (float32 [N, units])."""
+  return logits_of(head, "output")
 
 
 def _from_logits(logits: tf.Tensor, task: str) -> tuple[tf.Tensor, tf.Tensor]:
