@@ -55,6 +55,7 @@ class Settings:
   ablations: tuple[str, ...]
   workers: int
   fusion_norm: bool = False
+  design: str = ""
   init_from: str | None = None
   compare_scratch: bool = False
 
@@ -130,10 +131,13 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
+  from benchmarks.fusion import VARIANTS
+
   config = TrainConfig.create(
       data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
           ablation="both" if ablation == "scratch" else ablation,
-          fusion_norm=settings.fusion_norm or None),
+          fusion_norm=settings.fusion_norm or None,
+          **(VARIANTS[settings.design] if settings.design else {})),
       init_from=None if ablation == "scratch" else settings.init_from,
       model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
@@ -440,6 +444,8 @@ def markdown(results: dict) -> str:
            f"{settings['ablation_seeds']} for each ablation"
            + (", fusion layer batch-normalised (`--fusion_norm`)"
               if settings.get("fusion_norm") else "")
+           + (f", design `{settings['design']}` of `benchmarks/fusion.py`"
+              if settings.get("design") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
   seen = set()
@@ -599,6 +605,8 @@ def main(argv=None):
   parser.add_argument("--workers", type=int, default=0)
   parser.add_argument("--fusion_norm", action="store_true",
                       help="batch-normalise the preset's fusion layer before its ReLU")
+  parser.add_argument("--design", default="",
+                      help="a design of benchmarks.fusion.VARIANTS applied to the preset")
   parser.add_argument("--init_from", default=None,
                       help="start every model's sequence trunk from this language model, "
                            "trained model or preset (train --init_from)")
@@ -609,6 +617,11 @@ def main(argv=None):
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
   args = parser.parse_args(argv)
+  if args.design:
+    from benchmarks.fusion import VARIANTS
+
+    if args.design not in VARIANTS:
+      sys.exit(f"error: --design={args.design}: expected one of {', '.join(VARIANTS)}")
   needs_root = args.suite in ("tasks", "cnnprom")
   source = args.data_root if needs_root else args.data
   if not source or not os.path.exists(source):
@@ -621,7 +634,7 @@ def main(argv=None):
       ablation_seeds=args.ablation_seeds,
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
-      fusion_norm=args.fusion_norm, init_from=args.init_from,
+      fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
       compare_scratch=args.compare_scratch)
   if args.compare_scratch and not args.init_from:
     sys.exit("error: --compare_scratch compares against --init_from; give both")

@@ -66,6 +66,13 @@ VARIANTS = {
     "wide_maxavgpos": {"wide": True, "pooling": "maxavg_positions"},
     "wide_maxavgpos_gelu": {"wide": True, "pooling": "maxavg_positions",
                             "fusion_activation": "gelu"},
+    # Roughly where, with every channel: the maximum of each channel in 8 (4)
+    # stretches of the window beside the global max and average.
+    "wide_maxavgbins": {"wide": True, "pooling": "maxavg_bins"},
+    "wide_maxavgbins_gelu": {"wide": True, "pooling": "maxavg_bins",
+                             "fusion_activation": "gelu"},
+    "wide_maxavgbins4_gelu": {"wide": True, "pooling": "maxavg_bins", "pool_bins": 4,
+                              "fusion_activation": "gelu"},
 }
 
 

@@ -44,11 +44,14 @@ _TOWER_FILTERS = flags.DEFINE_integer("tower_filters", None, "Channels of the to
 _TOWER_KERNEL = flags.DEFINE_integer("tower_kernel", None, "Tower kernel width.")
 _DILATION_BASE = flags.DEFINE_integer("dilation_base", None, "Dilation growth per block.")
 _POOLING = flags.DEFINE_enum(
-    "pooling", None, ["maxavg", "attention", "flatten", "maxavg_positions"],
+    "pooling", None, ["maxavg", "attention", "flatten", "maxavg_positions", "maxavg_bins"],
     "Pooling of the sequence branch's positions.")
 _FLATTEN_CHANNELS = flags.DEFINE_integer(
     "flatten_channels", None, "Flatten pooling: channels per position after a 1x1 "
     "projection (0: all tower channels).")
+_POOL_BINS = flags.DEFINE_integer(
+    "pool_bins", None, "maxavg_bins pooling: stretches of the window, each max-pooled "
+    "per channel beside the global max and average.")
 _FEATURE_UNITS = flags.DEFINE_list("feature_units", None,
                                    "Dense widths of the feature branch.")
 _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion.")
@@ -165,7 +168,7 @@ def config_from_flags():
       tower_blocks=_TOWER_BLOCKS.value, tower_filters=_TOWER_FILTERS.value,
       tower_kernel=_TOWER_KERNEL.value, dilation_base=_DILATION_BASE.value,
       pooling=_POOLING.value, flatten_channels=_FLATTEN_CHANNELS.value,
-      feature_units=_ints("feature_units", _FEATURE_UNITS.value),
+      pool_bins=_POOL_BINS.value, feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
       fusion=_FUSION.value, film=_FILM.value, wide=_WIDE.value,

@@ -95,7 +95,8 @@ _AUTO_NAME = re.compile(r"^(conv1d|dense|dropout|batch_normalization|concatenate
 
 
 @pytest.mark.parametrize("changes", [{}, {"film": True, "modality_dropout": 0.2},
-                                     {"fusion": "dense", "pooling": "maxavg_positions"}])
+                                     {"fusion": "dense", "pooling": "maxavg_positions"},
+                                     {"pooling": "maxavg_bins"}])
 @pytest.mark.parametrize("name", ["default", "global"])
 def test_every_layer_is_named(name, changes):
   config = preset(name).replace(rc_average=True, **changes)
@@ -378,5 +379,27 @@ def test_maxavg_positions_keeps_what_and_where(tmp_path):
   expected = np.concatenate([positions.max(axis=1), positions.mean(axis=1),
                              projected.reshape(len(projected), -1)], axis=1)
   assert pooled.shape == (6, 2 * 16 + positions.shape[1] * 8)
+  np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-5)
+  assert_saved_model_identical(model, inputs, tmp_path)
+
+
+@pytest.mark.parametrize("bins", [8, 3])
+def test_maxavg_bins_keeps_what_and_roughly_where(bins, tmp_path):
+  model = build_model(preset("tiny").replace(pooling="maxavg_bins", pool_bins=bins),
+                      length=40, n_features=7, task="binary", n_outputs=1)
+  head = model.get_layer("task_head")
+  inputs = _inputs()
+  positions = keras.ops.convert_to_numpy(
+      model.get_layer("sequence_backbone")(inputs["sequence"], training=False))
+  inner = keras.Model(head.input, head.get_layer("pool_concat").output)
+  pooled = keras.ops.convert_to_numpy(inner({"positions": positions,
+                                             "features": inputs["features"]}))
+  length = positions.shape[1]  # 20 positions: stretches of 3 (8 bins), 7 (3 bins).
+  size = -(-length // bins)
+  stretches = [positions[:, i:i + size].max(axis=1) for i in range(0, length, size)]
+  assert len(stretches) <= bins
+  expected = np.concatenate([positions.max(axis=1), positions.mean(axis=1),
+                             np.stack(stretches, axis=1).reshape(len(positions), -1)],
+                            axis=1)
   np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-5)
   assert_saved_model_identical(model, inputs, tmp_path)

@@ -48,6 +48,11 @@ def _pool(config: ModelConfig, x, dtype):
     return keras.layers.Flatten(name="flatten_positions", dtype=dtype)(x)
   pooled = [keras.layers.GlobalMaxPooling1D(name="global_max_pool", dtype=dtype)(x),
             keras.layers.GlobalAveragePooling1D(name="global_avg_pool", dtype=dtype)(x)]
+  if config.pooling == "maxavg_bins":
+    size = -(-x.shape[1] // config.pool_bins)  # ceil: at most pool_bins stretches.
+    binned = keras.layers.MaxPooling1D(size, strides=size, padding="same",
+                                       name="bin_max_pool", dtype=dtype)(x)
+    pooled.append(keras.layers.Flatten(name="flatten_bins", dtype=dtype)(binned))
   if config.pooling == "maxavg_positions":
     projected = keras.layers.Conv1D(config.flatten_channels or 8, 1,
                                     name="position_project", dtype=dtype)(x)

@@ -8,7 +8,7 @@ from typing import Any
 from gslm_keras.errors import ConfigError
 
 ABLATIONS = ("both", "sequence", "features")
-POOLINGS = ("maxavg", "attention", "flatten", "maxavg_positions")
+POOLINGS = ("maxavg", "attention", "flatten", "maxavg_positions", "maxavg_bins")
 FUSION_ACTIVATIONS = ("relu", "gelu")
 FUSIONS = ("dense", "gated")
 
@@ -30,11 +30,16 @@ class ModelConfig:
       fixed-length windows whose signal sits at a fixed place, such as splice
       junctions centred in the window), or "maxavg_positions" (global max and
       average, and beside them every position projected to `flatten_channels`
-      channels, 8 if 0, and flattened: what a motif is and where it sits).
+      channels, 8 if 0, and flattened: what a motif is and where it sits), or
+      "maxavg_bins" (global max and average, and beside them the maximum of
+      every channel in each of `pool_bins` equal stretches of the window: what
+      a motif is, and roughly where).
     flatten_channels: with flatten pooling (or maxavg_positions), project each
       position to this many channels (a 1x1 convolution) before flattening; 0
       keeps all tower channels (8 for maxavg_positions). A 101 bp window flattens
       to 51 x 96 = 4,896 inputs of the fusion layer without it, 51 x 8 = 408 with 8.
+    pool_bins: stretches of the window with maxavg_bins pooling (the last one
+      shorter when they do not divide it).
     feature_units: widths of the Dense blocks of the feature branch.
     fusion_units: width of the Dense layer after concatenating the branches.
     fusion_norm: batch-normalise the fusion layer before its activation.
@@ -75,6 +80,7 @@ class ModelConfig:
   dilation_base: int = 2
   pooling: str = "flatten"
   flatten_channels: int = 0
+  pool_bins: int = 8
   feature_units: tuple[int, ...] = (64,)
   fusion_units: int = 96
   fusion_norm: bool = False
@@ -91,7 +97,8 @@ class ModelConfig:
   def __post_init__(self):
     positive = {"stem_filters": self.stem_filters, "stem_pool": self.stem_pool,
                 "tower_filters": self.tower_filters, "tower_kernel": self.tower_kernel,
-                "dilation_base": self.dilation_base, "fusion_units": self.fusion_units}
+                "dilation_base": self.dilation_base, "fusion_units": self.fusion_units,
+                "pool_bins": self.pool_bins}
     for name, value in positive.items():
       if not isinstance(value, int) or value < 1:
         raise ConfigError(f"model {name}={value!r}: expected an integer >= 1")
