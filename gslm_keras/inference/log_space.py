@@ -51,7 +51,7 @@ def head_logits(head: keras.Model):
   return logits_of(head, "output")
 
 
-def _from_logits(logits: tf.Tensor, task: str) -> tuple[tf.Tensor, tf.Tensor]:
+def from_logits(logits: tf.Tensor, task: str) -> tuple[tf.Tensor, tf.Tensor]:
   """(log p, log(1 - p)) [N, units] of each output unit."""
   if task in _SIGMOID_TASKS:
     return -tf.math.softplus(-logits), -tf.math.softplus(logits)
@@ -90,7 +90,7 @@ class LogModel:
 
   def head(self, head_inputs: dict) -> tuple[tf.Tensor, tf.Tensor]:
     """(log p, log(1 - p)) of one read of the head."""
-    return _from_logits(self.logits(head_inputs, training=False), self.task)
+    return from_logits(self.logits(head_inputs, training=False), self.task)
 
   def __call__(self, one_hot, features) -> tuple[tf.Tensor, tf.Tensor]:
     """(log p, log(1 - p)) [N, units] of the model's output for inputs."""

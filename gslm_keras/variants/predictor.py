@@ -90,7 +90,7 @@ class Predictor:
     if not self.classifier:
       out = tf.reshape(head(head_inputs, training=False), shape)
       return tf.reduce_mean(out, axis=2)[None]
-    log_p, log_q = (tf.reshape(t, shape) for t in log_space._from_logits(
+    log_p, log_q = (tf.reshape(t, shape) for t in log_space.from_logits(
         self.logits(head_inputs), self.model.info.task))
     # The model's own strand average, of probabilities, in log space.
     log_p, log_q = log_space.average_reads(tf.unstack(log_p, axis=2),
