@@ -66,6 +66,10 @@ VARIANTS = {
     "wide_maxavgpos": {"wide": True, "pooling": "maxavg_positions"},
     "wide_maxavgpos_gelu": {"wide": True, "pooling": "maxavg_positions",
                             "fusion_activation": "gelu"},
+    # The positions with a dropout of their own (0.5), so that on small data
+    # where a motif sits does not crowd out what it is.
+    "wide_maxavgpos_gelu_pdrop5": {"wide": True, "pooling": "maxavg_positions",
+                                   "fusion_activation": "gelu", "position_dropout": 0.5},
     # Roughly where, with every channel: the maximum of each channel in 8 (4)
     # stretches of the window beside the global max and average.
     "wide_maxavgbins": {"wide": True, "pooling": "maxavg_bins"},

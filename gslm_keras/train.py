@@ -52,6 +52,9 @@ _FLATTEN_CHANNELS = flags.DEFINE_integer(
 _POOL_BINS = flags.DEFINE_integer(
     "pool_bins", None, "maxavg_bins pooling: stretches of the window, each max-pooled "
     "per channel beside the global max and average.")
+_POSITION_DROPOUT = flags.DEFINE_float(
+    "position_dropout", None, "maxavg_positions pooling: dropout rate of the flattened "
+    "positions alone.")
 _FEATURE_UNITS = flags.DEFINE_list("feature_units", None,
                                    "Dense widths of the feature branch.")
 _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion.")
@@ -168,7 +171,8 @@ def config_from_flags():
       tower_blocks=_TOWER_BLOCKS.value, tower_filters=_TOWER_FILTERS.value,
       tower_kernel=_TOWER_KERNEL.value, dilation_base=_DILATION_BASE.value,
       pooling=_POOLING.value, flatten_channels=_FLATTEN_CHANNELS.value,
-      pool_bins=_POOL_BINS.value, feature_units=_ints("feature_units", _FEATURE_UNITS.value),
+      pool_bins=_POOL_BINS.value, position_dropout=_POSITION_DROPOUT.value,
+      feature_units=_ints("feature_units", _FEATURE_UNITS.value),
       fusion_units=_FUSION_UNITS.value, fusion_norm=_FUSION_NORM.value,
       branch_norm=_BRANCH_NORM.value, fusion_activation=_FUSION_ACTIVATION.value,
       fusion=_FUSION.value, film=_FILM.value, wide=_WIDE.value,

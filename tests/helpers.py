@@ -181,8 +181,9 @@ def wait_for(condition, timeout=240, what="condition") -> None:
 
 
 # The fields that make a preset's head design (not its widths).
-HEAD_DESIGN = ("pooling", "pool_bins", "wide", "fusion", "fusion_activation",
-               "fusion_norm", "branch_norm", "film", "modality_dropout")
+HEAD_DESIGN = ("pooling", "pool_bins", "position_dropout", "wide", "fusion",
+               "fusion_activation", "fusion_norm", "branch_norm", "film",
+               "modality_dropout")
 
 
 def with_head_of(config, name: str):

@@ -403,3 +403,25 @@ def test_maxavg_bins_keeps_what_and_roughly_where(bins, tmp_path):
                             axis=1)
   np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-5)
   assert_saved_model_identical(model, inputs, tmp_path)
+
+
+def test_position_dropout_acts_in_training_only():
+  config = preset("tiny").replace(pooling="maxavg_positions")
+  plain = build_model(config, length=40, n_features=7, task="binary", n_outputs=1)
+  dropped = build_model(config.replace(position_dropout=0.5), length=40, n_features=7,
+                        task="binary", n_outputs=1)
+  dropped.set_weights(plain.get_weights())  # No weights of its own.
+  inputs = _inputs()
+  head = dropped.get_layer("task_head")
+  assert head.get_layer("position_dropout").rate == 0.5
+  np.testing.assert_allclose(keras.ops.convert_to_numpy(dropped(inputs, training=False)),
+                             keras.ops.convert_to_numpy(plain(inputs, training=False)),
+                             rtol=1e-6)
+  inner = keras.Model(head.input, head.get_layer("position_dropout").output)
+  positions = dropped.get_layer("sequence_backbone")(inputs["sequence"], training=False)
+  flat = keras.ops.convert_to_numpy(inner(
+      {"positions": positions, "features": keras.ops.convert_to_tensor(inputs["features"])},
+      training=True))
+  assert 0.3 < (flat == 0).mean() < 0.7  # About half of the positions dropped.
+  with pytest.raises(ConfigError, match="position_dropout"):
+    config.replace(position_dropout=1.0)

@@ -56,7 +56,11 @@ def _pool(config: ModelConfig, x, dtype):
   if config.pooling == "maxavg_positions":
     projected = keras.layers.Conv1D(config.flatten_channels or 8, 1,
                                     name="position_project", dtype=dtype)(x)
-    pooled.append(keras.layers.Flatten(name="flatten_positions", dtype=dtype)(projected))
+    flat = keras.layers.Flatten(name="flatten_positions", dtype=dtype)(projected)
+    if config.position_dropout:
+      flat = keras.layers.Dropout(config.position_dropout, name="position_dropout",
+                                  dtype=dtype)(flat)
+    pooled.append(flat)
   return keras.layers.Concatenate(name="pool_concat", dtype=dtype)(pooled)
 
 

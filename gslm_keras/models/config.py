@@ -38,6 +38,9 @@ class ModelConfig:
       position to this many channels (a 1x1 convolution) before flattening; 0
       keeps all tower channels (8 for maxavg_positions). A 101 bp window flattens
       to 51 x 96 = 4,896 inputs of the fusion layer without it, 51 x 8 = 408 with 8.
+    position_dropout: with maxavg_positions, the dropout rate of the flattened
+      positions alone (the global max and average keep the model's rate), so
+      that where a motif sits does not crowd out what it is on small data.
     pool_bins: stretches of the window with maxavg_bins pooling (the last one
       shorter when they do not divide it).
     feature_units: widths of the Dense blocks of the feature branch.
@@ -81,6 +84,7 @@ class ModelConfig:
   pooling: str = "flatten"
   flatten_channels: int = 0
   pool_bins: int = 8
+  position_dropout: float = 0.0
   feature_units: tuple[int, ...] = (64,)
   fusion_units: int = 96
   fusion_norm: bool = False
@@ -113,6 +117,9 @@ class ModelConfig:
       raise ConfigError(f"model feature_units={self.feature_units}: expected >= 1")
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f"model dropout={self.dropout}: expected 0 <= dropout < 1")
+    if not 0.0 <= self.position_dropout < 1.0:
+      raise ConfigError(f"model position_dropout={self.position_dropout}: expected "
+                        "0 <= position_dropout < 1")
     if not 0.0 <= self.modality_dropout < 1.0:
       raise ConfigError(f"model modality_dropout={self.modality_dropout}: expected "
                         "0 <= modality_dropout < 1")
