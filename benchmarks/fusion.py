@@ -107,10 +107,16 @@ def main():
                       help="also fit the feature and k-mer (k <= 6) regressions per task")
   parser.add_argument("--report_only", action="store_true",
                       help="rewrite the markdown from the JSON, train nothing")
+  parser.add_argument("--merge_from", default=None,
+                      help="with --report_only: add the runs and regressions of this "
+                           "other sweep's JSON (same recipe; a run already in --output "
+                           "is kept) before writing")
   args = parser.parse_args()
   if args.report_only:
     with open(args.output) as handle:
       results = json.load(handle)
+    if args.merge_from:
+      merge(results, args.merge_from)
     common.write_results(args.output, results, markdown(results))
     print(markdown(results))
     return
@@ -174,6 +180,19 @@ def main():
   print(markdown(results))
 
 
+def merge(results: dict, path: str) -> None:
+  """Adds the runs and regressions of the sweep JSON at `path` to `results`."""
+  with open(path) as handle:
+    other = json.load(handle)
+  key = lambda r: (r["task"], r["variant"], r["ablation"], r["seed"])  # noqa: E731
+  have = {key(r) for r in results["runs"]}
+  results["runs"] += [r for r in other["runs"] if key(r) not in have]
+  for task, found in other.get("baselines", {}).items():
+    results.setdefault("baselines", {}).setdefault(task, found)
+  results.setdefault("merged", []).append(
+      {"path": path, "date": other["date"], "command": other["command"]})
+
+
 def _restarts(runs) -> str:
   count = sum(r.get("restarts", 0) for r in runs)
   return f" ({count} restarted)" if count else ""
@@ -222,7 +241,15 @@ def _dev_markdown(results: dict) -> str:
            "the rule changed, units never positive (a GELU below zero still passes a "
            "gradient), on tf/0 and prom_300_tata units that never change. The table "
            "grew over several invocations with `--resume`, each naming its tasks and "
-           "variants; the command above is the last.", "",
+           "variants; the command above is the last. The k-mer regression's C grid "
+           "grew with the sweep (down to 0.001 for mouse, tf/0 and prom_300_tata, 1e-5 "
+           "for tf/1, 1e-7 after); `kmer_regression.md` fits every task down to 1e-7, "
+           "and there mouse/3, tf/0 and prom_300_tata score higher on dev (74.9, 57.3 "
+           "and 49.2) than in this table."]
+  for merged in results.get("merged", []):
+    lines.append(f"Runs merged from `{merged['path']}` ({merged['date']}; its last "
+                 f"command: `{merged['command']}`).")
+  lines += ["",
            "| task | design | ablation | dev MCC x100 (per seed) | mean ± sd | dev AUROC | "
            "dead units | collapsed |", "|---|---|---|---|---:|---:|---|---:|"]
   for task, found in results.get("baselines", {}).items():
