@@ -4,7 +4,7 @@
 dataset of `config` (its train split; its dev split scores each trial by the
 metric that selects a trained model's epoch, `recipe.monitor_for`). The search
 space is what the fusion sweep of `benchmarks/fusion.py` varies: the pooling of
-the sequence branch, the wide path, the fusion activation, modality dropout,
+the sequence branch (and the dropout of its positions), the wide path, the fusion activation, modality dropout,
 the fusion width, dropout, learning rate and weight decay; everything else is the
 config's. Trials stop when the budget is spent (a trial under way finishes) or
 after `max_trials`.
@@ -28,7 +28,8 @@ from gslm_keras.training.config import TrainConfig
 
 TUNERS = ("bayesian", "random")
 # The space: (name, kind, values). Names are `train` flags.
-SPACE = (("pooling", "choice", ("flatten", "maxavg")),
+SPACE = (("pooling", "choice", ("flatten", "maxavg", "maxavg_positions")),
+         ("position_dropout", "choice", (0.0, 0.5)),
          ("wide", "boolean", None),
          ("fusion_activation", "choice", ("relu", "gelu")),
          ("modality_dropout", "choice", (0.0, 0.3)),
@@ -36,8 +37,8 @@ SPACE = (("pooling", "choice", ("flatten", "maxavg")),
          ("dropout", "choice", (0.1, 0.2, 0.3)),
          ("learning_rate", "log", (5e-4, 5e-3)),
          ("weight_decay", "choice", (1e-5, 1e-4, 1e-3)))
-MODEL_FIELDS = ("pooling", "wide", "fusion_activation", "modality_dropout",
-                "fusion_units", "dropout")
+MODEL_FIELDS = ("pooling", "position_dropout", "wide", "fusion_activation",
+                "modality_dropout", "fusion_units", "dropout")
 
 
 def _hyperparameter(hp, name: str, kind: str, values):
