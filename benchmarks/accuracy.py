@@ -131,13 +131,13 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
-  from benchmarks.fusion import VARIANTS
+  from benchmarks.fusion import design
 
+  model = design(settings.design) if settings.design else preset(settings.preset)
   config = TrainConfig.create(
-      data_dir=data_dir, model_dir=model_dir, model=preset(settings.preset).replace(
+      data_dir=data_dir, model_dir=model_dir, model=model.replace(
           ablation="both" if ablation == "scratch" else ablation,
-          fusion_norm=settings.fusion_norm or None,
-          **(VARIANTS[settings.design] if settings.design else {})),
+          fusion_norm=settings.fusion_norm or None),
       init_from=None if ablation == "scratch" else settings.init_from,
       model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
@@ -606,7 +606,8 @@ def main(argv=None):
   parser.add_argument("--fusion_norm", action="store_true",
                       help="batch-normalise the preset's fusion layer before its ReLU")
   parser.add_argument("--design", default="",
-                      help="a design of benchmarks.fusion.VARIANTS applied to the preset")
+                      help="a design of benchmarks.fusion.VARIANTS (a change of the "
+                           "flatten design) instead of --preset")
   parser.add_argument("--init_from", default=None,
                       help="start every model's sequence trunk from this language model, "
                            "trained model or preset (train --init_from)")

@@ -4,7 +4,7 @@ r"""Fusion designs side by side on dev: accuracy, dead units and collapse, same 
       --variants=relu,branch_norm,gelu --seeds=3 --output=benchmarks/results/fusion.json
 
 For every task, variant, ablation and seed: train with the accuracy suite's
-recipe (the default preset, changed by the variant; AdamW 2e-3 cosine, early
+recipe (the flatten design, changed by the variant; AdamW 2e-3 cosine, early
 stopping on dev), score dev and test MCC at the dev-chosen threshold, and count
 the dead fusion units on the dev split as the collapse guard does
 (`gslm_keras.training.collapse.diagnose`). A run counts as collapsed when its dev
@@ -27,8 +27,8 @@ import numpy as np
 from benchmarks import common
 from benchmarks.accuracy import build, fusion_health, score_run
 
-# Each design is a change of the default preset (flatten head, ReLU Dense fusion);
-# "wide_maxavg_gelu" is the preset "global".
+# Each design is a change of the flatten design (ModelConfig's field defaults: a
+# flatten head, a ReLU Dense fusion layer); "wide_maxavg_gelu" is the preset "global".
 VARIANTS = {
     "relu": {},  # The fusion layer of the default recipe (runs before the guard).
     # The same with the collapse guard of gslm_keras.training.collapse: a collapse
@@ -80,6 +80,13 @@ VARIANTS = {
 }
 
 
+def design(name: str):
+  """The ModelConfig of a sweep design: its changes applied to the flatten design."""
+  from gslm_keras.models import ModelConfig
+
+  return ModelConfig().replace(**VARIANTS[name])
+
+
 def baselines(folder: str, data_dir: str) -> dict:
   """The regressions the dual-input model must beat, on the same splits."""
   from benchmarks.accuracy import logistic_regression
@@ -121,7 +128,6 @@ def main():
     print(markdown(results))
     return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
@@ -155,7 +161,7 @@ def main():
             model_dir = os.path.join(tmp, "run")
             config = TrainConfig.create(
                 data_dir=data_dir, model_dir=model_dir,
-                model=preset("default").replace(ablation=ablation, **VARIANTS[variant]),
+                model=design(variant).replace(ablation=ablation),
                 epochs=args.epochs, batch_size=64, optimizer="adamw", learning_rate=2e-3,
                 weight_decay=1e-4, lr_schedule="cosine", warmup_steps=50,
                 early_stopping_patience=4, seed=seed, evaluate_splits=("dev", "test"),
@@ -204,7 +210,8 @@ def markdown(results: dict) -> str:
   if results["runs"] and all("dev_mcc" in r for r in results["runs"]):
     return _dev_markdown(results)
   lines = ["# Dying fusion units: fusion layer variants", "", common.machine_lines(results),
-           "Recipe of the accuracy suite (default preset, AdamW 2e-3, cosine, warm-up 50, "
+           "Recipe of the accuracy suite (the flatten design, AdamW 2e-3, cosine, "
+           "warm-up 50, "
            "early stopping 4). Test MCC x100 at the dev-chosen threshold; dead units = "
            "fusion units that never fire on the dev split.", "",
            "| task | variant | ablation | dev AUROC (mean) | test MCC x100 (per seed) | mean "
@@ -231,8 +238,9 @@ def _groups(results: dict) -> dict[tuple, list]:
 def _dev_markdown(results: dict) -> str:
   lines = ["# Fusion designs on dev (issue 22's sweep)", "", common.machine_lines(results),
            "Recipe of the accuracy suite (AdamW 2e-3, cosine, warm-up 50, early "
-           "stopping 4), each design a change of the `default` preset (`VARIANTS` in "
-           "`benchmarks/fusion.py`; `relu` is that preset unchanged, "
+           "stopping 4), each design a change of the flatten design (`VARIANTS` in "
+           "`benchmarks/fusion.py`: `relu` is it unchanged, a flatten head and a ReLU "
+           "fusion layer, the default preset until 2026-12-05; "
            "`wide_maxavg_gelu` the preset `global`). MCC x100 on "
            "the **dev** split at the dev-chosen threshold, for the models and the "
            "regressions alike: the sweep chooses on dev; test scores are kept in the "
