@@ -127,15 +127,11 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   """One training. With --init_from every model but `scratch` (the dual-input model
   from random weights, for --compare_scratch) starts its trunk from the source."""
   from gslm_keras.data.dataset_info import DatasetInfo
-  from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
-  from benchmarks.fusion import design
-
-  model = design(settings.design) if settings.design else preset(settings.preset)
   config = TrainConfig.create(
-      data_dir=data_dir, model_dir=model_dir, model=model.replace(
+      data_dir=data_dir, model_dir=model_dir, model=model_of(settings).replace(
           ablation="both" if ablation == "scratch" else ablation,
           fusion_norm=settings.fusion_norm or None),
       init_from=None if ablation == "scratch" else settings.init_from,
@@ -446,6 +442,7 @@ def markdown(results: dict) -> str:
               if settings.get("fusion_norm") else "")
            + (f", design `{settings['design']}` of `benchmarks/fusion.py`"
               if settings.get("design") else "")
+           + (f" (head: {head_words(results['model'])})" if results.get("model") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
   seen = set()
@@ -568,14 +565,39 @@ def margin(entry: dict) -> float | None:
   return 100 * (s["both"]["mcc_mean"] - max(rivals))
 
 
+def head_words(model: dict) -> str:
+  """The head design of a ModelConfig's JSON in words, for a report."""
+  pooling = model["pooling"] + (f", positions' dropout {model['position_dropout']}"
+                                if model.get("position_dropout") else "")
+  return (f"pooling {pooling}, {model['fusion_activation']} fusion"
+          + (", wide path" if model.get("wide") else ""))
+
+
+def model_of(settings) -> Any:
+  """The ModelConfig a suite trains (before each run's ablation)."""
+  from benchmarks.fusion import design
+  from gslm_keras.models import preset
+
+  return design(settings.design) if settings.design else preset(settings.preset)
+
+
 def resume_from(path: str, results: dict) -> dict:
-  """The earlier results in `path`, checked to come from the same suite and settings."""
+  """The earlier results in `path`, checked to come from the same suite, settings and
+  model (a preset's design can change between releases)."""
   with open(path) as handle:
     previous = json.load(handle)
   defaults = {f.name: f.default for f in dataclasses.fields(Settings)
               if f.default is not dataclasses.MISSING}
   previous["settings"] = {**defaults, **previous.get("settings", {})}
-  for key in ("suite", "source", "settings", "computed_features"):
+  if "model" not in previous:
+    # Written before the model was recorded: the presets of then, whose default
+    # was the flatten design (ModelConfig's field defaults) until 2026-12-05.
+    from gslm_keras.models import ModelConfig, preset
+
+    name = previous["settings"]["preset"]
+    previous["model"] = (ModelConfig() if name == "default" else preset(name)).to_json()
+  previous["model"] = json.loads(json.dumps(previous["model"]))
+  for key in ("suite", "source", "settings", "model", "computed_features"):
     now = json.loads(json.dumps(results[key]))
     if previous.get(key) != now:
       sys.exit(f"error: --resume: {path} was made with another {key} "
@@ -650,6 +672,7 @@ def main(argv=None):
       sys.exit(f"error: {error}")
   results.update({"suite": args.suite, "source": source,
                   "settings": dataclasses.asdict(settings),
+                  "model": model_of(settings).to_json(),
                   "computed_features": COMPUTED})
   start = time.time()
   results["tasks"] = {}

@@ -187,3 +187,27 @@ def test_the_kmer_regression_beside_a_suite_gives_issue_22s_margin():
   # 70.0 minus the strongest rival, the k-mer regression's 67.5.
   assert "| t | 70.0 ± 1.0 | 66.0 | 50.0 | 55.0 | 67.5 | +2.5 |" in text
   assert "not_fitted" not in text
+
+
+def test_resume_refuses_results_of_another_model(tmp_path):
+  # A suite written before the model was recorded, under the preset `default`,
+  # trained the flatten design: resuming it with today's default would mix two
+  # designs in one table.
+  import dataclasses
+
+  from benchmarks.accuracy import Settings, model_of, resume_from
+  from gslm_keras.models import ModelConfig, preset
+
+  settings = Settings(preset="default", epochs=1, patience=1, batch_size=8,
+                      learning_rate=1e-3, seeds=1, ablation_seeds=1, rc_tasks=(),
+                      ablations=("both",), workers=0)
+  now = {"suite": "tasks", "source": "x", "settings": dataclasses.asdict(settings),
+         "model": model_of(settings).to_json(), "computed_features": ["gc_content"]}
+  old = {key: value for key, value in now.items() if key != "model"}
+  path = tmp_path / "old.json"
+  path.write_text(json.dumps({**old, "tasks": {}, "date": "2026-11-25"}))
+  assert preset("default") != ModelConfig()
+  with pytest.raises(SystemExit, match="another model"):
+    resume_from(str(path), now)
+  flatten = dict(now, model=ModelConfig().to_json())
+  assert resume_from(str(path), flatten)["tasks"] == {}

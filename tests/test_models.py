@@ -183,7 +183,7 @@ def test_fusion_norm_option(tmp_path):
   config = preset("default").replace(fusion_norm=True)
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
   names = [layer.name for layer in _all_layers(model)]
-  assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_relu"]
+  assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_gelu"]
   assert model.get_layer("task_head").get_layer("fusion_dense").use_bias is False
   assert not [n for n in names if _AUTO_NAME.match(n)], names
   assert_saved_model_identical(model, _inputs(), tmp_path)
