@@ -592,10 +592,12 @@ def resume_from(path: str, results: dict) -> dict:
   if "model" not in previous:
     # Written before the model was recorded: the presets of then, whose default
     # was the flatten design (ModelConfig's field defaults) until 2026-12-05.
+    from benchmarks.fusion import design
     from gslm_keras.models import ModelConfig, preset
 
-    name = previous["settings"]["preset"]
-    previous["model"] = (ModelConfig() if name == "default" else preset(name)).to_json()
+    name, chosen = previous["settings"]["preset"], previous["settings"]["design"]
+    previous["model"] = (design(chosen) if chosen else ModelConfig() if name == "default"
+                         else preset(name)).to_json()
   previous["model"] = json.loads(json.dumps(previous["model"]))
   for key in ("suite", "source", "settings", "model", "computed_features"):
     now = json.loads(json.dumps(results[key]))

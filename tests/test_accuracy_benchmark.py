@@ -211,3 +211,10 @@ def test_resume_refuses_results_of_another_model(tmp_path):
     resume_from(str(path), now)
   flatten = dict(now, model=ModelConfig().to_json())
   assert resume_from(str(path), flatten)["tasks"] == {}
+  # One made with --design trained that design, whatever the preset was then.
+  designed = dataclasses.replace(settings, design="wide_maxavg_gelu")
+  later = dict(now, settings=dataclasses.asdict(designed),
+               model=model_of(designed).to_json())
+  path.write_text(json.dumps({**{k: v for k, v in later.items() if k != "model"},
+                              "tasks": {}, "date": "2026-12-05"}))
+  assert resume_from(str(path), later)["tasks"] == {}
