@@ -59,8 +59,8 @@ _FEATURE_UNITS = flags.DEFINE_list("feature_units", None,
                                    "Dense widths of the feature branch.")
 _FUSION_UNITS = flags.DEFINE_integer("fusion_units", None, "Width after fusion.")
 _FUSION_NORM = flags.DEFINE_boolean(
-    "fusion_norm", None, "Batch-normalise the fusion layer before its ReLU (keeps its "
-    "units from dying under a wide flatten head).")
+    "fusion_norm", None, "Batch-normalise the fusion layer before its activation (keeps "
+    "ReLU units from dying under a wide flatten head).")
 _BRANCH_NORM = flags.DEFINE_boolean(
     "branch_norm", None, "Layer-normalise each branch's output before the fusion layer.")
 _FUSION_ACTIVATION = flags.DEFINE_enum(
