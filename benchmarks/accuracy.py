@@ -628,7 +628,7 @@ def main(argv=None):
   parser.add_argument("--split_seed", type=int, default=0)
   parser.add_argument("--workers", type=int, default=0)
   parser.add_argument("--fusion_norm", action="store_true",
-                      help="batch-normalise the preset's fusion layer before its ReLU")
+                      help="batch-normalise the preset's fusion layer before its activation")
   parser.add_argument("--design", default="",
                       help="a design of benchmarks.fusion.VARIANTS (a change of the "
                            "flatten design) instead of --preset")

@@ -30,7 +30,7 @@ from benchmarks.accuracy import build, fusion_health, score_run
 # Each design is a change of the flatten design (ModelConfig's field defaults: a
 # flatten head, a ReLU Dense fusion layer); "wide_maxavg_gelu" is the preset "global".
 VARIANTS = {
-    "relu": {},  # The fusion layer of the default recipe (runs before the guard).
+    "relu": {},  # The flatten design itself, the default until 2026-12-05.
     # The same with the collapse guard of gslm_keras.training.collapse: a collapse
     # after epoch 1 restarts from a new seed with branch_norm.
     "relu_guarded": {},
@@ -70,13 +70,10 @@ VARIANTS = {
     # where a motif sits does not crowd out what it is.
     "wide_maxavgpos_gelu_pdrop5": {"wide": True, "pooling": "maxavg_positions",
                                    "fusion_activation": "gelu", "position_dropout": 0.5},
-    # Roughly where, with every channel: the maximum of each channel in 8 (4)
+    # Roughly where, with every channel: the maximum of each channel in 8
     # stretches of the window beside the global max and average.
-    "wide_maxavgbins": {"wide": True, "pooling": "maxavg_bins"},
     "wide_maxavgbins_gelu": {"wide": True, "pooling": "maxavg_bins",
                              "fusion_activation": "gelu"},
-    "wide_maxavgbins4_gelu": {"wide": True, "pooling": "maxavg_bins", "pool_bins": 4,
-                              "fusion_activation": "gelu"},
 }
 
 
@@ -119,6 +116,8 @@ def main():
                            "other sweep's JSON (same recipe; a run already in --output "
                            "is kept) before writing")
   args = parser.parse_args()
+  if args.merge_from and not args.report_only:
+    sys.exit("error: --merge_from joins finished sweeps; give it with --report_only")
   if args.report_only:
     with open(args.output) as handle:
       results = json.load(handle)
