@@ -531,9 +531,8 @@ def test_saturated_model_keeps_its_effects(motif_run, saturated_run, tmp_path):
   _, inputs = keras_predictions(motif_run["dir"], [r[1] for r in rows])
   one_hot, features = inputs["sequence"].numpy(), inputs["features"].numpy()
   plain, saturated = (
-      attribution.gradient_x_input(LoadedModel(path).keras_model,
-                                   LoadedModel(path).info, one_hot, features, 0)
-      for path in (motif_run["dir"], saturated_run))
+      attribution.gradient_x_input(loaded.keras_model, loaded.info, one_hot, features, 0)
+      for loaded in map(LoadedModel, (motif_run["dir"], saturated_run)))
   assert np.abs(plain["sequence"]).max() > 0.01
   np.testing.assert_allclose(saturated["sequence"], plain["sequence"], atol=1e-4)
   np.testing.assert_allclose(saturated["target"], plain["target"] + 30.0, atol=1e-3)

@@ -159,16 +159,10 @@ class LoadedModel:
       meter: a `features.shift.ShiftMeter` given each batch's features (as the
         model sees them before its normalisation).
     """
-    if self.info.n_provided and provided is None:
-      raise ConfigError(f"the model takes {self.info.n_provided} provided features "
-                        f"({', '.join(self.info.provided_feature_names)}); pass them")
     if self._predict_strings is None:
       self._predict_strings = tf.function(self._strings_to_columns, reduce_retracing=True)
     parts = []
-    for start in range(0, len(sequences), batch_size):
-      strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
-      extra = (tf.zeros([len(strings), 0], tf.float32) if provided is None else
-               tf.constant(np.asarray(provided[start:start + batch_size], np.float32)))
+    for strings, extra in self._batches(sequences, provided, batch_size):
       columns, features = self._predict_strings(strings, extra, rc_average)
       parts.append(columns.numpy())
       if meter is not None:
@@ -195,33 +189,40 @@ class LoadedModel:
         return log_space.from_probabilities(self.predict(sequences, provided, batch_size))
 
       def strings_to_logs(strings, extra):
-        one_hot, computed = self.encoder.encode_windows(self.encoder.windows(strings))
-        features = self.encoder.features(computed,
-                                         extra if self.info.n_provided else None)
+        one_hot, features = self._inputs(self.encoder.windows(strings), extra)
         return log_space.to_columns(self.info.task, *log_model(one_hot, features))
 
       self._log_strings = tf.function(strings_to_logs, reduce_retracing=True)
-    if self.info.n_provided and provided is None:
-      raise ConfigError(f"the model takes {self.info.n_provided} provided features "
-                        f"({', '.join(self.info.provided_feature_names)}); pass them")
-    run = self._log_strings
     parts = []
-    for start in range(0, len(sequences), batch_size):
-      strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
-      extra = (tf.zeros([len(strings), 0], tf.float32) if provided is None else
-               tf.constant(np.asarray(provided[start:start + batch_size], np.float32)))
-      parts.append([np.asarray(t, np.float64) for t in run(strings, extra)])
+    for strings, extra in self._batches(sequences, provided, batch_size):
+      parts.append([np.asarray(t, np.float64) for t in self._log_strings(strings, extra)])
     if not parts:
       empty = np.zeros((0, len(self.columns)))
       return empty, empty.copy()
     return (np.concatenate([p for p, _ in parts]), np.concatenate([q for _, q in parts]))
 
+  def _batches(self, sequences: Sequence[str], provided, batch_size: int):
+    """(strings [B], provided [B, P] or [B, 0]) tensors, a batch at a time; refuses a
+    model's provided features missing."""
+    if self.info.n_provided and provided is None:
+      raise ConfigError(f"the model takes {self.info.n_provided} provided features "
+                        f"({', '.join(self.info.provided_feature_names)}); pass them")
+    for start in range(0, len(sequences), batch_size):
+      strings = tf.constant(list(sequences[start:start + batch_size]), tf.string)
+      yield strings, (tf.zeros([len(strings), 0], tf.float32) if provided is None else
+                      tf.constant(np.asarray(provided[start:start + batch_size],
+                                             np.float32)))
+
+  def _inputs(self, windows, extra):
+    """(one-hot, features) of uint8 windows and their provided features."""
+    one_hot, computed = self.encoder.encode_windows(windows)
+    return one_hot, self.encoder.features(computed,
+                                          extra if self.info.n_provided else None)
+
   def _strings_to_columns(self, strings, extra, rc_average: bool):
     """(output columns, features) of a batch of strings."""
     windows = self.encoder.windows(strings)
-    extra = extra if self.info.n_provided else None
-    one_hot, computed = self.encoder.encode_windows(windows)
-    features = self.encoder.features(computed, extra)
+    one_hot, features = self._inputs(windows, extra)
     columns = self.outputs(one_hot, features)
     if rc_average:
       reverse = self.windows_to_columns(ops.reverse_complement_bytes(windows), extra)
@@ -230,8 +231,7 @@ class LoadedModel:
 
   def windows_to_columns(self, windows: tf.Tensor, provided: tf.Tensor | None) -> tf.Tensor:
     """uint8 windows [N, L] (and provided [N, P]) -> float32 [N, columns]."""
-    one_hot, computed = self.encoder.encode_windows(windows)
-    return self.outputs(one_hot, self.encoder.features(computed, provided))
+    return self.outputs(*self._inputs(windows, provided))
 
   def check_dataset(self, info: DatasetInfo) -> None:
     """Refuses a dataset whose windows, features or labels the model cannot take."""
