@@ -280,7 +280,7 @@ def run_task(name: str, data_dir: str, work: str, settings: Settings,
 
 
 def build(output_dir: str, workers: int, **kwargs):
-  from gslm_keras.data.build.builder import BuildConfig, build_dataset
+  from gslm_keras.data.builder.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
 

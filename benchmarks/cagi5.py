@@ -173,7 +173,7 @@ def train_and_predict(train_frame, eval_frame, elements, provided_columns, tmp, 
   """Out-of-sample predictions of the dual-input model for `eval_frame`."""
   import pandas as pd
 
-  from gslm_keras.data.build.builder import BuildConfig, build_dataset
+  from gslm_keras.data.builder.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
   from gslm_keras.models import ModelConfig

@@ -35,8 +35,8 @@ FLAGS = "datasets/genomes/genbank_coding.flags"
 
 
 def build(path: str, output_dir: str, fractions: str, stride: int) -> None:
-  from gslm_keras.data.build.builder import build_dataset
-  from gslm_keras.data.build.flags import config_from_flagfile
+  from gslm_keras.data.builder.builder import build_dataset
+  from gslm_keras.data.builder.flags import config_from_flagfile
 
   build_dataset(config_from_flagfile(FLAGS, input=path, output_dir=output_dir,
                                      split_fractions=fractions, recipe_stride=stride,

@@ -33,7 +33,7 @@ FEATURES = ["gc_content", "kmer:k=3"]
 
 _BUILD_CHILD = r"""
 import json, resource, sys, time
-from gslm_keras.data.build.builder import BuildConfig, build_dataset
+from gslm_keras.data.builder.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 args = json.loads(sys.argv[1])

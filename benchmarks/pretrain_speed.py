@@ -90,8 +90,8 @@ def conv_profile(config, batch: int, length: int, repeats: int = 20) -> list[dic
 
 
 def _model_and_corpus(tmp: str):
-  from gslm_keras.data.build.builder import build_dataset
-  from gslm_keras.data.build.flags import config_from_flagfile
+  from gslm_keras.data.builder.builder import build_dataset
+  from gslm_keras.data.builder.flags import config_from_flagfile
 
   corpus = os.path.join(tmp, "corpus")
   build_dataset(config_from_flagfile(CORPUS_FLAGS, output_dir=corpus,

@@ -98,7 +98,7 @@ def main():
     if not os.path.exists(os.path.join(args.data, name)):
       sys.exit(f"error: {os.path.join(args.data, name)} not found")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from gslm_keras.data.build.builder import BuildConfig, build_dataset
+  from gslm_keras.data.builder.builder import BuildConfig, build_dataset
   from gslm_keras.data.readers import InputSpec
   from gslm_keras.features import parse_specs
   from gslm_keras.models import preset

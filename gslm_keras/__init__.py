@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "make_dataset": "gslm_keras.data.pipeline",
-    "build_dataset": "gslm_keras.data.build.builder",
-    "BuildConfig": "gslm_keras.data.build.config",
+    "build_dataset": "gslm_keras.data.builder.builder",
+    "BuildConfig": "gslm_keras.data.builder.config",
     "DatasetInfo": "gslm_keras.data.dataset_info",
     "SequenceEncoder": "gslm_keras.encoding.encoder",
     "LengthRule": "gslm_keras.dna.length",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from absl import flags
 
 from gslm_keras import cli
-from gslm_keras.data.build.flags import config_from_flags, define_flags
+from gslm_keras.data.builder.flags import config_from_flags, define_flags
 from gslm_keras.errors import ConfigError
 
 
@@ -38,7 +38,7 @@ def main(argv):
   else:
     if fv.beam_pipeline_options:
       raise ConfigError("--beam_pipeline_options needs --engine=beam")
-    from gslm_keras.data.build.builder import build_dataset
+    from gslm_keras.data.builder.builder import build_dataset
 
     info = build_dataset(config)
   print(f"Dataset written to {info.directory}")

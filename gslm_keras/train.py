@@ -210,8 +210,8 @@ def build_missing_dataset(data_dir: str, flagfile: str | None) -> None:
 
   from absl import logging
 
-  from gslm_keras.data.build.builder import build_dataset
-  from gslm_keras.data.build.flags import config_from_flagfile
+  from gslm_keras.data.builder.builder import build_dataset
+  from gslm_keras.data.builder.flags import config_from_flagfile
   from gslm_keras.data.dataset_info import MANIFEST
 
   if not flagfile or os.path.exists(os.path.join(data_dir, MANIFEST)):

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from gslm_keras.data.build.builder import BuildConfig, build_dataset
+from gslm_keras.data.builder.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 

@@ -72,8 +72,8 @@ def _in(module: str, *packages: str) -> bool:
 
 
 def _is_building(module: str) -> bool:
-  # data/build* (the build package, or any builder module) and the shard writers.
-  return module.startswith("gslm_keras.data.build")
+  # The builder package (the streaming build and its shard writers).
+  return module.startswith("gslm_keras.data.builder")
 
 
 def dna_and_features_walls(house: House) -> list[str]:
@@ -181,8 +181,17 @@ def oversized(house: House) -> list[str]:
   return bad
 
 
+def generated_names(house: House) -> list[str]:
+  """No package folder named like generated output: packaging tools, linters and
+  .gitignore files skip folders named `build` or `dist`."""
+  return [f"{house.where(m, 1)}: in a folder named {part!r}"
+          for m, path in house.modules.items()
+          for part in path.relative_to(house.root).parts[:-1]
+          if part in ("build", "dist")]
+
+
 CHECKS = [dna_and_features_walls, models_file_io, inference_walls, beam_walls,
-          entry_point_imports, import_cycles, oversized]
+          entry_point_imports, import_cycles, oversized, generated_names]
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
@@ -198,12 +207,13 @@ def test_each_wall_catches_a_planted_breach(tmp_path):
       dna_and_features_walls: ("dna/alphabet.py", "def f():\n  import gslm_keras.training\n"),
       models_file_io: ("models/builder.py", "def f():\n  return open('x')\n"),
       inference_walls: ("variants/scoring.py",
-                        "def f():\n  from gslm_keras.data.build import builder\n"),
-      beam_walls: ("data/build/builder.py", "def f():\n  import apache_beam\n"),
+                        "def f():\n  from gslm_keras.data.builder import builder\n"),
+      beam_walls: ("data/builder/builder.py", "def f():\n  import apache_beam\n"),
       entry_point_imports: ("evaluation/plots.py",
                             "def f():\n  from gslm_keras import train\n"),
       import_cycles: ("dna/length.py", "def f():\n  from gslm_keras.dna import ops\n"),
       oversized: ("errors.py", "def f():\n" + "  x = 1\n" * 70),
+      generated_names: ("io/build/__init__.py", '"""A folder tools skip."""\n'),
   }
   # ops imports alphabet; planting `alphabet -> length -> ops -> alphabet` needs one
   # more edge.
@@ -211,6 +221,8 @@ def test_each_wall_catches_a_planted_breach(tmp_path):
                                        + "\nfrom gslm_keras.dna import length\n")
   for relative, text in plants.values():
     path = root / relative
+    path.parent.mkdir(exist_ok=True)
+    path.touch()
     path.write_text(path.read_text() + "\n\n" + text)
   house = House(root)
   for check, (relative, _) in plants.items():

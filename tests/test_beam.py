@@ -23,11 +23,11 @@ from gslm_keras.data.beam import common  # noqa: E402
 from gslm_keras.data.beam.corpus import build_corpus_on_beam  # noqa: E402
 from gslm_keras.data.beam.engine import build_on_beam  # noqa: E402
 from gslm_keras.data.beam.labelled import AssignSplit  # noqa: E402
-from gslm_keras.data.build.builder import BuildConfig, build_dataset  # noqa: E402
-from gslm_keras.data.build.corpus import CorpusConfig  # noqa: E402
-from gslm_keras.data.build.splits import SplitAssigner  # noqa: E402
-from gslm_keras.data.build.stats import Moments  # noqa: E402
-from gslm_keras.data.build.tiling import TilingRule  # noqa: E402
+from gslm_keras.data.builder.builder import BuildConfig, build_dataset  # noqa: E402
+from gslm_keras.data.builder.corpus import CorpusConfig  # noqa: E402
+from gslm_keras.data.builder.splits import SplitAssigner  # noqa: E402
+from gslm_keras.data.builder.stats import Moments  # noqa: E402
+from gslm_keras.data.builder.tiling import TilingRule  # noqa: E402
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo  # noqa: E402
 from gslm_keras.data.readers import GenbankRecipe  # noqa: E402
 from gslm_keras.errors import ConfigError, InputError  # noqa: E402

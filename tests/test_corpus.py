@@ -15,9 +15,9 @@ import pytest
 import tensorflow as tf
 from Bio import bgzf
 
-from gslm_keras.data.build.corpus import CorpusConfig, build_corpus
-from gslm_keras.data.build.exclusion import KmerIndex, base_codes
-from gslm_keras.data.build.tiling import TileCounts, TilingRule, pieces, tile, tile_piece
+from gslm_keras.data.builder.corpus import CorpusConfig, build_corpus
+from gslm_keras.data.builder.exclusion import KmerIndex, base_codes
+from gslm_keras.data.builder.tiling import TileCounts, TilingRule, pieces, tile, tile_piece
 from gslm_keras.data.readers import InputSpec, read_fasta
 from gslm_keras.dna.alphabet import reverse_complement
 

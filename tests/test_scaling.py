@@ -14,7 +14,7 @@ from conftest import PROM_DIR
 
 _CHILD = r"""
 import json, resource, sys
-from gslm_keras.data.build.builder import BuildConfig, build_dataset
+from gslm_keras.data.builder.builder import BuildConfig, build_dataset
 from gslm_keras.data.readers import InputSpec
 from gslm_keras.features import parse_specs
 train, out = sys.argv[1], sys.argv[2]

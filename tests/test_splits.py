@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from gslm_keras.data.build.splits import ChromosomeSplitter, StratifiedSplitter
+from gslm_keras.data.builder.splits import ChromosomeSplitter, StratifiedSplitter
 from gslm_keras.errors import ConfigError
 
 

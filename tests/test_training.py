@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from gslm_keras.data.build.flags import config_from_flagfile
-from gslm_keras.data.build.builder import build_dataset
+from gslm_keras.data.builder.flags import config_from_flagfile
+from gslm_keras.data.builder.builder import build_dataset
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError
 from gslm_keras.models import preset

@@ -26,9 +26,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from gslm_keras.data.build import dedup
-from gslm_keras.data.build.shards import ShardJob, ShardResult, write_shard
-from gslm_keras.data.build.stats import merged
+from gslm_keras.data.builder import dedup
+from gslm_keras.data.builder.shards import ShardJob, ShardResult, write_shard
+from gslm_keras.data.builder.stats import merged
 from gslm_keras.errors import ConfigError, GslmError, InputError
 from gslm_keras.io.files import atomic_path, check_private, private_directory
 from gslm_keras.startup import die_with_parent_hook

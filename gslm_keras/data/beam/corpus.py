@@ -19,11 +19,11 @@ import os
 import apache_beam as beam
 
 from gslm_keras.data.beam import common
-from gslm_keras.data.build.corpus import (CorpusConfig, check_sequence, corpus_build,
+from gslm_keras.data.builder.corpus import (CorpusConfig, check_sequence, corpus_build,
                                           corpus_manifest, exclusion_index, no_windows,
                                           sequences)
-from gslm_keras.data.build.tally import CorpusTally
-from gslm_keras.data.build.tiling import TileCounts, pieces, tile_piece
+from gslm_keras.data.builder.tally import CorpusTally
+from gslm_keras.data.builder.tiling import TileCounts, pieces, tile_piece
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic

@@ -39,7 +39,7 @@ def build_on_beam(config, options_text: str | None = None) -> DatasetInfo:
     InputError, OutputBusyError: as `build_dataset`.
   """
   _import_beam_quietly()
-  from gslm_keras.data.build.corpus import CorpusConfig
+  from gslm_keras.data.builder.corpus import CorpusConfig
 
   if isinstance(config, CorpusConfig):
     from gslm_keras.data.beam.corpus import build_corpus_on_beam

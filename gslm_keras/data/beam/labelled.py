@@ -20,13 +20,13 @@ import os
 import apache_beam as beam
 
 from gslm_keras.data.beam import common
-from gslm_keras.data.build import manifest
-from gslm_keras.data.build.builder import (SequenceCheck, check_written, encoder_json,
+from gslm_keras.data.builder import manifest
+from gslm_keras.data.builder.builder import (SequenceCheck, check_written, encoder_json,
                                            labelled_build, make_record)
-from gslm_keras.data.build.config import BuildConfig
-from gslm_keras.data.build.labels import LabelPlan
-from gslm_keras.data.build.sources import Sources
-from gslm_keras.data.build.tally import BuildTally
+from gslm_keras.data.builder.config import BuildConfig
+from gslm_keras.data.builder.labels import LabelPlan
+from gslm_keras.data.builder.sources import Sources
+from gslm_keras.data.builder.tally import BuildTally
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.errors import GslmError
 from gslm_keras.io.files import write_json_atomic

@@ -9,10 +9,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gslm_keras.data.build import splits
-from gslm_keras.data.build.config import BuildConfig
-from gslm_keras.data.build.shards import ShardResult
-from gslm_keras.data.build.stats import Moments, merged
+from gslm_keras.data.builder import splits
+from gslm_keras.data.builder.config import BuildConfig
+from gslm_keras.data.builder.shards import ShardResult
+from gslm_keras.data.builder.stats import Moments, merged
 from gslm_keras.data.dataset_info import SCHEMA_VERSION, shard_name
 from gslm_keras.features.provided import MISSING_MARKERS, ProvidedPlan
 from gslm_keras.io.files import sha256_file
@@ -151,7 +151,7 @@ def labelled(config: BuildConfig, specs: Sequence, labels, provided: ProvidedPla
     moments: (computed, provided) `Moments` of the train split when combined
       elsewhere (Beam); else merged from the shard results.
   """
-  from gslm_keras.data.build import dedup
+  from gslm_keras.data.builder import dedup
   from gslm_keras.features.spec import output_names
 
   shards, computed, provided_moments = install_shards(results, workdir,

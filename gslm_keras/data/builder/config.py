@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from gslm_keras.data.build import splits
+from gslm_keras.data.builder import splits
 from gslm_keras.data.readers import GenbankRecipe, InputSpec
 from gslm_keras.dna import alphabet
 from gslm_keras.dna.length import LengthRule

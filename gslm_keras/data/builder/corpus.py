@@ -19,12 +19,12 @@ from typing import Any, Iterator
 from absl import logging
 
 from gslm_keras.data import readers
-from gslm_keras.data.build import dedup, manifest, splits
-from gslm_keras.data.build.exclusion import KmerIndex
-from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
-from gslm_keras.data.build.tally import CorpusTally
-from gslm_keras.data.build.target import check_output_dir
-from gslm_keras.data.build.tiling import TileCounts, TilingRule, tile
+from gslm_keras.data.builder import dedup, manifest, splits
+from gslm_keras.data.builder.exclusion import KmerIndex
+from gslm_keras.data.builder.shards import ShardJob, ShardWriterPool
+from gslm_keras.data.builder.tally import CorpusTally
+from gslm_keras.data.builder.target import check_output_dir
+from gslm_keras.data.builder.tiling import TileCounts, TilingRule, tile
 from gslm_keras.data.dataset_info import MANIFEST, UNLABELLED, DatasetInfo
 from gslm_keras.dna import alphabet
 from gslm_keras.dna.length import LengthRule

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
-from gslm_keras.data.build.exclusion import KmerIndex, base_codes
+from gslm_keras.data.builder.exclusion import KmerIndex, base_codes
 from gslm_keras.dna import alphabet
 from gslm_keras.encoding.schema import Record
 

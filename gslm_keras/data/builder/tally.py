@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from gslm_keras.data.build import dedup, splits
+from gslm_keras.data.builder import dedup, splits
 
 
 def _add_counts(total: dict, part: dict) -> None:

@@ -50,8 +50,8 @@ def _define_corpus_flags(fv):
 
 def corpus_config_from_flags(fv: flags.FlagValues, command: str):
   """The CorpusConfig of `--task=unlabelled` flags."""
-  from gslm_keras.data.build.corpus import CorpusConfig
-  from gslm_keras.data.build.tiling import TilingRule
+  from gslm_keras.data.builder.corpus import CorpusConfig
+  from gslm_keras.data.builder.tiling import TilingRule
 
   if not fv.length:
     raise ConfigError("--task=unlabelled needs --length (the window length)")
@@ -246,7 +246,7 @@ def config_from_flags(fv: flags.FlagValues, command: str | None = None):
     fv: parsed flags.
     command: the command line to record; this process's own when None.
   """
-  from gslm_keras.data.build.config import BuildConfig
+  from gslm_keras.data.builder.config import BuildConfig
   from gslm_keras.data.readers import GenbankRecipe
   from gslm_keras.features.spec import parse_specs
 

@@ -7,7 +7,7 @@ import os
 from typing import Iterator
 
 from gslm_keras.data import readers
-from gslm_keras.data.build.config import BuildConfig
+from gslm_keras.data.builder.config import BuildConfig
 from gslm_keras.data.readers import InputSpec, RawRecord, TableColumns
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.io.genome import Genome

@@ -15,14 +15,14 @@ import os
 
 from absl import logging
 
-from gslm_keras.data.build import dedup, manifest, splits
-from gslm_keras.data.build.config import BuildConfig
-from gslm_keras.data.build.labels import LabelPlan, discover_labels
-from gslm_keras.data.build.shards import ShardJob, ShardWriterPool
+from gslm_keras.data.builder import dedup, manifest, splits
+from gslm_keras.data.builder.config import BuildConfig
+from gslm_keras.data.builder.labels import LabelPlan, discover_labels
+from gslm_keras.data.builder.shards import ShardJob, ShardWriterPool
 from gslm_keras.io.progress import Progress
-from gslm_keras.data.build.sources import Sources
-from gslm_keras.data.build.tally import BuildTally
-from gslm_keras.data.build.target import check_output_dir
+from gslm_keras.data.builder.sources import Sources
+from gslm_keras.data.builder.tally import BuildTally
+from gslm_keras.data.builder.target import check_output_dir
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.data.readers import RawRecord
 from gslm_keras.dna import alphabet
@@ -228,7 +228,7 @@ def build_dataset(config: BuildConfig) -> DatasetInfo:
     InputError: bad input, naming the file, the record and what was wrong.
     OutputBusyError: another process is writing the same output_dir.
   """
-  from gslm_keras.data.build.corpus import CorpusConfig, build_corpus
+  from gslm_keras.data.builder.corpus import CorpusConfig, build_corpus
 
   if isinstance(config, CorpusConfig):
     return build_corpus(config)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gslm_keras.data.build.stats import Moments
+from gslm_keras.data.builder.stats import Moments
 from gslm_keras.encoding.schema import serialize
 from gslm_keras.io.files import sha256_file
 from gslm_keras.startup import worker_start

@@ -6,8 +6,8 @@ from typing import Sequence
 
 from absl import logging
 
-from gslm_keras.data.build.config import BuildConfig
-from gslm_keras.data.build.sources import Sources
+from gslm_keras.data.builder.config import BuildConfig
+from gslm_keras.data.builder.sources import Sources
 from gslm_keras.data.readers.genbank import OTHER
 from gslm_keras.encoding.schema import label_kind
 from gslm_keras.errors import ConfigError, InputError
