@@ -107,7 +107,7 @@ def main(argv):
       for name in LEFT_OUT:
         with open(os.path.join(shared, "cnnprom", name)) as handle:
           out.write(handle.read().rstrip("\n") + "\n")
-    run(["gslm_keras.evaluate", f"--model_dir={model_dir}", f"--input={fasta}",
+    run(["gslm_keras.evaluate", f"--model={model_dir}", f"--input={fasta}",
          f"--output={left_out}", "--source=b_subtilis"])
   write_results(corpus, model_dir, left_out)
   if _INSTALL.value:

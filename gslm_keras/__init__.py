@@ -11,14 +11,31 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "make_dataset": "gslm_keras.data.pipeline",
-    "build_dataset": "gslm_keras.data.builder.builder",
+    # The verbs, one per command (gslm_keras.api).
+    "build_dataset": "gslm_keras.api",
+    "train": "gslm_keras.api",
+    "pretrain": "gslm_keras.api",
+    "evaluate": "gslm_keras.api",
+    "predict": "gslm_keras.api",
+    "export": "gslm_keras.api",
+    "score_variants": "gslm_keras.api",
+    "interpret": "gslm_keras.api",
+    "load": "gslm_keras.api",
+    # The configs the verbs take, and what they return or read.
     "BuildConfig": "gslm_keras.data.builder.config",
+    "TrainConfig": "gslm_keras.training.config",
+    "PretrainConfig": "gslm_keras.training.config",
+    "ModelConfig": "gslm_keras.models.config",
+    "preset": "gslm_keras.models.config",
+    "ScoreConfig": "gslm_keras.variants.scorer",
     "DatasetInfo": "gslm_keras.data.dataset_info",
+    "LoadedModel": "gslm_keras.inference.model",
+    "make_dataset": "gslm_keras.data.pipeline",
+    "read_fasta": "gslm_keras.data.readers",
     "SequenceEncoder": "gslm_keras.encoding.encoder",
     "LengthRule": "gslm_keras.dna.length",
     "FeatureSpec": "gslm_keras.features.spec",
-    "LoadedModel": "gslm_keras.inference.model",
+    "quiet_tensorflow": "gslm_keras.startup",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -148,3 +148,26 @@ def one_line_failures(main: Callable, *args, interrupted: str = "outputs were le
       sys.exit(1)
     print(f"error: {_unexpected(error)}", file=sys.stderr)
     sys.exit(2)
+
+
+# The release after which the old spelling `--model_dir` of a model a command reads
+# (evaluate, export) stops working; `--model` names it everywhere.
+OLD_MODEL_FLAG_UNTIL = "0.2"
+
+
+def model_to_read(model, old_model_dir) -> str:
+  """The value of `--model` (a model the command reads), or of its old spelling
+  `--model_dir` with a warning; ConfigError when neither or both disagree."""
+  from gslm_keras.errors import ConfigError
+
+  new, old = model.value, old_model_dir.value
+  if old and new and old != new:
+    raise ConfigError(f"--model={new} and --model_dir={old} name two models: give "
+                      "--model only")
+  if old and not new:
+    print(f"warning: --model_dir is the old spelling of --model for a model a command "
+          f"reads; it works until gslm_keras {OLD_MODEL_FLAG_UNTIL}", file=sys.stderr)
+    return old
+  if not new:
+    raise ConfigError("--model is required")
+  return new

@@ -1,6 +1,6 @@
 r"""Exports a trained model as a SavedModel for TF Serving.
 
-  python -m gslm_keras.export --model_dir=build/models/quickstart \
+  python -m gslm_keras.export --model=build/models/quickstart \
       --export_base=build/export --model_name=splice --version=1
 
 Writes <export_base>/<model_name>/<version>/ with the signatures serving_default
@@ -19,10 +19,11 @@ from absl import flags
 
 from gslm_keras import cli
 
-_MODEL_DIR = flags.DEFINE_string(
-    "model_dir", None, "A training run's directory, a pretrain run's (a language "
+_MODEL = flags.DEFINE_string(
+    "model", None, "A training run's directory, a pretrain run's (a language "
     "model: its signatures on raw DNA return per-position base probabilities), or a "
     "preset name.")
+_OLD_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Old spelling of --model.")
 _EXPORT_BASE = flags.DEFINE_string("export_base", None, "Base directory of exports.")
 _MODEL_NAME = flags.DEFINE_string("model_name", None, "Model name TF Serving serves.")
 _VERSION = flags.DEFINE_integer("version", 1, "Numeric version directory.")
@@ -43,8 +44,9 @@ def main(argv):
   from gslm_keras.serving.export import export_model
   from gslm_keras.serving.signatures import ServingOptions
 
-  cli.require(_MODEL_DIR, _EXPORT_BASE, _MODEL_NAME)
-  path = export_model(_MODEL_DIR.value, _EXPORT_BASE.value, _MODEL_NAME.value,
+  model = cli.model_to_read(_MODEL, _OLD_MODEL_DIR)
+  cli.require(_EXPORT_BASE, _MODEL_NAME)
+  path = export_model(model, _EXPORT_BASE.value, _MODEL_NAME.value,
                       _VERSION.value, overwrite=_OVERWRITE.value,
                       options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value,
                                              length_mismatch=_LENGTH_MISMATCH.value))

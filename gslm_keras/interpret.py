@@ -22,7 +22,6 @@ filters recover.
 from __future__ import annotations
 
 import json
-import os
 
 from absl import app, flags
 
@@ -63,9 +62,9 @@ _TAX_GROUP = flags.DEFINE_string("tax_group", "vertebrates",
 
 
 def _ism(model, output_dir):
+  from gslm_keras import api
   from gslm_keras.data.readers import read_fasta
   from gslm_keras.errors import ConfigError
-  from gslm_keras.interpretation.commands import ism
 
   if _SEQUENCE.value:
     records, source = [("sequence", _SEQUENCE.value)], "--sequence"
@@ -78,30 +77,32 @@ def _ism(model, output_dir):
     provided = [float(v) for v in _PROVIDED.value] if _PROVIDED.value else None
   except ValueError:
     raise ConfigError(f"--provided={','.join(_PROVIDED.value)}: expected numbers") from None
-  for result in ism(model, records, output_dir, _OUTPUT_NAME.value, provided, source,
-                    _LENGTH_MISMATCH.value):
+  for result in api.interpret("ism", model, output_dir, sequences=records,
+                              output_name=_OUTPUT_NAME.value, provided=provided,
+                              source=source, length_mismatch=_LENGTH_MISMATCH.value):
     adjusted = result["length_adjustment"]
     note = "" if adjusted == "none" else f" ({adjusted} to the model's window)"
     print(f"{result['id']}: {result['files']}.npz, .tsv, .png{note}")
 
 
 def _attribute(model, output_dir):
-  from gslm_keras.interpretation.commands import attribute
+  from gslm_keras import api
 
-  summary = attribute(model, output_dir, _DATA_DIR.value, _SPLIT.value or "test",
-                      _LIMIT.value, _METHOD.value, _STEPS.value, _OUTPUT_NAME.value)
+  summary = api.interpret("attribute", model, output_dir, data_dir=_DATA_DIR.value,
+                          split=_SPLIT.value or "test", limit=_LIMIT.value,
+                          method=_METHOD.value, steps=_STEPS.value,
+                          output_name=_OUTPUT_NAME.value)
   print(json.dumps(summary, indent=2))
   print(f"TF-MoDISco-lite inputs: {output_dir}/attr_ohe.npz, {output_dir}/attr_attr.npz")
 
 
 def _motifs(model, output_dir):
-  from gslm_keras.interpretation.commands import motifs
+  from gslm_keras import api
 
-  from gslm_keras.interpretation.motifs import PROMOTER_FAMILIES
-
-  families = PROMOTER_FAMILIES if _FAMILIES.value == "promoter" else None
-  found = motifs(model, output_dir, _DATA_DIR.value, _SPLIT.value or "train",
-                 _LIMIT.value, _MAX_Q.value, _TAX_GROUP.value, families=families)
+  found = api.interpret("motifs", model, output_dir, data_dir=_DATA_DIR.value,
+                        split=_SPLIT.value or "train", limit=_LIMIT.value,
+                        max_q=_MAX_Q.value, tax_group=_TAX_GROUP.value,
+                        families=_FAMILIES.value)
   print(f"{len(found['motifs'])} filter motifs, {len(found['best'])} with a JASPAR "
         f"match (q <= {_MAX_Q.value}) in {found['seconds']['total']:.0f} s; "
         f"{output_dir}/filters.meme, tomtom.tsv, logos.png")
@@ -121,13 +122,9 @@ def main(argv):
 
   if len(argv) != 2 or argv[1] not in COMMANDS:
     raise app.UsageError(f"expected one command: {' | '.join(COMMANDS)}")
-  from gslm_keras.io.outputs import exclusive_output
-
   cli.require(_MODEL, _OUTPUT_DIR)
-  with exclusive_output(_OUTPUT_DIR.value, "interpretation output"):
-    os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
-    {"ism": _ism, "attribute": _attribute, "motifs": _motifs}[argv[1]](
-        _MODEL.value, _OUTPUT_DIR.value)
+  {"ism": _ism, "attribute": _attribute, "motifs": _motifs}[argv[1]](
+      _MODEL.value, _OUTPUT_DIR.value)
 
 
 def run():

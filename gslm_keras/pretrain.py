@@ -4,9 +4,10 @@ r"""Pretrains the sequence backbone as a nucleotide language model on a corpus.
   python -m gslm_keras.pretrain --list_presets
 
 The corpus comes from `build_dataset --task=unlabelled` (--data_dir, or built
-from --dataset_flagfile when missing). Takes the model and optimisation flags of
-`gslm_keras.train` (same architecture presets, same recipe flags) and the
-masking flags below. The model directory receives what a training run's does
+from --dataset_flagfile when missing). Takes the backbone and optimisation flags
+of `gslm_keras.train` (same architecture presets, same recipe flags) and the
+masking flags; it refuses the classifier's (head, feature branch, labels) in one
+line. `--helpshort` lists them all. The model directory receives what a training run's does
 (resolved config, re-runnable flagfile, resumable checkpoints, TensorBoard,
 history, model.keras), plus metrics/<split>.json with the yardsticks, the
 fitted yardsticks (yardsticks.npz) and MODEL_CARD.md. A killed run resumes when
@@ -17,40 +18,21 @@ from __future__ import annotations
 
 from absl import flags
 
-from gslm_keras import cli
-from gslm_keras import train as train_flags
+from gslm_keras import cli, config_flags
+from gslm_keras.training.config import PretrainConfig, model_from_preset
 
-_MASK_RATE = flags.DEFINE_float("mask_rate", 0.15, "Share of bases chosen per window.")
-_MASK_SPAN = flags.DEFINE_integer("mask_span", 1, "Bases per chosen span.")
-_MASK_SHARE = flags.DEFINE_float("mask_share", 0.8, "Share of chosen bases set to N.")
-_RANDOM_SHARE = flags.DEFINE_float("random_share", 0.1,
-                                   "Share of chosen bases set to a random base.")
-_REPEAT_WEIGHT = flags.DEFINE_float("repeat_weight", 0.1,
-                                    "Loss weight of soft-masked (repeat) bases.")
-_HEAD_UNITS = flags.DEFINE_integer("head_units", 64, "Width of the nucleotide head.")
-_LOCAL_WIDTH = flags.DEFINE_integer("local_width", 5,
-                                    "Kernel of the head's convolution over the input.")
-_EVAL_SEED = flags.DEFINE_integer("eval_seed", 1234, "Seed of the dev and test masks.")
-_YARDSTICK_WINDOWS = flags.DEFINE_integer(
-    "yardstick_windows", 0, "Training windows the yardsticks are counted on, the "
-    "first of the train split (0: all of it).")
+# One flag per field of PretrainConfig and its parts (the fields' documentation as
+# help); the classifier's options (head, feature branch, labels) are refused.
+OPTIONS = config_flags.define_config(PretrainConfig, bases=("model",),
+                                     why="a classifier option", module_name=__name__)
 _LIST_PRESETS = flags.DEFINE_boolean(
     "list_presets", False, "Print the shipped pretrained models (name, path, "
     "description), one per line, and exit.")
 
 
-def config_from_flags():
-  import dataclasses
-
-  from gslm_keras.training.pretrain import LmConfig, PretrainConfig
-
-  base = train_flags.config_from_flags()
-  lm = LmConfig(mask_rate=_MASK_RATE.value, mask_span=_MASK_SPAN.value,
-                mask_share=_MASK_SHARE.value, random_share=_RANDOM_SHARE.value,
-                repeat_weight=_REPEAT_WEIGHT.value, head_units=_HEAD_UNITS.value,
-                local_width=_LOCAL_WIDTH.value, eval_seed=_EVAL_SEED.value)
-  fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
-  return PretrainConfig(**fields, lm=lm, yardstick_windows=_YARDSTICK_WINDOWS.value)
+def config_from_flags() -> PretrainConfig:
+  """Turns the parsed flags into a PretrainConfig, once."""
+  return OPTIONS.config(bases={"model": model_from_preset})
 
 
 def main(argv):
@@ -61,10 +43,12 @@ def main(argv):
     for name, text in presets.available().items():
       print(f"{name}\t{presets.path(name)}\t{text}")
     return
+  from gslm_keras.data.builder.flags import build_missing
   from gslm_keras.training.pretrain import pretrain
 
   config = config_from_flags()
-  train_flags.build_missing_dataset(config.data.data_dir, config.dataset_flagfile)
+  build_missing(config.data.data_dir, config.dataset_flagfile,
+                config.runtime.distribution_strategy)
   result = pretrain(config)
   d = result.model_dir
   print(f"\nPretrained {result.steps} steps{' (resumed)' if result.resumed else ''}"

@@ -30,10 +30,12 @@ _TUNER = flags.DEFINE_enum("tuner", "bayesian", ["bayesian", "random"],
 
 def main(argv):
   del argv
+  from gslm_keras.data.builder.flags import build_missing
   from gslm_keras.training.tune import tune
 
   config = train_flags.config_from_flags()
-  train_flags.build_missing_dataset(config.data.data_dir, config.dataset_flagfile)
+  build_missing(config.data.data_dir, config.dataset_flagfile,
+                config.runtime.distribution_strategy)
   result = tune(config, _BUDGET_MINUTES.value, _MAX_TRIALS.value, _TUNER.value)
   d = config.model_dir
   print(f"{result['trials']} trials in {result['seconds'] / 60:.1f} min; best dev "

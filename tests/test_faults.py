@@ -273,7 +273,7 @@ def test_a_killed_overwrite_training_leaves_the_old_run_and_resumes(
 def test_a_killed_overwrite_export_leaves_the_old_version(tiny_model, tmp_path,
                                                           fault_log):
   base = tmp_path / "exp"
-  args = ("gslm_keras.export", f"--model_dir={tiny_model}", f"--export_base={base}",
+  args = ("gslm_keras.export", f"--model={tiny_model}", f"--export_base={base}",
           "--model_name=m", "--version=1")
   assert _run(*args).returncode == 0
   before = tree_digest(base / "m" / "1")
@@ -327,7 +327,7 @@ def test_a_read_only_output(splice_data, tiny_model, query_fasta, tmp_path, faul
                       f"--model_dir={ro / 'run'}"),
         "predict": _run("gslm_keras.predict", f"--model={tiny_model}",
                         f"--input={query_fasta}", f"--output={ro / 'p.tsv'}"),
-        "export": _run("gslm_keras.export", f"--model_dir={tiny_model}",
+        "export": _run("gslm_keras.export", f"--model={tiny_model}",
                        f"--export_base={ro}", "--model_name=m"),
     }
     for tool, result in cases.items():
@@ -400,7 +400,7 @@ def test_an_edited_manifest(case, edit, expected, splice_data, tiny_model, tmp_p
   import shutil
 
   shutil.copytree(tiny_model, run)
-  line = one_line_error(_run("gslm_keras.evaluate", f"--model_dir={run}",
+  line = one_line_error(_run("gslm_keras.evaluate", f"--model={run}",
                              f"--data_dir={data}"))
   assert expected in line, line
   fault_log(f"`evaluate` on a manifest with {case}", f"`{line[:150]}`", kind="clear error")
@@ -717,8 +717,8 @@ def test_a_truncated_model_file_is_named_with_what_to_do(tiny_model, splice_data
   cases = {
       "predict": ("gslm_keras.predict", f"--model={run}", f"--input={query_fasta}",
                   f"--output={tmp_path / 'p.tsv'}"),
-      "evaluate": ("gslm_keras.evaluate", f"--model_dir={run}"),
-      "export": ("gslm_keras.export", f"--model_dir={run}",
+      "evaluate": ("gslm_keras.evaluate", f"--model={run}"),
+      "export": ("gslm_keras.export", f"--model={run}",
                  f"--export_base={tmp_path / 'exp'}", "--model_name=m"),
       "train --init_from": ("gslm_keras.train", *TINY, f"--data_dir={splice_data}",
                             f"--model_dir={tmp_path / 'new'}", f"--init_from={run}"),
@@ -824,7 +824,7 @@ def test_a_language_model_measures_what_it_is_given(tmp_path, fault_log):
     with pytest.raises(InputError, match=expected):
       evaluate_language_model("gslm-lm-multispecies", str(tmp_path / name),
                               str(tmp_path / "r.json"))
-  line = one_line_error(_run("gslm_keras.evaluate", "--model_dir=gslm-lm-multispecies",
+  line = one_line_error(_run("gslm_keras.evaluate", "--model=gslm-lm-multispecies",
                              f"--input={tmp_path / 'junk.fa'}",
                              f"--output={tmp_path / 'r.json'}"))
   assert "junk.fa, record 1 'a' (line 1): character 'Q'" in line

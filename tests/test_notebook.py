@@ -107,3 +107,30 @@ def test_notebooks_are_stored_with_their_outputs(name):
   text = json.dumps(notebook)
   # Nothing of the machine that ran them: no absolute paths, no TensorFlow noise.
   assert "/work/" not in text and "/tmp/" not in text and "cuInit" not in text
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebooks_use_only_the_top_level_api(name):
+  # A notebook lives on the package's verbs (gslm_keras.api) and the names the top
+  # level exports, not on module paths that a refactor may move.
+  import ast
+
+  import gslm_keras
+
+  notebook = nbformat.read(REPO / "notebooks" / name, as_version=4)
+  used = []
+  for cell in notebook.cells:
+    if cell.cell_type != "code":
+      continue
+    source = "\n".join(line for line in cell.source.splitlines()
+                       if not line.lstrip().startswith(("!", "%")))
+    for node in ast.walk(ast.parse(source)):
+      if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gslm_keras"):
+        assert node.module == "gslm_keras", f"{name}: from {node.module} import ..."
+        used += [alias.name for alias in node.names]
+      elif isinstance(node, ast.Import):
+        for alias in node.names:
+          assert not alias.name.startswith("gslm_keras."), f"{name}: import {alias.name}"
+  assert used, name
+  exported = set(gslm_keras.__all__) | {"presets"}
+  assert set(used) <= exported, (name, set(used) - exported)

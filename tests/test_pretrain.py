@@ -118,7 +118,7 @@ def test_metrics_equal_a_direct_computation(lm_run, corpus_dir):
 
 def test_evaluate_a_fasta_file(lm_run, tmp_path):
   out = tmp_path / "plasmid.json"
-  result = _run("gslm_keras.evaluate", f"--model_dir={lm_run}", f"--input={PLASMID}",
+  result = _run("gslm_keras.evaluate", f"--model={lm_run}", f"--input={PLASMID}",
                 f"--output={out}", "--source=plasmid")
   assert result.returncode == 0, result.stderr[-2000:]
   report = json.load(open(out))
@@ -128,7 +128,7 @@ def test_evaluate_a_fasta_file(lm_run, tmp_path):
   assert {"frequencies", "kmer"} <= set(report["yardsticks"])
   assert "bits per base" in result.stdout
   # The same seed masks the same positions: the same numbers.
-  again = _run("gslm_keras.evaluate", f"--model_dir={lm_run}", f"--input={PLASMID}",
+  again = _run("gslm_keras.evaluate", f"--model={lm_run}", f"--input={PLASMID}",
                f"--output={tmp_path / 'again.json'}", "--source=plasmid")
   assert json.load(open(tmp_path / "again.json"))["bits_per_base"] == report[
       "bits_per_base"], again.stderr
@@ -251,7 +251,7 @@ def test_export_serves_base_probabilities_without_the_package(lm_run, tmp_path):
   import gslm_keras.models.language  # noqa: F401
   from oracles import one_hot_batch
 
-  result = _run("gslm_keras.export", f"--model_dir={lm_run}",
+  result = _run("gslm_keras.export", f"--model={lm_run}",
                 f"--export_base={tmp_path}", "--model_name=lm")
   assert result.returncode == 0, result.stderr[-2000:]
   sequence = _plasmid()
@@ -382,14 +382,14 @@ def test_the_shipped_preset_is_listed_and_accepted_by_name(tmp_path):
   assert all(e["margin_over_kmer_bits"] > 0 for e in report["by_source"].values())
   # A preset name goes where a model directory does.
   out = tmp_path / "plasmid.json"
-  evaluated = _run("gslm_keras.evaluate", f"--model_dir={name}", f"--input={PLASMID}",
+  evaluated = _run("gslm_keras.evaluate", f"--model={name}", f"--input={PLASMID}",
                    f"--output={out}")
   assert evaluated.returncode == 0, evaluated.stderr[-2000:]
   plasmid = json.load(open(out))
   assert plasmid["bits_per_base"] < plasmid["yardsticks"]["frequencies"]["bits_per_base"]
-  refused = _run("gslm_keras.evaluate", f"--model_dir={name}", "--split=test")
+  refused = _run("gslm_keras.evaluate", f"--model={name}", "--split=test")
   assert refused.returncode == 1 and "shipped preset" in _error_lines(refused)[0]
-  unknown = _run("gslm_keras.evaluate", "--model_dir=no-such-preset", f"--input={PLASMID}",
+  unknown = _run("gslm_keras.evaluate", "--model=no-such-preset", f"--input={PLASMID}",
                  f"--output={tmp_path / 'x.json'}")
   assert unknown.returncode == 1 and "neither a model directory nor a preset" in (
       _error_lines(unknown)[0])

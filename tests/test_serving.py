@@ -271,7 +271,7 @@ def test_an_empty_request_gets_empty_outputs(binary_export):
 
 def test_export_entry_point(splice_run, tmp_path):
   out = subprocess.run(
-      [sys.executable, "-m", "gslm_keras.export", f"--model_dir={splice_run}",
+      [sys.executable, "-m", "gslm_keras.export", f"--model={splice_run}",
        f"--export_base={tmp_path}", "--model_name=splice", "--version=2"],
       cwd=REPO, capture_output=True, text=True, timeout=300,
       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

@@ -81,19 +81,52 @@ def test_model_dir_artefacts(tiny_run, splice_dir):
 
 
 def test_rerunning_the_flagfile_reproduces_the_config(tiny_run, tmp_path):
-  # The train.flags a run leaves is the run: parsed again it gives the same
-  # config.json (only the new model directory differs).
+  # The train.flags a run leaves is the run: parsed by train's own flags (generated
+  # from the config) it gives the same config, without training it again.
+  from absl import flags as absl_flags
+
+  from gslm_keras import config_flags
+  from gslm_keras.training.config import model_from_preset
+
   config, _ = tiny_run
-  again = tmp_path / "again"
-  out = _run("gslm_keras.train", f"--flagfile={config.model_dir}/train.flags",
-             f"--model_dir={again}")
-  assert out.returncode == 0, out.stderr[-2000:]
-  first = json.load(open(os.path.join(config.model_dir, "config.json")))
-  second = json.load(open(again / "config.json"))
-  assert second.pop("model_dir") == str(again)
-  assert first.pop("model_dir") == config.model_dir
-  assert second == first
-  assert TrainConfig.from_json(first | {"model_dir": config.model_dir}) == config
+  fv = absl_flags.FlagValues()
+  options = config_flags.define_config(TrainConfig, bases=("model",), flag_values=fv)
+  fv(["train", f"--flagfile={config.model_dir}/train.flags"])
+  assert options.config(bases={"model": model_from_preset}) == config
+  saved = json.load(open(os.path.join(config.model_dir, "config.json")))
+  assert TrainConfig.from_json(saved) == config
+
+
+def test_python_api_verbs(tiny_run, splice_dir, tmp_path):
+  import gslm_keras as gk
+  from gslm_keras import api
+
+  config, result = tiny_run
+  # Keyword arguments as flags give them: model fields over the preset's.
+  assert api._run_config(TrainConfig, None, dict(
+      data_dir=splice_dir, model_dir=config.model_dir, model_preset="tiny", epochs=2,
+      batch_size=64, verbose=0), "train") == config
+  wider = api._run_config(TrainConfig, None, dict(
+      data_dir=splice_dir, model_dir="m", model_preset="tiny", fusion_units=32), "train")
+  assert wider.model == preset("tiny").replace(fusion_units=32)
+  with pytest.raises(ConfigError, match="unknown option 'epoch'"):
+    gk.train(data_dir=splice_dir, model_dir=str(tmp_path / "x"), epoch=2)
+  with pytest.raises(ConfigError, match="a config or keyword arguments, not both"):
+    gk.train(config, epochs=1)
+  # The verbs do what the commands do.
+  metrics = gk.evaluate(config.model_dir, split="dev")
+  assert metrics["accuracy"] == pytest.approx(result.metrics["dev"]["accuracy"])
+  model = gk.load(config.model_dir)
+  rows = read_records(DatasetInfo.load(splice_dir), "dev")[:5]
+  probabilities = model.predict([r["sequence"] for r in rows])
+  assert probabilities.shape == (5, 3)
+  np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+  fasta = tmp_path / "five.fa"
+  fasta.write_text("".join(f">r{i}\n{r['sequence']}\n" for i, r in enumerate(rows)))
+  stats = gk.predict(config.model_dir, str(fasta), str(tmp_path / "five.tsv"))
+  assert stats["records"] == 5
+  with pytest.raises(ConfigError, match="input is for language models"):
+    gk.evaluate(config.model_dir, input=str(fasta))
 
 
 def test_metrics_agree_with_predictions(tiny_run, splice_dir):
@@ -155,13 +188,21 @@ def test_finished_run_is_not_overwritten(tiny_run):
 
 def test_evaluate_entry_point(tiny_run, tmp_path):
   config, result = tiny_run
-  out = _run("gslm_keras.evaluate", f"--model_dir={config.model_dir}", "--split=dev")
+  out = _run("gslm_keras.evaluate", f"--model={config.model_dir}", "--split=dev")
   assert out.returncode == 0, out.stderr
   metrics = json.load(open(os.path.join(config.model_dir, "metrics", "dev.json")))
   assert metrics["accuracy"] == pytest.approx(result.metrics["dev"]["accuracy"])
+  # The old spelling of --model works for a release, with a warning; two models
+  # named at once are refused.
+  old = _run("gslm_keras.evaluate", f"--model_dir={config.model_dir}", "--split=dev")
+  assert old.returncode == 0, old.stderr
+  assert "warning: --model_dir is the old spelling of --model" in old.stderr
+  both = _run("gslm_keras.evaluate", f"--model={config.model_dir}",
+              f"--model_dir={tmp_path}", "--split=dev")
+  assert both.returncode == 1 and "name two models: give --model only" in both.stderr
   # A dataset the model does not fit: 300 bp windows, binary labels.
   prom = build(tmp_path / "prom", train=[PROM_DIR / "dev.csv"], test=[PROM_DIR / "test.csv"])
-  out = _run("gslm_keras.evaluate", f"--model_dir={config.model_dir}",
+  out = _run("gslm_keras.evaluate", f"--model={config.model_dir}",
              f"--data_dir={prom.directory}")
   assert out.returncode == 1
   assert "error: the model reads 60 bp windows" in out.stderr
@@ -203,7 +244,7 @@ def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
                                                       read_records(info, part)}
                         for r in seen + unseen) for part in ("train", "dev")}
   assert expected["train"] >= 40
-  out = _run("gslm_keras.evaluate", f"--model_dir={run}", f"--data_dir={other}")
+  out = _run("gslm_keras.evaluate", f"--model={run}", f"--data_dir={other}")
   assert out.returncode == 0, out.stderr
   assert (f"warning: {expected['train']} of 100 sequences were in the model's train "
           "split") in out.stdout
@@ -365,6 +406,9 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
   assert [h["step"] for h in history] == list(range(5, steps + 1, 5))  # Nothing lost.
   devs = {h["step"]: h["dev"] for h in history if "dev" in h}
   assert set(devs) == set(range(10, steps + 1, 10))
+  # TensorBoard logs where fit writes them: the loss per entry, dev per epoch.
+  assert os.listdir(model_dir / "logs" / "train")
+  assert os.listdir(model_dir / "logs" / "validation")
   best_step = int(trained[0][1].rsplit(" ", 1)[1])
   assert devs[best_step] == max(devs.values())  # val_accuracy: the highest is kept.
   assert ("stopped early" in trained[0][0]) == (steps < 40)
@@ -613,3 +657,44 @@ def test_tune_searches_on_dev_and_resumes(splice_dir, tmp_path):
   # A budget already spent starts no trial: nothing to choose from, one line.
   with pytest.raises(ConfigError, match="budget_minutes must be > 0"):
     tune(config, budget_minutes=0)
+
+
+@pytest.mark.parametrize("task, labels", [
+    ("binary", np.array([0, 1, 0, 0, 1, 0, 0, 0] * 4, np.float32)[:, None]),
+    ("multiclass", np.array([0, 1, 2, 0, 0, 2, 0, 1] * 4, np.int64)),
+])
+def test_multi_worker_step_weights_classes_as_fit_does(task, labels):
+  # The multi-worker loop's step and Keras fit, from the same weights on the same
+  # batch with the same class weights, end with the same weights.
+  import keras
+  import tensorflow as tf
+
+  from gslm_keras.tasks.supervised import task_type
+  from gslm_keras.training import multi_worker
+
+  kind = task_type(task)
+  width = kind.output_width(3)
+  x = np.random.default_rng(0).normal(size=(len(labels), 5)).astype(np.float32)
+  weights = {0: 0.5, 1: 2.5, 2: 1.5} if task == "multiclass" else {0: 0.5, 1: 2.5}
+
+  def fresh():
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((5,)),
+                              keras.layers.Dense(width, activation=kind.activation)])
+    return model, keras.optimizers.SGD(0.5)
+
+  fitted, optimizer = fresh()
+  fitted.compile(optimizer, kind.loss())
+  fitted.fit(x, labels, batch_size=len(x), epochs=1, class_weight=weights,
+             shuffle=False, verbose=0)
+  outcome = {}
+  for name, class_weight in (("weighted", weights), ("unweighted", None)):
+    stepped, optimizer = fresh()
+    optimizer.build(stepped.trainable_variables)
+    step = multi_worker._step_function(tf.distribute.get_strategy(), stepped, optimizer,
+                                       kind.loss(reduction=None), len(x), class_weight)
+    step(iter(tf.data.Dataset.from_tensors((x, labels))))
+    outcome[name] = stepped.get_weights()
+  for ours, keras_fit in zip(outcome["weighted"], fitted.get_weights()):
+    np.testing.assert_allclose(ours, keras_fit, rtol=1e-5, atol=1e-6)
+  assert not np.allclose(outcome["unweighted"][0], fitted.get_weights()[0], atol=1e-4)

@@ -26,6 +26,7 @@ from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.outputs import check_file_output, exclusive_output
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
+from gslm_keras.tasks.supervised import task_type
 
 UNKNOWN_LETTERS = ("error", "as_n")
 
@@ -190,7 +191,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
     raise ConfigError(
         f"the model takes bigWig features ({', '.join(n for n, _ in plan.bigwigs)}); "
         "give a table with coordinates and --coordinate_columns=chrom,start,end")
-  classes = info.task in ("binary", "multiclass")
+  classes = task_type(info.task).classes
   header = (["id", *model.columns] + (["predicted_class"] if classes else [])
             + ["length_adjustment"])
   stats = dict.fromkeys(["records", "rejected", "replaced_letters", "padded", "cropped"], 0)

@@ -25,8 +25,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gslm_keras.tasks.supervised import task_type
+
 EPSILON = 1e-7
-_SIGMOID_TASKS = ("binary", "multilabel")
 
 
 def logits_of(model: keras.Model, layer_name: str = "output"):
@@ -53,7 +54,7 @@ def head_logits(head: keras.Model):
 
 def from_logits(logits: tf.Tensor, task: str) -> tuple[tf.Tensor, tf.Tensor]:
   """(log p, log(1 - p)) [N, units] of each output unit."""
-  if task in _SIGMOID_TASKS:
+  if task_type(task).independent:
     return -tf.math.softplus(-logits), -tf.math.softplus(logits)
   total = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)
   units = logits.shape[-1]
@@ -81,7 +82,7 @@ class LogModel:
   def build(cls, keras_model: keras.Model | None, task: str) -> LogModel | None:
     from gslm_keras.models.builder import HEAD_NAME
 
-    if keras_model is None or task == "regression":
+    if keras_model is None or not task_type(task).probabilities:
       return None
     names = {layer.name for layer in keras_model.layers}
     if HEAD_NAME not in names:

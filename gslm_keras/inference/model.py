@@ -18,6 +18,7 @@ from gslm_keras.inference import outputs
 from gslm_keras.io.files import read_json
 from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
+from gslm_keras.tasks.supervised import task_type
 
 EXPORT_ASSETS = "assets"
 
@@ -181,7 +182,7 @@ class LoadedModel:
     """
     from gslm_keras.inference import log_space
 
-    if self.info.task == "regression":
+    if not task_type(self.info.task).probabilities:
       raise ConfigError(f"{self.path} is a regression model: it has no probabilities")
     if self._log_strings is None:
       log_model = log_space.LogModel.build(self._keras, self.info.task)
@@ -246,7 +247,7 @@ class LoadedModel:
       raise ConfigError(f"the model is a {self.info.task} model, dataset {where} is a "
                         f"{info.task} task")
     compared = ["feature_names", "classes"]
-    if info.task == "regression":
+    if not task_type(info.task).probabilities:
       compared.append("label_columns")
     for what in compared:
       ours, theirs = getattr(self.info, what), getattr(info, what)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from gslm_keras.tasks.supervised import task_type
+
 
 def output_columns(info) -> list[str]:
   """Column names of a model trained on the dataset `info` describes."""
-  if info.task == "regression":
+  if not task_type(info.task).probabilities:
     return [f"value_{name}" for name in info.label_columns]
   return [f"prob_{name}" for name in info.classes]
 
 
 def output_key(info) -> str:
   """The serving signature's output holding the columns."""
-  return "values" if info.task == "regression" else "probabilities"
+  return "probabilities" if task_type(info.task).probabilities else "values"
 
 
 def to_columns(info, predictions):
@@ -39,6 +41,6 @@ def to_columns(info, predictions):
 
 def predicted_classes(info, columns: np.ndarray) -> list[str] | None:
   """The arg-max class of each row for binary and multi-class models, else None."""
-  if info.task not in ("binary", "multiclass"):
+  if not task_type(info.task).classes:
     return None
   return [info.classes[int(i)] for i in np.asarray(columns).argmax(axis=1)]

@@ -20,13 +20,14 @@ import tensorflow as tf
 
 from gslm_keras.inference import log_space
 from gslm_keras.io.files import atomic_path, save_npz
+from gslm_keras.tasks.supervised import task_type
 
 EPSILON = 1e-7
 
 
 def _target(outputs: tf.Tensor, task: str, index: int) -> tf.Tensor:
   column = outputs[:, index]
-  if task == "regression":
+  if not task_type(task).probabilities:
     return column
   p = tf.clip_by_value(column, EPSILON, 1.0 - EPSILON)
   if task == "multiclass":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gslm_keras.dna import alphabet
+from gslm_keras.tasks.supervised import task_type
 
 BASES = alphabet.BASES
 
@@ -63,7 +64,7 @@ def ism(model, sequence: str, provided=None, batch_size: int = 512) -> dict:
   extra = None
   if model.info.n_provided:
     extra = np.repeat(np.asarray(provided, np.float32)[None, :], len(strings), axis=0)
-  classifier = model.info.task != "regression"
+  classifier = task_type(model.info.task).probabilities
   if classifier:
     # From the logits: a probability that float32 rounds to 1.0 keeps its log-odds.
     log_p, log_q = model.log_probabilities(strings, extra, batch_size)

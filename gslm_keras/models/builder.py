@@ -22,20 +22,14 @@ from gslm_keras.errors import ConfigError
 from gslm_keras.models.backbone import BN_MOMENTUM, build_backbone
 from gslm_keras.models.config import ModelConfig
 from gslm_keras.models.layers import AttentionPooling, ModalityDropout, ReverseComplement
+from gslm_keras.tasks.supervised import task_type
 
-TASKS = ("binary", "multiclass", "multilabel", "regression")
 HEAD_NAME = "task_head"
-_ACTIVATIONS = {"binary": "sigmoid", "multiclass": "softmax", "multilabel": "sigmoid",
-                "regression": "linear"}
 
 
 def output_width(task: str, n_classes: int, n_targets: int = 1) -> int:
-  """Units of the head: 1 for binary, classes for (multi)class, targets otherwise."""
-  if task == "binary":
-    return 1
-  if task in ("multiclass", "multilabel"):
-    return n_classes
-  return n_targets
+  """Units of the head (see `TaskType.output_width`)."""
+  return task_type(task).output_width(n_classes, n_targets)
 
 
 def _pool(config: ModelConfig, x, dtype):
@@ -183,7 +177,7 @@ def _dense_fusion(config: ModelConfig, parts, dtype, synchronized_batch_norm: bo
 def _output(config: ModelConfig, x, normalised, task: str, n_outputs: int):
   """The output layer (float32); with `wide`, the logits of a linear layer over the
   normalised features are added before the activation."""
-  activation = _ACTIVATIONS[task]
+  activation = task_type(task).activation
   if not config.wide or normalised is None:
     return keras.layers.Dense(n_outputs, activation=activation, name="output",
                               dtype="float32")(x)
@@ -194,8 +188,7 @@ def _output(config: ModelConfig, x, normalised, task: str, n_outputs: int):
 
 
 def _check(config: ModelConfig, task: str, n_features: int, feature_mean, feature_std):
-  if task not in TASKS:
-    raise ConfigError(f"task={task!r}: expected one of {', '.join(TASKS)}")
+  task_type(task)  # A known task type.
   if config.ablation in ("both", "features") and n_features == 0:
     raise ConfigError(
         f"ablation={config.ablation!r} needs features, but the dataset has none; "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from gslm_keras.errors import ConfigError
 
@@ -73,6 +73,10 @@ class ModelConfig:
     ablation: "both" branches, "sequence" only or "features" only.
     rc_average: predict the mean over the sequence and its reverse complement.
   """
+
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+      "pooling": POOLINGS, "fusion_activation": FUSION_ACTIVATIONS, "fusion": FUSIONS,
+      "ablation": ABLATIONS}
 
   stem_widths: tuple[int, ...] = (7, 11, 15)
   stem_filters: int = 48
@@ -155,6 +159,13 @@ class ModelConfig:
         data[key] = tuple(data[key])
     return cls(**data)
 
+
+# The fields the sequence backbone reads (build_backbone); the rest shape the
+# supervised head and the feature branch, which a language model does not have.
+BACKBONE_FIELDS = ("stem_widths", "stem_filters", "stem_pool", "tower_blocks",
+                   "tower_filters", "tower_kernel", "dilation_base", "dropout")
+HEAD_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig)
+                    if f.name not in BACKBONE_FIELDS)
 
 # What a motif is and where it sits: global max and average pooling beside every
 # position projected to 8 channels (with a dropout of 0.5 of their own), a GELU

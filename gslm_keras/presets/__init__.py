@@ -2,8 +2,8 @@
 
 A preset is a model directory (model.keras, config.json, dataset_info.json,
 metrics/, MODEL_CARD.md, yardsticks.npz) under `gslm_keras/presets/<name>/`. A
-preset name is accepted wherever a model directory is (`evaluate --model_dir`,
-`score_variants --model`, `interpret --model`, `export --model_dir`, `train
+preset name is accepted wherever a model directory is (`evaluate --model`,
+`score_variants --model`, `interpret --model`, `export --model`, `train
 --init_from`): `resolve` turns it into the directory. `python -m
 gslm_keras.pretrain --list_presets` prints them.
 """

@@ -17,6 +17,7 @@ from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.encoding.encoder import SequenceEncoder
 from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.inference.outputs import to_columns
+from gslm_keras.tasks.supervised import task_type
 
 UNKNOWN_LETTERS = ("error", "as_n")
 # Letters the dataset alphabet accepts (IUPAC codes, any case).
@@ -99,12 +100,12 @@ class ServingFunctions:
   def outputs(self, predictions: tf.Tensor) -> dict[str, tf.Tensor]:
     """Named outputs from the model's float32 output."""
     batch = tf.shape(predictions)[0]
-    if self.task == "regression":
+    if not task_type(self.task).probabilities:
       return {"values": predictions}
     probabilities = to_columns(self.info, predictions)
     out = {"probabilities": probabilities,
            "classes": tf.tile(self.classes[None, :], [batch, 1])}
-    if self.task in ("binary", "multiclass"):
+    if task_type(self.task).classes:
       out["predicted_class"] = tf.gather(self.classes, tf.argmax(probabilities, axis=1))
     return out
 

@@ -13,7 +13,7 @@ import json
 from typing import Any, ClassVar
 
 from gslm_keras.errors import ConfigError
-from gslm_keras.models.config import ModelConfig
+from gslm_keras.models.config import HEAD_FIELDS, PRESETS, ModelConfig, preset
 from gslm_keras.training.defaults import RECIPE
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -84,6 +84,9 @@ class OptimConfig:
       times the learning rate after the freeze (see trunk_rate.py).
   """
 
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"optimizer": OPTIMIZERS,
+                                                   "lr_schedule": LR_SCHEDULES}
+
   epochs: int = RECIPE["epochs"]
   steps_per_epoch: int | None = None
   optimizer: str = RECIPE["optimizer"]
@@ -146,6 +149,9 @@ class RuntimeConfig:
     tpu: TPU address for the tpu strategy ("" or "local" on a TPU VM).
   """
 
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+      "distribution_strategy": STRATEGIES, "mixed_precision": PRECISIONS}
+
   seed: int = 0
   deterministic: bool = False
   checkpoint_every: int | None = None
@@ -158,6 +164,11 @@ class RuntimeConfig:
       raise ConfigError(f"checkpoint_every={self.checkpoint_every}: expected >= 1")
     _choice("distribution_strategy", self.distribution_strategy, STRATEGIES)
     _choice("mixed_precision", self.mixed_precision, PRECISIONS)
+
+
+def model_from_preset(top: dict[str, Any]) -> ModelConfig:
+  """The architecture a run's model flags start from: its `model_preset`."""
+  return preset(top.get("model_preset", "default"))
 
 
 PARTS = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
@@ -183,6 +194,10 @@ class TrainConfig:
   # The parts of this kind of run, and the program its flagfile re-runs.
   PARTS: ClassVar[dict] = PARTS
   PROGRAM: ClassVar[str] = "gslm_keras.train"
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"model_preset": tuple(PRESETS)}
+  # Fields of the parts this kind of run does not use (part -> names): its command
+  # refuses their flags and its flagfile leaves them out.
+  UNUSED: ClassVar[dict[str, tuple[str, ...]]] = {}
 
   data: DataConfig
   model_dir: str
@@ -260,3 +275,66 @@ class TrainConfig:
   def load(cls, path: str) -> "TrainConfig":
     with open(path, encoding="utf-8") as handle:
       return cls.from_json(json.load(handle))
+
+
+@dataclasses.dataclass(frozen=True)
+class LmConfig:
+  """The masked-nucleotide objective and the language model's head.
+
+  Attributes:
+    mask_rate: share of bases chosen per window.
+    mask_span: bases per chosen span.
+    mask_share: share of the chosen bases set to N.
+    random_share: share of the chosen bases set to a random base (the rest of
+      them are kept).
+    repeat_weight: loss weight of soft-masked (repeat) bases.
+    head_units: width of the nucleotide head (see `build_language_model`).
+    local_width: kernel of the head's convolution over the input.
+    eval_seed: seed of the dev and test masks.
+  """
+
+  mask_rate: float = 0.15
+  mask_span: int = 1
+  mask_share: float = 0.8
+  random_share: float = 0.1
+  repeat_weight: float = 0.1
+  head_units: int = 64
+  local_width: int = 5
+  eval_seed: int = 1234
+
+  def __post_init__(self):
+    if not 0 < self.mask_rate < 1:
+      raise ConfigError(f"mask_rate={self.mask_rate}: expected 0 < rate < 1")
+    if self.mask_span < 1 or self.head_units < 1 or self.local_width < 1:
+      raise ConfigError("mask_span, head_units and local_width must be >= 1")
+    if not 0 <= self.repeat_weight <= 1:
+      raise ConfigError(f"repeat_weight={self.repeat_weight}: expected 0 to 1")
+
+  def masker(self):
+    from gslm_keras.encoding.masking import NucleotideMasker
+
+    return NucleotideMasker(self.mask_rate, self.mask_span, self.mask_share,
+                            self.random_share)
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig(TrainConfig):
+  """A `TrainConfig` with the objective (`lm`) as a fifth part of its identity.
+
+  Attributes:
+    lm: the objective and the head.
+    yardstick_windows: training windows the yardsticks are counted on, the first
+      of the train split (0: all of it). Measurement only: not part of the run's
+      identity.
+  """
+
+  PARTS = {**PARTS, "lm": LmConfig}
+  PROGRAM = "gslm_keras.pretrain"
+  # A language model has no supervised head or feature branch, no labels (class
+  # weights, a dev metric other than its loss) and no later fine-tuning freeze.
+  UNUSED = {"model": HEAD_FIELDS, "data": ("max_shift",),
+            "optim": ("monitor", "class_weights", "freeze_trunk_steps",
+                      "trunk_learning_rate_multiplier")}
+
+  lm: LmConfig = LmConfig()
+  yardstick_windows: int = 0

@@ -108,8 +108,6 @@ def _resolved(config: TrainConfig, seed: int, restarts: list[dict], architecture
   """What the run resolved, for config.json: seed, restarts, the architecture after
   a restart, the source of --init_from (path and sha256)."""
   resolved = {"seed": seed, "restarts": restarts}
-  if config.optim.init_from:
-    resolved["init_from"] = warm_start.describe(config.optim.init_from)
   if architecture != config.model:
     resolved["model"] = architecture.to_json()
   return resolved
@@ -130,8 +128,7 @@ def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: st
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:
-      resolved["init_from"]["copied"] = warm_start.load_backbone(
-          model, config.optim.init_from, info)
+      resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
                   loss=loss, metrics=metrics)

@@ -42,6 +42,15 @@ def describe(source: str) -> dict:
           "sha256": sha256_file(path)}
 
 
+def start(model, source: str, info=None) -> dict:
+  """Starts `model` from `source` (`load_backbone`); what the run records: the
+  source, its model file and sha256, and the parts copied. The one way every
+  training path (fit, the multi-worker loop, pretrain) honours --init_from."""
+  described = describe(source)
+  described["copied"] = load_backbone(model, source, info)
+  return described
+
+
 def _source_info(source: str) -> dict | None:
   path = RunDir(_source_dir(source)).manifest
   if not os.path.exists(path):

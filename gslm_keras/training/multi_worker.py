@@ -9,7 +9,9 @@ cluster resumes from. The chief (worker 0) writes the model directory; the other
 workers save to temporary directories, as the strategy requires, and delete them.
 As on one machine, the best dev model is kept and training stops early after
 `--early_stopping_patience` epochs without improvement; the decision is the
-chief's, shared with every worker (dev_selection.py). The model directory is
+chief's, shared with every worker (dev_selection.py); `--class_weights` weight
+each example's loss as `fit`'s class_weight does; the chief writes TensorBoard
+logs where `fit` does. Not here: the collapse guard (collapse.py). The model directory is
 assumed to be on storage every worker reads (as the step checkpoints already are).
 """
 
@@ -27,6 +29,7 @@ from gslm_keras.io.files import read_json, write_json_atomic
 from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
+from gslm_keras.tasks.supervised import task_type
 from gslm_keras.training import dev_selection, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
@@ -38,14 +41,27 @@ def _barrier(strategy):
                   strategy.run(tf.function(lambda: tf.constant(1.0))), axis=None)
 
 
-def _step_function(strategy, model, optimizer, loss_fn, global_batch: int):
+def _step_function(strategy, model, optimizer, loss_fn, global_batch: int,
+                   class_weight: dict[int, float] | None = None):
+  """One optimizer step over the next global batch. `loss_fn` gives one loss per
+  example; with `class_weight` (class index -> weight, as Keras `fit` takes it)
+  each example's loss is weighted by its class before averaging over the global
+  batch, as `fit` does."""
+  weights = None
+  if class_weight:
+    weights = tf.constant([class_weight[i] for i in range(len(class_weight))],
+                          tf.float32)
+
   @tf.function
   def train_step(iterator):
     def step_fn(inputs, labels):
       with tf.GradientTape() as tape:
         predictions = model(inputs, training=True)
-        loss = tf.nn.compute_average_loss(loss_fn(labels, predictions),
-                                          global_batch_size=global_batch)
+        per_example = loss_fn(labels, predictions)
+        if weights is not None:
+          index = tf.cast(tf.round(tf.reshape(labels, [-1])), tf.int32)
+          per_example = per_example * tf.gather(weights, index)
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
         scaled = optimizer.scale_loss(loss)
       gradients = tape.gradient(scaled, model.trainable_variables)
       optimizer.apply_gradients(zip(gradients, model.trainable_variables))
@@ -57,14 +73,36 @@ def _step_function(strategy, model, optimizer, loss_fn, global_batch: int):
   return train_step
 
 
+class _Summaries:
+  """TensorBoard logs of the chief, where `fit`'s TensorBoard callback writes them
+  (<model_dir>/logs/train and logs/validation, tags epoch_loss and
+  epoch_<monitor>), one point per history entry."""
+
+  def __init__(self, logs: str, selection):
+    self.train = tf.summary.create_file_writer(os.path.join(logs, "train"))
+    self.dev = tf.summary.create_file_writer(os.path.join(logs, "validation"))
+    self.monitor = selection.monitor.removeprefix("val_") if selection else None
+
+  def write(self, entry: dict) -> None:
+    with self.train.as_default():
+      tf.summary.scalar("epoch_loss", entry["loss"], step=entry["step"])
+    self.train.flush()
+    if entry.get("dev") is not None and self.monitor:
+      with self.dev.as_default():
+        tf.summary.scalar(f"epoch_{self.monitor}", entry["dev"], step=entry["step"])
+      self.dev.flush()
+
+
 def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
-               history_path: str | None = None) -> list[dict]:
+               history_path: str | None = None, summaries: _Summaries | None = None
+               ) -> list[dict]:
   """Steps `start` to the end, a step checkpoint per segment; the history.
 
   `epoch_end(step)` runs after each epoch's last step and returns (dev value or
   None, stop); on stop the loop saves a checkpoint and ends. The chief passes
   `history_path`: the history is written there with each checkpoint, and a
-  resumed run continues the entries up to its checkpoint.
+  resumed run continues the entries up to its checkpoint; and `summaries`, which
+  log each entry for TensorBoard.
   """
   history = []
   if history_path and start and os.path.exists(history_path):
@@ -90,6 +128,8 @@ def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
                       "loss": float(np.mean(losses)), **dev})
       if history_path:  # Before the checkpoint: a resumed run drops what is past it.
         write_json_atomic(history_path, history)
+      if summaries is not None:
+        summaries.write(history[-1])
       manager.save(checkpoint_number=step + 1)
       logging.info("step %d/%d: loss %.4f", step + 1, plan.total_steps,
                    history[-1]["loss"])
@@ -151,9 +191,7 @@ def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, polic
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas)
     if config.optim.init_from:  # Every worker reads the source: the same weights.
-      resolved["init_from"] = warm_start.describe(config.optim.init_from)
-      resolved["init_from"]["copied"] = warm_start.load_backbone(
-          model, config.optim.init_from, info)
+      resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
     optimizer = recipe.make_optimizer(config.optim, plan, policy, model)
     optimizer.build(model.trainable_variables)
   return model, optimizer, resolved
@@ -188,10 +226,15 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     return train
 
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+  class_weight = recipe.class_weight_map(
+      config.optim.class_weights, info.task, info.classes,
+      info.data["splits"]["train"].get("class_counts"))
   train_step = _step_function(strategy, model, optimizer,
-                              recipe.per_example_loss(info.task), config.data.batch_size)
+                              task_type(info.task).loss(reduction=None),
+                              config.data.batch_size, class_weight)
+  summaries = _Summaries(run.logs, selection) if is_chief else None
   history = _run_steps(train_step, iterator, manager, start, plan, epoch_end,
-                       run.history if is_chief else None)
+                       run.history if is_chief else None, summaries)
   _barrier(strategy)
   steps = int(optimizer.iterations.numpy())
   best = selection.state() if selection is not None else {}

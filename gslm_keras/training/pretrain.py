@@ -25,7 +25,7 @@ from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training import recipe, session
 from gslm_keras.training.card import MODEL_CARD
-from gslm_keras.training.config import PARTS, TrainConfig
+from gslm_keras.training.config import LmConfig, PretrainConfig  # noqa: F401
 
 YARDSTICKS = "yardsticks.npz"
 # Optimizer steps per call of the compiled train function: each call costs Keras
@@ -33,61 +33,6 @@ YARDSTICKS = "yardsticks.npz"
 # half a step of the default trunk at batch 128); 8 steps share it.
 STEPS_PER_EXECUTION = 8
 OBJECTIVE = "masked_nucleotide"
-
-
-@dataclasses.dataclass(frozen=True)
-class LmConfig:
-  """The masked-nucleotide objective and the head.
-
-  Attributes:
-    mask_rate: share of bases chosen per window.
-    mask_span: bases per chosen span.
-    mask_share, random_share: of the chosen bases, the shares set to N and to a
-      random base (the rest kept).
-    repeat_weight: loss weight of soft-masked (repeat) bases.
-    head_units, local_width: the nucleotide head (see `build_language_model`).
-    eval_seed: seed of the dev and test masks.
-  """
-
-  mask_rate: float = 0.15
-  mask_span: int = 1
-  mask_share: float = 0.8
-  random_share: float = 0.1
-  repeat_weight: float = 0.1
-  head_units: int = 64
-  local_width: int = 5
-  eval_seed: int = 1234
-
-  def __post_init__(self):
-    if not 0 < self.mask_rate < 1:
-      raise ConfigError(f"mask_rate={self.mask_rate}: expected 0 < rate < 1")
-    if self.mask_span < 1 or self.head_units < 1 or self.local_width < 1:
-      raise ConfigError("mask_span, head_units and local_width must be >= 1")
-    if not 0 <= self.repeat_weight <= 1:
-      raise ConfigError(f"repeat_weight={self.repeat_weight}: expected 0 to 1")
-
-  def masker(self):
-    from gslm_keras.encoding.masking import NucleotideMasker
-
-    return NucleotideMasker(self.mask_rate, self.mask_span, self.mask_share,
-                            self.random_share)
-
-
-@dataclasses.dataclass(frozen=True)
-class PretrainConfig(TrainConfig):
-  """A `TrainConfig` with the objective (`lm`) as a fifth part of its identity.
-
-  Attributes:
-    lm: the objective and the head.
-    yardstick_windows: training windows the yardsticks are counted on (0: the
-      whole train split). Measurement only: not part of the run's identity.
-  """
-
-  PARTS = {**PARTS, "lm": LmConfig}
-  PROGRAM = "gslm_keras.pretrain"
-
-  lm: LmConfig = LmConfig()
-  yardstick_windows: int = 0
 
 
 def pretrain(config: PretrainConfig) -> session.TrainResult:
@@ -172,17 +117,15 @@ def _compiled_model(config: PretrainConfig, run: RunDir, info, strategy, policy,
   from gslm_keras.models.language import MaskedAccuracy, build_language_model, lm_loss
 
   resolved = {"objective": OBJECTIVE}
-  if config.optim.init_from:  # Continue from another model's trunk.
-    resolved["init_from"] = warm_start.describe(config.optim.init_from)
-  session.write_run_files(config, run, info, policy, plan, resolved)
   with strategy.scope():
     model = build_language_model(config.model, config.lm.head_units,
                                  config.lm.local_width, dtype=policy)
-    if config.optim.init_from:
-      warm_start.load_backbone(model, config.optim.init_from)
+    if config.optim.init_from:  # Continue from another model's trunk.
+      resolved["init_from"] = warm_start.start(model, config.optim.init_from)
     model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
                   loss=lm_loss, metrics=[MaskedAccuracy()],
                   steps_per_execution=steps_per_execution(plan.segment_steps))
+  session.write_run_files(config, run, info, policy, plan, resolved)
   return model
 
 

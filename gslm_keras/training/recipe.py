@@ -1,11 +1,12 @@
-"""The training recipe: loss and metrics per task, optimizer and schedule, model
-selection, class weights and seeds."""
+"""The training recipe: loss and metrics (from the task's row, tasks/supervised.py),
+optimizer and schedule, model selection, class weights and seeds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gslm_keras.errors import ConfigError
+from gslm_keras.tasks.supervised import task_type
 from gslm_keras.training.config import OptimConfig
 from gslm_keras.training.plan import Plan
 
@@ -13,39 +14,15 @@ from gslm_keras.training.plan import Plan
 def monitor_for(task: str, monitor: str) -> tuple[str, str]:
   """(metric, "max" or "min") for model selection."""
   if monitor == "auto":
-    monitor = {"binary": "val_auroc", "multilabel": "val_auroc",
-               "multiclass": "val_accuracy", "regression": "val_loss"}[task]
+    monitor = task_type(task).monitor
   mode = "min" if any(k in monitor for k in ("loss", "mae", "mse")) else "max"
   return monitor, mode
 
 
 def compile_spec(task: str, n_outputs: int):
   """(loss, metrics) for a task; metric names are stable: accuracy, auroc ..."""
-  import keras
-
-  if task == "binary":
-    return keras.losses.BinaryCrossentropy(), [
-        keras.metrics.BinaryAccuracy(name="accuracy"),
-        keras.metrics.AUC(name="auroc"), keras.metrics.AUC(curve="PR", name="auprc")]
-  if task == "multiclass":
-    return keras.losses.SparseCategoricalCrossentropy(), [
-        keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-  if task == "multilabel":
-    return keras.losses.BinaryCrossentropy(), [
-        keras.metrics.BinaryAccuracy(name="accuracy"),
-        keras.metrics.AUC(multi_label=True, num_labels=n_outputs, name="auroc")]
-  return keras.losses.MeanSquaredError(), [keras.metrics.MeanAbsoluteError(name="mae")]
-
-
-def per_example_loss(task: str):
-  """The task's loss without reduction (for custom loops)."""
-  import keras
-
-  if task in ("binary", "multilabel"):
-    return keras.losses.BinaryCrossentropy(reduction=None)
-  if task == "multiclass":
-    return keras.losses.SparseCategoricalCrossentropy(reduction=None)
-  return keras.losses.MeanSquaredError(reduction=None)
+  kind = task_type(task)
+  return kind.loss(), kind.metrics(n_outputs)
 
 
 def make_optimizer(optim: OptimConfig, plan: Plan, policy: str, model=None):
@@ -94,7 +71,7 @@ def class_weight_map(class_weights: str, task: str, classes: list[str],
   """Keras `class_weight` from "none", "balanced" or explicit weights."""
   if class_weights == "none":
     return None
-  if task not in ("binary", "multiclass"):
+  if not task_type(task).classes:
     raise ConfigError(f"class_weights apply to binary and multiclass tasks, not {task}")
   if class_weights == "balanced":
     total = sum(counts.values())

@@ -209,7 +209,9 @@ def to_flagfile(config: TrainConfig) -> str:
            f"# python -m {config.PROGRAM} --flagfile={RunDir(config.model_dir).flagfile}"]
   for key, value in data.items():
     if key in config.PARTS:
-      lines += [line(k, v) for k, v in value.items() if v is not None]
+      unused = config.UNUSED.get(key, ())
+      lines += [line(k, v) for k, v in value.items()
+                if v is not None and k not in unused]
     elif value is not None:
       lines.append(line(key, value))
   return "\n".join(lines) + "\n"
@@ -262,13 +264,14 @@ def build_for_dataset(config: TrainConfig, info: DatasetInfo, policy: str,
 
   `architecture` replaces `config.model` (after a collapse, see collapse.py).
   """
-  from gslm_keras.models import build_model, output_width
+  from gslm_keras.models import build_model
+  from gslm_keras.tasks.supervised import task_type
 
   mean, std = info.normalization()
-  n_targets = info.label_width if info.task == "regression" else 1
+  width = task_type(info.task).output_width(len(info.classes), info.label_width)
   return build_model(
       architecture or config.model, length=info.length_rule.length, n_features=info.n_features,
-      task=info.task, n_outputs=output_width(info.task, len(info.classes), n_targets),
+      task=info.task, n_outputs=width,
       feature_mean=mean, feature_std=std, dtype=policy,
       synchronized_batch_norm=replicas > 1)
 

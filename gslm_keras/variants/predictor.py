@@ -14,6 +14,7 @@ import tensorflow as tf
 from gslm_keras.dna import ops
 from gslm_keras.inference import log_space
 from gslm_keras.inference.model import LoadedModel
+from gslm_keras.tasks.supervised import task_type
 
 
 # (sequence allele, feature allele) of the four inputs per strand: ref, alt, alt
@@ -35,7 +36,7 @@ class Predictor:
     self.strands = strands
     self.n_provided = model.info.n_provided
     self.parts = model.parts()
-    self.classifier = model.info.task != "regression"
+    self.classifier = task_type(model.info.task).probabilities
     self.logits = (log_space.head_logits(self.parts[1])
                    if self.parts is not None and self.classifier else None)
     spec = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string),

@@ -26,6 +26,7 @@ from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.genome import Genome
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects
+from gslm_keras.tasks.supervised import task_type
 from gslm_keras.variants import io, report, scoring
 from gslm_keras.variants.predictor import Predictor
 from gslm_keras.variants.windows import (anchored_windows, make_windows,
@@ -338,7 +339,7 @@ def score_variants(config: ScoreConfig) -> dict[str, Any]:
 
     return score_llr(config)
   model = LoadedModel(config.model)
-  classifier = model.info.task != "regression"
+  classifier = task_type(model.info.task).probabilities
   alleles = _Alleles(model, config)
   strands, strand_header, strand_column = report.strand_choice(model,
                                                                config.strand_average)

@@ -315,3 +315,23 @@ def config_from_flagfile(path: str, **overrides):
     raise ConfigError(f"dataset flagfile {path}: {error}") from None
   command = " ".join(["python -m gslm_keras.build_dataset", *args])
   return config_from_flags(fv, command=command)
+
+
+def build_missing(data_dir: str, flagfile: str | None,
+                  distribution_strategy: str = "default") -> None:
+  """Builds `data_dir` from a dataset flagfile when it holds no dataset yet (the
+  quickstart). Not under multi-worker training: the workers would race; the
+  dataset must exist before they start."""
+  import os
+
+  from absl import logging
+
+  from gslm_keras.data.builder.builder import build_dataset
+  from gslm_keras.data.dataset_info import MANIFEST
+
+  if not flagfile or os.path.exists(os.path.join(data_dir, MANIFEST)):
+    return
+  if distribution_strategy == "multi_worker":
+    return
+  logging.info("No dataset at %s yet: building it from %s", data_dir, flagfile)
+  build_dataset(config_from_flagfile(flagfile, output_dir=data_dir))
