@@ -7,7 +7,15 @@ r"""Runs one command in two checkouts, alternately, and records wall time and ou
 For a change that must leave behaviour and speed alone (a refactor): the same
 command runs in the checkout before the change and in this one, back to back on
 the same machine, before/after/before/after..., so drifting load hits both.
-Each run's last lines of output are kept, to compare what they printed.
+Each run's last lines of output are kept, to compare what they printed; with
+--must_match=<prefix> (repeatable), the lines starting with it must be the same
+in every run of both sides (a weights fingerprint, a metric), and the result
+says whether they were.
+
+  python -m benchmarks.before_after --before=../old_tree --repeats=1 \
+      --must_match="Weights fingerprint" --must_match="test:" \
+      --output=benchmarks/results/refactor_quickstart.json -- \
+      python -m gslm_keras.train --flagfile=models/quickstart.flags --deterministic
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ def main():
   parser.add_argument("--tail", type=int, default=12, help="output lines kept per run")
   parser.add_argument("--output", required=True)
   parser.add_argument("--note", default="")
+  parser.add_argument("--must_match", action="append", default=[],
+                      help="lines starting with this must be equal in every run")
   parser.add_argument("command", nargs=argparse.REMAINDER)
   args = parser.parse_args()
   command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -55,8 +65,18 @@ def main():
         [r["seconds"] for r in results[side]["runs"]])
   results["ratio_after_to_before"] = (results["after"]["median_seconds"]
                                       / results["before"]["median_seconds"])
+  results["must_match"] = {prefix: _matched(results, prefix) for prefix in args.must_match}
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
+
+
+def _matched(results: dict, prefix: str) -> dict:
+  """The lines starting with `prefix` per run, and whether all runs agree."""
+  seen = {side: [[line for line in run["last_lines"] if line.startswith(prefix)]
+                 for run in results[side]["runs"]] for side in ("before", "after")}
+  every = [lines for side in seen.values() for lines in side]
+  return {"identical": bool(every[0]) and all(lines == every[0] for lines in every),
+          **seen}
 
 
 def markdown(results: dict) -> str:
@@ -68,6 +88,9 @@ def markdown(results: dict) -> str:
     runs = ", ".join(f"{r['seconds']:.1f}" for r in results[side]["runs"])
     lines.append(f"| {side} | {runs} | {results[side]['median_seconds']:.1f} |")
   lines += ["", f"After / before: {results['ratio_after_to_before']:.2f}", ""]
+  for prefix, match in results.get("must_match", {}).items():
+    verdict = "identical in every run" if match["identical"] else "DIFFERENT"
+    lines += [f"Lines starting with `{prefix}`: {verdict}.", ""]
   for side in ("before", "after"):
     lines += [f"Last lines printed ({side}, last run):", "", "```",
               *results[side]["runs"][-1]["last_lines"], "```", ""]

@@ -27,7 +27,7 @@ _LAZY = {
     "PretrainConfig": "gslm_keras.training.config",
     "ModelConfig": "gslm_keras.models.config",
     "preset": "gslm_keras.models.config",
-    "ScoreConfig": "gslm_keras.variants.scorer",
+    "ScoreConfig": "gslm_keras.variants.config",
     "DatasetInfo": "gslm_keras.data.dataset_info",
     "LoadedModel": "gslm_keras.inference.model",
     "make_dataset": "gslm_keras.data.pipeline",

@@ -144,8 +144,11 @@ def predict(model: str, input: str, output: str, **options) -> dict:  # noqa: A0
   (batch_size, rc_average, sequence_column, id_column, on_error ...). For
   sequences in memory, `load(model).predict(...)`."""
   from gslm_keras.inference.batch import predict_file
+  from gslm_keras.inference.config import PredictConfig
 
-  return predict_file(model, input, output, **options)
+  config = _config(PredictConfig, None, dict(model=model, input=input, output=output,
+                                              **options), "predict")
+  return predict_file(config.model, config.input, config.output, **config.options())
 
 
 def export(model: str, export_base: str, model_name: str, version: int = 1, *,
@@ -168,7 +171,7 @@ def score_variants(config=None, /, **fields) -> dict:
     config: a ScoreConfig.
     **fields: its fields (model, output, vcf, reference, variants, ...).
   """
-  from gslm_keras.variants.scorer import ScoreConfig
+  from gslm_keras.variants.config import ScoreConfig
   from gslm_keras.variants.scorer import score_variants as run
 
   return run(_config(ScoreConfig, config, fields, "score_variants"))

@@ -14,7 +14,7 @@ from typing import Callable
 from absl import app
 
 from gslm_keras.errors import GslmError
-from gslm_keras.startup import quiet_tensorflow
+from gslm_keras.startup import quiet_tensorflow_on_import
 
 
 def command_line(module: str) -> str:
@@ -121,7 +121,7 @@ def run(main: Callable[[list[str]], None], positional: int = 0) -> None:
     plain_logs_on_a_terminal()
     one_line_failures(main, argv)
 
-  quiet_tensorflow()
+  quiet_tensorflow_on_import()
   app.run(guarded)
 
 

@@ -99,6 +99,18 @@ class FlagGroup:
       out[name] = value
     return out
 
+  def build(self, **fields):
+    """The config from the parsed flags and `fields` set by the caller.
+
+    Raises:
+      ConfigError: a required flag is missing, or the config refuses a value.
+    """
+    values = self.values()
+    for name in self.required():
+      if values.get(name) in (None, ""):
+        raise ConfigError(f"--{name} is required")
+    return self.cls(**values, **fields)
+
   def required(self) -> list[str]:
     """Names of the fields that have no usable default ("" or none at all)."""
     return [name for name, f in ((f.name, f) for f in dataclasses.fields(self.cls))

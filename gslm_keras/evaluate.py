@@ -64,7 +64,6 @@ def main(argv):
   import os
 
   from gslm_keras import api, presets
-  from gslm_keras.evaluation.evaluator import output_dir
 
   model = cli.model_to_read(_MODEL, _OLD_MODEL_DIR)
   if not os.path.exists(presets.resolve(model)):
@@ -74,6 +73,8 @@ def main(argv):
                          seed=_SEED.value)
   if "bits_per_base" in metrics:
     return _language_model(metrics, model)
+  from gslm_keras.evaluation.evaluator import output_dir
+
   summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
   print(json.dumps(summary, indent=2))
   out = output_dir(model, _DATA_DIR.value)

@@ -41,11 +41,11 @@ _LENGTH_MISMATCH = flags.DEFINE_enum(
 
 def main(argv):
   del argv
+  model = cli.model_to_read(_MODEL, _OLD_MODEL_DIR)
+  cli.require(_EXPORT_BASE, _MODEL_NAME)
   from gslm_keras.serving.export import export_model
   from gslm_keras.serving.signatures import ServingOptions
 
-  model = cli.model_to_read(_MODEL, _OLD_MODEL_DIR)
-  cli.require(_EXPORT_BASE, _MODEL_NAME)
   path = export_model(model, _EXPORT_BASE.value, _MODEL_NAME.value,
                       _VERSION.value, overwrite=_OVERWRITE.value,
                       options=ServingOptions(unknown_letters=_UNKNOWN_LETTERS.value,

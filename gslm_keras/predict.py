@@ -14,57 +14,19 @@ the training dataset's length rule did, refused where it was error, unless
 
 from __future__ import annotations
 
-from absl import flags
+from gslm_keras import cli, config_flags
+from gslm_keras.inference.config import PredictConfig
 
-from gslm_keras import cli
-
-_MODEL = flags.DEFINE_string("model", None, "model_dir of a training run, or an export.")
-_INPUT = flags.DEFINE_string("input", None, "FASTA, CSV or TSV (plain or gzip).")
-_OUTPUT = flags.DEFINE_string("output", None, "Output .tsv or .parquet.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Sequences per batch.")
-_RC_AVERAGE = flags.DEFINE_boolean(
-    "rc_average", False, "Average each prediction with its reverse complement's.")
-_SEQUENCE_COLUMN = flags.DEFINE_string("sequence_column", "sequence",
-                                       "Table column with the sequence.")
-_ID_COLUMN = flags.DEFINE_string("id_column", None, "Table id column (default: row n).")
-_COORDINATE_COLUMNS = flags.DEFINE_list(
-    "coordinate_columns", None, "Table columns chrom,start,end (0-based, half-open), "
-    "for models with bigWig features.")
-_UNKNOWN_LETTERS = flags.DEFINE_enum(
-    "unknown_letters", "error", ["error", "as_n"], "Characters outside the IUPAC codes: "
-    "stop with the record named, or read them as N.")
-_ON_ERROR = flags.DEFINE_enum(
-    "on_error", "stop", ["stop", "skip"], "A record that cannot be predicted: stop, or "
-    "skip it (listed with its reason in <output>.rejects.tsv and counted).")
-_LENGTH_MISMATCH = flags.DEFINE_enum(
-    "length_mismatch", "rule", ["rule", "adjust"], "A sequence whose length is not "
-    "the model's window: follow the training dataset's length rule (crop or pad where "
-    "it did, refuse where it was error or skip), or crop / pad it anyway. Adjusted "
-    "rows say so in column length_adjustment and are counted.")
-_OVERWRITE = flags.DEFINE_boolean(
-    "overwrite", False, "Replace an existing --output (and its side files: rejects, "
-    "summary); without it an existing output is refused, as every tool does.")
-_PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
-                                       "Seconds between progress lines.")
+# One flag per field of PredictConfig, its documentation as help (config_flags).
+OPTIONS = config_flags.define(PredictConfig, module_name=__name__)
 
 
 def main(argv):
   del argv
-  from gslm_keras.errors import ConfigError
+  config = OPTIONS.build()  # Before TensorFlow loads: a bad option costs nothing.
   from gslm_keras.inference.batch import predict_file
 
-  cli.require(_MODEL, _INPUT, _OUTPUT)
-  coordinates = _COORDINATE_COLUMNS.value
-  if coordinates is not None and len(coordinates) != 3:
-    raise ConfigError("--coordinate_columns: expected three names, chrom,start,end")
-  stats = predict_file(_MODEL.value, _INPUT.value, _OUTPUT.value,
-                       batch_size=_BATCH_SIZE.value, rc_average=_RC_AVERAGE.value,
-                       sequence_column=_SEQUENCE_COLUMN.value, id_column=_ID_COLUMN.value,
-                       coordinate_columns=coordinates,
-                       unknown_letters=_UNKNOWN_LETTERS.value,
-                       on_error=_ON_ERROR.value, progress_seconds=_PROGRESS_SECONDS.value,
-                       length_mismatch=_LENGTH_MISMATCH.value,
-                       overwrite=_OVERWRITE.value)
+  stats = predict_file(config.model, config.input, config.output, **config.options())
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
   moved = stats.get("feature_shift", {}).get("moved")

@@ -43,10 +43,10 @@ def main(argv):
     for name, text in presets.available().items():
       print(f"{name}\t{presets.path(name)}\t{text}")
     return
+  config = config_from_flags()  # Before TensorFlow loads: a bad option costs nothing.
   from gslm_keras.data.builder.flags import build_missing
   from gslm_keras.training.pretrain import pretrain
 
-  config = config_from_flags()
   build_missing(config.data.data_dir, config.dataset_flagfile,
                 config.runtime.distribution_strategy)
   result = pretrain(config)

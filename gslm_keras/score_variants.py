@@ -25,60 +25,19 @@ fields declared and described in the header); several at once, comma-separated.
 
 from __future__ import annotations
 
-from absl import flags
+from gslm_keras import cli, config_flags
+from gslm_keras.variants.config import ScoreConfig
 
-from gslm_keras import cli
-
-_MODEL = flags.DEFINE_string(
-    "model", None, "model_dir of a training run, an export, a language model (pretrain; "
-    "zero-shot llr) or a preset name.")
-_VCF = flags.DEFINE_string("vcf", None, "VCF of variants (with --reference).")
-_REFERENCE = flags.DEFINE_string("reference", None, "Reference genome FASTA.")
-_VARIANTS = flags.DEFINE_string("variants", None, "Table of explicit variants instead.")
-_OUTPUT = flags.DEFINE_string(
-    "output", None, ".tsv, .parquet, .vcf or .vcf.gz; several joined by commas write "
-    "the same scores to each (e.g. scores.tsv,scores.vcf.gz).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Variants per batch.")
-_STRAND_AVERAGE = flags.DEFINE_boolean(
-    "strand_average", None, "Average ref and alt predictions over both strands before "
-    "scoring. Unset: decided by the model (both strands when it was trained with "
-    "reverse-complement augmentation or rc_average, else the forward strand); the "
-    "output header says which.")
-_REF_MISMATCH = flags.DEFINE_enum(
-    "ref_mismatch", "error", ["error", "flag"], "REF disagreeing with the reference: "
-    "stop, or score and flag the row.")
-_PROVIDED_POLICY = flags.DEFINE_enum(
-    "provided_policy", "hold", ["hold", "per_allele"], "Provided features of the "
-    "alternate allele: the reference's value, or table columns <name>_alt.")
-_ON_ERROR = flags.DEFINE_enum(
-    "on_error", "stop", ["stop", "skip"], "A variant that cannot be scored (REF "
-    "mismatch, bad position or letters, missing feature value): stop, or skip it "
-    "(listed with its reason in <output>.rejects.tsv and counted in the header).")
-_ANCHOR = flags.DEFINE_enum(
-    "anchor", "variant", ["variant", "sequence"], "Windows centred on each variant, or "
-    "(a --variants table) the context sequence itself as the window with the allele "
-    "edited in place: for models trained on element-anchored windows, e.g. promoters "
-    "around their TSS.")
-_OVERWRITE = flags.DEFINE_boolean(
-    "overwrite", False, "Replace existing --output files (and their side files: "
-    "rejects, summary); without it an existing output is refused, as every tool does.")
-_PROGRESS_SECONDS = flags.DEFINE_float("progress_seconds", 10.0,
-                                       "Seconds between progress lines.")
+# One flag per field of ScoreConfig, its documentation as help (config_flags).
+OPTIONS = config_flags.define(ScoreConfig, exclude=("command",), module_name=__name__)
 
 
 def main(argv):
   del argv
-  from gslm_keras.variants.scorer import ScoreConfig, score_variants
+  config = OPTIONS.build(command=cli.command_line("gslm_keras.score_variants"))
+  from gslm_keras.variants.scorer import score_variants
 
-  cli.require(_MODEL, _OUTPUT)
-  stats = score_variants(ScoreConfig(
-      model=_MODEL.value, output=_OUTPUT.value, vcf=_VCF.value,
-      reference=_REFERENCE.value, variants=_VARIANTS.value, batch_size=_BATCH_SIZE.value,
-      strand_average=_STRAND_AVERAGE.value, ref_mismatch=_REF_MISMATCH.value,
-      provided_policy=_PROVIDED_POLICY.value, on_error=_ON_ERROR.value,
-      progress_seconds=_PROGRESS_SECONDS.value, anchor=_ANCHOR.value,
-      overwrite=_OVERWRITE.value,
-      command=cli.command_line("gslm_keras.score_variants")))
+  stats = score_variants(config)
   skipped = ", ".join(f"{k} {v}" for k, v in stats["skipped"].items()) or "none"
   print(f"{stats['variants']} variants scored in {stats['seconds']:.1f} s "
         f"({stats['variants'] / max(stats['seconds'], 1e-9):.0f}/s) -> {stats['output']}")

@@ -5,6 +5,7 @@ Stdlib only: a spawned worker imports this before anything loads TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -25,6 +26,49 @@ def has_nvidia_gpu() -> bool:
   return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
 
 
+class _QuietLoader:
+  """Runs TensorFlow's own loader with stderr read back (see `quiet_tensorflow`)."""
+
+  def __init__(self, loader):
+    self.loader = loader
+
+  def create_module(self, spec):
+    return self.loader.create_module(spec)
+
+  def exec_module(self, module):
+    with _filtered_stderr():
+      self.loader.exec_module(module)
+      module.config.list_physical_devices()
+
+
+class _QuietFinder:
+  """On a CPU-only machine, finds `tensorflow` the first time it is imported and
+  loads it quietly; then steps aside."""
+
+  @classmethod
+  def find_spec(cls, name, path=None, target=None):
+    if name != "tensorflow":
+      return None
+    sys.meta_path.remove(cls)
+    import importlib.machinery
+
+    spec = importlib.machinery.PathFinder.find_spec(name, path)
+    if spec is not None and spec.loader is not None:
+      spec.loader = _QuietLoader(spec.loader)
+    return spec
+
+
+def quiet_tensorflow_on_import() -> None:
+  """`quiet_tensorflow`, deferred to TensorFlow's first import: a command that
+  stops at a bad flag or option before it needs TensorFlow does not pay its
+  seconds of loading. Entry points call this first."""
+  if "tensorflow" in sys.modules or _QuietFinder in sys.meta_path:
+    return
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+  if not has_nvidia_gpu():
+    sys.meta_path.insert(0, _QuietFinder)
+
+
 def quiet_tensorflow() -> None:
   """Loads TensorFlow without its start-up noise on a CPU-only machine.
 
@@ -40,14 +84,22 @@ def quiet_tensorflow() -> None:
   if has_nvidia_gpu():
     import tensorflow  # noqa: F401
     return
+  with _filtered_stderr():
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()
+
+
+@contextlib.contextmanager
+def _filtered_stderr():
+  """Reads back what is written to file descriptor 2 inside, and passes on every
+  line that is not known start-up noise."""
   sys.stderr.flush()
   saved = os.dup(2)
   with tempfile.TemporaryFile() as capture:
     os.dup2(capture.fileno(), 2)
     try:
-      import tensorflow as tf
-
-      tf.config.list_physical_devices()
+      yield
     finally:
       os.dup2(saved, 2)
       os.close(saved)

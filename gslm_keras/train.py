@@ -41,13 +41,13 @@ def _headline(metrics: dict) -> str:
 
 def main(argv):
   del argv
+  config = config_from_flags()  # Before TensorFlow loads: a bad option costs nothing.
   from gslm_keras.training.strategy import configure_logical_cpus
 
   configure_logical_cpus(_LOGICAL_CPUS.value)
   from gslm_keras.data.builder.flags import build_missing
   from gslm_keras.training.trainer import train
 
-  config = config_from_flags()
   build_missing(config.data.data_dir, config.dataset_flagfile,
                 config.runtime.distribution_strategy)
   result = train(config)

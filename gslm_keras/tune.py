@@ -30,10 +30,10 @@ _TUNER = flags.DEFINE_enum("tuner", "bayesian", ["bayesian", "random"],
 
 def main(argv):
   del argv
+  config = train_flags.config_from_flags()  # Before TensorFlow loads.
   from gslm_keras.data.builder.flags import build_missing
   from gslm_keras.training.tune import tune
 
-  config = train_flags.config_from_flags()
   build_missing(config.data.data_dir, config.dataset_flagfile,
                 config.runtime.distribution_strategy)
   result = tune(config, _BUDGET_MINUTES.value, _MAX_TRIALS.value, _TUNER.value)

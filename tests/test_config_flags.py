@@ -12,11 +12,15 @@ from gslm_keras import config_flags
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig, preset
 from gslm_keras.training import config as train_config
+from gslm_keras.inference.config import PredictConfig
 from gslm_keras.training.config import PretrainConfig, TrainConfig, model_from_preset
+from gslm_keras.variants.config import ScoreConfig
+
+from conftest import REPO
 
 CLASSES = [train_config.DataConfig, train_config.OptimConfig,
            train_config.RuntimeConfig, train_config.LmConfig, ModelConfig, TrainConfig,
-           PretrainConfig]
+           PretrainConfig, ScoreConfig, PredictConfig]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -114,3 +118,38 @@ def test_written_flagfile_parses_back_to_the_config(cls, tmp_path):
     assert back.replace(model=config.model) == config
   else:
     assert back == config
+
+
+def _fields(cls, skip=()):
+  return {f.name for f in dataclasses.fields(cls)} - set(skip)
+
+
+def _command_flags(module: str) -> set[str]:
+  import os
+  import re
+  import subprocess
+  import sys
+
+  out = subprocess.run([sys.executable, "-m", module, "--helpshort"], cwd=REPO,
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  return set(re.findall(r"^  --(?:\[no\])?([a-z_0-9]+):", out.stdout, re.M))
+
+
+def _nested(cls, skip_unused=True):
+  names = _fields(cls, skip=cls.PARTS)
+  for part, kind in cls.PARTS.items():
+    names |= _fields(kind, skip=cls.UNUSED.get(part, ()) if skip_unused else ())
+  return names
+
+
+@pytest.mark.parametrize("module, expected", [
+    ("gslm_keras.train", _nested(TrainConfig) | {"logical_cpus"}),
+    ("gslm_keras.pretrain", _nested(PretrainConfig) | {"list_presets"}),
+    ("gslm_keras.score_variants", _fields(ScoreConfig, skip=("command",))),
+    ("gslm_keras.predict", _fields(PredictConfig)),
+])
+def test_a_command_takes_its_configs_fields(module, expected):
+  # Every option of the command is a field of its config (help from the field's
+  # documentation), and every field a flag: nothing declared twice, nothing missed.
+  assert _command_flags(module) == expected

@@ -26,9 +26,9 @@ from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.outputs import check_file_output, exclusive_output
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects, TableWriter, rejects_path
+from gslm_keras.inference.config import UNKNOWN_LETTERS
 from gslm_keras.tasks.supervised import task_type
 
-UNKNOWN_LETTERS = ("error", "as_n")
 
 
 def _records(path: str, sequence_column: str, id_column: str | None,

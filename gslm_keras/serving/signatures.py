@@ -16,10 +16,10 @@ from gslm_keras.dna import alphabet
 from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.encoding.encoder import SequenceEncoder
 from gslm_keras.encoding.schema import parse_spec
+from gslm_keras.inference.config import UNKNOWN_LETTERS
 from gslm_keras.inference.outputs import to_columns
 from gslm_keras.tasks.supervised import task_type
 
-UNKNOWN_LETTERS = ("error", "as_n")
 # Letters the dataset alphabet accepts (IUPAC codes, any case).
 _VALID = f"[{alphabet.VALID_LETTERS}]+"
 

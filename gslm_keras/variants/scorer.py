@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import time
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from absl import logging
@@ -28,100 +27,13 @@ from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects
 from gslm_keras.tasks.supervised import task_type
 from gslm_keras.variants import io, report, scoring
+from gslm_keras.variants.config import ScoreConfig
 from gslm_keras.variants.predictor import Predictor
 from gslm_keras.variants.windows import (anchored_windows, make_windows,
                                          windows_in_sequence)
 
-REF_MISMATCH = ("error", "flag")
-PROVIDED_POLICIES = ("hold", "per_allele")
-ANCHORS = ("variant", "sequence")
 ROW_KEYS = report.ROW_KEYS
 PATH_SCORES = ("seq_path_diff", "feature_path_diff")
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoreConfig:
-  """What `score_variants` needs.
-
-  Attributes:
-    model: a training run's model_dir, or a SavedModel export.
-    output: .tsv, .parquet, .vcf or .vcf.gz; several (a list, or names joined
-      by commas) write the same rows to each, e.g. a TSV and a VCF.
-    vcf: VCF input (with `reference`), or None.
-    reference: reference genome FASTA for VCF input (plain or bgzip; a missing
-      .fai index is built).
-    variants: a table of explicit variants instead (see `io.read_variant_table`).
-    batch_size: variants per batch.
-    strand_average: read both strands and average ref and alt predictions over
-      them; None decides from the model: both for a strand-symmetric model
-      (trained with reverse-complement augmentation or rc_average), the forward
-      strand for a strand-oriented one. The choice and its reason go in the
-      output's header.
-    ref_mismatch: REF that disagrees with the reference: "error", or "flag" the
-      row (scored on the genome's sequence with the given alleles).
-    provided_policy: provided features of the alternate allele: "hold" the
-      reference value, or "per_allele" (table columns `<name>_alt`).
-    on_error: "stop" at the first variant that cannot be scored, or "skip" it:
-      skipped variants go to `<output>.rejects.tsv` with their reasons.
-    progress_seconds: seconds between progress lines.
-    anchor: "variant" (each window centred on the variant's start) or "sequence"
-      (table input: the context sequence is the window, cut by the dataset's
-      length rule, with the allele edited in place; for models trained on windows
-      anchored to an element, e.g. a promoter's TSS).
-    command: the command line, recorded in the output header.
-    overwrite: replace existing outputs (and their side files); without it an
-      existing output is refused before any work.
-  """
-
-  model: str
-  output: str | Sequence[str]
-  vcf: str | None = None
-  reference: str | None = None
-  variants: str | None = None
-  batch_size: int = 128
-  strand_average: bool | None = None
-  ref_mismatch: str = "error"
-  provided_policy: str = "hold"
-  on_error: str = "stop"
-  progress_seconds: float = 10.0
-  anchor: str = "variant"
-  command: str | None = None
-  overwrite: bool = False
-
-  def __post_init__(self):
-    paths = (self.output.split(",") if isinstance(self.output, str)
-             else list(self.output))
-    paths = tuple(p.strip() for p in paths if p.strip())
-    if not paths:
-      raise ConfigError("--output is required")
-    if len(set(paths)) != len(paths):
-      raise ConfigError(f"--output names a file twice: {','.join(paths)}")
-    object.__setattr__(self, "output", paths)
-    if (self.vcf is None) == (self.variants is None):
-      raise ConfigError("give either --vcf (with --reference) or --variants")
-    if self.vcf is not None and not self.reference:
-      raise ConfigError("--vcf needs --reference (the genome FASTA)")
-    if self.ref_mismatch not in REF_MISMATCH:
-      raise ConfigError(f"ref_mismatch={self.ref_mismatch!r}: expected error or flag")
-    if self.provided_policy not in PROVIDED_POLICIES:
-      raise ConfigError(f"provided_policy={self.provided_policy!r}: expected hold or "
-                        "per_allele")
-    if self.batch_size < 1:
-      raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
-    if self.on_error not in ("stop", "skip"):
-      raise ConfigError(f"on_error={self.on_error!r}: expected stop or skip")
-    if self.anchor not in ANCHORS:
-      raise ConfigError(f"anchor={self.anchor!r}: expected variant or sequence")
-    if self.anchor == "sequence" and self.vcf is not None:
-      raise ConfigError("--anchor=sequence scores a --variants table in its context "
-                        "sequences; VCF variants are scored in windows centred on them")
-    if any(p.endswith((".vcf", ".vcf.gz")) for p in paths) and self.vcf is None:
-      raise ConfigError("VCF output needs VCF input")
-
-  @property
-  def first_output(self) -> str:
-    """The output the rejects file and summary sit beside."""
-    return self.output[0]
 
 
 def score_columns(columns: list[str], classifier: bool, strands: int = 1) -> list[str]:
