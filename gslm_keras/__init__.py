@@ -7,6 +7,8 @@ public names below load their modules on first use.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -39,6 +41,23 @@ _LAZY = {
 }
 
 __all__ = ["__version__", *_LAZY]
+
+
+# The verbs share their names with the entry-point modules (gslm_keras/train.py is
+# `python -m gslm_keras.train`). Importing a submodule sets it as an attribute of
+# its package; this keeps the verb in place: `gslm_keras.train` is the function,
+# `importlib.import_module("gslm_keras.train")` the entry point.
+_VERBS = frozenset(name for name, module in _LAZY.items() if module == "gslm_keras.api")
+
+
+class _Package(types.ModuleType):
+  def __setattr__(self, name, value):
+    if name in _VERBS and isinstance(value, types.ModuleType):
+      return
+    super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):

@@ -15,10 +15,14 @@ from the trials done. The test split is never read.
 
 from __future__ import annotations
 
+import importlib
+
 from absl import flags
 
 from gslm_keras import cli
-from gslm_keras import train as train_flags
+
+# The train command's flags (the module, not the verb gslm_keras.train).
+train_flags = importlib.import_module("gslm_keras.train")
 
 _BUDGET_MINUTES = flags.DEFINE_float(
     "budget_minutes", 30.0, "Stop starting trials after this many minutes (a trial "

@@ -335,6 +335,9 @@ def test_progress_is_logged(tmp_path, caplog):
   import logging
 
   caplog.set_level(logging.INFO)
+  # absl's own logger too: an earlier test in the process (a library's set-up) may
+  # have raised its level.
+  caplog.set_level(logging.INFO, logger="absl")
   build(tmp_path / "ds", train=[PROM_DIR / "dev.csv"], progress_seconds=0.0)
   assert any(re.search(r"\d+ records read \(\d[\d,]*/s\), \d+%, about .* left", m)
              for m in caplog.messages)

@@ -102,6 +102,13 @@ def test_python_api_verbs(tiny_run, splice_dir, tmp_path):
   from gslm_keras import api
 
   config, result = tiny_run
+  # The verbs stay the package's attributes when the entry points of the same
+  # names are imported (the import system sets submodules on their package).
+  import importlib
+
+  importlib.import_module("gslm_keras.train")
+  assert gk.train.__module__ == "gslm_keras.api" and gk.evaluate.__module__ == (
+      "gslm_keras.api")
   # Keyword arguments as flags give them: model fields over the preset's.
   assert api._run_config(TrainConfig, None, dict(
       data_dir=splice_dir, model_dir=config.model_dir, model_preset="tiny", epochs=2,
@@ -161,7 +168,9 @@ def test_one_recipe():
   # train's own defaults, OptimConfig's and models/default.flags are one recipe.
   from absl import flags as absl_flags
 
-  from gslm_keras import train as train_main
+  import importlib
+
+  train_main = importlib.import_module("gslm_keras.train")  # Defines its flags.
   from gslm_keras.training.config import OptimConfig
   from gslm_keras.training.defaults import RECIPE
 
