@@ -45,6 +45,10 @@ def _run_config(cls, config, fields: dict[str, Any], verb: str):
   if config is not None:
     return _config(cls, config, fields, verb)
   fields = dict(fields)
+  unused = [k for k in fields if any(k in names for names in cls.UNUSED.values())]
+  if unused:
+    raise ConfigError(f"{verb}: {unused[0]} is a classifier option; {verb} does not "
+                      "use it: drop it")
   names = {f.name for f in dataclasses.fields(ModelConfig)}
   changes = {k: fields.pop(k) for k in list(fields) if k in names}
   if "model" not in fields:

@@ -59,21 +59,22 @@ def _attributes(doc: str) -> dict[str, str]:
   return {name: " ".join(words) for name, words in entries.items()}
 
 
-def _kind(hint) -> tuple[type, bool]:
-  """(base type, whether None is allowed) of a field's type hint."""
-  args = typing.get_args(hint)
+def _without_none(hint):
+  """`X` of `X | None` (the first of a union's other members); else the hint."""
   if typing.get_origin(hint) in (typing.Union, types.UnionType):
-    base = [a for a in args if a is not type(None)]
-    return _kind(base[0])[0], True
-  if typing.get_origin(hint) is tuple:
-    return tuple, False
-  return hint, False
+    return [a for a in typing.get_args(hint) if a is not type(None)][0]
+  return hint
+
+
+def _kind(hint) -> type:
+  """The flag type of a field's hint: bool, int, float, str or tuple."""
+  hint = _without_none(hint)
+  return tuple if typing.get_origin(hint) is tuple else hint
 
 
 def _item_type(hint):
-  args = [a for a in typing.get_args(hint) if a is not type(None)]
-  if typing.get_origin(hint) in (typing.Union, types.UnionType):
-    return _item_type(args[0])
+  """The item type of a tuple field (`tuple[int, ...]` -> int), else None."""
+  hint = _without_none(hint)
   return typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
 
 
@@ -105,18 +106,17 @@ class FlagGroup:
     Raises:
       ConfigError: a required flag is missing, or the config refuses a value.
     """
-    values = self.values()
-    for name in self.required():
-      if values.get(name) in (None, ""):
-        raise ConfigError(f"--{name} is required")
-    return self.cls(**values, **fields)
+    self.check_required()
+    return self.cls(**self.values(), **fields)
 
-  def required(self) -> list[str]:
-    """Names of the fields that have no usable default ("" or none at all)."""
-    return [name for name, f in ((f.name, f) for f in dataclasses.fields(self.cls))
-            if name in self.holders and (f.default == "" or (
-                f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING))]
+  def check_required(self) -> None:
+    """ConfigError naming the first field without a usable default ("" or none at
+    all) whose flag was not given."""
+    for f in dataclasses.fields(self.cls):
+      required = f.default == "" or (f.default is dataclasses.MISSING
+                                     and f.default_factory is dataclasses.MISSING)
+      if required and f.name in self.holders and self.holders[f.name].value in (None, ""):
+        raise ConfigError(f"--{f.name} is required")
 
 
 def _items(name: str, values: list[str], item_type) -> tuple:
@@ -167,7 +167,7 @@ def define(cls, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (
 
 def _define_one(name, hint, default, help_text, allowed, flag_values,
                 module_name=None):
-  base, _ = _kind(hint)
+  base = _kind(hint)
   if module_name == "__main__":
     module_name = sys.argv[0]  # How absl names the main module.
   kwargs = {"flag_values": flag_values, "module_name": module_name}
@@ -220,9 +220,7 @@ class ConfigFlags:
         raise ConfigError(f"--{name}: {self.why}; python -m {self.cls.PROGRAM} does "
                           "not use it: drop it")
     for group in (*self.parts.values(), self.top):
-      for name in group.required():
-        if group.holders[name].value in (None, ""):
-          raise ConfigError(f"--{name} is required")
+      group.check_required()
     top = {**self.top.values(), **top_fields}
     parts = {}
     for part, group in self.parts.items():

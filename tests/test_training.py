@@ -120,6 +120,8 @@ def test_python_api_verbs(tiny_run, splice_dir, tmp_path):
     gk.train(data_dir=splice_dir, model_dir=str(tmp_path / "x"), epoch=2)
   with pytest.raises(ConfigError, match="a config or keyword arguments, not both"):
     gk.train(config, epochs=1)
+  with pytest.raises(ConfigError, match="pretrain: pooling is a classifier option"):
+    gk.pretrain(data_dir=splice_dir, model_dir=str(tmp_path / "lm"), pooling="flatten")
   # The verbs do what the commands do.
   metrics = gk.evaluate(config.model_dir, split="dev")
   assert metrics["accuracy"] == pytest.approx(result.metrics["dev"]["accuracy"])
