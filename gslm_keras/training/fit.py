@@ -1,7 +1,8 @@
-"""The single-machine (and mirrored / TPU) path: Keras `fit` with resumable backups.
+"""The single-machine (and mirrored / TPU) path of a classifier: the one `fit` loop
+(loop.py) with the supervised task's dev metric, class weights and collapse guard.
 
 `fit` runs in segments of `checkpoint_every` optimizer steps (Keras "epochs");
-BackupAndRestore saves at every segment end, and the training stream is one
+a backup is saved at every segment end, and the training stream is one
 seeded, repeated sequence of batches from which a resumed run skips the batches
 already trained on. A run killed mid-epoch therefore resumes from its last
 backup, redoes at most one segment from the backed-up state, and ends after the
@@ -9,7 +10,6 @@ same number of optimizer steps as an uninterrupted run.
 """
 
 from __future__ import annotations
-
 
 from absl import logging
 
@@ -21,30 +21,8 @@ from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import collapse, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
+from gslm_keras.training.loop import make_loop
 from gslm_keras.training.plan import Plan
-
-
-def _callbacks(config: TrainConfig, run: RunDir, info: DatasetInfo, plan: Plan,
-               done_segments: int, has_dev: bool):
-  import keras
-
-  monitor, mode = recipe.monitor_for(info.task, config.optim.monitor)
-  history = callbacks_lib.HistoryLog(run.history, plan.segment_steps,
-                                     plan.segments_per_epoch,
-                                     initial_segment=done_segments)
-  dev_monitor = callbacks_lib.DevMonitor(monitor, mode, run.best_model, run.monitor_state,
-                                         config.optim.early_stopping_patience)
-  nan_guard = callbacks_lib.NanGuard()
-  progress = callbacks_lib.StepProgress(plan.segment_steps, plan.total_steps,
-                                        done_segments, config.optim.freeze_trunk_steps)
-  callbacks = [history, nan_guard, progress,
-               keras.callbacks.TensorBoard(run.logs, update_freq="epoch")]
-  if has_dev:
-    callbacks.append(dev_monitor)
-  # Last, so that a backup is written only after the logs and monitor state of
-  # its segment.
-  callbacks.append(callbacks_lib.ResumableBackup(run.backup, [dev_monitor]))
-  return callbacks, dev_monitor, nan_guard
 
 
 def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
@@ -153,11 +131,13 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   if dev_ds is None:
     logging.warning("Dataset %s has no dev split: no model selection or early "
                     "stopping; the last model is kept", config.data.data_dir)
-  callbacks, dev_monitor, nan_guard = _callbacks(config, run, info, plan, done_segments,
-                                                 dev_ds is not None)
+  loop = make_loop(run, plan, done_segments,
+                   *recipe.monitor_for(info.task, config.optim.monitor),
+                   config.optim.early_stopping_patience, dev_ds is not None,
+                   config.optim.freeze_trunk_steps)
   guard = _guard(config, info, plan, done_segments, restarts)
   if guard is not None:
-    callbacks.insert(-1, guard)  # Before the backup: a collapsed segment is not kept.
+    loop.add_before_backup(guard)
   logging.info("Training %d steps (%d epochs of %d steps, backups every %d steps), "
                "precision %s, %d replica(s)%s", plan.total_steps, config.optim.epochs,
                plan.steps_per_epoch, plan.segment_steps, policy, plan.replicas,
@@ -166,25 +146,15 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   class_weight = recipe.class_weight_map(
       config.optim.class_weights, info.task, info.classes,
       info.data["splits"]["train"].get("class_counts"))
-  model.fit(train_ds, epochs=plan.total_segments, steps_per_epoch=plan.segment_steps,
-            validation_data=dev_ds, validation_freq=plan.segments_per_epoch,
-            class_weight=class_weight, callbacks=callbacks, verbose=config.verbose,
-            shuffle=False)  # The stream is already shuffled.
-  if nan_guard.failure is not None:
-    failure = nan_guard.failure
-    step = failure["segment"] * plan.segment_steps + failure["batch"] + 1
-    raise session.TrainingError(
-        f"training stopped: the loss became {failure['loss']} at step {step} (epoch "
-        f"{step / plan.steps_per_epoch:.2f}); lower --learning_rate, check the "
-        "features for extreme values, or use --mixed_precision=float32")
+  steps = loop.fit(model, train_ds, dev_ds, plan, config.verbose, class_weight,
+                   hint=", check the features for extreme values")
   if guard is not None and guard.collapsed:
     return None, guard.diagnosis
-  steps = int(model.optimizer.iterations.numpy())
   final = session.kept_model(run, model)
   save_model(final, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(
-      model_dir=config.model_dir, steps=steps, best=dev_monitor.state,
+      model_dir=config.model_dir, steps=steps, best=loop.dev_monitor.state,
       metrics=metrics,
       stopped_early=steps < plan.total_steps, resumed=resumed,  # Not at the last step.
       weights_fingerprint=session.weights_fingerprint(final), restarts=list(restarts)

@@ -26,6 +26,7 @@ from gslm_keras.training import init_from as warm_start
 from gslm_keras.training import recipe, session
 from gslm_keras.training.card import MODEL_CARD
 from gslm_keras.training.config import LmConfig, PretrainConfig  # noqa: F401
+from gslm_keras.training.loop import make_loop
 
 YARDSTICKS = "yardsticks.npz"
 # Optimizer steps per call of the compiled train function: each call costs Keras
@@ -60,8 +61,6 @@ def pretrain(config: PretrainConfig) -> session.TrainResult:
 
 def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, policy
          ) -> session.TrainResult:
-  import keras
-
   from gslm_keras.data.corpus_pipeline import make_lm_dataset
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
@@ -78,35 +77,21 @@ def _fit(config: PretrainConfig, run: RunDir, resumed: bool, info, strategy, pol
     dev_ds = make_lm_dataset(data.data_dir, "dev", "eval", data.batch_size,
                              masker=lm.masker(), repeat_weight=lm.repeat_weight,
                              seed=lm.eval_seed).cache()
-  history = callbacks_lib.HistoryLog(run.history, plan.segment_steps,
-                                     plan.segments_per_epoch, initial_segment=done)
-  monitor = callbacks_lib.DevMonitor("val_loss", "min", run.best_model, run.monitor_state,
-                                     config.optim.early_stopping_patience)
-  nan_guard = callbacks_lib.NanGuard()
-  callbacks = [history, nan_guard,
-               callbacks_lib.StepProgress(plan.segment_steps, plan.total_steps, done),
-               keras.callbacks.TensorBoard(run.logs, update_freq="epoch")]
-  callbacks += [monitor] if dev_ds is not None else []
-  callbacks.append(callbacks_lib.ResumableBackup(run.backup, [monitor]))
+  # The language model is selected by its masked loss on dev.
+  loop = make_loop(run, plan, done, "val_loss", "min",
+                   config.optim.early_stopping_patience, dev_ds is not None)
   logging.info("Pretraining %d steps (%d epochs of %d steps, backups every %d steps), "
                "%d-base windows, precision %s%s", plan.total_steps, config.optim.epochs,
                plan.steps_per_epoch, plan.segment_steps, info.length_rule.length, policy,
                f", resuming after step {done * plan.segment_steps}" if done else "")
-  model.fit(train_ds, epochs=plan.total_segments, steps_per_epoch=plan.segment_steps,
-            validation_data=dev_ds, validation_freq=plan.segments_per_epoch,
-            callbacks=callbacks, verbose=config.verbose, shuffle=False)
-  if nan_guard.failure is not None:
-    raise session.TrainingError(
-        f"pretraining stopped: the loss became {nan_guard.failure['loss']}; lower "
-        "--learning_rate or use --mixed_precision=float32")
-  steps = int(model.optimizer.iterations.numpy())
+  steps = loop.fit(model, train_ds, dev_ds, plan, config.verbose)
   final = session.kept_model(run, model)
   save_model(final, run.model)
   metrics = measure_run(config, run, info, final)
   write_text_atomic(run.join(MODEL_CARD), model_card(config, run, info, metrics, steps))
   session.complete(run)
   return session.TrainResult(
-      model_dir=run.path, steps=steps, best=monitor.state, metrics=metrics,
+      model_dir=run.path, steps=steps, best=loop.dev_monitor.state, metrics=metrics,
       stopped_early=steps < plan.total_steps, resumed=resumed,
       weights_fingerprint=session.weights_fingerprint(final))
 
