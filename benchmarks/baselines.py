@@ -96,7 +96,7 @@ def kmer_regression(folder: str, kmax: int = 6) -> dict:
 
 def main():
   from benchmarks import common
-  from benchmarks.accuracy import find_tasks
+  from benchmarks.task_runs import find_tasks
 
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--data_root", default="../shared/data/gue")
@@ -154,7 +154,7 @@ def markdown(results: dict) -> str:
 
 def _against(against: dict, kmers: dict) -> list[str]:
   """The suite's models beside the regression, and the margin issue 22 asks about."""
-  from benchmarks.accuracy import margin
+  from benchmarks.accuracy_report import margin
 
   lines = ["", f"Beside the accuracy suite of `{against['path']}` ({against['date']}). "
            "Test MCC x100; margin: the dual-input mean minus the strongest of its two "

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from benchmarks import accuracy, common
+from benchmarks import common, task_runs
 
 SOURCE = "genomes/chlamydia_trachomatis_CHLTCG.gbk"
 TARGETS = {"y_pestis_plasmid": "genomes/NC_005816.gb",
@@ -79,8 +79,8 @@ def fit_logistic(x_train, y_train, x_dev, y_dev):
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
     model.fit(x_train, y_train)
     prob = model.predict_proba(x_dev)[:, 1]
-    threshold = accuracy.dev_threshold(y_dev, prob)
-    score = accuracy._binary_scores(y_dev, prob, threshold)["mcc"]
+    threshold = task_runs.dev_threshold(y_dev, prob)
+    score = task_runs._binary_scores(y_dev, prob, threshold)["mcc"]
     if best is None or score > best[0]:
       best = (score, model, threshold)
   return best[1], best[2]
@@ -94,7 +94,7 @@ def main(argv=None):
   parser.add_argument("--epochs", type=int, default=15)
   args = parser.parse_args(argv)
   results = common.header("benchmarks.coding_transfer")
-  settings = accuracy.Settings(
+  settings = task_runs.Settings(
       preset="default", epochs=args.epochs, patience=4, batch_size=64,
       learning_rate=2e-3, seeds=args.seeds, ablation_seeds=0, rc_tasks=(), ablations=("both",), workers=0)
   start = time.time()
@@ -135,21 +135,21 @@ def evaluate_all(source_dir: str, targets: dict, settings, tmp: str) -> dict:
   for label, columns in (("Fickett score only", fickett),
                          ("logistic regression, all features", list(range(len(names))))):
     model, threshold = fit_logistic(x_train[:, columns], y_train, x_dev[:, columns], y_dev)
-    out["models"][label] = {d: [accuracy._binary_scores(
+    out["models"][label] = {d: [task_runs._binary_scores(
         data[d][1], model.predict_proba(data[d][0][:, columns])[:, 1], threshold)]
         for d in domains}
   for seed in range(settings.seeds):
     model_dir = os.path.join(tmp, f"model_{seed}")
-    accuracy.train_one(source_dir, model_dir, settings, "both", seed, False)
+    task_runs.train_one(source_dir, model_dir, settings, "both", seed, False)
     model = LoadedModel(model_dir)
     dev_y, dev_p, _ = _split_probs(model, info, "dev")
-    threshold = accuracy.dev_threshold(dev_y, dev_p)
+    threshold = task_runs.dev_threshold(dev_y, dev_p)
     for d in domains:
       if targets.get(d):
         y, p, _ = arrays(model, targets[d])
       else:
         y, p, _ = _split_probs(model, info, "test")
-      out["models"]["dual-input"][d].append(accuracy._binary_scores(y, p, threshold))
+      out["models"]["dual-input"][d].append(task_runs._binary_scores(y, p, threshold))
   mean, std = info.normalization()
   out["feature_shift"] = {}
   for name in targets:

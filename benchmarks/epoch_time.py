@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from benchmarks import common
-from benchmarks.accuracy import COMPUTED
+from benchmarks.task_runs import COMPUTED
 
 
 def epoch_seconds(config, info) -> float:
@@ -56,7 +56,7 @@ def main():
     if not os.path.exists(os.path.join(args.data, name)):
       sys.exit(f"error: {os.path.join(args.data, name)} not found")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from benchmarks.accuracy import build
+  from benchmarks.task_runs import build
   from gslm_keras.data.dataset_info import DatasetInfo
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig

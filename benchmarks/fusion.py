@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from benchmarks import common
-from benchmarks.accuracy import build, fusion_health, score_run
+from benchmarks.task_runs import build, fusion_health, score_run
 
 # Each design is a change of the flatten design (ModelConfig's field defaults: a
 # flatten head, a ReLU Dense fusion layer); "wide_maxavg_gelu" is the preset "global".
@@ -86,7 +86,7 @@ def design(name: str):
 
 def baselines(folder: str, data_dir: str) -> dict:
   """The regressions the dual-input model must beat, on the same splits."""
-  from benchmarks.accuracy import logistic_regression
+  from benchmarks.task_runs import logistic_regression
   from benchmarks.baselines import kmer_regression
 
   features = logistic_regression(data_dir)

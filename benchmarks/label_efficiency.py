@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from benchmarks import accuracy, common
+from benchmarks import common, task_runs
 
 
 def subset(rows: list[dict], fraction: float, seed: int) -> list[dict]:
@@ -65,7 +65,7 @@ def init_name(init: str) -> str:
   return "scratch" if init == "scratch" else os.path.basename(os.path.normpath(init))
 
 
-def reused_runs(paths: str | None, settings: accuracy.Settings) -> dict:
+def reused_runs(paths: str | None, settings: task_runs.Settings) -> dict:
   """{(task, init, seed): run} of the 100% runs in earlier benchmarks.accuracy
   results with the same settings (comma-separated; the first holding a run wins):
   a compare-scratch result gives both inits, a plain one its `both` runs, which
@@ -93,7 +93,7 @@ def reused_runs(paths: str | None, settings: accuracy.Settings) -> dict:
 
 
 def run_one(task_dir: str, task: str, fraction: float, seed: int, init: str,
-            settings: accuracy.Settings, tmp: str) -> dict:
+            settings: task_runs.Settings, tmp: str) -> dict:
   folder = os.path.join(tmp, f"{task.replace('/', '_')}_{fraction}_{seed}")
   data_dir = os.path.join(folder, "data")
   train_rows = _read(os.path.join(task_dir, "train.csv"))
@@ -101,13 +101,13 @@ def run_one(task_dir: str, task: str, fraction: float, seed: int, init: str,
   if not os.path.exists(data_dir):
     os.makedirs(folder, exist_ok=True)
     _write(os.path.join(folder, "train.csv"), chosen)
-    accuracy.build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
+    task_runs.build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
                    dev=[os.path.join(task_dir, "dev.csv")],
                    test=[os.path.join(task_dir, "test.csv")])
   reverse_complement = any(task.startswith(p) for p in settings.rc_tasks)
   run_settings = dataclasses.replace(settings,
                                      init_from=None if init == "scratch" else init)
-  run = accuracy.train_one(data_dir, os.path.join(folder, init_name(init)), run_settings,
+  run = task_runs.train_one(data_dir, os.path.join(folder, init_name(init)), run_settings,
                            "scratch" if init == "scratch" else "both", seed,
                            reverse_complement)
   run.update({"fraction": fraction, "n_train": len(chosen), "init": init_name(init)})
@@ -226,9 +226,9 @@ def main(argv=None):
   parser.add_argument("--output", required=True)
   parser.add_argument("--resume", action="store_true")
   args = parser.parse_args(argv)
-  tasks = accuracy.find_tasks(args.data_root, args.tasks)
+  tasks = task_runs.find_tasks(args.data_root, args.tasks)
   inits = [i.strip() for i in args.inits.split(",") if i.strip()]
-  settings = accuracy.Settings(
+  settings = task_runs.Settings(
       preset="default", epochs=args.epochs, patience=args.patience, batch_size=64,
       learning_rate=2e-3, seeds=args.seeds, ablation_seeds=0,
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p), ablations=("both",), workers=0)

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from benchmarks import accuracy, common, label_efficiency
+from benchmarks import accuracy, common, label_efficiency, task_runs
 
 WORK = os.path.join("build", "transfer")
 K = 20
@@ -93,16 +93,16 @@ def make_tasks(shared: str) -> dict:
   return info
 
 
-def ecoli_model(settings: accuracy.Settings) -> dict:
+def ecoli_model(settings: task_runs.Settings) -> dict:
   model_dir = os.path.join(WORK, "ecoli_model")
   data_dir = os.path.join(WORK, "ecoli_data")
   folder = os.path.join(WORK, "tasks", "cnnprom", "ecoli")
   if not os.path.exists(os.path.join(data_dir, "dataset_info.json")):
-    accuracy.build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
+    task_runs.build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
                    dev=[os.path.join(folder, "dev.csv")],
                    test=[os.path.join(folder, "test.csv")])
   if not os.path.exists(os.path.join(model_dir, "model.keras")):
-    accuracy.train_one(data_dir, model_dir, settings, "both", 0, False)
+    task_runs.train_one(data_dir, model_dir, settings, "both", 0, False)
   with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
     test = json.load(handle)
   return {"model_dir": model_dir, "test_accuracy": test.get("accuracy"),
@@ -118,7 +118,7 @@ def main(argv=None):
   args = parser.parse_args(argv)
   steps = set(args.steps.split(","))
   os.makedirs(WORK, exist_ok=True)
-  settings = accuracy.Settings(
+  settings = task_runs.Settings(
       preset="default", epochs=15, patience=4, batch_size=64, learning_rate=2e-3,
       seeds=args.seeds, ablation_seeds=0, rc_tasks=(), ablations=("both",), workers=0)
   if "tasks" in steps:

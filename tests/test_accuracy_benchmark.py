@@ -78,7 +78,7 @@ def test_accuracy_suite_reduced(tmp_path):
 
 
 def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
-  from benchmarks import accuracy, common
+  from benchmarks import accuracy_report, common
 
   results = dict(common.header("benchmarks.accuracy"), suite="tasks", complete=False,
                  tasks={}, settings={"preset": "tiny", "epochs": 1, "patience": 1,
@@ -87,7 +87,7 @@ def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
   # nothing (d2) and one that added b (d3).
   results["resumed"] = [{"date": "d1", "tasks": ["a"]}, {"date": "d2", "tasks": ["a"]},
                         {"date": "d3", "tasks": ["a", "b"]}]
-  lines = [line for line in accuracy.markdown(results).splitlines() if "Resumed" in line]
+  lines = [line for line in accuracy_report.markdown(results).splitlines() if "Resumed" in line]
   assert lines == [
       "Resumed (`--resume`): a come from the run of d1, with the same settings.",
       "Resumed (`--resume`): b come from the run of d3, with the same settings."]
@@ -195,7 +195,8 @@ def test_resume_refuses_results_of_another_model(tmp_path):
   # designs in one table.
   import dataclasses
 
-  from benchmarks.accuracy import Settings, model_of, resume_from
+  from benchmarks.accuracy import resume_from
+  from benchmarks.task_runs import Settings, model_of
   from gslm_keras.models import ModelConfig, preset
 
   settings = Settings(preset="default", epochs=1, patience=1, batch_size=8,

@@ -1,0 +1,157 @@
+"""The markdown report of `benchmarks.accuracy`: per task, the dual-input model
+beside its ablations, the regressions and the published results, and issue 22's
+margins."""
+
+from __future__ import annotations
+
+from benchmarks import common, transfer
+
+def _fmt(mean, sd=None, scale=100.0, digits=1):
+  if mean is None:
+    return "-"
+  text = f"{mean * scale:.{digits}f}"
+  return text + (f" ± {sd * scale:.{digits}f}" if sd else "")
+
+
+def markdown(results: dict) -> str:
+  settings = results["settings"]
+  lines = [f"# Accuracy: suite `{results['suite']}`"
+           + ("" if results.get("complete") else " (in progress: finished tasks only)"), "",
+           common.machine_lines(results),
+           f"Settings: preset `{settings['preset']}`, up to {settings['epochs']} epochs, "
+           f"early stopping patience {settings['patience']}, batch {settings['batch_size']}, "
+           f"{settings['seeds']} seed(s) for the dual-input model, "
+           f"{settings['ablation_seeds']} for each ablation"
+           + (", fusion layer batch-normalised (`--fusion_norm`)"
+              if settings.get("fusion_norm") else "")
+           + (f", design `{settings['design']}` of `benchmarks/fusion.py`"
+              if settings.get("design") else "")
+           + (f" (head: {head_words(results['model'])})" if results.get("model") else "")
+           + ". Model selection and the decision threshold of binary tasks on dev only.",
+           ""]
+  seen = set()
+  for earlier in results.get("resumed", []):
+    # Each resume lists every task finished before it: name each task once, with
+    # the run that finished it.
+    new = [task for task in earlier["tasks"] if task not in seen]
+    seen.update(new)
+    if new:
+      lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(new)} come from "
+                      f"the run of {earlier['date']}, with the same settings."]
+  if results.get("published_refreshed"):
+    lines[-1:-1] = ["", results["published_refreshed"]]
+  tasks = results["tasks"]
+  suite = results["suite"]
+  if suite == "uci_promoters":
+    entry = tasks["uci_promoters"]
+    lines += [f"Protocol: {entry['protocol']}.", "",
+              "| model | errors out of 106 |", "|---|---|"]
+    for ablation, errors in entry["errors_out_of_106"].items():
+      source = settings.get("init_from")
+      name = ablation + (f" (trunk from `{source}`)" if source and ablation != "scratch"
+                         else " (random init)" if ablation == "scratch" else "")
+      lines.append(f"| gslm_keras {name} | {', '.join(map(str, errors))} |")
+    lines.append(f"| logistic regression (computed features) | "
+                 f"{entry['logistic_regression_errors']} |")
+    for name, errors in entry["published_loo_errors"].items():
+      lines.append(f"| {name} (published, leave-one-out) | {errors} |")
+    best = min(min(e) for e in entry["errors_out_of_106"].values())
+    lines += ["", f"Goal: fewer than 8 errors. Best here: {best} "
+              f"({'met' if best < 8 else 'not met'})."]
+    return "\n".join(lines) + "\n"
+  if settings.get("compare_scratch"):
+    lines += transfer.lines(results)
+  header = ("| task | train / dev / test | both: MCC x100 (mean ± sd) | AUROC | "
+            "seq only | features only | logistic reg. | k-mer reg. (k <= 6) | published | "
+            "wall s/seed | goal |")
+  lines += [header, "|" + "---|" * 11]
+  for name, entry in tasks.items():
+    s = entry["summary"]
+    both = s.get("both", {})
+    pub = entry.get("published") or {}
+    data = entry["data"]
+    sizes = " / ".join(str(data.get(k, "-")) for k in ("train", "dev", "test"))
+    seq = s.get("sequence", {}).get("mcc_mean")
+    feat = s.get("features", {}).get("mcc_mean")
+    if suite == "tasks":
+      reference = ", ".join(f"{k} {v}" for k, v in pub.items() if v is not None)
+      goals = []
+      ours = both.get("mcc_mean", 0) * 100
+      if pub.get("nt") is not None:
+        goals.append(f"NT {'met' if ours >= pub['nt'] else 'not met'}")
+      if pub.get("dnabert2") is not None:
+        goals.append(f"DNABERT-2 {'met' if ours >= pub['dnabert2'] else 'not met'}")
+      goal = "; ".join(goals)
+    elif suite == "cnnprom":
+      reference = (f"Sn {pub['sensitivity']}, Sp {pub['specificity']}, CC {pub['cc']}"
+                   if pub else "none")
+      goal = ("-" if not pub else
+              f"CC {'met' if both.get('mcc_mean', 0) >= pub['cc'] else 'not met'}")
+    else:
+      reference = "RBF network 95.9% accuracy"
+      goal = f"{'met' if both.get('accuracy_mean', 0) * 100 > 95.9 else 'not met'}"
+    auroc = both.get("auroc_mean", both.get("auroc_macro_mean"))
+    lines.append(
+        f"| {name} | {sizes} | {_fmt(both.get('mcc_mean'), both.get('mcc_sd'))} | "
+        f"{_fmt(auroc, scale=1, digits=3)} | {_fmt(seq)} | {_fmt(feat)} | "
+        f"{_fmt(entry['logistic_regression'].get('mcc'))} | "
+        f"{_fmt(entry.get('kmer_regression', {}).get('mcc'))} | {reference} | "
+        f"{entry['wall_seconds_both_per_seed']:.0f} | {goal} |")
+  if suite == "cnnprom":
+    lines += ["", "| task | both: sensitivity | specificity | CC (= MCC) |", "|---|---|---|---|"]
+    for name, entry in tasks.items():
+      b = entry["summary"].get("both", {})
+      lines.append(f"| {name} | {_fmt(b.get('sensitivity_mean'), scale=1, digits=3)} | "
+                   f"{_fmt(b.get('specificity_mean'), scale=1, digits=3)} | "
+                   f"{_fmt(b.get('mcc_mean'), b.get('mcc_sd'), scale=1, digits=3)} |")
+  if suite == "statlog":
+    b = tasks["statlog"]["summary"]["both"]
+    lines += ["", f"StatLog test accuracy: {_fmt(b['accuracy_mean'], b.get('accuracy_sd'))}% "
+              f"(published best 95.9%)."]
+  lines += ["", "Data quirks (counted, nothing dropped):", ""]
+  for name, entry in tasks.items():
+    overlaps = entry["data"]["sequence_overlaps"]
+    lines.append(f"- {name}: " + (", ".join(f"{k.replace('_', ' ')} {v}"
+                                            for k, v in overlaps.items() if v) or "none"))
+  compared = [e["summary"] for e in tasks.values()
+              if {"both", "sequence", "features"} <= set(e["summary"])]
+  ablation_wins = sum(1 for s in compared if s["both"]["mcc_mean"] > max(
+      s["sequence"]["mcc_mean"], s["features"]["mcc_mean"]))
+  with_features = [e for e in tasks.values() if "features" in e["summary"]]
+  feature_beats_lr = sum(1 for e in with_features
+                         if e["summary"]["features"]["mcc_mean"] >
+                         e["logistic_regression"]["mcc"])
+  if compared or with_features:  # Not for a run of the dual-input model alone.
+    lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
+              f"{len(compared)} task(s); the features-only branch beats the logistic "
+              f"regression on {feature_beats_lr} of {len(with_features)}."]
+  margins = {name: margin(entry) for name, entry in tasks.items()}
+  margins = {name: m for name, m in margins.items() if m is not None}
+  if margins:
+    ahead = [name for name, m in margins.items() if m >= 1.0]
+    lines += ["", "Issue 22's bar (mean MCC at least 1 point above the best single "
+              "branch, the feature regression and the k-mer regression): "
+              f"{len(ahead)} of {len(margins)} task(s); margin over the strongest of "
+              "them: " + ", ".join(f"{name} {m:+.1f}" for name, m in margins.items())
+              + "."]
+  return "\n".join(lines + [""])
+
+
+def margin(entry: dict) -> float | None:
+  """Mean MCC x100 of the dual-input model minus the best of its single branches and
+  the two regressions; None unless all five were measured."""
+  s = entry["summary"]
+  rivals = [s.get("sequence", {}).get("mcc_mean"), s.get("features", {}).get("mcc_mean"),
+            entry["logistic_regression"].get("mcc"),
+            entry.get("kmer_regression", {}).get("mcc")]
+  if "both" not in s or any(r is None for r in rivals):
+    return None
+  return 100 * (s["both"]["mcc_mean"] - max(rivals))
+
+
+def head_words(model: dict) -> str:
+  """The head design of a ModelConfig's JSON in words, for a report."""
+  pooling = model["pooling"] + (f", positions' dropout {model['position_dropout']}"
+                                if model.get("position_dropout") else "")
+  return (f"pooling {pooling}, {model['fusion_activation']} fusion"
+          + (", wide path" if model.get("wide") else ""))

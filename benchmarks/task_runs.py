@@ -1,0 +1,294 @@
+"""One benchmark task, end to end: build its dataset, train the dual-input model and
+its ablations, score them with the threshold chosen on dev, fit the regressions on
+the same features; what `benchmarks.accuracy`'s suites and the other accuracy
+benchmarks (fusion, species, label efficiency, coding transfer) share."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entropy",
+            "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
+            "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
+ABLATIONS = ("both", "sequence", "features", "scratch")
+
+
+@dataclasses.dataclass
+class Settings:
+  preset: str
+  epochs: int
+  patience: int
+  batch_size: int
+  learning_rate: float
+  seeds: int
+  ablation_seeds: int
+  rc_tasks: tuple[str, ...]
+  ablations: tuple[str, ...]
+  workers: int
+  fusion_norm: bool = False
+  design: str = ""
+  init_from: str | None = None
+  compare_scratch: bool = False
+
+
+# --------------------------------------------------------------------------
+# One model
+
+
+def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict:
+  from sklearn import metrics as skm
+
+  predicted = (prob >= threshold).astype(int)
+  tp = int(((truth == 1) & (predicted == 1)).sum())
+  tn = int(((truth == 0) & (predicted == 0)).sum())
+  return {"mcc": float(skm.matthews_corrcoef(truth, predicted)),
+          "accuracy": float((predicted == truth).mean()),
+          "auroc": float(skm.roc_auc_score(truth, prob)),
+          "sensitivity": tp / max(int((truth == 1).sum()), 1),
+          "specificity": tn / max(int((truth == 0).sum()), 1)}
+
+
+def dev_threshold(truth: np.ndarray, prob: np.ndarray) -> float:
+  """The probability cut that maximises dev MCC (ties: closest to 0.5)."""
+  from sklearn import metrics as skm
+
+  candidates = np.unique(np.concatenate([np.quantile(prob, np.linspace(0.01, 0.99, 99)),
+                                         [0.5]]))
+  scores = [(skm.matthews_corrcoef(truth, (prob >= t).astype(int)), -abs(t - 0.5), t)
+            for t in candidates]
+  return float(max(scores)[2])
+
+
+def score_run(model_dir: str, info) -> dict[str, Any]:
+  """Test scores of a finished run; binary tasks also at the dev-chosen threshold.
+  `dev_mcc`: the dev split's MCC at that threshold (binary) or of the argmax."""
+  out: dict[str, Any] = {}
+  if info.task == "binary":
+    positive = info.classes[1]
+    probs = {}
+    for split in ("dev", "test"):
+      path = os.path.join(model_dir, "predictions", f"{split}.tsv")
+      if not os.path.exists(path):
+        continue
+      with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+      probs[split] = (np.array([r["label"] == positive for r in rows], int),
+                      np.array([float(r[f"prob_{positive}"]) for r in rows]))
+    threshold = dev_threshold(*probs["dev"]) if "dev" in probs else 0.5
+    out.update(_binary_scores(*probs["test"], threshold))
+    out["threshold"] = threshold
+    out["mcc_at_0.5"] = _binary_scores(*probs["test"], 0.5)["mcc"]
+    if "dev" in probs:
+      out["dev_mcc"] = _binary_scores(*probs["dev"], threshold)["mcc"]
+    return out
+  with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
+    metrics = json.load(handle)
+  out.update({k: metrics.get(k) for k in ("mcc", "accuracy", "auroc_macro")})
+  dev = os.path.join(model_dir, "metrics", "dev.json")
+  if os.path.exists(dev):
+    with open(dev) as handle:
+      out["dev_mcc"] = json.load(handle).get("mcc")
+  return out
+
+
+def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, seed: int,
+              reverse_complement: bool) -> dict[str, Any]:
+  """One training. With --init_from every model but `scratch` (the dual-input model
+  from random weights, for --compare_scratch) starts its trunk from the source."""
+  from gslm_keras.data.dataset_info import DatasetInfo
+  from gslm_keras.training.config import TrainConfig
+  from gslm_keras.training.trainer import train
+
+  config = TrainConfig.create(
+      data_dir=data_dir, model_dir=model_dir, model=model_of(settings).replace(
+          ablation="both" if ablation == "scratch" else ablation,
+          fusion_norm=settings.fusion_norm or None),
+      init_from=None if ablation == "scratch" else settings.init_from,
+      model_preset=settings.preset, epochs=settings.epochs,
+      batch_size=settings.batch_size, optimizer="adamw",
+      learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",
+      warmup_steps=50, early_stopping_patience=settings.patience, seed=seed,
+      reverse_complement=reverse_complement, evaluate_splits=("dev", "test"),
+      overwrite=True, verbose=0)
+  start = time.time()
+  result = train(config)
+  seconds = time.time() - start
+  scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"))
+  scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
+                 "steps": result.steps, "best_dev": result.best.get("best"),
+                 "restarts": len(result.restarts)})
+  if ablation != "sequence":  # A sequence-only model has no fusion layer to probe.
+    scores.update(fusion_health(model_dir, data_dir))
+  return scores
+
+
+def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
+  """Dead fusion units of the kept model on the whole dev split (a ReLU unit that is
+  zero on every dev example, a GELU, tanh or gated one that never changes; see
+  gslm_keras/training/collapse.py)."""
+  import keras
+
+  from gslm_keras.data.dataset_info import DatasetInfo
+  from gslm_keras.data.pipeline import make_dataset
+  from gslm_keras.training.collapse import diagnose
+
+  info = DatasetInfo.load(data_dir, verify="none")
+  model = keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
+  batches = make_dataset(data_dir, "dev", batch_size=256, verify="none")
+  found = diagnose(model, batches, info.task)
+  return {key: found[key] for key in ("dead_fusion_units", "fusion_units", "collapsed")}
+
+
+def logistic_regression(data_dir: str) -> dict[str, Any]:
+  """The reference for the features-only branch: a logistic regression on the same
+  computed features, C chosen on dev."""
+  from sklearn.linear_model import LogisticRegression
+
+  from gslm_keras import make_dataset
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  info = DatasetInfo.load(data_dir, verify="none")
+
+  def arrays(split):
+    xs, ys = [], []
+    for inputs, labels in make_dataset(data_dir, split, "eval", 1024, verify="none"):
+      xs.append(inputs["features"].numpy())
+      ys.append(labels.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+  x_train, y_train = arrays("train")
+  x_dev, y_dev = arrays("dev")
+  x_test, y_test = arrays("test")
+  best = None
+  for c in (0.01, 0.1, 1.0, 10.0):
+    model = LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train)
+    if info.task == "binary":
+      prob = model.predict_proba(x_dev)[:, 1]
+      score = _binary_scores(y_dev, prob, dev_threshold(y_dev, prob))["mcc"]
+    else:
+      score = float((model.predict(x_dev) == y_dev).mean())
+    if best is None or score > best[0]:
+      best = (score, c, model)
+  dev_score, c, model = best
+  if info.task == "binary":
+    threshold = dev_threshold(y_dev, model.predict_proba(x_dev)[:, 1])
+    out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], threshold)
+  else:
+    from sklearn import metrics as skm
+
+    predicted = model.predict(x_test)
+    out = {"accuracy": float((predicted == y_test).mean()),
+           "mcc": float(skm.matthews_corrcoef(y_test, predicted))}
+  out["C"] = c
+  out["dev_mcc" if info.task == "binary" else "dev_accuracy"] = dev_score
+  return out
+
+
+# --------------------------------------------------------------------------
+# One task
+
+
+def summarise(runs: list[dict]) -> dict[str, dict]:
+  summary = {}
+  for ablation in ABLATIONS:
+    chosen = [r for r in runs if r["ablation"] == ablation]
+    if not chosen:
+      continue
+    entry = {"n_seeds": len(chosen)}
+    for key in ("mcc", "accuracy", "auroc", "auroc_macro", "sensitivity", "specificity",
+                "train_seconds"):
+      values = [r[key] for r in chosen if r.get(key) is not None]
+      if values:
+        entry[f"{key}_mean"] = float(np.mean(values))
+        entry[f"{key}_sd"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    summary[ablation] = entry
+  return summary
+
+
+def jobs(settings: Settings) -> list[tuple[str, int]]:
+  """(ablation, seed) of every training of a task, in the order they run; with
+  --compare_scratch each seed's fine-tuned and from-scratch models run side by side."""
+  out = []
+  for ablation in settings.ablations:
+    seeds = settings.seeds if ablation == "both" else settings.ablation_seeds
+    for seed in range(seeds):
+      out.append((ablation, seed))
+      if ablation == "both" and settings.compare_scratch:
+        out.append(("scratch", seed))
+  return out
+
+
+def run_task(name: str, data_dir: str, work: str, settings: Settings,
+             done: list[dict] = (), progress=None) -> dict[str, Any]:
+  """Every training of a task; `done` holds runs finished by an earlier, killed
+  invocation (kept, not rerun); `progress(runs)` is called after each run."""
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  info = DatasetInfo.load(data_dir)
+  reverse_complement = any(name.startswith(p) for p in settings.rc_tasks)
+  finished = {(r["ablation"], r["seed"]): r for r in done}
+  runs = []
+  for ablation, seed in jobs(settings):
+    if (ablation, seed) not in finished:
+      print(f"  {name}: {ablation}, seed {seed}", flush=True)
+      finished[ablation, seed] = train_one(
+          data_dir, os.path.join(work, f"{ablation}_{seed}"), settings, ablation, seed,
+          reverse_complement)
+    runs.append(finished[ablation, seed])
+    if progress is not None:
+      progress(runs)
+  return {
+      "data": {split: info.num_records(split) for split in info.splits}
+      | {"sequence_overlaps": info.data["sequence_overlaps"],
+         "reverse_complement_augmentation": reverse_complement},
+      "runs": runs, "summary": summarise(runs),
+      "logistic_regression": logistic_regression(data_dir),
+      "wall_seconds_both_per_seed": float(np.mean(
+          [r["train_seconds"] for r in runs if r["ablation"] == "both"])),
+  }
+
+
+def build(output_dir: str, workers: int, **kwargs):
+  from gslm_keras.data.builder.builder import BuildConfig, build_dataset
+  from gslm_keras.data.readers import InputSpec
+  from gslm_keras.features import parse_specs
+
+  for key in ("train", "dev", "test", "input"):
+    if key in kwargs:
+      kwargs[key] = tuple(InputSpec.parse(str(p)) for p in kwargs[key])
+  return build_dataset(BuildConfig(
+      output_dir=output_dir, computed_features=parse_specs(COMPUTED),
+      num_workers=workers, progress_seconds=1e9, **kwargs))
+
+
+# --------------------------------------------------------------------------
+# Suites
+
+
+def find_tasks(root: str, tasks: str) -> list[str]:
+  found = sorted(os.path.relpath(d, root) for d, _, files in os.walk(root)
+                 if {"train.csv", "dev.csv", "test.csv"} <= set(files))
+  if tasks == "all":
+    return found
+  wanted = [t.strip().strip("/") for t in tasks.split(",") if t.strip()]
+  missing = [t for t in wanted if t not in found]
+  if missing:
+    sys.exit(f"error: no task folder {missing[0]!r} with train/dev/test.csv under {root}; "
+             f"found: {', '.join(found) or 'none'}")
+  return wanted
+
+
+def model_of(settings) -> Any:
+  """The ModelConfig a suite trains (before each run's ablation)."""
+  from benchmarks.fusion import design
+  from gslm_keras.models import preset
+
+  return design(settings.design) if settings.design else preset(settings.preset)
