@@ -156,26 +156,9 @@ def predict_file(model_path: str, input_path: str, output_path: str,
 
   The output is taken with a lock and appears only when complete.
 
-  Args:
-    model_path: a training run's model_dir or a SavedModel export.
-    input_path: FASTA (ids from the headers) or CSV/TSV with a header.
-    output_path: `.tsv` (or any other name) for TSV, `.parquet` for Parquet.
-    batch_size: sequences per prediction call.
-    rc_average: average each prediction with that of the reverse complement.
-    sequence_column, id_column: table columns (ids are `<n>` when no id column).
-    coordinate_columns: table columns chrom, start, end (0-based, half-open),
-      needed when the model has bigWig features.
-    unknown_letters: "error" (a character outside the IUPAC codes stops with the
-      file and record named) or "as_n" (it is read as N; replacements counted).
-    on_error: "stop" at the first bad record, or "skip" it: skipped records go to
-      `<output>.rejects.tsv` with their reasons and are counted.
-    progress_seconds: seconds between progress lines.
-    length_mismatch: a sequence whose length is not the model's window: "rule"
-      (the training dataset's length rule: crop or pad where it did, refuse where
-      it was error or skip) or "adjust" (crop or pad it, aligned by the rule).
-      Either way, every adjusted row says so and is counted.
-    overwrite: replace an existing output (and its side files); without it an
-      existing output is refused before any work.
+  Args: the fields of `PredictConfig` (inference/config.py), where each is
+  documented; `model_path`, `input_path` and `output_path` are its `model`,
+  `input` and `output`.
 
   Returns:
     {"records", "rejected", "replaced_letters", "padded", "cropped", "seconds",
