@@ -160,12 +160,15 @@ def export(model: str, export_base: str, model_name: str, version: int = 1, *,
            length_mismatch: str = "rule") -> str:
   """Exports a SavedModel for TF Serving (python -m gslm_keras.export); returns the
   version directory."""
+  from gslm_keras.serving.config import ExportConfig
   from gslm_keras.serving.export import export_model
-  from gslm_keras.serving.signatures import ServingOptions
 
-  return export_model(model, export_base, model_name, version, overwrite=overwrite,
-                      options=ServingOptions(unknown_letters=unknown_letters,
-                                             length_mismatch=length_mismatch))
+  config = ExportConfig(model=model, export_base=export_base, model_name=model_name,
+                        version=version, overwrite=overwrite,
+                        unknown_letters=unknown_letters, length_mismatch=length_mismatch)
+  return export_model(config.model, config.export_base, config.model_name,
+                      config.version, overwrite=config.overwrite,
+                      options=config.options())
 
 
 def score_variants(config=None, /, **fields) -> dict:

@@ -101,21 +101,22 @@ class FlagGroup:
     return out
 
   def build(self, **fields):
-    """The config from the parsed flags and `fields` set by the caller.
+    """The config from the parsed flags, and `fields` the caller sets (these win).
 
     Raises:
       ConfigError: a required flag is missing, or the config refuses a value.
     """
-    self.check_required()
-    return self.cls(**self.values(), **fields)
+    self.check_required(given=fields)
+    return self.cls(**{**self.values(), **fields})
 
-  def check_required(self) -> None:
+  def check_required(self, given=()) -> None:
     """ConfigError naming the first field without a usable default ("" or none at
-    all) whose flag was not given."""
+    all) whose flag was not given (nor is in `given`)."""
     for f in dataclasses.fields(self.cls):
       required = f.default == "" or (f.default is dataclasses.MISSING
                                      and f.default_factory is dataclasses.MISSING)
-      if required and f.name in self.holders and self.holders[f.name].value in (None, ""):
+      if (required and f.name in self.holders and f.name not in given
+          and self.holders[f.name].value in (None, "")):
         raise ConfigError(f"--{f.name} is required")
 
 

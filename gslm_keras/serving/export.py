@@ -21,7 +21,8 @@ from gslm_keras.errors import ConfigError
 from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.outputs import exclusive_output, written_beside
 from gslm_keras.run_dir import RunDir, data_dir_of
-from gslm_keras.serving.signatures import ServingFunctions, ServingOptions
+from gslm_keras.serving.config import ServingOptions
+from gslm_keras.serving.signatures import ServingFunctions
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 

@@ -7,50 +7,18 @@ training cannot disagree on a window, a one-hot code or a feature value.
 
 from __future__ import annotations
 
-import dataclasses
-
 import tensorflow as tf
 
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.dna import alphabet
-from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.encoding.encoder import SequenceEncoder
 from gslm_keras.encoding.schema import parse_spec
-from gslm_keras.inference.config import UNKNOWN_LETTERS
 from gslm_keras.inference.outputs import to_columns
+from gslm_keras.serving.config import ServingOptions
 from gslm_keras.tasks.supervised import task_type
 
 # Letters the dataset alphabet accepts (IUPAC codes, any case).
 _VALID = f"[{alphabet.VALID_LETTERS}]+"
-
-
-@dataclasses.dataclass(frozen=True)
-class ServingOptions:
-  """Choices fixed at export time.
-
-  Attributes:
-    unknown_letters: "error" (a request with a character outside the IUPAC codes
-      fails with a message) or "as_n" (such characters are read as N).
-    length_mismatch: a sequence whose length is not the model's window: "rule"
-      (the training dataset's length rule: crop or pad where it did, fail the
-      request where it was error or skip) or "adjust" (crop or pad it). The
-      output `length_adjustment` says per row what was done.
-  """
-
-  unknown_letters: str = "error"
-  length_mismatch: str = "rule"
-
-  def __post_init__(self):
-    if self.unknown_letters not in UNKNOWN_LETTERS:
-      from gslm_keras.errors import ConfigError
-
-      raise ConfigError(f"unknown_letters={self.unknown_letters!r}: expected error or "
-                        "as_n")
-    if self.length_mismatch not in LENGTH_MISMATCH:
-      from gslm_keras.errors import ConfigError
-
-      raise ConfigError(f"length_mismatch={self.length_mismatch!r}: expected rule or "
-                        "adjust")
 
 
 def assert_no_row(bad: tf.Tensor, message: str, rows: tf.Tensor):
