@@ -115,31 +115,36 @@ def pretrain(config=None, /, **fields):
   return run(_run_config(PretrainConfig, config, fields, "pretrain"))
 
 
-def evaluate(model: str, data_dir: str | None = None, split: str = "test", *,
-             batch_size: int = 256, input: str | None = None,  # noqa: A002
-             output: str | None = None, source: str | None = None,
-             seed: int = 1234) -> dict:
+def evaluate(config=None, /, **fields) -> dict:
   """Evaluates a model (python -m gslm_keras.evaluate); returns the metrics.
 
   A classifier on a dataset's split (its own dataset unless `data_dir`); a
   language model (a pretrain run or a preset name) on its corpus's split or on a
   FASTA file (`input`, report to `output`).
+
+  Args:
+    config: an EvaluateConfig, or its `model` (a path or preset name) with the
+      other fields as keyword arguments: `evaluate("build/models/x", split="dev")`.
   """
+  from gslm_keras.evaluation.config import EvaluateConfig
   from gslm_keras.inference.language import is_language_model
 
-  if is_language_model(model):
+  if isinstance(config, str):
+    fields, config = {"model": config, **fields}, None
+  c = _config(EvaluateConfig, config, fields, "evaluate")
+  if is_language_model(c.model):
     from gslm_keras.evaluation.language import evaluate_language_model
 
-    if data_dir:
+    if c.data_dir:
       raise ConfigError("data_dir is for classifiers; a language model is measured on "
                         "input=<FASTA> or on its corpus's split")
-    return evaluate_language_model(model, input, output, split, source, seed)
-  if input:
-    raise ConfigError(f"input is for language models; {model} is a classifier: "
+    return evaluate_language_model(c.model, c.input, c.output, c.split, c.source, c.seed)
+  if c.input:
+    raise ConfigError(f"input is for language models; {c.model} is a classifier: "
                       "evaluate it on a dataset (data_dir, split)")
   from gslm_keras.evaluation.evaluator import evaluate as run
 
-  return run(model, data_dir, split, batch_size)
+  return run(c.model, c.data_dir, c.split, c.batch_size)
 
 
 def predict(model: str, input: str, output: str, **options) -> dict:  # noqa: A002

@@ -25,28 +25,16 @@ import json
 
 from absl import flags
 
-from gslm_keras import cli
+from gslm_keras import cli, config_flags
 from gslm_keras.errors import ConfigError
+from gslm_keras.evaluation.config import EvaluateConfig
 
-_MODEL = flags.DEFINE_string(
-    "model", None, "A training run's directory, a pretrain run's (a language model) "
-    "or a preset name.")
+# One flag per field of EvaluateConfig, its documentation as help (config_flags).
+OPTIONS = config_flags.define(EvaluateConfig, module_name=__name__)
 _OLD_MODEL_DIR = flags.DEFINE_string("model_dir", None, "Old spelling of --model.")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "Dataset to evaluate on; the training dataset if unset.")
-_SPLIT = flags.DEFINE_string("split", "test", "Split to evaluate.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Prediction batch size.")
-_INPUT = flags.DEFINE_string(
-    "input", None, "Language models: a FASTA file to measure bits per base on (cut "
-    "into windows of the corpus length).")
-_OUTPUT = flags.DEFINE_string("output", None, "Language models: the JSON report of "
-                              "--input.")
-_SOURCE = flags.DEFINE_string("source", None, "Language models: the source name of "
-                              "--input in the report (default: the file name).")
-_SEED = flags.DEFINE_integer("seed", 1234, "Language models: seed of the masks.")
 
 
-def _language_model(report: dict, model: str) -> None:
+def _language_model(report: dict, config: EvaluateConfig) -> None:
   kmer = report["yardsticks"].get("kmer")
   print(json.dumps({k: report[k] for k in ("bits_per_base", "accuracy", "positions")},
                    indent=2))
@@ -56,7 +44,8 @@ def _language_model(report: dict, model: str) -> None:
   for source, entry in report["by_source"].items():
     print(f"  {source}: {entry['bits_per_base']:.4f} bits per base over "
           f"{entry['positions']} positions")
-  print(f"Report written to {_OUTPUT.value or model + '/metrics/' + _SPLIT.value + '.json'}")
+  where = config.output or f"{config.model}/metrics/{config.split}.json"
+  print(f"Report written to {where}")
 
 
 def main(argv):
@@ -65,21 +54,20 @@ def main(argv):
 
   from gslm_keras import api, presets
 
-  model = cli.model_to_read(_MODEL, _OLD_MODEL_DIR)
-  if not os.path.exists(presets.resolve(model)):
-    raise ConfigError(f"--model={model}: no such directory")
-  metrics = api.evaluate(model, _DATA_DIR.value, _SPLIT.value, batch_size=_BATCH_SIZE.value,
-                         input=_INPUT.value, output=_OUTPUT.value, source=_SOURCE.value,
-                         seed=_SEED.value)
+  config = OPTIONS.build(model=cli.model_to_read(OPTIONS.holders["model"],
+                                                 _OLD_MODEL_DIR))
+  if not os.path.exists(presets.resolve(config.model)):
+    raise ConfigError(f"--model={config.model}: no such directory")
+  metrics = api.evaluate(config)
   if "bits_per_base" in metrics:
-    return _language_model(metrics, model)
+    return _language_model(metrics, config)
   from gslm_keras.evaluation.evaluator import output_dir
 
   summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
   print(json.dumps(summary, indent=2))
-  out = output_dir(model, _DATA_DIR.value)
-  print(f"Metrics written to {out}/metrics/{_SPLIT.value}.json, predictions to "
-        f"{out}/predictions/{_SPLIT.value}.tsv, plots to {out}/plots/")
+  out = output_dir(config.model, config.data_dir)
+  print(f"Metrics written to {out}/metrics/{config.split}.json, predictions to "
+        f"{out}/predictions/{config.split}.tsv, plots to {out}/plots/")
   overlap = metrics.get("overlap_with_training", {})
   if "unknown" in overlap:
     print(f"warning: {overlap['unknown']}")

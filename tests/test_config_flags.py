@@ -12,6 +12,7 @@ from gslm_keras import config_flags
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig, preset
 from gslm_keras.training import config as train_config
+from gslm_keras.evaluation.config import EvaluateConfig
 from gslm_keras.inference.config import PredictConfig
 from gslm_keras.serving.config import ExportConfig
 from gslm_keras.training.config import PretrainConfig, TrainConfig, model_from_preset
@@ -21,7 +22,7 @@ from conftest import REPO
 
 CLASSES = [train_config.DataConfig, train_config.OptimConfig,
            train_config.RuntimeConfig, train_config.LmConfig, ModelConfig, TrainConfig,
-           PretrainConfig, ScoreConfig, PredictConfig, ExportConfig]
+           PretrainConfig, ScoreConfig, PredictConfig, ExportConfig, EvaluateConfig]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -150,6 +151,7 @@ def _nested(cls, skip_unused=True):
     ("gslm_keras.score_variants", _fields(ScoreConfig, skip=("command",))),
     ("gslm_keras.predict", _fields(PredictConfig)),
     ("gslm_keras.export", _fields(ExportConfig) | {"model_dir"}),  # Old spelling.
+    ("gslm_keras.evaluate", _fields(EvaluateConfig) | {"model_dir"}),
 ])
 def test_a_command_takes_its_configs_fields(module, expected):
   # Every option of the command is a field of its config (help from the field's
