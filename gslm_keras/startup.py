@@ -35,6 +35,9 @@ class _QuietLoader:
   def create_module(self, spec):
     return self.loader.create_module(spec)
 
+  def __getattr__(self, name):  # The rest of the loader's protocol (resources ...).
+    return getattr(self.loader, name)
+
   def exec_module(self, module):
     with _filtered_stderr():
       self.loader.exec_module(module)
