@@ -6,9 +6,10 @@ public names below load their modules on first use.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from gslm_keras.lazy import lazy_names
 
 __version__ = "0.1.0"
 
@@ -60,12 +61,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name):
-  if name in _LAZY:
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-  raise AttributeError(f"module 'gslm_keras' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _LAZY)[0]
 
 
 def __dir__():

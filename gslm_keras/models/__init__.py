@@ -8,7 +8,7 @@ they parse their flags.
 
 from __future__ import annotations
 
-import importlib
+from gslm_keras.lazy import lazy_names
 
 _LAZY = {
     "build_backbone": "gslm_keras.models.backbone",
@@ -21,15 +21,4 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
-
-
-def __getattr__(name):
-  if name in _LAZY:
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-  raise AttributeError(f"module 'gslm_keras.models' has no attribute {name!r}")
-
-
-def __dir__():
-  return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
