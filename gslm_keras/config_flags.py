@@ -7,9 +7,12 @@ the field's entry in the class's `Attributes:` docstring as its help. A class's
 an enum flag. Nothing here imports TensorFlow: entry points define their flags
 before it loads.
 
-  _MODEL = config_flags.define(ModelConfig, unset_is_none=True)
+  OPTIONS = config_flags.define(PredictConfig, module_name=__name__)
   ...
-  preset(name).replace(**_MODEL.values())
+  config = OPTIONS.build()    # after absl parsed the command line
+
+`define_config` does the same for a nested config (`TrainConfig`: one group of
+flags per part), refusing the fields a kind of run does not use.
 """
 
 from __future__ import annotations
@@ -130,9 +133,7 @@ def _items(name: str, values: list[str], item_type) -> tuple:
                       f"{item_type.__name__} values, comma-separated") from None
 
 
-def define(cls, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (),
-           unset_is_none: bool = False, defaults: dict[str, Any] | None = None,
-           help_text: dict[str, str] | None = None,
+def define(cls, *, exclude: Iterable[str] = (), unset_is_none: bool = False,
            flag_values: flags.FlagValues = flags.FLAGS,
            module_name: str | None = None) -> FlagGroup:
   """Defines one flag per field of the dataclass `cls`.
@@ -140,23 +141,19 @@ def define(cls, *, only: Iterable[str] | None = None, exclude: Iterable[str] = (
   Args:
     cls: a config dataclass; its `Attributes:` docstring gives the help and its
       `CHOICES` ClassVar the enums.
-    only: the fields to define (default: all of them, in declaration order).
     exclude: fields not to define (a command refuses what it does not use).
     unset_is_none: every flag defaults to None, meaning "keep the preset's value".
-    defaults: a default per field instead of the dataclass's.
-    help_text: help per field instead of the docstring's.
     flag_values: where to define them (tests use their own).
     module_name: the module the flags belong to, for `--helpshort` (the entry
       point's `__name__`).
   """
   hints = typing.get_type_hints(cls)
-  docs = {**field_help(cls), **(help_text or {})}
+  docs = field_help(cls)
   choices = getattr(cls, "CHOICES", {})
-  wanted = [f for f in dataclasses.fields(cls)
-            if (only is None or f.name in only) and f.name not in set(exclude)]
+  wanted = [f for f in dataclasses.fields(cls) if f.name not in set(exclude)]
   holders = {}
   for f in wanted:
-    default = (defaults or {}).get(f.name, f.default)
+    default = f.default
     if unset_is_none or default in (dataclasses.MISSING, ""):
       default = None
     holders[f.name] = _define_one(f.name, hints[f.name], default,
