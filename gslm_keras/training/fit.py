@@ -143,9 +143,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
                plan.steps_per_epoch, plan.segment_steps, policy, plan.replicas,
                f", resuming after step {done_segments * plan.segment_steps}"
                if done_segments else "")
-  class_weight = recipe.class_weight_map(
-      config.optim.class_weights, info.task, info.classes,
-      info.data["splits"]["train"].get("class_counts"))
+  class_weight = recipe.dataset_class_weights(config.optim.class_weights, info)
   steps = loop.fit(model, train_ds, dev_ds, plan, config.verbose, class_weight,
                    hint=", check the features for extreme values")
   if guard is not None and guard.collapsed:

@@ -11,8 +11,9 @@ As on one machine, the best dev model is kept and training stops early after
 `--early_stopping_patience` epochs without improvement; the decision is the
 chief's, shared with every worker (dev_selection.py); `--class_weights` weight
 each example's loss as `fit`'s class_weight does; the chief writes TensorBoard
-logs where `fit` does. Not here: the collapse guard (collapse.py). The model directory is
-assumed to be on storage every worker reads (as the step checkpoints already are).
+logs where `fit` does. Not here: the collapse guard (collapse.py). The model
+directory is assumed to be on storage every worker reads (as the step
+checkpoints already are).
 """
 
 from __future__ import annotations
@@ -226,9 +227,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     return train
 
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-  class_weight = recipe.class_weight_map(
-      config.optim.class_weights, info.task, info.classes,
-      info.data["splits"]["train"].get("class_counts"))
+  class_weight = recipe.dataset_class_weights(config.optim.class_weights, info)
   train_step = _step_function(strategy, model, optimizer,
                               task_type(info.task).loss(reduction=None),
                               config.data.batch_size, class_weight)

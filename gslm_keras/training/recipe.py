@@ -83,6 +83,13 @@ def class_weight_map(class_weights: str, task: str, classes: list[str],
   return dict(enumerate(weights))
 
 
+def dataset_class_weights(class_weights: str, info) -> dict[int, float] | None:
+  """`class_weight_map` for a dataset (a DatasetInfo): its task, classes and the
+  class counts of its train split."""
+  return class_weight_map(class_weights, info.task, info.classes,
+                          info.data["splits"]["train"].get("class_counts"))
+
+
 def set_seeds(seed: int, deterministic: bool) -> None:
   import keras
   import tensorflow as tf

@@ -126,9 +126,8 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
     search.search(train_ds, validation_data=dev_ds, epochs=config.optim.epochs,
                   steps_per_epoch=plan.steps_per_epoch, verbose=0,
                   shuffle=False,  # The stream is shuffled already.
-                  class_weight=recipe.class_weight_map(
-                      config.optim.class_weights, info.task, info.classes,
-                      info.data["splits"]["train"].get("class_counts")),
+                  class_weight=recipe.dataset_class_weights(
+                      config.optim.class_weights, info),
                   callbacks=[keras.callbacks.EarlyStopping(
                       monitor, mode=mode,
                       patience=config.optim.early_stopping_patience or config.optim.epochs)])
