@@ -37,6 +37,11 @@ def _config(cls, config, fields: dict[str, Any], verb: str):
     raise ConfigError(f"{verb}: {error}") from None
 
 
+def _given(**fields) -> dict[str, Any]:
+  """The keyword arguments a caller gave (those not left at None)."""
+  return {k: v for k, v in fields.items() if v is not None}
+
+
 def _run_config(cls, config, fields: dict[str, Any], verb: str):
   """A TrainConfig (or PretrainConfig) from keyword arguments as flags give them:
   model fields replace those of `model_preset`'s architecture."""
@@ -147,30 +152,47 @@ def evaluate(config=None, /, **fields) -> dict:
   return run(c.model, c.data_dir, c.split, c.batch_size)
 
 
-def predict(model: str, input: str, output: str, **options) -> dict:  # noqa: A002
+def predict(model, input: str | None = None,  # noqa: A002
+            output: str | None = None, **options) -> dict:
   """Predicts every sequence of a FASTA or table file into a TSV or Parquet file
-  (python -m gslm_keras.predict); returns counts. `options` as the command's flags
-  (batch_size, rc_average, sequence_column, id_column, on_error ...). For
-  sequences in memory, `load(model).predict(...)`."""
+  (python -m gslm_keras.predict); returns counts.
+
+  Args:
+    model: a PredictConfig, or the model (a run directory or an export) with
+      `input`, `output` and `options` as the command's flags (batch_size,
+      rc_average, sequence_column, id_column, on_error ...).
+
+  For sequences in memory, `load(model).predict(...)`.
+  """
   from gslm_keras.inference.batch import predict_file
   from gslm_keras.inference.config import PredictConfig
 
-  config = _config(PredictConfig, None, dict(model=model, input=input, output=output,
-                                              **options), "predict")
+  if isinstance(model, PredictConfig):
+    config = _config(PredictConfig, model, _given(input=input, output=output, **options),
+                     "predict")
+  else:
+    if input is None or output is None:
+      raise ConfigError("predict: input and output are required")
+    config = _config(PredictConfig, None, dict(model=model, input=input, output=output,
+                                                **options), "predict")
   return predict_file(config.model, config.input, config.output, **config.options())
 
 
-def export(model: str, export_base: str, model_name: str, version: int = 1, *,
-           overwrite: bool = False, unknown_letters: str = "error",
+def export(model, export_base: str | None = None, model_name: str | None = None,
+           version: int = 1, *, overwrite: bool = False, unknown_letters: str = "error",
            length_mismatch: str = "rule") -> str:
   """Exports a SavedModel for TF Serving (python -m gslm_keras.export); returns the
-  version directory."""
+  version directory. `model` is an ExportConfig, or the model (a run directory,
+  a language model or a preset name) with the other arguments as the flags."""
   from gslm_keras.serving.config import ExportConfig
   from gslm_keras.serving.export import export_model
 
-  config = ExportConfig(model=model, export_base=export_base, model_name=model_name,
-                        version=version, overwrite=overwrite,
-                        unknown_letters=unknown_letters, length_mismatch=length_mismatch)
+  config = model if isinstance(model, ExportConfig) else ExportConfig(
+      model=model, export_base=export_base or "", model_name=model_name or "",
+      version=version, overwrite=overwrite, unknown_letters=unknown_letters,
+      length_mismatch=length_mismatch)
+  if not config.export_base or not config.model_name:
+    raise ConfigError("export: export_base and model_name are required")
   return export_model(config.model, config.export_base, config.model_name,
                       config.version, overwrite=config.overwrite,
                       options=config.options())

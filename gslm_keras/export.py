@@ -29,11 +29,9 @@ def main(argv):
   del argv
   config = OPTIONS.build(model=cli.model_to_read(OPTIONS.holders["model"],
                                                  _OLD_MODEL_DIR))
-  from gslm_keras.serving.export import export_model
+  from gslm_keras import api
 
-  path = export_model(config.model, config.export_base, config.model_name,
-                      config.version, overwrite=config.overwrite,
-                      options=config.options())
+  path = api.export(config)
   print(f"Exported to {path}")
   # Docker mounts need an absolute host path.
   models = os.path.dirname(os.path.abspath(path))

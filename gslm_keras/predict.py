@@ -24,9 +24,9 @@ OPTIONS = config_flags.define(PredictConfig, module_name=__name__)
 def main(argv):
   del argv
   config = OPTIONS.build()  # Before TensorFlow loads: a bad option costs nothing.
-  from gslm_keras.inference.batch import predict_file
+  from gslm_keras import api
 
-  stats = predict_file(config.model, config.input, config.output, **config.options())
+  stats = api.predict(config)
   print(f"{stats['records']} predictions written to {stats['output']} "
         f"({stats['records'] / max(stats['seconds'], 1e-9):.0f}/s)")
   moved = stats.get("feature_shift", {}).get("moved")
