@@ -71,7 +71,8 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
   """Strand-averaged alt-minus-ref scores of pretrained models, per variant."""
   import pandas as pd
 
-  from gslm_keras.inference.language import is_language_model
+  from gslm_keras.inference.manifest import objective_of
+  from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
   from gslm_keras.variants.scorer import ScoreConfig, score_variants
 
   table = os.path.join(tmp, "variants_for_scoring.tsv")
@@ -81,7 +82,7 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
   columns = {}
   for n, model_dir in enumerate(model_dirs):
     out = os.path.join(tmp, f"zero_shot_{n}.tsv")
-    language = is_language_model(model_dir)
+    language = objective_of(model_dir) == MASKED_NUCLEOTIDE.objective
     # A language model reads the whole element (any length): llr in its context.
     score_variants(ScoreConfig(model=model_dir, variants=table, output=out,
                                strand_average=True,

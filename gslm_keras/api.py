@@ -21,6 +21,8 @@ import dataclasses
 from typing import Any, Sequence
 
 from gslm_keras.errors import ConfigError
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
+from gslm_keras.tasks.supervised import SUPERVISED
 
 
 def _config(cls, config, fields: dict[str, Any], verb: str):
@@ -132,24 +134,31 @@ def evaluate(config=None, /, **fields) -> dict:
       other fields as keyword arguments: `evaluate("build/models/x", split="dev")`.
   """
   from gslm_keras.evaluation.config import EvaluateConfig
-  from gslm_keras.inference.language import is_language_model
+  from gslm_keras.inference.manifest import for_task
 
   if isinstance(config, str):
     fields, config = {"model": config, **fields}, None
   c = _config(EvaluateConfig, config, fields, "evaluate")
-  if is_language_model(c.model):
-    from gslm_keras.evaluation.language import evaluate_language_model
+  return for_task(c.model, {SUPERVISED: _evaluate_classifier,
+                            MASKED_NUCLEOTIDE.objective: _evaluate_language_model})(c)
 
-    if c.data_dir:
-      raise ConfigError("data_dir is for classifiers; a language model is measured on "
-                        "input=<FASTA> or on its corpus's split")
-    return evaluate_language_model(c.model, c.input, c.output, c.split, c.source, c.seed)
+
+def _evaluate_classifier(c) -> dict:
+  from gslm_keras.evaluation.evaluator import evaluate as run
+
   if c.input:
     raise ConfigError(f"input is for language models; {c.model} is a classifier: "
                       "evaluate it on a dataset (data_dir, split)")
-  from gslm_keras.evaluation.evaluator import evaluate as run
-
   return run(c.model, c.data_dir, c.split, c.batch_size)
+
+
+def _evaluate_language_model(c) -> dict:
+  from gslm_keras.evaluation.language import evaluate_language_model
+
+  if c.data_dir:
+    raise ConfigError("data_dir is for classifiers; a language model is measured on "
+                      "input=<FASTA> or on its corpus's split")
+  return evaluate_language_model(c.model, c.input, c.output, c.split, c.source, c.seed)
 
 
 def predict(model, input: str | None = None,  # noqa: A002
@@ -248,8 +257,9 @@ def interpret(command: str, model: str, output_dir: str, *,
 
 
 def load(model: str):
-  """A trained model, export, language model or preset name, loaded for
-  predictions, ISM and embeddings in memory (`LoadedModel`)."""
-  from gslm_keras.inference.model import LoadedModel
+  """A trained model, export, language model or preset name, loaded for use in
+  memory: a `LoadedModel` (predictions, ISM) or, for a language model, a
+  `LanguageModel` (base probabilities, llr); `.task` says which task it has."""
+  from gslm_keras.inference.load import load as run
 
-  return LoadedModel(model)
+  return run(model)

@@ -16,7 +16,8 @@ from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference.batch import predict_file
 from gslm_keras.models import preset
 from gslm_keras.serving import requests as serving_requests
-from gslm_keras.serving.export import WARMUP_FILE, export_model
+from gslm_keras.serving.archive import WARMUP_FILE
+from gslm_keras.serving.export import export_model
 from gslm_keras.serving.config import ServingOptions
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import train

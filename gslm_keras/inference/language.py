@@ -11,51 +11,17 @@ import numpy as np
 import tensorflow as tf
 
 from gslm_keras import presets
-from gslm_keras.data.dataset_info import UNLABELLED, DatasetInfo
+from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.dna import alphabet, ops
 from gslm_keras.inference import log_space
-from gslm_keras.errors import ConfigError, DatasetError
+from gslm_keras.errors import DatasetError
+from gslm_keras.inference.manifest import manifest_path, require
 from gslm_keras.io.files import read_json
 from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
 
-OBJECTIVE = "masked_nucleotide"
 YARDSTICKS = "yardsticks.npz"
-
-
-def _manifest_path(path: str) -> str | None:
-  for candidate in (RunDir(path).manifest, os.path.join(path, "assets",
-                                                        "dataset_info.json")):
-    if os.path.exists(candidate):
-      return candidate
-  return None
-
-
-def is_language_model(path: str) -> bool:
-  """Whether `path` (a directory or preset name) holds a language model: its
-  training data was a corpus (task `unlabelled`)."""
-  try:
-    path = presets.resolve(path)
-  except ConfigError:
-    return False
-  manifest = _manifest_path(path)
-  if manifest is None:
-    return False
-  try:
-    return read_json(manifest).get("task", {}).get("type") == UNLABELLED
-  except (OSError, ValueError):
-    return False
-
-
-def refuse_language_model(path: str, what: str) -> None:
-  """One line when a language model is given where a classifier is expected."""
-  if is_language_model(path):
-    raise ConfigError(
-        f"{path} is a nucleotide language model (python -m gslm_keras.pretrain), not a "
-        f"classifier: {what} needs a model trained with python -m gslm_keras.train. "
-        "Language models give zero-shot variant scores (score_variants: llr), LLR maps "
-        "(interpret ism), bits per base (evaluate --input) and initial weights (train "
-        "--init_from)")
 
 
 class LanguageModel:
@@ -66,20 +32,20 @@ class LanguageModel:
 
   Attributes:
     path: the resolved directory.
+    task: `tasks.language.MASKED_NUCLEOTIDE`.
     info: the corpus manifest it was pretrained on.
     length: the corpus window length (the model reads any length).
   """
 
   def __init__(self, path: str):
     self.path = presets.resolve(path)
-    manifest = _manifest_path(self.path)
+    manifest = manifest_path(self.path)
     if manifest is None:
       raise DatasetError(f"{path} is neither a training run nor a gslm_keras export")
+    require(self.path, MASKED_NUCLEOTIDE.objective, "zero-shot llr scores and bits per "
+            "base")
     self.info = DatasetInfo(read_json(manifest), self.path)
-    if self.info.task != UNLABELLED:
-      raise ConfigError(
-          f"{path} is a {self.info.task} classifier, not a language model (python -m "
-          "gslm_keras.pretrain); zero-shot llr scores and bits per base need one")
+    self.task = MASKED_NUCLEOTIDE
     self.length = self.info.length_rule.length
     self._log_call = None
     if os.path.exists(os.path.join(self.path, "saved_model.pb")):

@@ -18,7 +18,7 @@ from gslm_keras.inference import outputs
 from gslm_keras.io.files import read_json
 from gslm_keras.io.model_files import load_model
 from gslm_keras.run_dir import RunDir
-from gslm_keras.tasks.supervised import task_type
+from gslm_keras.tasks.supervised import SUPERVISED, task_type
 
 EXPORT_ASSETS = "assets"
 
@@ -38,6 +38,7 @@ class LoadedModel:
   Attributes:
     path: as given.
     kind: "run" or "export".
+    task: the supervised task type (`tasks.supervised.TaskType`).
     info: the manifest of the training dataset.
     config: the training config (JSON dict), or {} when not recorded.
     encoder: the dataset's `SequenceEncoder`.
@@ -46,10 +47,10 @@ class LoadedModel:
 
   def __init__(self, path: str):
     from gslm_keras import presets
-    from gslm_keras.inference.language import refuse_language_model
+    from gslm_keras.inference.manifest import require
 
     path = presets.resolve(path)
-    refuse_language_model(path, "this command")
+    require(path, SUPERVISED, "this command")
     self.path = path
     if is_export(path):
       self.kind = "export"
@@ -80,6 +81,7 @@ class LoadedModel:
     else:
       raise DatasetError(f"{path} is neither a training run (model.keras) nor a "
                          "SavedModel export (saved_model.pb)")
+    self.task = task_type(self.info.task)
     self.encoder = SequenceEncoder.from_info(self.info)
     self.columns = outputs.output_columns(self.info)
     self._predict_strings = None

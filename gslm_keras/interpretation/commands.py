@@ -22,6 +22,8 @@ from gslm_keras.io.files import save_npz, write_json_atomic
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import TableWriter
 from gslm_keras.run_dir import data_dir_of
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
+from gslm_keras.tasks.supervised import SUPERVISED
 
 
 def output_index(model: LoadedModel, name: str | None) -> tuple[int, str]:
@@ -75,13 +77,26 @@ def ism(model_path: str, records: Sequence[tuple[str, str]], output_dir: str,
   """
   for record_id, sequence in records:
     alphabet.check_letters(sequence, source, record_id)
-  from gslm_keras.inference.language import LanguageModel, is_language_model
+  from gslm_keras.inference.manifest import for_task
 
-  if is_language_model(model_path):
-    language_model = LanguageModel(model_path)
-    return [{**_ism_record(language_model, record_id, sequence, output_dir, 0, "llr",
-                           None), "length_adjustment": "none"}
-            for record_id, sequence in records]
+  return for_task(model_path, {SUPERVISED: _ism_classifier,
+                               MASKED_NUCLEOTIDE.objective: _llr_maps})(
+      model_path, records, output_dir, output_name, provided, source, length_mismatch)
+
+
+def _llr_maps(model_path, records, output_dir, output_name, provided, source,
+              length_mismatch):
+  """A language model's mutagenesis: an LLR map per record, read as given."""
+  from gslm_keras.inference.language import LanguageModel
+
+  language_model = LanguageModel(model_path)
+  return [{**_ism_record(language_model, record_id, sequence, output_dir, 0, "llr",
+                         None), "length_adjustment": "none"}
+          for record_id, sequence in records]
+
+
+def _ism_classifier(model_path, records, output_dir, output_name, provided, source,
+                    length_mismatch):
   model = LoadedModel(model_path)
   rule = model.info.length_rule
   adjustments = [rule.adjustment(len(sequence), length_mismatch, source, record_id)

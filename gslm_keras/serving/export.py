@@ -11,20 +11,21 @@ PredictionLog records built from the dataset's own sequences.
 from __future__ import annotations
 
 import os
-import shutil
 
 from absl import logging
 
 from gslm_keras.data.dataset_info import MANIFEST, DatasetInfo
 from gslm_keras.encoding.schema import parse_spec
 from gslm_keras.errors import ConfigError
-from gslm_keras.io.files import write_json_atomic
 from gslm_keras.io.outputs import exclusive_output, written_beside
 from gslm_keras.run_dir import RunDir, data_dir_of
+from gslm_keras.serving import language_export
+from gslm_keras.serving.archive import ExportPlan, write_export
 from gslm_keras.serving.config import ServingOptions
 from gslm_keras.serving.signatures import ServingFunctions
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
+from gslm_keras.tasks.supervised import SUPERVISED
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def _warmup_sequences(info: DatasetInfo, data_dir: str | None, count: int):
@@ -45,50 +46,22 @@ def _warmup_sequences(info: DatasetInfo, data_dir: str | None, count: int):
       [[0.0] * info.n_provided] * count if info.n_provided else None)
 
 
-def write_warmup(path: str, model_name: str, info: DatasetInfo, sequences, provided):
-  """PredictionLog records TF Serving replays on load (batch 1 and a full batch)."""
-  import numpy as np
-  import tensorflow as tf
-  from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+def classifier_plan(model_dir: str, options: ServingOptions,
+                    warmup_count: int) -> ExportPlan:
+  """A supervised model's export: raw-DNA, one-hot and tf.Example signatures."""
+  from gslm_keras.inference.model import LoadedModel
 
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with tf.io.TFRecordWriter(path) as writer:
-    for batch in (1, len(sequences)):
-      request = predict_pb2.PredictRequest(
-          model_spec=model_pb2.ModelSpec(name=model_name,
-                                         signature_name="serving_default"))
-      request.inputs["sequence"].CopyFrom(tf.make_tensor_proto(sequences[:batch]))
-      if provided is not None:
-        request.inputs["provided_features"].CopyFrom(
-            tf.make_tensor_proto(np.asarray(provided[:batch], np.float32)))
-      log = prediction_log_pb2.PredictionLog(
-          predict_log=prediction_log_pb2.PredictLog(request=request))
-      writer.write(log.SerializeToString())
-
-
-def _write_export(tmp: str, loaded, model_name: str, options: ServingOptions,
-                  warmup_count: int) -> None:
-  """The SavedModel, its assets and warm-up requests, written into `tmp`."""
-  import keras
-
+  loaded = LoadedModel(model_dir)
   model, info, run = loaded.keras_model, loaded.info, RunDir(loaded.path)
-  functions = ServingFunctions(model, info, options)
-  archive = keras.export.ExportArchive()
-  archive.track(model)
-  for name, (fn, signature) in functions.endpoints().items():
-    archive.add_endpoint(name, fn, input_signature=signature)
-  archive.write_out(tmp, verbose=False)
-  assets = os.path.join(tmp, "assets")
-  os.makedirs(assets, exist_ok=True)
-  shutil.copy(run.manifest, os.path.join(assets, MANIFEST))
-  shutil.copy(run.config, os.path.join(assets, "config.json"))
-  write_json_atomic(os.path.join(assets, "serving.json"), {
-      "unknown_letters": options.unknown_letters,
-      "length_mismatch": options.length_mismatch, "model_dir": loaded.path,
-      "window_length": info.length_rule.length, "task": info.task,
-      "classes": info.classes, "provided_features": info.provided_feature_names})
-  sequences, provided = _warmup_sequences(info, data_dir_of(loaded.config), warmup_count)
-  write_warmup(os.path.join(tmp, WARMUP_FILE), model_name, info, sequences, provided)
+  return ExportPlan(
+      model=model, endpoints=ServingFunctions(model, info, options).endpoints(),
+      assets={MANIFEST: run.manifest, "config.json": run.config},
+      serving={"unknown_letters": options.unknown_letters,
+               "length_mismatch": options.length_mismatch, "model_dir": loaded.path,
+               "window_length": info.length_rule.length, "task": info.task,
+               "classes": info.classes,
+               "provided_features": info.provided_feature_names},
+      warmup=_warmup_sequences(info, data_dir_of(loaded.config), warmup_count))
 
 
 def write_version(target: str, overwrite: bool, write) -> None:
@@ -108,16 +81,16 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
   """Exports `model_dir`'s model and returns the version directory.
 
   The version directory is taken with a lock; the export is written beside it
-  and replaces an existing version (with `overwrite`) only when complete. A
-  language model is exported with `language_export`'s signatures.
+  and replaces an existing version (with `overwrite`) only when complete. What
+  it holds is the model's task's `ExportPlan` (a language model's:
+  `language_export.plan`).
 
   Raises:
     ConfigError: the version exists (and overwrite is False), or a bad argument.
     DatasetError: model_dir is not a finished training run.
     OutputBusyError: another process is writing the same version.
   """
-  from gslm_keras.inference.language import is_language_model
-  from gslm_keras.inference.model import LoadedModel
+  from gslm_keras.inference.manifest import for_task
 
   if version < 1:
     raise ConfigError(f"version={version}: expected an integer >= 1 (TF Serving "
@@ -125,14 +98,9 @@ def export_model(model_dir: str, export_base: str, model_name: str, version: int
   if not model_name or os.sep in model_name:
     raise ConfigError(f"model_name={model_name!r}: expected a plain name")
   target = os.path.abspath(os.path.join(export_base, model_name, str(version)))
-  if is_language_model(model_dir):
-    from gslm_keras.serving.language_export import export_writer
-
-    write = export_writer(model_dir, model_name)
-  else:
-    loaded = LoadedModel(model_dir)
-    write = lambda tmp: _write_export(tmp, loaded, model_name, options,  # noqa: E731
-                                      warmup_count)
-  write_version(target, overwrite, write)
+  plan = for_task(model_dir, {SUPERVISED: classifier_plan,
+                              MASKED_NUCLEOTIDE.objective: language_export.plan})
+  plan = plan(model_dir, options, warmup_count)
+  write_version(target, overwrite, lambda tmp: write_export(tmp, plan, model_name))
   logging.info("Exported %s to %s", model_dir, target)
   return target

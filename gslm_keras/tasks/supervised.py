@@ -12,8 +12,11 @@ Keras loads only when a loss or metric is asked for.
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 from gslm_keras.errors import ConfigError
+
+SUPERVISED = "supervised"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +25,7 @@ class TaskType:
 
   Attributes:
     name: "binary", "multiclass", "multilabel" or "regression".
+    objective: "supervised" (a language model's task says "masked_nucleotide").
     activation: of the output layer: sigmoid (an independent probability per
       output), softmax (one distribution over the classes) or linear (values).
     monitor: the dev metric that selects a model when `--monitor=auto`.
@@ -36,6 +40,7 @@ class TaskType:
   monitor: str
   classes: bool
   probabilities: bool
+  objective: ClassVar[str] = SUPERVISED
 
   @property
   def independent(self) -> bool:

@@ -13,20 +13,17 @@ memory holds one batch.
 from __future__ import annotations
 
 import collections
-import contextlib
-import time
 from typing import Any
 
 import numpy as np
-from absl import logging
 
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference.model import LoadedModel
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.progress import Progress
-from gslm_keras.io.tables import Rejects
-from gslm_keras.tasks.supervised import task_type
-from gslm_keras.variants import io, report, scoring
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
+from gslm_keras.tasks.supervised import SUPERVISED
+from gslm_keras.variants import frame, io, report, scoring
+from gslm_keras.variants.frame import Prepared, check_ref
 from gslm_keras.variants.config import ScoreConfig
 from gslm_keras.variants.predictor import Predictor
 from gslm_keras.variants.windows import (anchored_windows, make_windows,
@@ -149,155 +146,83 @@ def _windows(variant: io.Variant, genome: Genome | None, rule, anchor: str,
   return window, fetch(start0, start0 + len(variant.ref)).upper()
 
 
-class _Batches:
-  """Collects prepared variants and scores them a batch at a time."""
+class ClassifierScorer:
+  """The frame's scorer for a supervised model: four inputs per variant and
+  strand (ref, alt and each path), batched; see the module docstring."""
 
-  def __init__(self, predictor: Predictor, writer, columns: list[str], classifier: bool,
-               batch_size: int):
-    self.predictor = predictor
-    self.writer = writer
-    self.columns = columns
-    self.classifier = classifier
-    self.batch_size = batch_size
+  def __init__(self, model: LoadedModel, config: ScoreConfig):
+    self.model = model
+    self.config = config
+    self.classifier = model.task.probabilities
+    self.alleles = _Alleles(model, config)
+    n_strands, self.strands, self.info_strands = report.strand_choice(
+        model, config.strand_average)
+    self.columns = score_columns(model.columns, self.classifier, n_strands)
+    self.predictor = Predictor(model, n_strands)
     self.rows: list = []
     self.inputs: dict[str, list] = {"ref": [], "alt": [], "provided_ref": [],
                                     "provided_alt": []}
 
-  def add(self, variant, mismatch: bool, window, provided_ref, provided_alt) -> None:
+  def table_columns(self) -> list[str]:
+    return self.alleles.table_columns()
+
+  def __enter__(self):
+    self.alleles.plan.__enter__()
+    return self
+
+  def __exit__(self, *error):
+    return self.alleles.plan.__exit__(*error)
+
+  def prepare(self, variant, genome, skipped, source) -> Prepared | None:
+    rule = self.model.info.length_rule
+    made = _windows(variant, genome, rule, self.config.anchor, skipped, source)
+    if made is None:
+      return None
+    window, observed = made
+    mismatch = check_ref(variant, observed, self.config.ref_mismatch, source)
+    begin = variant.pos - 1 - rule.length // 2
+    provided = self.alleles.values(variant, begin, begin + rule.length, source)
+    return Prepared(variant, mismatch, window.padded, (window, *provided))
+
+  def add(self, prepared: Prepared, writer) -> None:
     """Queues one variant; scores the batch when it is full."""
+    window, provided_ref, provided_alt = prepared.inputs
     for key, value in (("ref", window.ref), ("alt", window.alt),
                        ("provided_ref", provided_ref), ("provided_alt", provided_alt)):
       self.inputs[key].append(value)
-    self.rows.append((variant, mismatch, window.padded))
-    if len(self.rows) >= self.batch_size:
-      self.flush()
+    self.rows.append((prepared.variant, prepared.mismatch, prepared.padded))
+    if len(self.rows) >= self.config.batch_size:
+      self.flush(writer)
 
-  def flush(self) -> None:
+  def flush(self, writer) -> None:
     if not self.rows:
       return
     predictions = self.predictor(**self.inputs)
-    self.writer.write(_rows(self.rows, predictions, self.columns, self.classifier))
+    writer.write(_rows(self.rows, predictions, self.model.columns, self.classifier))
     self.rows.clear()
     for values in self.inputs.values():
       values.clear()
 
-
-def _check_ref(variant: io.Variant, observed: str, config: ScoreConfig, source: str):
-  """Whether REF disagrees with the reference (an error unless flagged)."""
-  if observed == variant.ref:
-    return False
-  if config.ref_mismatch == "error":
-    raise InputError(
-        f"REF {variant.ref} differs from the reference ({observed}) at "
-        f"{variant.chrom}:{variant.pos} (set --ref_mismatch=flag to score it anyway, "
-        "flagged)", path=source, record=variant.locator)
-  return True
-
-
-def _prepared(item, genome, rule, config, source, skipped, alleles):
-  """(variant, REF mismatch, windows, provided ref, provided alt), or None when the
-  variant is skipped by rule; an InputError when it cannot be scored."""
-  if isinstance(item, InputError):
-    raise item
-  made = _windows(item, genome, rule, config.anchor, skipped, source)
-  if made is None:
-    return None
-  mismatch = _check_ref(item, made[1], config, source)
-  begin = item.pos - 1 - rule.length // 2
-  return (item, mismatch, made[0], *alleles.values(item, begin, begin + rule.length,
-                                                    source))
-
-
-def _score_stream(stream, config: ScoreConfig, genome, model, alleles, batches, rejects,
-                  skipped, stats) -> None:
-  """Prepares, batches and scores every variant of the stream; counts them."""
-  source = config.vcf or config.variants
-  meter = Progress("variants read", config.progress_seconds, paths=[source])
-  with alleles.plan:
-    for item in stream:
-      try:
-        prepared = _prepared(item, genome, model.info.length_rule, config, source,
-                             skipped, alleles)
-      except InputError as error:
-        rejects.handle(error)
-        continue
-      if prepared is None:
-        continue
-      batches.add(*prepared)
-      stats["flagged_ref_mismatch"] += prepared[1]
-      stats["padded"] += prepared[2].padded
-      stats["variants"] += 1
-      meter.update(stats["variants"])
-    batches.flush()
-  if stats["variants"] == 0:
-    raise InputError(f"no variant could be scored (skipped: {dict(skipped)}"
-                     f"{', ' + rejects.describe() if rejects.count else ''})", path=source)
+  def notes(self, stats: dict) -> list[str]:
+    return report.header_notes(self.strands, self.classifier, stats["padded"])
 
 
 def score_variants(config: ScoreConfig) -> dict[str, Any]:
   """Scores every variant of the input; returns counts, skips, rejects and timing.
 
-  Each output is taken with a lock and appears only when complete.
+  The model's task picks the scorer (`ClassifierScorer`, or a language model's
+  `zero_shot.LlrScorer`); `frame.run` does the rest. Each output is taken with a
+  lock and appears only when complete.
 
   Raises:
     InputError: a REF that disagrees with the reference (ref_mismatch=error), a
       malformed VCF or table, or every record skipped.
     ConfigError: inconsistent options or a model whose features cannot be had.
   """
-  from gslm_keras.inference.language import is_language_model
+  from gslm_keras.inference.manifest import for_task
+  from gslm_keras.variants.zero_shot import LlrScorer
 
-  if is_language_model(config.model):
-    from gslm_keras.variants.zero_shot import score_llr
-
-    return score_llr(config)
-  model = LoadedModel(config.model)
-  classifier = task_type(model.info.task).probabilities
-  alleles = _Alleles(model, config)
-  strands, strand_header, strand_column = report.strand_choice(model,
-                                                               config.strand_average)
-  columns = score_columns(model.columns, classifier, strands)
-  skipped: collections.Counter = collections.Counter()
-  stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strand_header}
-  start = time.monotonic()
-  with contextlib.ExitStack() as locks:
-    io.lock_outputs(locks, config.output, config.overwrite)
-    genome = Genome(config.reference) if config.vcf else None
-    stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
-              io.read_variant_table(config.variants, alleles.table_columns()))
-    fields = report.info_fields(columns, strand_column)
-    writer = io.FanOut([io.open_writer(path, columns, fields,
-                                       genome.lengths if genome else None)
-                        for path in config.output])
-    rejects = Rejects(config.first_output, config.on_error)
-    batches = _Batches(Predictor(model, strands), writer, model.columns, classifier,
-                       config.batch_size)
-    ok = False
-    try:
-      _score_stream(stream, config, genome, model, alleles, batches, rejects, skipped,
-                    stats)
-      ok = True
-    finally:
-      io.close_writer(writer, ok, skipped, rejects, config.command,
-                      report.header_notes(strand_header, classifier, stats["padded"]),
-                      stats["padded"])
-      rejects.close(ok)
-      if genome is not None:
-        genome.close()
-  stats.update({"seconds": time.monotonic() - start, "skipped": dict(skipped),
-                "rejected": rejects.count, "output": ",".join(config.output),
-                "rejects": rejects.path})
-  _log_summary(stats, skipped, rejects)
-  return stats
-
-
-def _log_summary(stats: dict, skipped, rejects) -> None:
-  logging.info("Strands: %s", stats["strands"])
-  if skipped:
-    logging.warning("Skipped %s", ", ".join(f"{k}: {v}" for k, v in skipped.items()))
-  if rejects.count:
-    logging.warning("%d variants rejected, listed in %s", rejects.count, rejects.path)
-  if stats["padded"]:
-    logging.warning("%d variants' windows ran past a contig or sequence end and were "
-                    "padded with N (column padded)", stats["padded"])
-  logging.info("%d variants scored in %.1f s -> %s", stats["variants"], stats["seconds"],
-               stats["output"])
+  scorer = for_task(config.model, {
+      SUPERVISED: lambda: ClassifierScorer(LoadedModel(config.model), config),
+      MASKED_NUCLEOTIDE.objective: lambda: LlrScorer(config)})
+  return frame.run(config, scorer())

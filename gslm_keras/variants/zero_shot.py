@@ -11,9 +11,6 @@ says so (`--on_error=skip` writes it to the rejects file and goes on).
 from __future__ import annotations
 
 import collections
-import contextlib
-import time
-from typing import Any
 
 from absl import logging
 
@@ -21,9 +18,8 @@ from gslm_keras.dna import alphabet
 from gslm_keras.errors import InputError
 from gslm_keras.inference.language import LanguageModel
 from gslm_keras.io.genome import Genome
-from gslm_keras.io.progress import Progress
-from gslm_keras.io.tables import Rejects
 from gslm_keras.variants import io, report
+from gslm_keras.variants.frame import Prepared, check_ref
 from gslm_keras.variants.windows import make_windows
 
 COLUMNS = report.ROW_KEYS + ["llr", "log_p_ref", "log_p_alt"]
@@ -61,93 +57,61 @@ def _check(variant: io.Variant, observed: str, ref_mismatch: str, source: str) -
         "a language model's llr compares two bases at one masked position (indels "
         "and N have none)", path=source, record=variant.locator,
         hint="use --on_error=skip to set such variants aside")
-  if observed == variant.ref.upper():
-    return False
-  if ref_mismatch == "error":
-    raise InputError(
-        f"REF {variant.ref} differs from the reference ({observed}) at "
-        f"{variant.chrom}:{variant.pos} (set --ref_mismatch=flag to score it anyway, "
-        "flagged)", path=source, record=variant.locator)
-  return True
+  return check_ref(variant, observed, ref_mismatch, source)
 
 
-def score_llr(config) -> dict[str, Any]:
-  """`score_variants` for a language model (a `ScoreConfig`); same outputs, locks,
-  rejects and summary as the classifier path, with `llr` columns."""
-  model = LanguageModel(config.model)
-  if config.strand_average is False:
-    logging.warning("--nostrand_average: llr is read on the forward strand only")
-  both = config.strand_average is not False
-  strands = STRANDS if both else "forward strand"
-  skipped: collections.Counter = collections.Counter()
-  stats = {"variants": 0, "flagged_ref_mismatch": 0, "padded": 0, "strands": strands}
-  start = time.monotonic()
-  with contextlib.ExitStack() as locks:
-    io.lock_outputs(locks, config.output, config.overwrite)
-    genome = Genome(config.reference) if config.vcf else None
-    stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
-              io.read_variant_table(config.variants))
-    writer = io.FanOut([io.open_writer(path, COLUMNS, report.info_fields(
-        COLUMNS, strands), genome.lengths if genome else None) for path in config.output])
-    rejects = Rejects(config.first_output, config.on_error)
-    ok = False
-    try:
-      _score(stream, config, model, genome, both, writer, rejects, skipped, stats)
-      ok = True
-    finally:
-      notes = [f"strands: {strands}", "llr: log P(alt) - log P(ref), natural log, of "
-               f"a masked language model ({model.path}), zero-shot",
-               f"padded: {stats['padded']} variant(s) whose window ran past the end of "
-               "its contig, filled with N"]
-      io.close_writer(writer, ok, skipped, rejects, config.command, notes,
-                      stats["padded"])
-      rejects.close(ok)
-      if genome is not None:
-        genome.close()
-  stats.update({"seconds": time.monotonic() - start, "skipped": dict(skipped),
-                "rejected": rejects.count, "output": ",".join(config.output),
-                "rejects": rejects.path})
-  logging.info("%d variants scored (llr) in %.1f s -> %s", stats["variants"],
-               stats["seconds"], stats["output"])
-  return stats
+class LlrScorer:
+  """The `frame`'s scorer for a language model (a `ScoreConfig`): same outputs,
+  locks, rejects and summary as a classifier's, with `llr` columns."""
 
+  columns = COLUMNS
 
-def _score(stream, config, model: LanguageModel, genome, both: bool, writer, rejects,
-           skipped, stats) -> None:
-  source = config.vcf or config.variants
-  meter = Progress("variants read", config.progress_seconds, paths=[source])
-  batch: list = []
+  def __init__(self, config):
+    self.config = config
+    self.model = LanguageModel(config.model)
+    if config.strand_average is False:
+      logging.warning("--nostrand_average: llr is read on the forward strand only")
+    self.both = config.strand_average is not False
+    self.strands = self.info_strands = STRANDS if self.both else "forward strand"
+    self.batch: list = []
 
-  def flush():
-    if not batch:
+  def table_columns(self) -> list[str]:
+    return []
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *error):
+    return None
+
+  def prepare(self, variant, genome, skipped, source) -> Prepared | None:
+    made = _window(variant, genome, self.model.length, self.config.anchor, skipped)
+    if made is None:
+      return None
+    window, position, padded, observed = made
+    mismatch = _check(variant, observed, self.config.ref_mismatch, source)
+    return Prepared(variant, mismatch, padded, (window, position))
+
+  def add(self, prepared: Prepared, writer) -> None:
+    self.batch.append(prepared)
+    if len(self.batch) >= self.config.batch_size:
+      self.flush(writer)
+
+  def flush(self, writer) -> None:
+    if not self.batch:
       return
-    llr, log_ref, log_alt = model.llr([b[1] for b in batch], [b[2] for b in batch],
-                                      [b[0].ref for b in batch], [b[0].alt for b in batch],
-                                      both_strands=both)
-    writer.write([{**v.row(mismatch, padded), "llr": float(llr[i]),
+    batch = self.batch
+    llr, log_ref, log_alt = self.model.llr(
+        [p.inputs[0] for p in batch], [p.inputs[1] for p in batch],
+        [p.variant.ref for p in batch], [p.variant.alt for p in batch],
+        both_strands=self.both)
+    writer.write([{**p.variant.row(p.mismatch, p.padded), "llr": float(llr[i]),
                    "log_p_ref": float(log_ref[i]), "log_p_alt": float(log_alt[i])}
-                  for i, (v, _, _, padded, mismatch) in enumerate(batch)])
+                  for i, p in enumerate(batch)])
     batch.clear()
 
-  for item in stream:
-    try:
-      if isinstance(item, InputError):
-        raise item
-      made = _window(item, genome, model.length, config.anchor, skipped)
-      if made is None:
-        continue
-      mismatch = _check(item, made[3], config.ref_mismatch, source)
-    except InputError as error:
-      rejects.handle(error)
-      continue
-    batch.append((item, made[0], made[1], made[2], mismatch))
-    stats["variants"] += 1
-    stats["padded"] += made[2]
-    stats["flagged_ref_mismatch"] += mismatch
-    meter.update(stats["variants"])
-    if len(batch) >= config.batch_size:
-      flush()
-  flush()
-  if stats["variants"] == 0:
-    raise InputError(f"no variant could be scored (skipped: {dict(skipped)}"
-                     f"{', ' + rejects.describe() if rejects.count else ''})", path=source)
+  def notes(self, stats: dict) -> list[str]:
+    return [f"strands: {self.strands}", "llr: log P(alt) - log P(ref), natural log, of "
+            f"a masked language model ({self.model.path}), zero-shot",
+            f"padded: {stats['padded']} variant(s) whose window ran past the end of its "
+            "contig, filled with N"]
