@@ -1,8 +1,8 @@
 """`make_lm_dataset`: the tf.data pipeline of masked nucleotide modelling.
 
-Reads a corpus (`build_dataset --task=unlabelled`) like `make_dataset` reads a
-labelled dataset (shard-parallel and shuffled for training, in manifest order
-for evaluation), one-hot encodes each window and masks it with a
+Reads a corpus (`build_dataset --task=unlabelled`) through the skeleton
+`make_dataset` uses (`pipeline.batched_pipeline`: shard-parallel and shuffled
+for training, in manifest order for evaluation), one-hot encodes each window and masks it with a
 `NucleotideMasker` inside the pipeline. Each batch is masked with the stateless
 seed [seed, batch index]: the same seed gives the same masks, so a dev split is
 masked the same way at every epoch and every yardstick sees the same positions.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from gslm_keras.data.dataset_info import DatasetInfo
-from gslm_keras.data.pipeline import _serialized
+from gslm_keras.data.pipeline import batched_pipeline
 from gslm_keras.dna import ops
 from gslm_keras.encoding.masking import NucleotideMasker
 from gslm_keras.errors import DatasetError
@@ -60,12 +60,6 @@ def make_lm_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: i
   masker = masker or NucleotideMasker()
   training = mode == "train"
   length = info.length_rule.length
-  dataset = _serialized(info, split, training, True, seed, limit, shard)
-  if training:
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-      dataset = dataset.repeat()
-  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
   spec = info.parse_spec()
 
   def transform(batch_index, serialized):
@@ -85,8 +79,8 @@ def make_lm_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: i
       return out["sequence"], y, parsed["source"]
     return out["sequence"], y
 
-  dataset = dataset.enumerate()
-  if skip_batches:
-    dataset = dataset.skip(skip_batches)
-  dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return batched_pipeline(
+      info, split, transform, training=training, deterministic=True,
+      batch_size=batch_size, seed=seed, repeat=repeat, shuffle_buffer=shuffle_buffer,
+      drop_remainder=drop_remainder, limit=limit, shard=shard,
+      skip_batches=skip_batches)

@@ -1,4 +1,11 @@
-"""`make_dataset`: the tf.data input pipeline over a dataset directory."""
+"""`make_dataset`: the tf.data input pipeline over a dataset directory.
+
+`batched_pipeline` is the skeleton every task's pipeline shares (a labelled
+dataset's here, a corpus's masked windows in `corpus_pipeline`): the split's
+records, shard-parallel and shuffled in training or in manifest order, batched,
+numbered (each batch's augmentation is seeded by its index, so a resumed run
+skips batches and continues the same stream), transformed by the task's
+per-batch function, prefetched."""
 
 from __future__ import annotations
 
@@ -35,6 +42,25 @@ def _serialized(info: DatasetInfo, split: str, training: bool, deterministic: bo
   if shard is not None:
     dataset = dataset.shard(*shard)
   return dataset
+
+
+def batched_pipeline(info: DatasetInfo, split: str, transform, *, training: bool,
+                     deterministic: bool, batch_size: int, seed: int | None,
+                     repeat: bool, shuffle_buffer: int, drop_remainder: bool,
+                     limit: int | None, shard, skip_batches: int) -> tf.data.Dataset:
+  """`transform(batch_index, serialized batch)` over the split's records."""
+  dataset = _serialized(info, split, training, deterministic, seed, limit, shard)
+  if training:
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+      dataset = dataset.repeat()
+  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+  if skip_batches:
+    # Skipped before parsing: only the serialized records are read past.
+    dataset = dataset.skip(skip_batches)
+  dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=deterministic)
+  return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _transform(info: DatasetInfo, encoder: SequenceEncoder, *, normalize: bool,
@@ -129,25 +155,17 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
   training = mode == "train"
   # When evaluating, keep the input order: predictions line up with the records.
   deterministic = not training or seed is not None
-  dataset = _serialized(info, split, training, deterministic, seed, limit, shard)
-  if training:
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-      dataset = dataset.repeat()
-  dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
   transform = _transform(
       info, SequenceEncoder.from_info(info), normalize=normalize,
       reverse_complement=training and reverse_complement,
       max_shift=max_shift if training else 0,
       seed=seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31),
       with_ids=with_ids)
-  dataset = dataset.enumerate()
-  if skip_batches:
-    # Skipped before parsing: only the serialized records are read past.
-    dataset = dataset.skip(skip_batches)
-  dataset = dataset.map(transform, num_parallel_calls=tf.data.AUTOTUNE,
-                        deterministic=deterministic)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return batched_pipeline(
+      info, split, transform, training=training, deterministic=deterministic,
+      batch_size=batch_size, seed=seed, repeat=repeat, shuffle_buffer=shuffle_buffer,
+      drop_remainder=drop_remainder, limit=limit, shard=shard,
+      skip_batches=skip_batches)
 
 
 def split_sequences(info: DatasetInfo, split: str, batch_size: int = 1024):
