@@ -113,3 +113,56 @@ class RunDir:
 def data_dir_of(config: dict) -> str | None:
   """The dataset a run's config.json names (nested since 0.2, flat before)."""
   return config.get("data", config).get("data_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolved:
+  """What a run settled that its config leaves open: config.json's `resolved`
+  record, written by `train`, `pretrain` and multi-worker training alike and read
+  back by model cards and loaded models.
+
+  Attributes:
+    precision: the dtype policy the run used ("float32", "mixed_float16" ...).
+    plan: the step plan (replicas, steps_per_epoch, segment_steps,
+      segments_per_epoch, total_steps).
+    objective: what the model was trained for: "supervised" or
+      "masked_nucleotide".
+    seed: the seed the run used (a collapse restart's new one), or None.
+    restarts: the collapse restarts, each as the guard recorded it.
+    model: the architecture a restart moved to (ModelConfig JSON), or None when it
+      is the config's.
+    init_from: where the initial weights came from (source, path, sha256, the
+      parts copied), or None for a random start.
+  """
+
+  precision: str
+  plan: dict
+  objective: str = "supervised"
+  seed: int | None = None
+  restarts: tuple = ()
+  model: dict | None = None
+  init_from: dict | None = None
+
+  def to_json(self) -> dict:
+    data = dataclasses.asdict(self)
+    data["restarts"] = list(self.restarts)
+    return data
+
+  @classmethod
+  def from_json(cls, data: dict) -> "Resolved":
+    """The record of a config.json; a field this version does not know is an error
+    (a newer gslm_keras wrote it)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+      from gslm_keras.errors import DatasetError
+
+      raise DatasetError(f"config.json 'resolved' has unknown field(s) {unknown}: "
+                         "written by a newer gslm_keras; read it with that version")
+    return cls(**{**data, "restarts": tuple(data.get("restarts", ()))})
+
+  @classmethod
+  def of(cls, config: dict) -> "Resolved | None":
+    """The record of a loaded config.json dict, or None when it has none."""
+    data = config.get("resolved")
+    return cls.from_json(data) if data else None

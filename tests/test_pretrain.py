@@ -20,6 +20,9 @@ import pytest
 from conftest import GENOMES, REPO
 from helpers import segments_backed_up
 
+from gslm_keras.errors import DatasetError
+from gslm_keras.run_dir import Resolved
+
 PLASMID = GENOMES / "NC_005816.fna"
 TINY = ["--flagfile=models/pretrain_tiny.flags", "--epochs=2", "--yardstick_windows=4000"]
 
@@ -62,7 +65,9 @@ def _plasmid() -> str:
 
 def test_run_directory_and_model_card(lm_run):
   config = json.load(open(lm_run / "config.json"))
-  assert config["resolved"]["objective"] == "masked_nucleotide"
+  assert Resolved.of(config).objective == "masked_nucleotide"
+  with pytest.raises(DatasetError, match="unknown field.*'surprise'.*newer gslm_keras"):
+    Resolved.of({"resolved": {**config["resolved"], "surprise": 1}})
   assert config["lm"]["mask_rate"] == 0.15 and config["model"]["stem_pool"] == 2
   flagfile = (lm_run / "train.flags").read_text()
   assert "python -m gslm_keras.pretrain --flagfile=" in flagfile

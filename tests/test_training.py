@@ -21,6 +21,7 @@ from gslm_keras.data.builder.builder import build_dataset
 from gslm_keras.data.dataset_info import DatasetInfo
 from gslm_keras.errors import ConfigError
 from gslm_keras.models import preset
+from gslm_keras.run_dir import Resolved
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
@@ -64,6 +65,11 @@ def test_model_dir_artefacts(tiny_run, splice_dir):
   saved = json.load(open(os.path.join(d, "config.json")))
   assert TrainConfig.from_json({k: v for k, v in saved.items() if k != "resolved"}) == config
   assert saved["resolved"]["precision"] == "float32"
+  resolved = Resolved.of(saved)  # Typed: the record loads back to what it says.
+  assert (resolved.objective, resolved.seed, resolved.restarts, resolved.init_from) == (
+      "supervised", 0, (), None)
+  assert resolved.plan["total_steps"] == result.steps
+  assert Resolved.from_json(resolved.to_json()) == resolved
   assert json.load(open(os.path.join(d, "dataset_info.json"))) == DatasetInfo.load(
       splice_dir).data
   flagfile = open(os.path.join(d, "train.flags")).read()
@@ -616,9 +622,9 @@ def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch
   assert len(calls) == 2 and len(result.restarts) == 1
   assert result.restarts[0]["seed"] == 0 and "16 of 16 fusion units dead" in \
       result.restarts[0]["reason"]
-  saved = json.load(open(tmp_path / "b" / "config.json"))["resolved"]
-  assert saved["seed"] == collapse.RESTART_SEED_STEP and len(saved["restarts"]) == 1
-  assert saved["model"]["branch_norm"] is True  # The restart removes the cause.
+  saved = Resolved.of(json.load(open(tmp_path / "b" / "config.json")))
+  assert saved.seed == collapse.RESTART_SEED_STEP and len(saved.restarts) == 1
+  assert saved.model["branch_norm"] is True  # The restart removes the cause.
   restarted = keras.models.load_model(tmp_path / "b" / "model.keras")
   assert "sequence_branch_norm" in [
       layer.name for layer in restarted.get_layer("task_head").layers]

@@ -17,7 +17,7 @@ from gslm_keras.errors import ConfigError, DatasetError
 from gslm_keras.inference import outputs
 from gslm_keras.io.files import read_json
 from gslm_keras.io.model_files import load_model
-from gslm_keras.run_dir import RunDir
+from gslm_keras.run_dir import Resolved, RunDir
 from gslm_keras.tasks.supervised import SUPERVISED, task_type
 
 EXPORT_ASSETS = "assets"
@@ -101,8 +101,9 @@ class LoadedModel:
     or None: a strand-oriented model, or one whose training is not recorded."""
     model = self.config.get("model", self.config)
     data = self.config.get("data", self.config)
-    resolved = self.config.get("resolved", {}).get("model", {})
-    if resolved.get("rc_average") or model.get("rc_average"):
+    resolved = Resolved.of(self.config)
+    architecture = (resolved.model if resolved else None) or {}
+    if architecture.get("rc_average") or model.get("rc_average"):
       return "rc_average"
     if self._keras is not None and self.parts() is not None and self.parts()[2]:
       return "rc_average"

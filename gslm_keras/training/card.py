@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from gslm_keras.io.files import read_json
-from gslm_keras.run_dir import RunDir
+from gslm_keras.run_dir import Resolved, RunDir
 
 MODEL_CARD = "MODEL_CARD.md"
 SCALARS = ("n", "accuracy", "mcc", "auroc", "auprc", "auroc_macro", "f1_macro", "mae",
@@ -17,7 +17,8 @@ SCALARS = ("n", "accuracy", "mcc", "auroc", "auprc", "auroc_macro", "f1_macro", 
 
 def _initialisation(config: dict, steps: int) -> list[str]:
   optim = config["optim"]
-  source = config.get("resolved", {}).get("init_from")
+  resolved = Resolved.of(config)
+  source = resolved.init_from if resolved else None
   if not source:
     return [f"Random initialisation (seed {config['runtime']['seed']})."]
   # The source as the user named it (a preset name, or their path), not the

@@ -21,6 +21,7 @@ from gslm_keras.io.files import write_json_atomic, write_text_atomic
 from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
+from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
 from gslm_keras.training import callbacks as callbacks_lib
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training import recipe, session
@@ -33,7 +34,6 @@ YARDSTICKS = "yardsticks.npz"
 # some Python (70-110 ms measured on synthetic input on this 2-core machine, about
 # half a step of the default trunk at batch 128); 8 steps share it.
 STEPS_PER_EXECUTION = 8
-OBJECTIVE = "masked_nucleotide"
 
 
 def pretrain(config: PretrainConfig) -> session.TrainResult:
@@ -101,7 +101,7 @@ def _compiled_model(config: PretrainConfig, run: RunDir, info, strategy, policy,
   from --init_from when given)."""
   from gslm_keras.models.language import MaskedAccuracy, build_language_model, lm_loss
 
-  resolved = {"objective": OBJECTIVE}
+  resolved = {"objective": MASKED_NUCLEOTIDE.objective}
   with strategy.scope():
     model = build_language_model(config.model, config.lm.head_units,
                                  config.lm.local_width, dtype=policy)

@@ -18,7 +18,7 @@ from gslm_keras.errors import ConfigError, DatasetError, GslmError
 from gslm_keras.io.files import (read_json, refuse_link, write_json_atomic,
                                  write_text_atomic)
 from gslm_keras.io.outputs import apply_umask, hidden_name, swap_into_place
-from gslm_keras.run_dir import RunDir
+from gslm_keras.run_dir import Resolved, RunDir
 from gslm_keras.training import card
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.plan import Plan, make_plan
@@ -219,10 +219,11 @@ def to_flagfile(config: TrainConfig) -> str:
 
 def write_run_files(config: TrainConfig, run: RunDir, info: DatasetInfo, policy: str,
                     plan: Plan, resolved: dict | None = None):
-  """config.json (with what was resolved), train.flags and dataset_info.json."""
+  """config.json (with what was resolved: `run_dir.Resolved`'s fields beside
+  precision and plan), train.flags and dataset_info.json."""
   data = config.to_json()
-  data["resolved"] = {"precision": policy, "plan": dataclasses.asdict(plan),
-                      **(resolved or {})}
+  data["resolved"] = Resolved(precision=policy, plan=dataclasses.asdict(plan),
+                              **(resolved or {})).to_json()
   write_json_atomic(run.config, data)
   write_text_atomic(run.flagfile, to_flagfile(config))
   write_json_atomic(run.manifest, info.to_json())
