@@ -103,6 +103,10 @@ class FlagGroup:
       out[name] = value
     return out
 
+  def given(self) -> list[str]:
+    """The fields whose flags were given on the command line or in a flagfile."""
+    return [name for name, holder in self.holders.items() if holder.present]
+
   def build(self, **fields):
     """The config from the parsed flags, and `fields` the caller sets (these win).
 

@@ -14,6 +14,7 @@ from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig, 
 from gslm_keras.training import config as train_config
 from gslm_keras.evaluation.config import EvaluateConfig
 from gslm_keras.inference.config import PredictConfig
+from gslm_keras.interpretation.config import InterpretConfig
 from gslm_keras.serving.config import ExportConfig
 from gslm_keras.training.config import PretrainConfig, TrainConfig, model_from_preset
 from gslm_keras.variants.config import ScoreConfig
@@ -152,8 +153,25 @@ def _nested(cls, skip_unused=True):
     ("gslm_keras.predict", _fields(PredictConfig)),
     ("gslm_keras.export", _fields(ExportConfig) | {"model_dir"}),  # Old spelling.
     ("gslm_keras.evaluate", _fields(EvaluateConfig) | {"model_dir"}),
+    ("gslm_keras.interpret", _fields(InterpretConfig, skip=("command",))),
 ])
 def test_a_command_takes_its_configs_fields(module, expected):
   # Every option of the command is a field of its config (help from the field's
   # documentation), and every field a flag: nothing declared twice, nothing missed.
   assert _command_flags(module) == expected
+
+
+def test_interpret_refuses_another_commands_option():
+  # One line, before TensorFlow loads, naming the option and who uses it.
+  import subprocess
+  import sys
+
+  out = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "ism",
+                        "--model=m", "--output_dir=o", "--sequence=ACGT", "--steps=9"],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert out.returncode != 0 and "Traceback" not in out.stderr
+  assert out.stderr.strip().splitlines() == [
+      "error: --steps: an option of interpret attribute; interpret ism does not use "
+      "it: drop it"]
+  with pytest.raises(ConfigError, match="ism needs --sequence or --fasta"):
+    InterpretConfig(command="ism", model="m", output_dir="o")
