@@ -18,26 +18,27 @@ from __future__ import annotations
 from absl import flags
 
 from gslm_keras import cli
-from gslm_keras.data.builder.flags import config_from_flags, define_flags
-from gslm_keras.errors import ConfigError
+from gslm_keras.data.builder.flags import (config_from_flags, define_flags,
+                                           options_from_flags)
+
+# One flag per field of BuildOptions, its documentation as help.
+OPTIONS = define_flags(flags.FLAGS, module_name=__name__)
 
 
 def main(argv):
   del argv
-  fv = flags.FLAGS
-  if fv.list_features:
+  options = options_from_flags(OPTIONS)
+  if options.list_features:
     from gslm_keras.features.spec import describe
 
     print(describe())
     return
-  config = config_from_flags(fv)
-  if fv.engine == "beam":
+  config = config_from_flags(OPTIONS)
+  if options.engine == "beam":
     from gslm_keras.data.beam.engine import build_on_beam
 
-    info = build_on_beam(config, fv.beam_pipeline_options)
+    info = build_on_beam(config, options.beam_pipeline_options)
   else:
-    if fv.beam_pipeline_options:
-      raise ConfigError("--beam_pipeline_options needs --engine=beam")
     from gslm_keras.data.builder.builder import build_dataset
 
     info = build_dataset(config)
@@ -47,7 +48,6 @@ def main(argv):
 
 
 def run():
-  define_flags(flags.FLAGS)
   cli.run(main)
 
 

@@ -9,6 +9,7 @@ import pytest
 from absl import flags
 
 from gslm_keras import config_flags
+from gslm_keras.data.builder.options import BuildOptions
 from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig, preset
 from gslm_keras.training import config as train_config
@@ -154,6 +155,7 @@ def _nested(cls, skip_unused=True):
     ("gslm_keras.export", _fields(ExportConfig) | {"model_dir"}),  # Old spelling.
     ("gslm_keras.evaluate", _fields(EvaluateConfig) | {"model_dir"}),
     ("gslm_keras.interpret", _fields(InterpretConfig, skip=("command",))),
+    ("gslm_keras.build_dataset", _fields(BuildOptions)),
 ])
 def test_a_command_takes_its_configs_fields(module, expected):
   # Every option of the command is a field of its config (help from the field's
