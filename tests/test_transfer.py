@@ -127,7 +127,7 @@ def test_a_fine_tuned_models_card_names_its_source_not_a_local_path():
 
   config = {"optim": {"freeze_trunk_steps": 40, "trunk_learning_rate_multiplier": 0.1},
             "runtime": {"seed": 0},
-            "resolved": {"init_from": {
+            "resolved": {"precision": "float32", "plan": {}, "init_from": {
                 "source": "gslm-lm-multispecies", "sha256": "ab" * 32,
                 "model_file": "/home/someone/venv/lib/gslm_keras/presets/"
                               "gslm-lm-multispecies/model.keras",

@@ -257,8 +257,13 @@ class TrainConfig:
     return {part: data[part] for part in self.PARTS}
 
   def to_json(self) -> dict[str, Any]:
-    data = dataclasses.asdict(self)
-    return json.loads(json.dumps(data))  # Tuples become lists, as in the file.
+    """JSON values (tuples become lists, as in the file), without the fields this
+    kind of run does not use (`UNUSED`: a language model has no head)."""
+    data = json.loads(json.dumps(dataclasses.asdict(self)))
+    for part, names in self.UNUSED.items():
+      for name in names:
+        data[part].pop(name, None)
+    return data
 
   @classmethod
   def from_json(cls, data: dict[str, Any]) -> "TrainConfig":

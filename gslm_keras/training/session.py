@@ -82,7 +82,8 @@ def work_dir(config: TrainConfig) -> str:
 
 def _with_defaults(config: TrainConfig, previous: dict) -> dict:
   """The parts of a recorded config, with the defaults of fields it predates (a
-  run killed under an older version resumes when the new fields keep them)."""
+  run killed under an older version resumes when the new fields keep them), less
+  the fields its kind of run does not use (older versions recorded them)."""
   import json
 
   out = {}
@@ -90,9 +91,10 @@ def _with_defaults(config: TrainConfig, previous: dict) -> dict:
     recorded = previous.get(part)
     if recorded is None:
       continue
+    unused = config.UNUSED.get(part, ())
     defaults = {f.name: json.loads(json.dumps(f.default))
                 for f in dataclasses.fields(kind) if f.default is not dataclasses.MISSING}
-    out[part] = {**defaults, **recorded}
+    out[part] = {k: v for k, v in {**defaults, **recorded}.items() if k not in unused}
   return out
 
 
