@@ -63,6 +63,16 @@ def _plasmid() -> str:
   return next(read_fasta(str(PLASMID))).sequence.upper()
 
 
+def test_load_gives_the_object_of_the_models_task(lm_run):
+  import gslm_keras as gk
+  from gslm_keras.inference.language import LanguageModel
+  from gslm_keras.inference.manifest import objective_of
+
+  lm = gk.load(str(lm_run))
+  assert isinstance(lm, LanguageModel) and lm.task.objective == "masked_nucleotide"
+  assert objective_of(str(lm_run)) == "masked_nucleotide" and gk.load(lm) is lm
+
+
 def test_run_directory_and_model_card(lm_run):
   config = json.load(open(lm_run / "config.json"))
   assert Resolved.of(config).objective == "masked_nucleotide"

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+import gslm_keras
 from gslm_keras.data.builder.flags import config_from_flagfile
 from gslm_keras.data.builder.builder import build_dataset
 from gslm_keras.data.dataset_info import DatasetInfo
@@ -70,6 +71,9 @@ def test_model_dir_artefacts(tiny_run, splice_dir):
       "supervised", 0, (), None)
   assert resolved.plan["total_steps"] == result.steps
   assert Resolved.from_json(resolved.to_json()) == resolved
+  loaded = gslm_keras.load(d)  # The object of its task: the supervised table's row.
+  assert (type(loaded).__name__, loaded.task.name, loaded.task.objective) == (
+      "LoadedModel", "multiclass", "supervised")
   assert json.load(open(os.path.join(d, "dataset_info.json"))) == DatasetInfo.load(
       splice_dir).data
   flagfile = open(os.path.join(d, "train.flags")).read()
