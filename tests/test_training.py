@@ -719,3 +719,42 @@ def test_multi_worker_step_weights_classes_as_fit_does(task, labels):
   for ours, keras_fit in zip(outcome["weighted"], fitted.get_weights()):
     np.testing.assert_allclose(ours, keras_fit, rtol=1e-5, atol=1e-6)
   assert not np.allclose(outcome["unweighted"][0], fitted.get_weights()[0], atol=1e-4)
+
+
+def test_multi_worker_loop_restarts_a_collapse_as_fit_does(splice_dir, tmp_path,
+                                                           monkeypatch):
+  # The multi-worker loop's attempts, run here on the default strategy (its
+  # collectives work with one replica): a collapse after epoch 1 restarts the run
+  # from the next seed with branch_norm, recorded as fit records it.
+  import keras
+  import tensorflow as tf
+
+  from gslm_keras.training import collapse, multi_worker, session
+
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "mw"),
+                              model=preset("tiny"), epochs=1, steps_per_epoch=6,
+                              evaluate_splits=(), verbose=0)
+  info = DatasetInfo.load(splice_dir)
+  real, calls = collapse.diagnose, []
+
+  def first_collapses(model, batches, task):
+    calls.append(len(batches))
+    found = real(model, batches, task)
+    return {**found, "collapsed": True, "dead_fusion_units": found["fusion_units"]} \
+        if len(calls) == 1 else found
+
+  monkeypatch.setattr(collapse, "diagnose", first_collapses)
+  with session.prepared(config, lambda r: r.step_checkpoints) as (run, resumed):
+    result = multi_worker.attempts(config, info, tf.distribute.get_strategy(),
+                                   "float32", run, resumed, None)
+  assert len(calls) == 2  # Diagnosed after the first epoch of each attempt.
+  assert [r["seed"] for r in result.restarts] == [0]
+  assert "16 of 16 fusion units dead" in result.restarts[0]["reason"]
+  assert json.load(open(tmp_path / "mw" / "restarts.json")) == result.restarts
+  saved = Resolved.of(json.load(open(tmp_path / "mw" / "config.json")))
+  assert saved.seed == collapse.RESTART_SEED_STEP and saved.model["branch_norm"] is True
+  assert result.steps == 6  # The restarted attempt ran its whole epoch.
+  kept = keras.models.load_model(tmp_path / "mw" / "model.keras")
+  assert "sequence_branch_norm" in [l.name for l in kept.get_layer("task_head").layers]
+  history = json.load(open(tmp_path / "mw" / "history.json"))
+  assert [h["step"] for h in history] == [6]  # Nothing of the collapsed attempt.

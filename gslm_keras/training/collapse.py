@@ -9,7 +9,7 @@ either of:
   0.05 of 0.5; multi-class accuracy no better than the largest class; regression
   |Pearson r| below 0.05). Seen on GUE mouse/0, sequence only: 95 of 96 units dead,
   dev AUROC 0.50 after the first epoch, and never better.
-The fit path then restarts the run from a new seed with `branch_norm` on (each
+The fit path and the multi-worker loop then restart the run from a new seed with `branch_norm` on (each
 branch layer-normalised before the fusion layer, which removes the cause: see
 `ModelConfig.branch_norm`), at most twice, and records each restart in the run's
 `restarts.json` and `config.json` (`resolved.model` is the architecture trained).
@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+from absl import logging
 
 from gslm_keras.models.backbone import BACKBONE_NAME
 from gslm_keras.models.builder import HEAD_NAME
+from gslm_keras.training import recipe
 
 SPREAD = 1e-4
 DEAD_FRACTION = 0.9
@@ -40,6 +42,49 @@ def after_restarts(model, restarts: list[dict]):
   """The architecture an attempt trains: the configured one, or after a collapse
   the same with `branch_norm`."""
   return model.replace(branch_norm=True) if restarts else model
+
+
+def resolved(configured, seed: int, restarts: list[dict], architecture) -> dict:
+  """What an attempt resolved, for config.json (`run_dir.Resolved`): its seed, the
+  restarts before it, and the architecture when a restart changed it."""
+  out = {"seed": seed, "restarts": restarts}
+  if architecture != configured:
+    out["model"] = architecture.to_json()
+  return out
+
+
+def probe_batches(data_dir: str, info) -> list:
+  """The batches the diagnosis reads: 512 dev examples (train without a dev split)."""
+  from gslm_keras.data.pipeline import make_dataset
+
+  split = "dev" if "dev" in info.splits else "train"
+  return list(make_dataset(data_dir, split, batch_size=128, limit=512))
+
+
+def attempt_seed(runtime, restarts: list[dict]) -> int:
+  """The seed of the attempt after `restarts` (the configured one at first); after
+  a restart the global seeds are set to it."""
+  seed = runtime.seed + RESTART_SEED_STEP * len(restarts)
+  if restarts:
+    recipe.set_seeds(seed, runtime.deterministic)
+  return seed
+
+
+def record_restart(restarts: list[dict], seed: int, diagnosis: dict) -> None:
+  """Adds the collapsed attempt to `restarts` and says so."""
+  restarts.append({"seed": seed, "reason": restart_reason(diagnosis), **diagnosis})
+  logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d with "
+                  "the branches layer-normalised before the fusion layer (restart %d of "
+                  "at most %d)", restart_reason(diagnosis), seed + RESTART_SEED_STEP,
+                  len(restarts), MAX_RESTARTS)
+
+
+def restart_reason(diagnosis: dict) -> str:
+  dead = (f"{diagnosis['dead_fusion_units']} of {diagnosis['fusion_units']} fusion units "
+          "dead")
+  if diagnosis["output_spread"] < SPREAD:
+    return f"the outputs do not vary (spread {diagnosis['output_spread']:.1e}); {dead}"
+  return dead + (", dev metric at chance" if diagnosis["dev_at_chance"] else "")
 
 
 def fusion_probe(model: keras.Model):

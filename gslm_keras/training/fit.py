@@ -37,30 +37,16 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
     with session.prepared(config, lambda r: r.backup) as (run, resumed):
       restarts = session.read_restarts(run)
       while True:
-        seed = config.runtime.seed + collapse.RESTART_SEED_STEP * len(restarts)
-        if restarts:
-          recipe.set_seeds(seed, config.runtime.deterministic)
+        seed = collapse.attempt_seed(config.runtime, restarts)
         result, diagnosis = _fit(config, run, resumed, info, strategy, policy, seed,
                                  restarts)
         if diagnosis is None or not diagnosis["collapsed"]:
           break
-        restarts.append({"seed": seed, "reason": _reason(diagnosis), **diagnosis})
-        logging.warning("The run collapsed after epoch 1 (%s); restarting from seed %d "
-                        "with the branches layer-normalised before the fusion layer "
-                        "(restart %d of at most %d)", _reason(diagnosis),
-                        seed + collapse.RESTART_SEED_STEP, len(restarts),
-                        collapse.MAX_RESTARTS)
+        collapse.record_restart(restarts, seed, diagnosis)
         session.reset_run(run, restarts)
         resumed = False
     session.finish_run(config, run)
   return result
-
-
-def _reason(diagnosis: dict) -> str:
-  dead = f"{diagnosis['dead_fusion_units']} of {diagnosis['fusion_units']} fusion units dead"
-  if diagnosis["output_spread"] < collapse.SPREAD:
-    return f"the outputs do not vary (spread {diagnosis['output_spread']:.1e}); {dead}"
-  return dead + (", dev metric at chance" if diagnosis["dev_at_chance"] else "")
 
 
 def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int,
@@ -74,21 +60,8 @@ def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: in
     logging.warning("The run collapsed %d times; this attempt is kept whatever it "
                     "learns (is there signal in the labels?)", len(restarts))
     return None
-  from gslm_keras.data.pipeline import make_dataset
-
-  split = "dev" if "dev" in info.splits else "train"
-  batches = list(make_dataset(config.data.data_dir, split, batch_size=128, limit=512))
-  return collapse.CollapseGuard(check, batches, info.task)
-
-
-def _resolved(config: TrainConfig, seed: int, restarts: list[dict], architecture
-              ) -> dict:
-  """What the run resolved, for config.json: seed, restarts, the architecture after
-  a restart, the source of --init_from (path and sha256)."""
-  resolved = {"seed": seed, "restarts": restarts}
-  if architecture != config.model:
-    resolved["model"] = architecture.to_json()
-  return resolved
+  return collapse.CollapseGuard(check, collapse.probe_batches(config.data.data_dir, info),
+                                info.task)
 
 
 def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
@@ -120,7 +93,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
 
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   architecture = collapse.after_restarts(config.model, restarts)
-  resolved = _resolved(config, seed, restarts, architecture)
+  resolved = collapse.resolved(config.model, seed, restarts, architecture)
   model = _compiled_model(config, info, strategy, policy, plan, architecture, resolved)
   session.write_run_files(config, run, info, policy, plan, resolved)
   done_segments = callbacks_lib.backed_up_segments(run.backup)

@@ -11,8 +11,9 @@ As on one machine, the best dev model is kept and training stops early after
 `--early_stopping_patience` epochs without improvement; the decision is the
 chief's, shared with every worker (dev_selection.py); `--class_weights` weight
 each example's loss as `fit`'s class_weight does; the chief writes TensorBoard
-logs where `fit` does. Not here: the collapse guard (collapse.py). The model
-directory is assumed to be on storage every worker reads (as the step
+logs where `fit` does; and a run that collapses in its first epoch is restarted as
+`fit` restarts it (collapse.py: the chief diagnoses, every worker restarts). The
+model directory is assumed to be on storage every worker reads (as the step
 checkpoints already are).
 """
 
@@ -31,7 +32,7 @@ from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.tasks.supervised import task_type
-from gslm_keras.training import dev_selection, recipe, session
+from gslm_keras.training import collapse, dev_selection, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 
@@ -95,9 +96,11 @@ class _Summaries:
 
 
 def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
-               history_path: str | None = None, summaries: _Summaries | None = None
-               ) -> list[dict]:
-  """Steps `start` to the end, a step checkpoint per segment; the history.
+               history_path: str | None = None, summaries: _Summaries | None = None,
+               collapsed=None) -> list[dict] | None:
+  """Steps `start` to the end, a step checkpoint per segment; the history, or None
+  when `collapsed(step)`, asked at the end of the first epoch before anything of it
+  is kept, says the run collapsed.
 
   `epoch_end(step)` runs after each epoch's last step and returns (dev value or
   None, stop); on stop the loop saves a checkpoint and ends. The chief passes
@@ -117,6 +120,8 @@ def _run_steps(train_step, iterator, manager, start: int, plan, epoch_end=None,
           "--learning_rate or use --mixed_precision=float32")
     losses.append(loss)
     stop = False
+    if collapsed is not None and step + 1 == plan.steps_per_epoch and collapsed(step + 1):
+      return None
     if epoch_end is not None and (step + 1) % plan.steps_per_epoch == 0:
       value, stop = epoch_end(step + 1)
       dev = {"dev": value}
@@ -176,21 +181,40 @@ def train_multi_worker(config: TrainConfig, info: DatasetInfo,
   task_type, task_id = resolver.task_type, resolver.task_id
   is_chief = task_type == "chief" or (task_type == "worker" and task_id == 0)
   if not is_chief:
-    return _train(config, info, strategy, policy, RunDir(session.work_dir(config)),
-                  False, f"{task_type}_{task_id}")
+    return attempts(config, info, strategy, policy, RunDir(session.work_dir(config)),
+                    False, f"{task_type}_{task_id}")
   with exclusive_output(config.model_dir, "model directory"):
     with session.prepared(config, lambda r: r.step_checkpoints) as (run, resumed):
-      result = _train(config, info, strategy, policy, run, resumed, None)
+      result = attempts(config, info, strategy, policy, run, resumed, None)
     session.finish_run(config, run)
   return result
 
 
+def attempts(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
+             run: RunDir, resumed: bool, worker: str | None) -> session.TrainResult:
+  """`_train` until an attempt does not collapse (at most `collapse.MAX_RESTARTS`
+  restarts, as `fit`); every worker takes the same decisions (the chief's)."""
+  restarts = session.read_restarts(run)
+  while True:
+    seed = collapse.attempt_seed(config.runtime, restarts)
+    result, diagnosis = _train(config, info, strategy, policy, run, resumed, worker,
+                               seed, restarts)
+    if diagnosis is None:
+      return result
+    collapse.record_restart(restarts, seed, diagnosis)
+    if worker is None:
+      session.reset_run(run, restarts)
+    resumed = False
+
+
 def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
-                         plan) -> tuple:
-  """(model, built optimizer, what was resolved: the --init_from source)."""
-  resolved = {}
+                         plan, seed: int, restarts: list[dict]) -> tuple:
+  """(model, built optimizer, what was resolved: seed, restarts, architecture, the
+  --init_from source)."""
+  architecture = collapse.after_restarts(config.model, restarts)
+  resolved = collapse.resolved(config.model, seed, restarts, architecture)
   with strategy.scope():
-    model = session.build_for_dataset(config, info, policy, plan.replicas)
+    model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:  # Every worker reads the source: the same weights.
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
     optimizer = recipe.make_optimizer(config.optim, plan, policy, model)
@@ -199,12 +223,15 @@ def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, polic
 
 
 def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: RunDir,
-           resumed: bool, worker: str | None) -> session.TrainResult:
-  """The loop on one worker; `worker` names a non-chief worker (None: the chief)."""
+           resumed: bool, worker: str | None, seed: int, restarts: list[dict]
+           ) -> tuple[session.TrainResult | None, dict | None]:
+  """One attempt on one worker; `worker` names a non-chief worker (None: the
+  chief). (the result, None), or (None, the diagnosis) when it collapsed."""
   is_chief = worker is None
   _barrier(strategy)
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  model, optimizer, resolved = _model_and_optimizer(config, info, strategy, policy, plan)
+  model, optimizer, resolved = _model_and_optimizer(config, info, strategy, policy, plan,
+                                                    seed, restarts)
   if is_chief:
     session.write_run_files(config, run, info, policy, plan, resolved)
   selection, epoch_end = _selection(config, info, strategy, model, run, is_chief)
@@ -223,7 +250,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     batch = context.get_per_replica_batch_size(config.data.batch_size)
     train, _ = session.train_datasets(
         config, info, batch, skip_batches=start, drop_remainder=True,
-        shard=(context.num_input_pipelines, context.input_pipeline_id))
+        shard=(context.num_input_pipelines, context.input_pipeline_id), seed=seed)
     return train
 
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
@@ -232,9 +259,15 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
                               task_type(info.task).loss(reduction=None),
                               config.data.batch_size, class_weight)
   summaries = _Summaries(run.logs, selection) if is_chief else None
+  check = _collapse_check(config, info, strategy, model, start, plan, restarts, is_chief)
   history = _run_steps(train_step, iterator, manager, start, plan, epoch_end,
-                       run.history if is_chief else None, summaries)
+                       run.history if is_chief else None, summaries,
+                       check.collapsed if check else None)
   _barrier(strategy)
+  if history is None:
+    if not is_chief:
+      shutil.rmtree(own_dir, ignore_errors=True)
+    return None, check.diagnosis
   steps = int(optimizer.iterations.numpy())
   best = selection.state() if selection is not None else {}
   if best.get("best_step", -1) >= 0 and os.path.exists(run.best_model):
@@ -247,9 +280,44 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     shutil.rmtree(own_dir, ignore_errors=True)
     # Resumed: from the chief's checkpoint (a non-chief has no run of its own).
     return session.TrainResult(config.model_dir, steps, best, {}, stopped, start > 0,
-                               fingerprint)
+                               fingerprint, list(restarts)), None
   write_json_atomic(run.history, history)
   save_model(model, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,
-                             fingerprint)
+                             fingerprint, list(restarts)), None
+
+
+class _CollapseCheck:
+  """The collapse check at the end of the first epoch: the chief diagnoses the model
+  (collapse.diagnose, as `fit`'s guard), every worker gets its verdict."""
+
+  def __init__(self, strategy, model, batches, task: str):
+    self.strategy, self.model, self.batches, self.task = strategy, model, batches, task
+    self.diagnosis = None
+
+  def collapsed(self, step: int) -> bool:
+    diagnosis = (collapse.diagnose(self.model, self.batches, self.task)
+                 if self.batches is not None else None)
+    verdict = dev_selection.share(
+        self.strategy, 1.0 if diagnosis and diagnosis["collapsed"] else 0.0) > 0.5
+    if verdict:
+      # A non-chief knows the verdict, not the numbers.
+      self.diagnosis = diagnosis or {"collapsed": True, "step": step,
+                                     "dead_fusion_units": -1, "fusion_units": -1,
+                                     "output_spread": 0.0, "dev_at_chance": True}
+    return verdict
+
+
+def _collapse_check(config, info, strategy, model, start: int, plan, restarts,
+                    is_chief: bool) -> _CollapseCheck | None:
+  """The check for this attempt, or None past the first epoch or the last restart
+  (a run that collapses every time is kept, with a warning, as in `fit`)."""
+  if start >= plan.steps_per_epoch:
+    return None
+  if len(restarts) >= collapse.MAX_RESTARTS:
+    logging.warning("The run collapsed %d times; this attempt is kept whatever it "
+                    "learns (is there signal in the labels?)", len(restarts))
+    return None
+  batches = collapse.probe_batches(config.data.data_dir, info) if is_chief else None
+  return _CollapseCheck(strategy, model, batches, info.task)
