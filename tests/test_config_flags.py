@@ -177,3 +177,23 @@ def test_interpret_refuses_another_commands_option():
       "it: drop it"]
   with pytest.raises(ConfigError, match="ism needs --sequence or --fasta"):
     InterpretConfig(command="ism", model="m", output_dir="o")
+
+
+def test_build_options_defaults_are_the_builders():
+  # BuildOptions is the command line's shape of BuildConfig, CorpusConfig and
+  # TilingRule; where a field means the same, its default must be the same.
+  from gslm_keras.data.builder.config import BuildConfig
+  from gslm_keras.data.builder.corpus import CorpusConfig
+  from gslm_keras.data.builder.tiling import TilingRule
+
+  options = {f.name: f.default for f in dataclasses.fields(BuildOptions)}
+  compared = 0
+  for cls in (BuildConfig, CorpusConfig, TilingRule):
+    for f in dataclasses.fields(cls):
+      if f.name in options and f.default is not dataclasses.MISSING and f.name not in (
+          "on_shorter",  # A corpus skips short records unless --on_shorter is given.
+          "split_fractions",  # Unset: none for a labelled build, 0.9,0.05,0.05 a corpus.
+          "train", "dev", "test", "input", "computed_features", "bigwig_features"):
+        assert options[f.name] == f.default, (cls.__name__, f.name)
+        compared += 1
+  assert compared >= 25
