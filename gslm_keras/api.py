@@ -161,6 +161,21 @@ def _evaluate_language_model(c) -> dict:
   return evaluate_language_model(c.model, c.input, c.output, c.split, c.source, c.seed)
 
 
+def embed(config=None, /, **fields) -> dict:
+  """Embeds every sequence of a file with a model's backbone (python -m
+  gslm_keras.embed); returns counts. For sequences in memory,
+  `gslm_keras.inference.embedding.Embedder(model)(sequences)`.
+
+  Args:
+    config: an EmbedConfig.
+    **fields: its fields (model, input, output, both_strands, batch_size ...).
+  """
+  from gslm_keras.inference.config import EmbedConfig
+  from gslm_keras.inference.embedding import embed_file
+
+  return embed_file(_config(EmbedConfig, config, fields, "embed"))
+
+
 def predict(model, input: str | None = None,  # noqa: A002
             output: str | None = None, **options) -> dict:
   """Predicts every sequence of a FASTA or table file into a TSV or Parquet file

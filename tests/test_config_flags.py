@@ -14,7 +14,7 @@ from gslm_keras.errors import ConfigError
 from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig, preset
 from gslm_keras.training import config as train_config
 from gslm_keras.evaluation.config import EvaluateConfig
-from gslm_keras.inference.config import PredictConfig
+from gslm_keras.inference.config import EmbedConfig, PredictConfig
 from gslm_keras.interpretation.config import InterpretConfig
 from gslm_keras.serving.config import ExportConfig
 from gslm_keras.training.config import PretrainConfig, TrainConfig, model_from_preset
@@ -156,6 +156,7 @@ def _nested(cls, skip_unused=True):
     ("gslm_keras.evaluate", _fields(EvaluateConfig) | {"model_dir"}),
     ("gslm_keras.interpret", _fields(InterpretConfig, skip=("command",))),
     ("gslm_keras.build_dataset", _fields(BuildOptions)),
+    ("gslm_keras.embed", _fields(EmbedConfig)),
 ])
 def test_a_command_takes_its_configs_fields(module, expected):
   # Every option of the command is a field of its config (help from the field's

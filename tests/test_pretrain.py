@@ -435,3 +435,57 @@ def test_log_probabilities_have_no_floor(lm_run, tmp_path):
   expected = shifted - np.logaddexp.reduce(shifted, axis=1, keepdims=True)
   np.testing.assert_allclose(after, expected, atol=1e-3)
   assert np.all(after[:, 1] < -50)
+
+
+def test_embed_pools_the_backbone_on_both_strands(lm_run, tmp_path):
+  # One embedding per sequence: the backbone's output averaged over positions, for
+  # the window and its reverse complement, computed here independently with the
+  # Keras model's own backbone on numpy one-hot.
+  import keras
+  import pandas as pd
+
+  import gslm_keras as gk
+  from gslm_keras.models.backbone import find_backbone
+  from oracles import one_hot_batch, reverse_complement
+
+  embedder = gk.Embedder(str(lm_run))
+  rng = np.random.default_rng(3)
+  length = embedder.length
+  sequences = ["".join(rng.choice(list("ACGT"), length)) for _ in range(5)]
+  got = embedder(sequences)
+  backbone = find_backbone(keras.models.load_model(lm_run / "model.keras"))
+  reverse = [reverse_complement(s) for s in sequences]
+  expected = (np.asarray(backbone(one_hot_batch(sequences))).mean(axis=1)
+              + np.asarray(backbone(one_hot_batch(reverse))).mean(axis=1)) / 2
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(embedder(reverse), got, rtol=1e-5, atol=1e-6)
+  forward = embedder(sequences, both_strands=False)
+  assert not np.allclose(forward, got, atol=1e-4)
+  # The command: NPZ and Parquet hold the same numbers, ids in input order.
+  fasta = tmp_path / "in.fa"
+  fasta.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(sequences)))
+  for name in ("e.npz", "e.parquet"):
+    out = _run("gslm_keras.embed", f"--model={lm_run}", f"--input={fasta}",
+               f"--output={tmp_path / name}")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"5 embeddings of {embedder.width} numbers" in out.stdout
+  saved = np.load(tmp_path / "e.npz")
+  assert list(saved["ids"]) == [f"s{i}" for i in range(5)]
+  np.testing.assert_allclose(saved["embeddings"], got, rtol=1e-5, atol=1e-6)
+  table = pd.read_parquet(tmp_path / "e.parquet")
+  np.testing.assert_allclose(table[[f"emb_{i}" for i in range(embedder.width)]], got,
+                             rtol=1e-5, atol=1e-6)
+  assert set(table["length_adjustment"]) == {"none"}
+  # An output it cannot write, and a model without layers: one line, nothing made.
+  out = _run("gslm_keras.embed", f"--model={lm_run}", f"--input={fasta}",
+             f"--output={tmp_path / 'e.h5'}")
+  assert out.returncode == 1 and out.stderr.strip().splitlines() == [
+      f"error: --output {tmp_path / 'e.h5'}: embeddings are written as .npz, .parquet, "
+      ".tsv; name the output so"]
+  export = _run("gslm_keras.export", f"--model={lm_run}", f"--export_base={tmp_path}/x",
+                "--model_name=lm")
+  assert export.returncode == 0, export.stderr[-2000:]
+  out = _run("gslm_keras.embed", f"--model={tmp_path}/x/lm/1", f"--input={fasta}",
+             f"--output={tmp_path / 'f.npz'}")
+  assert out.returncode == 1 and "keeps no layers" in out.stderr
+  assert "Traceback" not in out.stderr and not (tmp_path / "f.npz").exists()

@@ -74,6 +74,13 @@ def test_model_dir_artefacts(tiny_run, splice_dir):
   loaded = gslm_keras.load(d)  # The object of its task: the supervised table's row.
   assert (type(loaded).__name__, loaded.task.name, loaded.task.objective) == (
       "LoadedModel", "multiclass", "supervised")
+  # Embeddings from the classifier's backbone: one per sequence, strand-symmetric.
+  sequences = ["ACGTTGCAAC" * 6, "GGGCCCATAT" * 6]
+  embedder = gslm_keras.Embedder(loaded)
+  vectors = embedder(sequences)
+  assert vectors.shape == (2, config.model.tower_filters) and np.isfinite(vectors).all()
+  reverse = [s.translate(str.maketrans("ACGT", "TGCA"))[::-1] for s in sequences]
+  np.testing.assert_allclose(embedder(reverse), vectors, rtol=1e-5, atol=1e-6)
   assert json.load(open(os.path.join(d, "dataset_info.json"))) == DatasetInfo.load(
       splice_dir).data
   flagfile = open(os.path.join(d, "train.flags")).read()

@@ -11,6 +11,7 @@ from gslm_keras.errors import ConfigError
 
 UNKNOWN_LETTERS = ("error", "as_n")
 ON_ERROR = ("stop", "skip")
+EMBED_FORMATS = (".npz", ".parquet", ".tsv")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +74,53 @@ class PredictConfig:
     """The keyword arguments of `predict_file` besides model, input and output."""
     return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
             if f.name not in ("model", "input", "output")}
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedConfig:
+  """One pooled backbone embedding per sequence of a file (`inference.embedding`).
+
+  Attributes:
+    model: a classifier's or a language model's training run, or a preset name
+      (an export keeps no layers).
+    input: FASTA (ids from the headers) or CSV/TSV with a header (plain or gzip).
+    output: `.npz` (arrays ids and embeddings), `.parquet` or `.tsv`: columns id,
+      emb_0 ... emb_<C-1>, length_adjustment.
+    both_strands: average each sequence's embedding with its reverse complement's.
+    batch_size: sequences per call.
+    sequence_column: the table column holding the sequence.
+    id_column: the table column holding the id (ids are the row numbers without).
+    length_mismatch: a classifier and a sequence of another length than its window:
+      "rule" (the training dataset's length rule) or "adjust" (crop or pad it); a
+      language model's window is always cropped or padded.
+    on_error: "stop" at the first bad record, or "skip" it (to
+      `<output>.rejects.tsv`, counted).
+    overwrite: replace an existing output.
+    progress_seconds: seconds between progress lines.
+  """
+
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
+      "on_error": ON_ERROR, "length_mismatch": LENGTH_MISMATCH}
+
+  model: str
+  input: str
+  output: str
+  both_strands: bool = True
+  batch_size: int = 256
+  sequence_column: str = "sequence"
+  id_column: str | None = None
+  length_mismatch: str = "rule"
+  on_error: str = "stop"
+  overwrite: bool = False
+  progress_seconds: float = 10.0
+
+  def __post_init__(self):
+    for name, allowed in self.CHOICES.items():
+      if getattr(self, name) not in allowed:
+        raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of "
+                          f"{', '.join(allowed)}")
+    if self.batch_size < 1:
+      raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
+    if not self.output.endswith(EMBED_FORMATS):
+      raise ConfigError(f"--output {self.output}: embeddings are written as "
+                        f"{', '.join(EMBED_FORMATS)}; name the output so")

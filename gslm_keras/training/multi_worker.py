@@ -222,6 +222,21 @@ def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, polic
   return model, optimizer, resolved
 
 
+def _restored(model, optimizer, selection, run: RunDir, own_dir: str) -> tuple:
+  """(the checkpoint manager writing `own_dir`, the step to start from): the state
+  of the chief's latest step checkpoint, when there is one, restored."""
+  parts = {"selection": selection} if selection is not None else {}
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **parts)
+  manager = tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=1)
+  latest = tf.train.latest_checkpoint(run.step_checkpoints)
+  if latest:
+    checkpoint.restore(latest)
+  start = int(optimizer.iterations.numpy())
+  if start:
+    logging.info("Resuming after step %d from %s", start, latest)
+  return manager, start
+
+
 def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: RunDir,
            resumed: bool, worker: str | None, seed: int, restarts: list[dict]
            ) -> tuple[session.TrainResult | None, dict | None]:
@@ -235,16 +250,8 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   if is_chief:
     session.write_run_files(config, run, info, policy, plan, resolved)
   selection, epoch_end = _selection(config, info, strategy, model, run, is_chief)
-  parts = {"selection": selection} if selection is not None else {}
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, **parts)
   own_dir = run.step_checkpoints if is_chief else run.join("workers", worker)
-  manager = tf.train.CheckpointManager(checkpoint, own_dir, max_to_keep=1)
-  latest = tf.train.latest_checkpoint(run.step_checkpoints)
-  if latest:
-    checkpoint.restore(latest)
-  start = int(optimizer.iterations.numpy())
-  if start:
-    logging.info("Resuming after step %d from %s", start, latest)
+  manager, start = _restored(model, optimizer, selection, run, own_dir)
 
   def dataset_fn(context: tf.distribute.InputContext):
     batch = context.get_per_replica_batch_size(config.data.batch_size)
