@@ -143,7 +143,7 @@ def test_two_builds_into_one_directory(big_csv, tmp_path, fault_log):
 
 
 @pytest.mark.parametrize("tool", ["build_dataset", "train", "evaluate", "export",
-                                  "predict", "score_variants", "interpret"])
+                                  "predict", "embed", "score_variants", "interpret"])
 def test_every_tool_refuses_an_output_being_written(tool, splice_data, tiny_model,
                                                     query_fasta, tmp_path, fault_log):
   targets = {
@@ -157,6 +157,8 @@ def test_every_tool_refuses_an_output_being_written(tool, splice_data, tiny_mode
                                                 "--model_name=m"]),
       "predict": (tmp_path / "p.tsv", [f"--model={tiny_model}", f"--input={query_fasta}",
                                        f"--output={tmp_path / 'p.tsv'}"]),
+      "embed": (tmp_path / "e.npz", [f"--model={tiny_model}", f"--input={query_fasta}",
+                                     f"--output={tmp_path / 'e.npz'}"]),
       "score_variants": (tmp_path / "s.tsv", [
           f"--model={tiny_model}", f"--output={tmp_path / 's.tsv'}",
           f"--variants={_variant_table(tmp_path)}"]),
