@@ -69,8 +69,8 @@ def test_transfer_notebook_executes(tmp_path, monkeypatch):
   source = config["resolved"]["init_from"]
   assert source["source"] == "gslm-lm-multispecies" and source["copied"] == ["backbone"]
   assert source["sha256"] in outputs  # The model card, printed.
-  assert "init_from" not in json.load(
-      open(tmp_path / "scratch_seed0" / "config.json"))["resolved"]
+  assert json.load(  # The scratch run started from random weights.
+      open(tmp_path / "scratch_seed0" / "config.json"))["resolved"]["init_from"] is None
   for name in ("fine-tuned", "scratch"):
     test = json.load(open(tmp_path / f"{name}_seed0" / "metrics" / "test.json"))
     assert test["n"] == 613 and 0 <= test["auroc"] <= 1
