@@ -198,6 +198,25 @@ def test_zero_shot_llr_equals_the_model_called_directly(lm_run, tmp_path):
   np.testing.assert_allclose(scores["llr"], direct, atol=2e-5)
   np.testing.assert_allclose(scores["llr"], scores["log_p_alt"] - scores["log_p_ref"],
                              atol=2e-5)  # The TSV keeps 6 significant digits.
+  # Embedding distances (TraitGym's): the backbone's mean embedding of the ref and
+  # alt windows, each averaged with its reverse complement's, computed here.
+  from gslm_keras.models.backbone import find_backbone
+  from oracles import one_hot_batch, reverse_complement
+
+  backbone = find_backbone(model)
+
+  def embedding(window):
+    return np.mean([np.asarray(backbone(one_hot_batch([w]))).mean(axis=1)[0]
+                    for w in (window, reverse_complement(window))], axis=0)
+
+  for row, (window, at, _, alt) in zip(scores.itertuples(), expected_windows):
+    ref_e = embedding(window).astype(np.float64)
+    alt_e = embedding(window[:at] + alt + window[at + 1:]).astype(np.float64)
+    cosine = 1 - ref_e @ alt_e / (np.linalg.norm(ref_e) * np.linalg.norm(alt_e))
+    assert row.embedding_l2 == pytest.approx(np.linalg.norm(alt_e - ref_e), rel=1e-4,
+                                             abs=1e-6)
+    assert row.embedding_cosine == pytest.approx(cosine, rel=1e-3, abs=1e-7)
+  assert (scores["embedding_l2"] > 0).all()
   rejects = (tmp_path / "llr.tsv.rejects.tsv").read_text()
   assert "indel" not in rejects or "single-base substitution" in rejects
   assert "not a single-base substitution" in rejects

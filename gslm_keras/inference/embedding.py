@@ -65,7 +65,27 @@ class Embedder:
     self._call = tf.function(self._pooled, reduce_retracing=True)
 
   def _pooled(self, strings: tf.Tensor, both_strands: bool) -> tf.Tensor:
-    windows = ops.window_bytes(strings, self.length, self.align)
+    return self._mean(ops.window_bytes(strings, self.length, self.align), both_strands)
+
+  def of_windows(self, windows: Sequence[str], both_strands: bool = True
+                 ) -> np.ndarray:
+    """float32 [N, width] for windows read exactly as given (a language model reads
+    any length; no cropping or padding), one call per distinct length."""
+    out = np.zeros((len(windows), self.width), np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, window in enumerate(windows):
+      by_length.setdefault(len(window), []).append(i)
+    for length, rows in by_length.items():
+      strings = tf.constant([windows[i] for i in rows], tf.string)
+      out[rows] = self._exact(strings, length, both_strands).numpy()
+    return out
+
+  @tf.function(reduce_retracing=True)
+  def _exact(self, strings: tf.Tensor, length: int, both_strands: bool) -> tf.Tensor:
+    windows = ops.window_bytes(strings, length, "left")
+    return self._mean(windows, both_strands)
+
+  def _mean(self, windows: tf.Tensor, both_strands: bool) -> tf.Tensor:
     out = tf.reduce_mean(self.backbone(ops.one_hot(windows, self.ambiguous),
                                        training=False), axis=1)
     if both_strands:

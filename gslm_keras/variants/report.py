@@ -30,6 +30,10 @@ LLR_DESCRIPTIONS = {
            "(language model, zero-shot)",
     "log_p_ref": "log P(ref) at the masked variant position, natural log",
     "log_p_alt": "log P(alt) at the masked variant position, natural log",
+    "embedding_l2": "L2 distance between the mean backbone embeddings of the reference "
+                    "and alternate windows (language model, zero-shot)",
+    "embedding_cosine": "1 - cosine similarity of the mean backbone embeddings of the "
+                        "reference and alternate windows (language model, zero-shot)",
 }
 
 

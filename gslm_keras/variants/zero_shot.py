@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 
+import numpy as np
 from absl import logging
 
 from gslm_keras.dna import alphabet
@@ -23,6 +24,7 @@ from gslm_keras.variants.frame import Prepared, check_ref
 from gslm_keras.variants.windows import make_windows
 
 COLUMNS = report.ROW_KEYS + ["llr", "log_p_ref", "log_p_alt"]
+DISTANCES = ["embedding_l2", "embedding_cosine"]
 STRANDS = "mean over both strands"
 
 
@@ -64,11 +66,17 @@ class LlrScorer:
   """The `frame`'s scorer for a language model (a `ScoreConfig`): same outputs,
   locks, rejects and summary as a classifier's, with `llr` columns."""
 
-  columns = COLUMNS
-
   def __init__(self, config):
+    from gslm_keras.errors import ConfigError
+    from gslm_keras.inference.embedding import Embedder
+
     self.config = config
     self.model = LanguageModel(config.model)
+    try:  # Embedding distances need the backbone's layers: not in an export.
+      self.embedder = Embedder(self.model)
+    except ConfigError:
+      self.embedder = None
+    self.columns = COLUMNS + (DISTANCES if self.embedder is not None else [])
     if config.strand_average is False:
       logging.warning("--nostrand_average: llr is read on the forward strand only")
     self.both = config.strand_average is not False
@@ -105,13 +113,36 @@ class LlrScorer:
         [p.inputs[0] for p in batch], [p.inputs[1] for p in batch],
         [p.variant.ref for p in batch], [p.variant.alt for p in batch],
         both_strands=self.both)
-    writer.write([{**p.variant.row(p.mismatch, p.padded), "llr": float(llr[i]),
-                   "log_p_ref": float(log_ref[i]), "log_p_alt": float(log_alt[i])}
-                  for i, p in enumerate(batch)])
+    rows = [{**p.variant.row(p.mismatch, p.padded), "llr": float(llr[i]),
+             "log_p_ref": float(log_ref[i]), "log_p_alt": float(log_alt[i])}
+            for i, p in enumerate(batch)]
+    if self.embedder is not None:
+      for row, distances in zip(rows, self._distances(batch)):
+        row.update(distances)
+    writer.write(rows)
     batch.clear()
 
+  def _distances(self, batch) -> list[dict]:
+    """L2 and cosine distances between the pooled backbone embeddings of each
+    variant's reference and alternate windows (both strands unless told)."""
+    refs = [p.inputs[0] for p in batch]
+    alts = [w[:at] + p.variant.alt + w[at + 1:] for p, (w, at) in
+            zip(batch, (p.inputs for p in batch))]
+    ref = self.embedder.of_windows(refs, self.both).astype(np.float64)
+    alt = self.embedder.of_windows(alts, self.both).astype(np.float64)
+    l2 = np.linalg.norm(alt - ref, axis=1)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(alt, axis=1)
+    cosine = 1.0 - np.sum(ref * alt, axis=1) / np.maximum(norms, 1e-12)
+    return [{"embedding_l2": float(a), "embedding_cosine": float(b)}
+            for a, b in zip(l2, cosine)]
+
   def notes(self, stats: dict) -> list[str]:
+    distances = ([] if self.embedder is None else [
+        "embedding_l2, embedding_cosine: distance between the mean backbone "
+        "embeddings of the reference and alternate windows (L2; 1 - cosine "
+        "similarity); larger = a larger change, whatever its direction"])
     return [f"strands: {self.strands}", "llr: log P(alt) - log P(ref), natural log, of "
-            f"a masked language model ({self.model.path}), zero-shot",
+            f"a masked language model ({self.model.path}), zero-shot; more negative = "
+            "the alternate base less expected (more likely damaging)", *distances,
             f"padded: {stats['padded']} variant(s) whose window ran past the end of its "
             "contig, filled with N"]
