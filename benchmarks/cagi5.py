@@ -90,8 +90,10 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
     scores = pd.read_csv(out, sep="\t", comment="#")
     # A column name (pandas rows are read as attributes: no hyphens).
     name = os.path.basename(os.path.normpath(model_dir)).replace("-", "_")
-    if language:
-      columns[f"zs_{name}_llr"] = scores["llr"].to_numpy()
+    if language:  # llr, and the embedding distances where the model has layers.
+      for score in ("llr", "embedding_l2", "embedding_cosine"):
+        if score in scores:
+          columns[f"zs_{name}_{score}"] = scores[score].to_numpy()
       continue
     wanted = [c for c in scores.columns if c.startswith(("diff_", "log_odds_ratio_"))]
     # A binary model scores both classes, one the negation of the other on these
@@ -105,6 +107,8 @@ def zero_shot(frame, elements, model_dirs, tmp) -> dict[str, np.ndarray]:
 
 
 NEIGHBOURHOODS = (5, 15, 40)
+# A language model's zero-shot score columns (llr and the embedding distances).
+LM_SCORES = ("_llr", "_embedding_l2", "_embedding_cosine")
 
 
 def neighbourhood(train_frame, query_frame, exclude: str | None):
@@ -306,8 +310,8 @@ def main():
       model_pred.append(train_and_predict(train_part, eval_part, elements, columns,
                                           os.path.join(tmp, f"fold{k}"), args, args.seed))
       ridge_pred.append(ridge_predict(train_part, eval_part, columns))
-      # What a language model's llr adds, in the same run: the ridge without it.
-      without = [c for c in columns if not c.endswith("_llr")]
+      # What a language model's scores add, in the same run: the ridge without them.
+      without = [c for c in columns if not c.endswith(LM_SCORES)]
       if len(without) < len(columns):
         ridge_no_llr.append(ridge_predict(train_part, eval_part, without))
     results["protocol"] = protocol
@@ -326,7 +330,7 @@ def markdown(results: dict) -> str:
   rows = [("gslm_keras dual-input (alt window + annotations, zero-shot, neighbours)",
            results["gslm_keras"]), ("ridge on the same features", results["ridge_on_features"])]
   if "ridge_without_llr" in results:
-    rows.append(("ridge on the same features without the language model's llr",
+    rows.append(("ridge on the same features without the language model's scores",
                  results["ridge_without_llr"]))
   rows += [(f"zero-shot {name}", value) for name, value in results["zero_shot"].items()]
   lines = ["# CAGI5 regulation saturation", "", common.machine_lines(results),
@@ -342,11 +346,11 @@ def markdown(results: dict) -> str:
             "0.65 at best; Enformer about 0.51 zero-shot. Goal here: above 0.5 on variants "
             f"not used for training: {'met' if results['gslm_keras']['mean_pearson'] > 0.5 else 'not met'}.",
             ""]
-  llr = [name for name in results["zero_shot"] if name.endswith("_llr")]
+  llr = [name for name in results["zero_shot"] if name.endswith(LM_SCORES)]
   header = "| element | n | Pearson | Spearman |"
   header += "".join(f" {name} Pearson | {name} Spearman |" for name in llr)
-  lines += ["Per element: the dual-input model" + (", and the language model's llr "
-            "zero-shot" if llr else "") + ".", "", header,
+  lines += ["Per element: the dual-input model" + (", and the language model's "
+            "zero-shot scores" if llr else "") + ".", "", header,
             "|---|---:|---:|---:|" + "---:|---:|" * len(llr)]
   for element, e in sorted(results["gslm_keras"]["per_element"].items()):
     row = f"| {element} | {e['n']} | {e['pearson']:.3f} | {e['spearman']:.3f} |"
