@@ -508,3 +508,50 @@ def test_embed_pools_the_backbone_on_both_strands(lm_run, tmp_path):
              f"--output={tmp_path / 'f.npz'}")
   assert out.returncode == 1 and "keeps no layers" in out.stderr
   assert "Traceback" not in out.stderr and not (tmp_path / "f.npz").exists()
+
+
+def test_all_snvs_of_regions_to_a_tabix_indexed_file(lm_run, tmp_path):
+  # Every substitution of the BED regions (two overlapping ones, merged), sorted,
+  # bgzip-compressed and tabix-indexed; each llr the same as for that variant
+  # scored from a table whose context is the whole contig.
+  import pandas as pd
+  import pysam
+
+  genome = GENOMES / "NC_005816.fna"
+  contig = open(genome).readline()[1:].split()[0]
+  sequence = _plasmid()
+  bed = tmp_path / "regions.bed"
+  bed.write_text(f"{contig}\t520\t540\n{contig}\t500\t530\n")
+  out = tmp_path / "scores.bgz"
+  result = _run("gslm_keras.score_variants", f"--model={lm_run}", "--all_snvs",
+                f"--regions={bed}", f"--reference={genome}", f"--output={out}")
+  assert result.returncode == 0, result.stderr[-2000:]
+  tabix = pysam.TabixFile(str(out))
+  rows = [line.split("\t") for line in tabix.fetch(contig, 499, 540)]
+  header = tabix.header[-1].lstrip("#").split("\t")
+  assert header[:4] == ["chrom", "pos", "ref", "alt"] and "llr" in header
+  table = pd.DataFrame(rows, columns=header)
+  bases = sequence[500:540]
+  assert len(table) == 3 * sum(b in "ACGT" for b in bases)
+  assert list(table["pos"].astype(int)) == sorted(table["pos"].astype(int))
+  assert all(table["ref"] == [bases[int(p) - 501] for p in table["pos"]])
+  assert [r.split("\t")[1] for r in tabix.fetch(contig, 509, 510)] == ["510"] * 3
+  some = table.iloc[[0, 17, 50]]
+  variants = tmp_path / "v.tsv"
+  variants.write_text("id\tsequence\tposition\tref\talt\n" + "".join(
+      f"{r.chrom}:{r.pos}\t{sequence}\t{int(r.pos) - 1}\t{r.ref}\t{r.alt}\n"
+      for r in some.itertuples()))
+  again = _run("gslm_keras.score_variants", f"--model={lm_run}", f"--variants={variants}",
+               f"--output={tmp_path / 'v_scores.tsv'}")
+  assert again.returncode == 0, again.stderr[-2000:]
+  direct = pd.read_csv(tmp_path / "v_scores.tsv", sep="\t", comment="#")
+  np.testing.assert_allclose(some["llr"].astype(float), direct["llr"], atol=2e-5)
+  # A region on a contig the reference does not have: one line, nothing written.
+  bed.write_text("chrZ\t0\t10\n")
+  bad = _run("gslm_keras.score_variants", f"--model={lm_run}", "--all_snvs",
+             f"--regions={bed}", f"--reference={genome}",
+             f"--output={tmp_path / 'bad.bgz'}")
+  assert bad.returncode == 1 and "Traceback" not in bad.stderr
+  line = bad.stderr.strip().splitlines()[-1]
+  assert line.startswith(f"error: {bed}, line 1: contig 'chrZ' is not in the reference")
+  assert not (tmp_path / "bad.bgz").exists() and not (tmp_path / "bad.bgz.tbi").exists()

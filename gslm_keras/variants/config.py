@@ -21,12 +21,17 @@ class ScoreConfig:
   Attributes:
     model: a training run's directory, a SavedModel export, a language model (a
       pretrain run: zero-shot llr) or a preset name.
-    output: .tsv, .parquet, .vcf or .vcf.gz; several (a list, or names joined
-      by commas) write the same rows to each, e.g. a TSV and a VCF.
+    output: .tsv, .parquet, .vcf, .vcf.gz or .bgz (a bgzip TSV with chrom, pos,
+      ref, alt first, and its tabix index `.tbi`); several (a list, or names
+      joined by commas) write the same rows to each, e.g. a TSV and a VCF.
     vcf: VCF input (with `reference`), or None.
-    reference: reference genome FASTA for VCF input (plain or bgzip; a missing
-      .fai index is built).
+    reference: reference genome FASTA for VCF input or --all_snvs (plain or
+      bgzip; a missing .fai index is built).
     variants: a table of explicit variants instead (see `io.read_variant_table`).
+    all_snvs: score every possible single-base substitution (3 per A, C, G or T
+      base; other letters skipped and counted) in --regions of --reference.
+    regions: BED file of the regions --all_snvs covers (0-based, half-open;
+      sorted and merged here).
     batch_size: variants per batch.
     strand_average: read both strands and average ref and alt predictions over
       them; None decides from the model: both for a strand-symmetric model
@@ -58,6 +63,8 @@ class ScoreConfig:
   vcf: str | None = None
   reference: str | None = None
   variants: str | None = None
+  all_snvs: bool = False
+  regions: str | None = None
   batch_size: int = 128
   strand_average: bool | None = None
   ref_mismatch: str = "error"
@@ -77,8 +84,17 @@ class ScoreConfig:
     if len(set(paths)) != len(paths):
       raise ConfigError(f"--output names a file twice: {','.join(paths)}")
     object.__setattr__(self, "output", paths)
-    if (self.vcf is None) == (self.variants is None):
-      raise ConfigError("give either --vcf (with --reference) or --variants")
+    inputs = [self.vcf is not None, self.variants is not None, self.all_snvs]
+    if sum(inputs) != 1:
+      raise ConfigError("give one input: --vcf (with --reference), --variants, or "
+                        "--all_snvs (with --regions and --reference)")
+    if self.all_snvs and not (self.regions and self.reference):
+      raise ConfigError("--all_snvs needs --regions (a BED file) and --reference")
+    if self.regions and not self.all_snvs:
+      raise ConfigError("--regions is for --all_snvs")
+    if self.all_snvs and self.anchor == "sequence":
+      raise ConfigError("--anchor=sequence scores a --variants table in its context "
+                        "sequences; --all_snvs scores windows centred on each variant")
     if self.vcf is not None and not self.reference:
       raise ConfigError("--vcf needs --reference (the genome FASTA)")
     if self.ref_mismatch not in REF_MISMATCH:

@@ -62,9 +62,8 @@ def run(config, scorer) -> dict[str, Any]:
   start = time.monotonic()
   with contextlib.ExitStack() as locks:
     io.lock_outputs(locks, config.output, config.overwrite)
-    genome = Genome(config.reference) if config.vcf else None
-    stream = (io.read_vcf(config.vcf, skipped) if config.vcf else
-              io.read_variant_table(config.variants, scorer.table_columns()))
+    genome = Genome(config.reference) if config.vcf or config.all_snvs else None
+    stream = _stream_of(config, genome, scorer, skipped)
     fields = report.info_fields(scorer.columns, scorer.info_strands)
     writer = io.FanOut([io.open_writer(path, scorer.columns, fields,
                                        genome.lengths if genome else None)
@@ -87,9 +86,20 @@ def run(config, scorer) -> dict[str, Any]:
   return stats
 
 
+def _stream_of(config, genome, scorer, skipped):
+  """The variants of a VCF, of a table, or every SNV of the regions."""
+  if config.all_snvs:
+    from gslm_keras.variants.all_snvs import read_regions, snvs
+
+    return snvs(read_regions(config.regions, genome), genome, skipped)
+  if config.vcf:
+    return io.read_vcf(config.vcf, skipped)
+  return io.read_variant_table(config.variants, scorer.table_columns())
+
+
 def _stream(stream, config, genome, scorer, writer, rejects, skipped, stats) -> None:
   """Prepares, batches and scores every variant of the stream; counts them."""
-  source = config.vcf or config.variants
+  source = config.vcf or config.variants or config.regions
   meter = Progress("variants read", config.progress_seconds, paths=[source])
   with scorer:
     for item in stream:

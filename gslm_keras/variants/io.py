@@ -303,16 +303,22 @@ def lock_outputs(stack, outputs: Sequence[str], overwrite: bool) -> None:
   for path in outputs:
     check_file_output(path, overwrite)
   for path in outputs:
-    stack.enter_context(exclusive_output(
-        path, "score output", also=(rejects_path(path), path + ".summary.json")))
+    also = (rejects_path(path), path + ".summary.json") + (
+        (path + ".tbi",) if path.endswith(".bgz") else ())
+    stack.enter_context(exclusive_output(path, "score output", also=also))
 
 
 def open_writer(path: str, columns: Sequence[str],
                 info_fields: Mapping[str, tuple[str, str]],
                 contigs: Mapping[str, int] | None) -> TableWriter:
-  """A TSV, Parquet or VCF (.vcf, .vcf.gz) writer of score rows."""
+  """A TSV, Parquet, VCF (.vcf, .vcf.gz) or tabix-indexed TSV (.bgz) writer of
+  score rows."""
   if path.endswith((".vcf", ".vcf.gz")):
     return VcfWriter(path, info_fields, contigs or {})
+  if path.endswith(".bgz"):
+    from gslm_keras.variants.all_snvs import TabixWriter
+
+    return TabixWriter(path, columns)
   return TableWriter(path, columns)
 
 

@@ -87,10 +87,11 @@ class _Alleles:
   def __init__(self, model: LoadedModel, config: ScoreConfig):
     self.plan = model.info.provided_plan()
     self.policy = config.provided_policy
-    if config.vcf is not None and self.plan.columns:
+    if (config.vcf is not None or config.all_snvs) and self.plan.columns:
       raise ConfigError(
           f"the model takes provided feature column(s) {', '.join(self.plan.columns)}, "
-          "which a VCF does not carry; score a --variants table that has them")
+          "which a VCF or --all_snvs does not carry; score a --variants table that "
+          "has them")
 
   def table_columns(self) -> list[str]:
     return self.plan.columns + [f"{c}_alt" for c in self.plan.columns]
