@@ -25,7 +25,7 @@ from gslm_keras.errors import InputError
 from gslm_keras.io.genome import Genome
 from gslm_keras.io.progress import Progress
 from gslm_keras.io.tables import Rejects
-from gslm_keras.variants import io, report
+from gslm_keras.variants import all_snvs, io, report
 
 
 @dataclasses.dataclass
@@ -65,8 +65,8 @@ def run(config, scorer) -> dict[str, Any]:
     genome = Genome(config.reference) if config.vcf or config.all_snvs else None
     stream = _stream_of(config, genome, scorer, skipped)
     fields = report.info_fields(scorer.columns, scorer.info_strands)
-    writer = io.FanOut([io.open_writer(path, scorer.columns, fields,
-                                       genome.lengths if genome else None)
+    writer = io.FanOut([_writer(path, scorer.columns, fields,
+                                genome.lengths if genome else None)
                         for path in config.output])
     rejects = Rejects(config.first_output, config.on_error)
     ok = False
@@ -86,12 +86,17 @@ def run(config, scorer) -> dict[str, Any]:
   return stats
 
 
+def _writer(path: str, columns, fields, contigs):
+  """A writer of score rows: a tabix-indexed TSV for .bgz, else `io.open_writer`'s."""
+  if path.endswith(".bgz"):
+    return all_snvs.TabixWriter(path, columns)
+  return io.open_writer(path, columns, fields, contigs)
+
+
 def _stream_of(config, genome, scorer, skipped):
   """The variants of a VCF, of a table, or every SNV of the regions."""
   if config.all_snvs:
-    from gslm_keras.variants.all_snvs import read_regions, snvs
-
-    return snvs(read_regions(config.regions, genome), genome, skipped)
+    return all_snvs.snvs(all_snvs.read_regions(config.regions, genome), genome, skipped)
   if config.vcf:
     return io.read_vcf(config.vcf, skipped)
   return io.read_variant_table(config.variants, scorer.table_columns())

@@ -311,14 +311,10 @@ def lock_outputs(stack, outputs: Sequence[str], overwrite: bool) -> None:
 def open_writer(path: str, columns: Sequence[str],
                 info_fields: Mapping[str, tuple[str, str]],
                 contigs: Mapping[str, int] | None) -> TableWriter:
-  """A TSV, Parquet, VCF (.vcf, .vcf.gz) or tabix-indexed TSV (.bgz) writer of
-  score rows."""
+  """A TSV, Parquet or VCF (.vcf, .vcf.gz) writer of score rows (a tabix-indexed
+  TSV, .bgz: `all_snvs.TabixWriter`)."""
   if path.endswith((".vcf", ".vcf.gz")):
     return VcfWriter(path, info_fields, contigs or {})
-  if path.endswith(".bgz"):
-    from gslm_keras.variants.all_snvs import TabixWriter
-
-    return TabixWriter(path, columns)
   return TableWriter(path, columns)
 
 
