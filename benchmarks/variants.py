@@ -8,6 +8,10 @@ plasmid by default), scores it with and without strand averaging (median of
 --repeats runs each) and records variants per second. Each variant costs 4 model
 inputs per strand (ref, alt, and the two path splits), encoded from raw strings.
 
+With --all_snvs_bases=N it scores instead every possible SNV of the first N
+bases after position 100 (`score_variants --all_snvs --regions`, 3 per base) into
+a tabix-indexed `.bgz`, the genome-scale path.
+
 The bound, measured in the same run: the model's own prediction rate on already
 encoded inputs, for the same number of forward passes (4 per strand per variant,
 in the same batches). score_variants cannot be faster than that; the ratio says
@@ -77,6 +81,8 @@ def main():
   parser.add_argument("--reference", default="datasets/genomes/NC_005816.fna")
   parser.add_argument("--variants", type=int, default=5000)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--all_snvs_bases", type=int, default=0,
+                      help="score every SNV of this many bases (--all_snvs) instead")
   parser.add_argument("--output", default="benchmarks/results/variants.json")
   parser.add_argument("--note", default="",
                       help="context worth recording (e.g. other load on the machine)")
@@ -96,14 +102,21 @@ def main():
       target.write(source.read())  # A copy: pyfaidx writes its index beside it.
     vcf = os.path.join(tmp, "variants.vcf")
     write_vcf(vcf, reference, args.variants, seed=0)
+    inputs = {"vcf": vcf, "output": os.path.join(tmp, "scores.tsv")}
+    if args.all_snvs_bases:
+      bed = os.path.join(tmp, "regions.bed")
+      with open(bed, "w") as handle:
+        contig = open(reference).readline()[1:].split()[0]
+        handle.write(f"{contig}\t100\t{100 + args.all_snvs_bases}\n")
+      inputs = {"all_snvs": True, "regions": bed, "output": os.path.join(tmp, "s.bgz")}
+      results["all_snvs_bases"] = args.all_snvs_bases
     for strand_average in (True, False):
       rates = []
       for repeat in range(args.repeats):
         start = time.perf_counter()
         stats = score_variants(ScoreConfig(
-            model=args.model_dir, vcf=vcf, reference=reference,
-            output=os.path.join(tmp, "scores.tsv"), strand_average=strand_average,
-            batch_size=256, progress_seconds=1e9, overwrite=True))
+            model=args.model_dir, reference=reference, strand_average=strand_average,
+            batch_size=256, progress_seconds=1e9, overwrite=True, **inputs))
         rates.append(stats["variants"] / (time.perf_counter() - start))
       key = "both_strands" if strand_average else "forward_strand"
       bound = model_bound(args.model_dir, 256, 2 if strand_average else 1, args.repeats)
@@ -117,9 +130,13 @@ def main():
 def markdown(results: dict) -> str:
   return "\n".join([
       "# Variant scoring throughput", "", common.machine_lines(results),
-      f"{results['variants']} variants (SNVs, 10% deletions, 10% insertions) on "
-      f"`{results['reference']}`, model `{results['model_dir']}`, batches of 256, "
-      "including VCF reading and TSV writing.", "",
+      (f"Every SNV of {results['all_snvs_bases']:,} bases ({3 * results['all_snvs_bases']:,} "
+       f"variants, `--all_snvs`) of `{results['reference']}`, model "
+       f"`{results['model_dir']}`, batches of 256, including the bgzip TSV and its "
+       "tabix index." if results.get("all_snvs_bases") else
+       f"{results['variants']} variants (SNVs, 10% deletions, 10% insertions) on "
+       f"`{results['reference']}`, model `{results['model_dir']}`, batches of 256, "
+       "including VCF reading and TSV writing."), "",
       "The bound is the model's own prediction rate on encoded inputs for the same "
       "forward passes (4 per strand per variant), measured in the same run.", "",
       "| scoring | variants/s (median) | bound | fraction of bound |",
