@@ -977,3 +977,45 @@ def test_score_outputs_say_what_they_hold(tiny_model, tmp_path, fault_log):
   fault_log("`score_variants --strand_average` of a VCF with QUAL and FILTER (PASS, q10)",
             "the TSV says its log base; each strand's difference beside the mean it "
             "reports; the output VCF keeps QUAL and FILTER (PASS was rewritten to `.`)")
+
+
+def test_genome_scale_inputs_are_refused_in_one_line(tiny_model, query_fasta, tmp_path,
+                                                      fault_log):
+  # embed and score_variants --all_snvs: a BED naming a contig the FASTA lacks, a
+  # region past its contig's end or shorter than nothing, an --all_snvs without its
+  # regions, an output format embed cannot write, a model without layers (an
+  # export): one line each, nothing written.
+  sequence = "".join(read_column(SPLICE_CSV, limit=20))
+  (tmp_path / "ref.fa").write_text(f">chr1\n{sequence}\n")
+  regions = tmp_path / "r.bed"
+  score = ("gslm_keras.score_variants", f"--model={tiny_model}", "--all_snvs",
+           f"--reference={tmp_path / 'ref.fa'}", f"--output={tmp_path / 's.bgz'}")
+  cases = {
+      "chr2\t0\t100\n": "line 1: contig 'chr2' is not in the reference",
+      "chr1\t1100\t1300\n": "line 1: region chr1:1100-1300 runs past the contig's end "
+                            "(1200)",
+      "chr1\t50\t50\n": "line 1: region chr1:50-50 is empty or negative",
+      "chr1\tten\t20\n": "line 1: expected BED: contig, start, end",
+  }
+  for text, expected in cases.items():
+    regions.write_text(text)
+    line = one_line_error(_run(*score, f"--regions={regions}"))
+    assert f"error: {regions}, {expected}" in line, line
+  line = one_line_error(_run(*score))
+  assert line == "error: --all_snvs needs --regions (a BED file) and --reference"
+  assert not list(tmp_path.glob("s.bgz*"))
+  line = one_line_error(_run("gslm_keras.embed", f"--model={tiny_model}",
+                             f"--input={query_fasta}", f"--output={tmp_path / 'e.h5'}"))
+  assert "embeddings are written as .npz, .parquet, .tsv" in line
+  export = _run("gslm_keras.export", f"--model={tiny_model}",
+                f"--export_base={tmp_path / 'x'}", "--model_name=m")
+  assert export.returncode == 0, export.stderr[-2000:]
+  line = one_line_error(_run("gslm_keras.embed", f"--model={tmp_path / 'x' / 'm' / '1'}",
+                             f"--input={query_fasta}", f"--output={tmp_path / 'e.npz'}"))
+  assert "is a SavedModel export, which keeps no layers" in line
+  assert not (tmp_path / "e.npz").exists() and not (tmp_path / "e.h5").exists()
+  fault_log("`score_variants --all_snvs` given a BED with a contig the FASTA lacks, a "
+            "region past the contig's end, an empty region, a malformed line, or no "
+            "--regions; `embed` given an output it cannot write or an export",
+            f"one line each, naming the BED line (`{line[7:90]}...`); nothing written",
+            kind="clear error")

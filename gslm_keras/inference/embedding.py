@@ -48,8 +48,10 @@ class Embedder:
     from gslm_keras.models.backbone import find_backbone
 
     self.model = load(model)
-    keras_model = getattr(self.model, "_keras", None) or getattr(
-        self.model, "keras_model", None)
+    # A LoadedModel keeps its layers in _keras (None for an export); a LanguageModel
+    # in keras_model.
+    keras_model = (self.model._keras if hasattr(self.model, "_keras")
+                   else self.model.keras_model)
     if keras_model is None:
       raise ConfigError(f"{self.model.path} is a SavedModel export, which keeps no "
                         "layers: embeddings need the training run's directory or a preset")
