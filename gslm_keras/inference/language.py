@@ -42,8 +42,8 @@ class LanguageModel:
     manifest = manifest_path(self.path)
     if manifest is None:
       raise DatasetError(f"{path} is neither a training run nor a gslm_keras export")
-    require(self.path, MASKED_NUCLEOTIDE.objective, "zero-shot llr scores and bits per "
-            "base")
+    require(self.path, MASKED_NUCLEOTIDE.objective, "the language model's uses (llr, "
+            "bits per base)")
     self.info = DatasetInfo(read_json(manifest), self.path)
     self.task = MASKED_NUCLEOTIDE
     self.length = self.info.length_rule.length

@@ -1,5 +1,6 @@
 """The one frame of `score_variants`, whatever the model's task: outputs locked,
-the reference opened, variants streamed from a VCF or a table, rejects set aside,
+the reference opened, variants streamed from a VCF, a table or every SNV of BED
+regions (`all_snvs`), rejects set aside,
 progress and a summary, and every output written whole or not at all.
 
 What differs per task is a scorer (the classifier's decomposition in
