@@ -495,19 +495,7 @@ def test_embed_pools_the_backbone_on_both_strands(lm_run, tmp_path):
   np.testing.assert_allclose(table[[f"emb_{i}" for i in range(embedder.width)]], got,
                              rtol=1e-5, atol=1e-6)
   assert set(table["length_adjustment"]) == {"none"}
-  # An output it cannot write, and a model without layers: one line, nothing made.
-  out = _run("gslm_keras.embed", f"--model={lm_run}", f"--input={fasta}",
-             f"--output={tmp_path / 'e.h5'}")
-  assert out.returncode == 1 and out.stderr.strip().splitlines() == [
-      f"error: --output {tmp_path / 'e.h5'}: embeddings are written as .npz, .parquet, "
-      ".tsv; name the output so"]
-  export = _run("gslm_keras.export", f"--model={lm_run}", f"--export_base={tmp_path}/x",
-                "--model_name=lm")
-  assert export.returncode == 0, export.stderr[-2000:]
-  out = _run("gslm_keras.embed", f"--model={tmp_path}/x/lm/1", f"--input={fasta}",
-             f"--output={tmp_path / 'f.npz'}")
-  assert out.returncode == 1 and "keeps no layers" in out.stderr
-  assert "Traceback" not in out.stderr and not (tmp_path / "f.npz").exists()
+  # Bad inputs (an output it cannot write, an export): tests/test_faults.py.
 
 
 def test_all_snvs_of_regions_to_a_tabix_indexed_file(lm_run, tmp_path):
