@@ -171,3 +171,13 @@ def model_to_read(model, old_model_dir) -> str:
   if not new:
     raise ConfigError("--model is required")
   return new
+
+
+def print_record_counts(stats: dict) -> None:
+  """The lines predict and embed print after their output: records rejected, and
+  sequences padded or cropped to the model's window."""
+  if stats["rejected"]:
+    print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
+  if stats["padded"] or stats["cropped"]:
+    print(f"{stats['padded']} sequences padded with N and {stats['cropped']} cropped to "
+          "the model's window (column length_adjustment)")

@@ -29,11 +29,7 @@ def main(argv):
   stats = api.embed(config)
   print(f"{stats['records']} embeddings of {stats['width']} numbers written to "
         f"{stats['output']}")
-  if stats["rejected"]:
-    print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
-  if stats["padded"] or stats["cropped"]:
-    print(f"{stats['padded']} sequences padded with N and {stats['cropped']} cropped to "
-          "the model's window (column length_adjustment)")
+  cli.print_record_counts(stats)
 
 
 def run():

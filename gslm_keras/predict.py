@@ -35,13 +35,9 @@ def main(argv):
           f"data (most: {', '.join(moved[:5])}); "
           f"{stats['feature_shift']['rows_outside']:.0%} of the rows have a feature more "
           "than 4 training sd away: the feature branch extrapolates there")
-  if stats["rejected"]:
-    print(f"{stats['rejected']} records rejected: {stats['output']}.rejects.tsv")
   if stats["replaced_letters"]:
     print(f"{stats['replaced_letters']} characters outside the IUPAC codes read as N")
-  if stats["padded"] or stats["cropped"]:
-    print(f"{stats['padded']} sequences padded with N and {stats['cropped']} cropped to "
-          "the model's window (column length_adjustment)")
+  cli.print_record_counts(stats)
 
 
 def run():

@@ -14,6 +14,16 @@ ON_ERROR = ("stop", "skip")
 EMBED_FORMATS = (".npz", ".parquet", ".tsv")
 
 
+def _check_choices_and_batch(config) -> None:
+  """ConfigError for a value outside its field's CHOICES or a batch below 1."""
+  for name, allowed in config.CHOICES.items():
+    if getattr(config, name) not in allowed:
+      raise ConfigError(f"{name}={getattr(config, name)!r}: expected one of "
+                        f"{', '.join(allowed)}")
+  if config.batch_size < 1:
+    raise ConfigError(f"batch_size={config.batch_size}: expected >= 1")
+
+
 @dataclasses.dataclass(frozen=True)
 class PredictConfig:
   """Predictions for every record of a file (`inference.batch.predict_file`).
@@ -63,12 +73,7 @@ class PredictConfig:
   def __post_init__(self):
     if self.coordinate_columns is not None and len(self.coordinate_columns) != 3:
       raise ConfigError("--coordinate_columns: expected three names, chrom,start,end")
-    for name, allowed in self.CHOICES.items():
-      if getattr(self, name) not in allowed:
-        raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of "
-                          f"{', '.join(allowed)}")
-    if self.batch_size < 1:
-      raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
+    _check_choices_and_batch(self)
 
   def options(self) -> dict[str, Any]:
     """The keyword arguments of `predict_file` besides model, input and output."""
@@ -115,12 +120,7 @@ class EmbedConfig:
   progress_seconds: float = 10.0
 
   def __post_init__(self):
-    for name, allowed in self.CHOICES.items():
-      if getattr(self, name) not in allowed:
-        raise ConfigError(f"{name}={getattr(self, name)!r}: expected one of "
-                          f"{', '.join(allowed)}")
-    if self.batch_size < 1:
-      raise ConfigError(f"batch_size={self.batch_size}: expected >= 1")
+    _check_choices_and_batch(self)
     if not self.output.endswith(EMBED_FORMATS):
       raise ConfigError(f"--output {self.output}: embeddings are written as "
                         f"{', '.join(EMBED_FORMATS)}; name the output so")
