@@ -125,9 +125,11 @@ class LlrScorer:
   def _distances(self, batch) -> list[dict]:
     """L2 and cosine distances between the pooled backbone embeddings of each
     variant's reference and alternate windows (both strands unless told)."""
-    refs = [p.inputs[0] for p in batch]
-    alts = [w[:at] + p.variant.alt + w[at + 1:] for p, (w, at) in
-            zip(batch, (p.inputs for p in batch))]
+    refs, alts = [], []
+    for prepared in batch:
+      window, at = prepared.inputs
+      refs.append(window)
+      alts.append(window[:at] + prepared.variant.alt + window[at + 1:])
     ref = self.embedder.of_windows(refs, self.both).astype(np.float64)
     alt = self.embedder.of_windows(alts, self.both).astype(np.float64)
     l2 = np.linalg.norm(alt - ref, axis=1)
