@@ -997,10 +997,11 @@ def test_genome_scale_inputs_are_refused_in_one_line(tiny_model, query_fasta, tm
       "chr1\t50\t50\n": "line 1: region chr1:50-50 is empty or negative",
       "chr1\tten\t20\n": "line 1: expected BED: contig, start, end",
   }
+  bed_lines = []
   for text, expected in cases.items():
     regions.write_text(text)
-    line = one_line_error(_run(*score, f"--regions={regions}"))
-    assert f"error: {regions}, {expected}" in line, line
+    bed_lines.append(one_line_error(_run(*score, f"--regions={regions}")))
+    assert f"error: {regions}, {expected}" in bed_lines[-1], bed_lines[-1]
   line = one_line_error(_run(*score))
   assert line == "error: --all_snvs needs --regions (a BED file) and --reference"
   assert not list(tmp_path.glob("s.bgz*"))
@@ -1017,5 +1018,6 @@ def test_genome_scale_inputs_are_refused_in_one_line(tiny_model, query_fasta, tm
   fault_log("`score_variants --all_snvs` given a BED with a contig the FASTA lacks, a "
             "region past the contig's end, an empty region, a malformed line, or no "
             "--regions; `embed` given an output it cannot write or an export",
-            f"one line each, naming the BED line (`{line[7:90]}...`); nothing written",
+            f"one line each, naming the BED line (`{bed_lines[0][7:110]}...`); nothing "
+            "written",
             kind="clear error")
