@@ -31,9 +31,10 @@ from gslm_keras.tasks.supervised import task_type
 
 
 
-def _records(path: str, sequence_column: str, id_column: str | None,
-             value_columns: Sequence[str],
-             coordinate_columns: Sequence[str] | None) -> Iterator[RawRecord]:
+def input_records(path: str, sequence_column: str, id_column: str | None,
+                  value_columns: Sequence[str],
+                  coordinate_columns: Sequence[str] | None) -> Iterator[RawRecord]:
+  """The records of a FASTA, CSV or TSV input (predict's and embed's)."""
   spec = readers.InputSpec(path)
   fmt = spec.resolved_format()
   if fmt == "fasta":
@@ -52,8 +53,8 @@ def _records(path: str, sequence_column: str, id_column: str | None,
     raise ConfigError(f"--input {path}: expected FASTA, CSV or TSV, got {fmt}")
 
 
-def _checked_sequence(record: RawRecord, path: str, unknown_letters: str
-                      ) -> tuple[str, int]:
+def checked_sequence(record: RawRecord, path: str, unknown_letters: str
+                     ) -> tuple[str, int]:
   """(the sequence to predict, how many characters were read as N)."""
   sequence = record.sequence
   if not sequence:
@@ -124,7 +125,7 @@ def _predict_records(records, input_path: str, unknown_letters: str, length_mism
   rule = batch.model.info.length_rule
   for n, record in enumerate(records, start=1):
     try:
-      sequence, replaced = _checked_sequence(record, input_path, unknown_letters)
+      sequence, replaced = checked_sequence(record, input_path, unknown_letters)
       adjustment = rule.adjustment(len(sequence), length_mismatch, input_path,
                                    record.locator)
       provided = None
@@ -188,7 +189,7 @@ def predict_file(model_path: str, input_path: str, output_path: str,
     ok = False
     try:
       with plan:
-        records = _records(input_path, sequence_column, id_column, plan.columns,
+        records = input_records(input_path, sequence_column, id_column, plan.columns,
                            coordinate_columns)
         _predict_records(records, input_path, unknown_letters, length_mismatch, plan,
                          batch, batch_size, rejects, stats, progress_seconds)

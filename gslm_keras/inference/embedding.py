@@ -168,7 +168,7 @@ def embed_file(config) -> dict:
 
 
 def _embed_records(config, embedder: Embedder, sink: _Sink, rejects, stats) -> None:
-  from gslm_keras.inference.batch import _checked_sequence, _records
+  from gslm_keras.inference.batch import checked_sequence, input_records
 
   rule = embedder.model.info.length_rule
   # A language model's window is cut from any sequence; a classifier follows its rule.
@@ -183,10 +183,10 @@ def _embed_records(config, embedder: Embedder, sink: _Sink, rejects, stats) -> N
                                  config.batch_size))
       batch.clear()
 
-  for n, record in enumerate(_records(config.input, config.sequence_column,
+  for n, record in enumerate(input_records(config.input, config.sequence_column,
                                       config.id_column, (), None), start=1):
     try:
-      sequence, _ = _checked_sequence(record, config.input, "error")
+      sequence, _ = checked_sequence(record, config.input, "error")
       adjusted = rule.adjustment(len(sequence), mismatch, config.input, record.locator)
     except InputError as error:
       rejects.handle(error)
