@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from gslm_keras.evaluation.threshold import dev_threshold
+
 COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entropy",
             "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
             "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
@@ -54,17 +56,6 @@ def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dic
           "auroc": float(skm.roc_auc_score(truth, prob)),
           "sensitivity": tp / max(int((truth == 1).sum()), 1),
           "specificity": tn / max(int((truth == 0).sum()), 1)}
-
-
-def dev_threshold(truth: np.ndarray, prob: np.ndarray) -> float:
-  """The probability cut that maximises dev MCC (ties: closest to 0.5)."""
-  from sklearn import metrics as skm
-
-  candidates = np.unique(np.concatenate([np.quantile(prob, np.linspace(0.01, 0.99, 99)),
-                                         [0.5]]))
-  scores = [(skm.matthews_corrcoef(truth, (prob >= t).astype(int)), -abs(t - 0.5), t)
-            for t in candidates]
-  return float(max(scores)[2])
 
 
 def score_run(model_dir: str, info) -> dict[str, Any]:

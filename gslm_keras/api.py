@@ -176,6 +176,21 @@ def embed(config=None, /, **fields) -> dict:
   return embed_file(_config(EmbedConfig, config, fields, "embed"))
 
 
+def scan(config=None, /, **fields) -> dict:
+  """Tiles a genome (or BED regions) with a model's window into bigWig tracks and a
+  BED of called elements (python -m gslm_keras.scan); returns the summary.
+
+  Args:
+    config: a ScanConfig.
+    **fields: its fields (model, genome, output, regions, stride, threshold ...).
+  """
+  from gslm_keras.evaluation.threshold import element_threshold
+  from gslm_keras.inference.config import ScanConfig
+  from gslm_keras.inference.scan import scan_genome
+
+  return scan_genome(_config(ScanConfig, config, fields, "scan"), element_threshold)
+
+
 def predict(model, input: str | None = None,  # noqa: A002
             output: str | None = None, **options) -> dict:
   """Predicts every sequence of a FASTA or table file into a TSV or Parquet file

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "gslm_keras"
-ENTRY_POINTS = {"build_dataset", "train", "pretrain", "evaluate", "predict", "export",
-                "score_variants", "interpret", "tune"}
+ENTRY_POINTS = {"build_dataset", "train", "pretrain", "evaluate", "predict", "embed",
+                "scan", "export", "score_variants", "interpret", "tune"}
 # Inference-side code: what serves, scores and explains a trained model.
 INFERENCE = ("serving", "variants", "interpretation", "inference", "evaluation")
 FILE_IO = {"os", "io", "shutil", "tempfile", "pathlib", "glob", "h5py", "pickle"}

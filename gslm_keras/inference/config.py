@@ -4,7 +4,7 @@ before TensorFlow loads)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.errors import ConfigError
@@ -124,3 +124,87 @@ class EmbedConfig:
     if not self.output.endswith(EMBED_FORMATS):
       raise ConfigError(f"--output {self.output}: embeddings are written as "
                         f"{', '.join(EMBED_FORMATS)}; name the output so")
+
+
+TRACK_FORMATS = (".bw", ".bigwig", ".bigWig")
+STRANDS = ("auto", "forward", "both")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScanConfig:
+  """A whole genome (or BED regions) tiled with a model's window into tracks and
+  called elements (`inference.scan`).
+
+  Attributes:
+    model: a classifier's or regression model's training run or export, without
+      provided features (scan computes features from the sequence alone).
+    genome: FASTA, plain, gzip or bgzip; read front to back, never whole.
+    output: a bigWig (.bw: one track per output column, `<name>.<column>.bw` when
+      the model has several; a binary classifier's is its positive class) and/or
+      a BED of called elements (.bed), joined by commas.
+    regions: BED file of the regions to tile (0-based, half-open); the whole
+      genome without it.
+    stride: bases between window starts (0: half the window). Each window's score
+      covers the `stride` bases at its centre in the track.
+    strands: "auto" (both strands averaged for a model trained with
+      reverse-complement augmentation; a model that averages them itself, or a
+      strand-oriented one, as it reads), "forward" or "both" (averaged).
+    threshold: windows scoring at least this are elements; without it the cut
+      with the best MCC on the model's own dev split.
+    element_column: the output column elements are called on (a binary
+      classifier: its positive class; needed when the model has several).
+    max_n_fraction: a window with a larger share of N (or other non-ACGT letters)
+      is not scored (counted; a gap in the track).
+    batch_size: windows per forward pass.
+    progress_seconds: seconds between progress lines.
+    overwrite: replace existing outputs.
+    command: the command line, recorded in the BED header.
+
+  A killed scan resumes where it stopped when run again with the same settings
+  (its work is kept in a hidden folder beside the first output).
+  """
+
+  CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"strands": STRANDS}
+
+  model: str
+  genome: str
+  output: str | Sequence[str]
+  regions: str | None = None
+  stride: int = 0
+  strands: str = "auto"
+  threshold: float | None = None
+  element_column: str | None = None
+  max_n_fraction: float = 0.1
+  batch_size: int = 256
+  progress_seconds: float = 10.0
+  overwrite: bool = False
+  command: str | None = None
+
+  def __post_init__(self):
+    paths = (self.output.split(",") if isinstance(self.output, str)
+             else list(self.output))
+    paths = tuple(p.strip() for p in paths if p.strip())
+    object.__setattr__(self, "output", paths)
+    if not paths:
+      raise ConfigError("--output is required: a bigWig (.bw) and/or a BED (.bed)")
+    for path in paths:
+      if not path.endswith(TRACK_FORMATS + (".bed",)):
+        raise ConfigError(f"--output {path}: scan writes bigWig tracks (.bw) and BED "
+                          "elements (.bed); name each output so")
+    if len(set(paths)) != len(paths) or len(self.beds) > 1 or len(self.tracks) > 1:
+      raise ConfigError(f"--output={','.join(paths)}: name at most one .bw and one .bed")
+    if self.threshold is not None and not self.beds:
+      raise ConfigError("--threshold calls elements: add a .bed to --output")
+    if self.stride < 0:
+      raise ConfigError(f"--stride={self.stride}: expected >= 1 (0: half the window)")
+    if not 0.0 <= self.max_n_fraction <= 1.0:
+      raise ConfigError(f"--max_n_fraction={self.max_n_fraction}: expected 0 to 1")
+    _check_choices_and_batch(self)
+
+  @property
+  def tracks(self) -> tuple[str, ...]:
+    return tuple(p for p in self.output if p.endswith(TRACK_FORMATS))
+
+  @property
+  def beds(self) -> tuple[str, ...]:
+    return tuple(p for p in self.output if p.endswith(".bed"))

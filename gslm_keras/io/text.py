@@ -44,8 +44,9 @@ class _Counted(io.RawIOBase):
     super().close()
 
 
-def open_text(path: str):
-  """Opens a plain or gzip/bgzip text file, with a clear error if it is missing."""
+def open_binary(path: str):
+  """Opens a plain or gzip/bgzip file for reading bytes (decompressed), counting
+  the bytes read for progress, with a clear error if it is missing."""
   if not os.path.exists(path):
     raise InputError("file not found", path=path)
   if os.path.isdir(path):
@@ -57,8 +58,13 @@ def open_text(path: str):
     compressed = raw
     raw = gzip.GzipFile(fileobj=compressed, mode="rb")
     raw.myfileobj = compressed  # Closed with the gzip stream.
+  return raw
+
+
+def open_text(path: str):
+  """Opens a plain or gzip/bgzip text file, with a clear error if it is missing."""
   # utf-8-sig: spreadsheet exports often start with a byte-order mark.
-  return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+  return io.TextIOWrapper(open_binary(path), encoding="utf-8-sig", newline="")
 
 
 def read_error(path: str, error: Exception) -> InputError:

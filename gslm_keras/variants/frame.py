@@ -25,6 +25,7 @@ from absl import logging
 from gslm_keras.errors import InputError
 from gslm_keras.io.genome import Genome
 from gslm_keras.io.progress import Progress
+from gslm_keras.io.regions import read_regions
 from gslm_keras.io.tables import Rejects
 from gslm_keras.variants import all_snvs, io, report
 
@@ -97,7 +98,7 @@ def _writer(path: str, columns, fields, contigs):
 def _stream_of(config, genome, scorer, skipped):
   """The variants of a VCF, of a table, or every SNV of the regions."""
   if config.all_snvs:
-    return all_snvs.snvs(all_snvs.read_regions(config.regions, genome), genome, skipped)
+    return all_snvs.snvs(read_regions(config.regions, genome), genome, skipped)
   if config.vcf:
     return io.read_vcf(config.vcf, skipped)
   return io.read_variant_table(config.variants, scorer.table_columns())
