@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from helpers import alive as _alive, children, wait_for as _wait_for, write_tabl
 PY = sys.executable
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
+GENOME = REPO / "datasets/genomes/NC_005816.fna"
 
 
 def _run(*args, timeout=600):
@@ -143,7 +146,8 @@ def test_two_builds_into_one_directory(big_csv, tmp_path, fault_log):
 
 
 @pytest.mark.parametrize("tool", ["build_dataset", "train", "evaluate", "export",
-                                  "predict", "embed", "score_variants", "interpret"])
+                                  "predict", "embed", "scan", "score_variants",
+                                  "interpret"])
 def test_every_tool_refuses_an_output_being_written(tool, splice_data, tiny_model,
                                                     query_fasta, tmp_path, fault_log):
   targets = {
@@ -159,6 +163,9 @@ def test_every_tool_refuses_an_output_being_written(tool, splice_data, tiny_mode
                                        f"--output={tmp_path / 'p.tsv'}"]),
       "embed": (tmp_path / "e.npz", [f"--model={tiny_model}", f"--input={query_fasta}",
                                      f"--output={tmp_path / 'e.npz'}"]),
+      "scan": (tmp_path / "e.bed", [f"--model={tiny_model}", f"--genome={GENOME}",
+                                    f"--output={tmp_path / 'e.bed'}", "--threshold=0.5",
+                                    "--element_column=EI"]),
       "score_variants": (tmp_path / "s.tsv", [
           f"--model={tiny_model}", f"--output={tmp_path / 's.tsv'}",
           f"--variants={_variant_table(tmp_path)}"]),
@@ -1021,3 +1028,83 @@ def test_genome_scale_inputs_are_refused_in_one_line(tiny_model, query_fasta, tm
             f"one line each, naming the BED line (`{bed_lines[0][7:110]}...`); nothing "
             "written",
             kind="clear error")
+
+
+def test_scan_inputs_are_refused_in_one_line(tiny_model, tmp_path, fault_log):
+  # A BED naming a contig the FASTA lacks or a region shorter than the window, a
+  # genome without a contig as long as the window, an output format scan cannot
+  # write, a model of several outputs without --element_column, a threshold from a
+  # dev split that is gone: one line each, nothing written.
+  sequence = "".join(read_column(SPLICE_CSV, limit=20))
+  (tmp_path / "g.fa").write_text(f">chr1\n{sequence}\n>chr2\n{sequence[:500]}\n")
+  (tmp_path / "short.fa").write_text(">a\nACGTACGT\n>b\nACGT\n")
+  regions = tmp_path / "r.bed"
+  scan = ("gslm_keras.scan", f"--model={tiny_model}", f"--genome={tmp_path / 'g.fa'}",
+          f"--output={tmp_path / 'e.bed'}", "--element_column=EI", "--threshold=0.5")
+  cases = {"chr3\t0\t100\n": "line 1: contig 'chr3' is not in the reference",
+           "chr1\t0\t100\nchr2\t10\t40\n": "line 2: region chr2:10-40 is 30 bp, "
+                                              "shorter than the model's 60 bp window"}
+  lines = []
+  for text, expected in cases.items():
+    regions.write_text(text)
+    lines.append(one_line_error(_run(*scan, f"--regions={regions}")))
+    assert f"error: {regions}, {expected}" in lines[-1], lines[-1]
+  line = one_line_error(_run(*scan[:2], f"--genome={tmp_path / 'short.fa'}", *scan[3:]))
+  assert f"{tmp_path / 'short.fa'}: no contig is as long as the model's 60 bp window " \
+         "(the longest has 8 bp)" in line, line
+  line = one_line_error(_run(*scan[:3], f"--output={tmp_path / 'e.wig'}"))
+  assert "scan writes bigWig tracks (.bw) and BED elements (.bed)" in line
+  line = one_line_error(_run(*scan[:4]))
+  assert "the model has 3 outputs (prob_EI, prob_IE, prob_N); name the one" in line, line
+  # A copy of the run whose dataset is gone: the dev split cannot give a threshold.
+  moved = tmp_path / "moved_run"
+  shutil.copytree(tiny_model, moved)
+  config = json.loads((moved / "config.json").read_text())
+  config["data"]["data_dir"] = str(tmp_path / "gone")
+  (moved / "config.json").write_text(json.dumps(config))
+  line = one_line_error(_run(scan[0], f"--model={moved}", *scan[2:5]))
+  assert "its dataset (" in line and "is not there; pass --threshold" in line, line
+  assert not [p for p in tmp_path.iterdir() if p.name.startswith(("e.", ".e."))], \
+      list(tmp_path.iterdir())
+  fault_log("`scan` given a BED with a contig the FASTA lacks or a region shorter than "
+            "the window, a genome whose contigs are all shorter than the window, a .wig "
+            "output, a multi-output model without --element_column, or a run whose dev "
+            "split is gone",
+            f"one line each, naming the BED line (`{lines[1][7:120]}...`); nothing "
+            "written", kind="clear error")
+
+
+@pytest.mark.slow
+def test_a_killed_scan_resumes_and_ends_as_an_unbroken_one(tiny_model, tmp_path,
+                                                          fault_log):
+  genome = tmp_path / "g.fa"
+  bases = np.random.default_rng(0).choice(list("ACGT"), size=400_000)
+  genome.write_text(">chrR\n" + "\n".join("".join(bases[i:i + 80])
+                                           for i in range(0, len(bases), 80)) + "\n")
+  (tmp_path / "r.bed").write_text("chrR\t0\t400000\n")
+  args = ("gslm_keras.scan", f"--model={tiny_model}", f"--genome={genome}",
+          f"--regions={tmp_path / 'r.bed'}", "--stride=5", "--element_column=EI",
+          "--threshold=0.5", "--batch_size=64")
+  whole = _run(*args, f"--output={tmp_path / 'whole.bed'}")
+  assert whole.returncode == 0, whole.stderr[-2000:]
+  out = tmp_path / "cut.bed"
+  state = tmp_path / ".cut.bed.scan-work" / "state.json"
+  process = _start(*args, f"--output={out}")
+  _wait_for(lambda: state.exists() and json.loads(state.read_text())["records"] > 0,
+            what="the scan's saved state")
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  assert not out.exists()
+  done = json.loads(state.read_text())["records"]
+  again = _run(*args, f"--output={out}")
+  assert again.returncode == 0, again.stderr[-2000:]
+  assert f"{done} windows already scored" in again.stderr
+  assert out.read_text().splitlines()[1:] == (tmp_path / "whole.bed").read_text(
+      ).splitlines()[1:]
+  summary = json.loads((tmp_path / "cut.bed.summary.json").read_text())
+  assert summary["scored"] == json.loads(
+      (tmp_path / "whole.bed.summary.json").read_text())["scored"]
+  assert not (tmp_path / ".cut.bed.scan-work").exists() and litter(tmp_path) == []
+  fault_log("`scan` killed with SIGKILL half-way through 80,000 windows, then run again",
+            f"it resumes after the {done:,} windows its state file vouches for, and its "
+            "elements are line for line those of an unbroken scan")
