@@ -16,6 +16,8 @@ every window is scored, the bigWig and BED are written from the work file
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
@@ -256,10 +258,30 @@ def expected_windows(regions: dict, geometry: tracks.Geometry) -> int:
              for spans in regions.values() for start, end in spans)
 
 
+def _tiles(genome: GenomeStream, regions: dict, geometry: tracks.Geometry, state: dict,
+           batch_size: int) -> Iterator[tuple[int, Any, Any]]:
+  """(contig, starts, windows) of every window still to score, in order, at most
+  `batch_size` at a time, and (contig, None, None) after each contig."""
+  resume_contig, resume_at = state["next"]
+  index = {name: i for i, name in enumerate(genome.lengths)}
+  for name, chunks in itertools.groupby(genome.chunks(), key=lambda c: c[0]):
+    contig = index[name]
+    if contig not in regions or contig < resume_contig:
+      continue
+    first = resume_at if contig == resume_contig else 0
+    starts = window_starts(regions[contig], geometry.length, geometry.stride, first)
+    yield from ((contig, begins, windows) for begins, windows in contig_windows(
+        ((o, d) for _, o, d in chunks), starts, geometry.length, batch_size))
+    yield contig, None, None
+
+
 def score_windows(model, plan_: Plan, genome: GenomeStream, regions: dict, work: Work,
                   batch_size: int, progress_seconds: float) -> dict:
-  """Scores every window not in the work file yet; returns the counts."""
-  length = plan_.geometry.length
+  """Scores every window not in the work file yet; returns the counts.
+
+  One thread runs the model while this one cuts the next batch and stores the
+  last: the forward passes never wait for Python.
+  """
   forward = tf.function(lambda w: model.windows_to_columns(w, None),
                         reduce_retracing=True)
 
@@ -271,27 +293,34 @@ def score_windows(model, plan_: Plan, genome: GenomeStream, regions: dict, work:
     return out.numpy()
 
   counts = dict(work.state["counts"])
-  resume_contig, resume_at = work.state["next"]
   meter = Progress("windows scored", progress_seconds,
                    total=expected_windows(regions, plan_.geometry))
-  index = {name: i for i, name in enumerate(genome.lengths)}
-  for name, chunks in itertools.groupby(genome.chunks(), key=lambda c: c[0]):
-    contig = index[name]
-    if contig not in regions or contig < resume_contig:
-      continue
-    first = resume_at if contig == resume_contig else 0
-    starts = window_starts(regions[contig], length, plan_.geometry.stride, first)
-    for begins, windows in contig_windows(((o, d) for _, o, d in chunks), starts,
-                                          length, batch_size):
-      keep = _ACGT[windows].sum(axis=1) >= (1.0 - plan_.max_n_fraction) * length
-      counts["windows"] += len(begins)
-      counts["skipped_n"] += int((~keep).sum())
-      if keep.any():
-        work.append(contig, begins[keep], predict(windows[keep]))
-        counts["scored"] += int(keep.sum())
-      work.advance(contig, int(begins[-1]) + 1, counts)
-      meter.update(counts["windows"])
-    work.advance(contig + 1, 0, counts, force=True)
+  least = (1.0 - plan_.max_n_fraction) * plan_.geometry.length
+
+  def commit(contig, begins, keep, future) -> None:
+    if begins is None:
+      work.advance(contig + 1, 0, counts, force=True)
+      return
+    counts["windows"] += len(begins)
+    counts["skipped_n"] += int((~keep).sum())
+    if future is not None:
+      work.append(contig, begins[keep], future.result())
+      counts["scored"] += int(keep.sum())
+    work.advance(contig, int(begins[-1]) + 1, counts)
+    meter.update(counts["windows"])
+
+  pending: collections.deque = collections.deque()
+  with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    for contig, begins, windows in _tiles(genome, regions, plan_.geometry, work.state,
+                                          batch_size):
+      keep = None if begins is None else _ACGT[windows].sum(axis=1) >= least
+      future = (pool.submit(predict, windows[keep])
+                if keep is not None and keep.any() else None)
+      pending.append((contig, begins, keep, future))
+      while len(pending) > 2:
+        commit(*pending.popleft())
+    while pending:
+      commit(*pending.popleft())
   return counts
 
 

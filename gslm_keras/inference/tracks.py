@@ -50,7 +50,8 @@ def by_contig(records: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
 def write_bigwig(path: str, lengths: dict[str, int], records: np.ndarray, column: int,
                  geometry: Geometry) -> int:
   """One bigWig of output column `column` (chromosome sizes from the genome);
-  returns the bases it covers."""
+  returns the bases it covers. Each run of windows a stride apart is one
+  fixed-step block."""
   import pyBigWig
 
   names = list(lengths)
@@ -59,13 +60,15 @@ def write_bigwig(path: str, lengths: dict[str, int], records: np.ndarray, column
   try:
     track.addHeader(list(lengths.items()), maxZooms=10)
     for contig, rows in by_contig(records):
-      for lo in range(0, len(rows), ENTRIES):
-        part = rows[lo:lo + ENTRIES]
-        starts = part["start"] + geometry.offset
-        track.addEntries([names[contig]] * len(part), starts.tolist(),
-                         ends=(starts + geometry.span).tolist(),
-                         values=part["scores"][:, column].astype(np.float64).tolist())
-        covered += len(part) * geometry.span
+      starts = rows["start"]
+      breaks = np.flatnonzero(np.diff(starts) != geometry.stride) + 1
+      for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(rows)]):
+        for part in range(lo, hi, ENTRIES):
+          end = min(part + ENTRIES, hi)
+          track.addEntries(names[contig], int(starts[part]) + geometry.offset,
+                           values=rows["scores"][part:end, column].astype(np.float64),
+                           span=geometry.span, step=geometry.stride)
+      covered += len(rows) * geometry.span
   finally:
     track.close()
   return covered
