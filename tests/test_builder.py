@@ -341,3 +341,21 @@ def test_progress_is_logged(tmp_path, caplog):
   build(tmp_path / "ds", train=[PROM_DIR / "dev.csv"], progress_seconds=0.0)
   assert any(re.search(r"\d+ records read \(\d[\d,]*/s\), \d+%, about .* left", m)
              for m in caplog.messages)
+
+
+def test_a_python_caller_writes_paths_and_specs_as_on_the_command_line():
+  # gk.build_dataset(train="a.csv", computed_features="gc_content,kmer:k=3") is the
+  # same build as the parsed specs; a single label column is not split into letters.
+  from gslm_keras.data.builder.config import BuildConfig
+  from gslm_keras.data.readers import GenbankRecipe, InputSpec
+  from gslm_keras.features.spec import parse_specs
+
+  plain = BuildConfig(output_dir="x", train="a.csv:label=1", dev=["b.csv"],
+                      computed_features="gc_content, kmer:k=3", label_columns="y",
+                      recipe="coding")
+  parsed = BuildConfig(output_dir="x", train=(InputSpec.parse("a.csv:label=1"),),
+                       dev=(InputSpec.parse("b.csv"),),
+                       computed_features=parse_specs(["gc_content", "kmer:k=3"]),
+                       label_columns=("y",), recipe=GenbankRecipe("coding"))
+  assert plain == parsed
+  assert plain.train[0].label == "1"

@@ -10,6 +10,7 @@ import pytest
 
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference import scan as scan_module
+from gslm_keras.inference import tiling
 from gslm_keras.inference.config import ScanConfig
 from gslm_keras.io.fasta_stream import GenomeStream
 from gslm_keras.models import ModelConfig
@@ -61,8 +62,8 @@ def test_windows_are_the_bases_at_each_start(stride, chunk):
   regions = [(0, 400), (500, 560), (900, 2999)]
   length = 51
   chunks = [(o, contig[o:o + chunk]) for o in range(0, len(contig), chunk)]
-  found = list(scan_module.contig_windows(
-      iter(chunks), scan_module.window_starts(regions, length, stride, first=0, block=4),
+  found = list(tiling.contig_windows(
+      iter(chunks), tiling.window_starts(regions, length, stride, first=0, block=4),
       length, most=9))
   starts = np.concatenate([s for s, _ in found])
   expected = [s for start, end in regions for s in range(start, end - length + 1, stride)]
@@ -71,8 +72,8 @@ def test_windows_are_the_bases_at_each_start(stride, chunk):
     for s, w in zip(begins, windows):
       assert bytes(w) == contig[s:s + length]
   # A resumed scan starts at the first window at or after its position.
-  resumed = np.concatenate([s for s, _ in scan_module.contig_windows(
-      iter(chunks), scan_module.window_starts(regions, length, stride, first=950),
+  resumed = np.concatenate([s for s, _ in tiling.contig_windows(
+      iter(chunks), tiling.window_starts(regions, length, stride, first=950),
       length, most=1000)])
   assert resumed.tolist() == [s for s in expected if s >= 950]
 

@@ -4,8 +4,8 @@ called elements (`python -m gslm_keras.scan`).
 The FASTA is streamed front to back (`io.fasta_stream`): a contig is never held
 whole, so a 100 Mb chromosome scans in the memory of a few chunks and batches.
 Windows of the model's length start every `stride` bases inside each region
-(the whole contigs without regions); a window with more than `max_n_fraction`
-non-ACGT letters is not scored, and a contig or region shorter than the window
+(the whole contigs without regions; cut by `inference.tiling`); a window with
+more than `max_n_fraction` non-ACGT letters is not scored, and a contig or region shorter than the window
 has none: both counted, both gaps in the track. Windows are scored in batches
 on the model's strand policy and appended to a work file beside the first
 output; a state file written every few seconds says how far the work file is
@@ -33,11 +33,12 @@ from absl import logging
 from gslm_keras.dna import ops
 from gslm_keras.errors import ConfigError, InputError
 from gslm_keras.inference import tracks
+from gslm_keras.inference.tiling import (contig_windows, expected_windows, regions_of,
+                                         window_starts)
 from gslm_keras.io.fasta_stream import GenomeStream
 from gslm_keras.io.files import atomic_path, read_json, write_json_atomic
 from gslm_keras.io.outputs import check_file_output, exclusive_output, hidden_name
 from gslm_keras.io.progress import Progress
-from gslm_keras.io.regions import read_regions
 
 _ACGT = np.zeros(256, np.int32)
 _ACGT[list(b"ACGT")] = 1
@@ -120,48 +121,6 @@ def _element_column(config, columns: list[str], binary: bool) -> int:
                     f"are {', '.join(columns)}")
 
 
-def window_starts(regions: list[tuple[int, int]], length: int, stride: int,
-                  first: int = 0, block: int = 1 << 15) -> Iterator[np.ndarray]:
-  """Sorted int64 starts of the windows of one contig's regions, `block` at a
-  time, from position `first` on (a resumed scan)."""
-  for start, end in regions:
-    last = end - length
-    if first > start:
-      start += -(-(first - start) // stride) * stride
-    for lo in range(start, last + 1, block * stride):
-      yield np.arange(lo, min(last, lo + (block - 1) * stride) + 1, stride, np.int64)
-
-
-def contig_windows(chunks, starts: Iterator[np.ndarray], length: int, most: int
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-  """(starts, uint8 windows [n, length]) of one contig, at most `most` at a time,
-  from its (offset, bases) chunks; holds only the bases still needed."""
-  buffer, buffer_start = b"", 0
-  pending = np.zeros(0, np.int64)
-  for offset, data in chunks:
-    if not buffer:
-      buffer_start = offset
-    buffer += data
-    end = buffer_start + len(buffer)
-    view = None
-    while True:
-      if not len(pending):
-        pending = next(starts, None)
-        if pending is None:
-          return
-      ready = int(np.searchsorted(pending + length, end, side="right"))
-      if not ready:
-        break
-      if view is None:
-        view = np.lib.stride_tricks.sliding_window_view(
-            np.frombuffer(buffer, np.uint8), length)
-      take = pending[:min(ready, most)]
-      yield take, view[take - buffer_start]
-      pending = pending[len(take):]
-    cut = min(int(pending[0]), end) - buffer_start
-    buffer, buffer_start = buffer[cut:], buffer_start + cut
-
-
 class Work:
   """The scan's work folder beside its first output: `scores.bin` (records of
   contig, start and scores, appended) and `state.json` (how many records are
@@ -226,36 +185,6 @@ class Work:
     if self._handle is not None:
       self._handle.close()
     shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def regions_of(config, genome: GenomeStream, length: int) -> tuple[dict, dict]:
-  """({contig index: [(start, end)]}, counts of contigs skipped) of the scan.
-
-  Raises:
-    InputError: a BED region shorter than the window; no contig that long.
-  """
-  names = list(genome.lengths)
-  index = {name: i for i, name in enumerate(names)}
-  purpose = f"the model's {length} bp window"
-  if config.regions:
-    found = read_regions(config.regions, genome, min_length=length, purpose=purpose)
-    skipped = {}
-  else:
-    found = [(n, 0, size) for n, size in genome.lengths.items() if size >= length]
-    skipped = {"contigs_shorter_than_window": len(names) - len(found)}
-    if not found:
-      raise InputError(f"no contig is as long as {purpose} (the longest has "
-                       f"{max(genome.lengths.values())} bp): nothing to scan",
-                       path=genome.path)
-  by_contig: dict[int, list[tuple[int, int]]] = {}
-  for name, start, end in found:
-    by_contig.setdefault(index[name], []).append((start, end))
-  return by_contig, skipped
-
-
-def expected_windows(regions: dict, geometry: tracks.Geometry) -> int:
-  return sum(max((end - start - geometry.length) // geometry.stride + 1, 0)
-             for spans in regions.values() for start, end in spans)
 
 
 def _tiles(genome: GenomeStream, regions: dict, geometry: tracks.Geometry, state: dict,

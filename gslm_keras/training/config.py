@@ -213,6 +213,8 @@ class TrainConfig:
   def __post_init__(self):
     if not self.model_dir:
       raise ConfigError("model_dir is required")
+    if isinstance(self.evaluate_splits, str):  # One split named, not its letters.
+      object.__setattr__(self, "evaluate_splits", (self.evaluate_splits,))
 
   @classmethod
   def create(cls, **fields) -> "TrainConfig":

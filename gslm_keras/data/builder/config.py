@@ -7,6 +7,7 @@ from typing import Any
 
 from gslm_keras.data.builder import splits
 from gslm_keras.data.readers import GenbankRecipe, InputSpec
+from gslm_keras.data.readers.spec import input_specs
 from gslm_keras.dna import alphabet
 from gslm_keras.dna.length import LengthRule
 from gslm_keras.errors import ConfigError
@@ -111,10 +112,29 @@ class BuildConfig:
   command: str | None = None
 
   def __post_init__(self):
+    self._coerce()
     self._check_splits()
     self._check_labels()
     self._check_encoding()
     self._check_inputs()
+
+  def _coerce(self):
+    """What a Python caller writes as on the command line: a path or a list of
+    them for a split, a feature spec string (or a comma-joined list), a recipe's
+    name, a single name for a tuple of names."""
+    for name in ("train", "dev", "test", "input"):
+      object.__setattr__(self, name, input_specs(getattr(self, name)))
+    features = self.computed_features
+    features = features.split(",") if isinstance(features, str) else features
+    object.__setattr__(self, "computed_features", tuple(
+        FeatureSpec.parse(f.strip()) if isinstance(f, str) else f for f in features
+        if not isinstance(f, str) or f.strip()))
+    for name in ("label_columns", "dev_chromosomes", "test_chromosomes",
+                 "provided_features", "classes"):
+      if isinstance(getattr(self, name), str):
+        object.__setattr__(self, name, (getattr(self, name),))
+    if isinstance(self.recipe, str):
+      object.__setattr__(self, "recipe", GenbankRecipe(self.recipe))
 
   def _check_splits(self):
     explicit = bool(self.train or self.dev or self.test)

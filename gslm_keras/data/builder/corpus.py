@@ -76,6 +76,12 @@ class CorpusConfig:
   command: str | None = None
 
   def __post_init__(self):
+    from gslm_keras.data.readers.spec import input_specs
+
+    for name in ("input", "train", "dev", "test"):
+      object.__setattr__(self, name, input_specs(getattr(self, name)))
+    if isinstance(self.exclude, str):
+      object.__setattr__(self, "exclude", (self.exclude,))
     rule = self.rule
     if not (self.input or self.train):
       raise ConfigError("a corpus needs --input (split by blocks) or --train files")

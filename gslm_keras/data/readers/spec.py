@@ -103,3 +103,10 @@ class RawRecord:
   start: int | None = None
   end: int | None = None
   strand: str | None = None
+
+
+def input_specs(value) -> tuple["InputSpec", ...]:
+  """A split's inputs as a Python caller may give them: a path (or spec string), a
+  list of them, or InputSpecs."""
+  value = (value,) if isinstance(value, str) else value
+  return tuple(InputSpec.parse(v) if isinstance(v, str) else v for v in value)
