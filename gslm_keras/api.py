@@ -256,21 +256,23 @@ def interpret(command: str, model: str, output_dir: str, *,
 
   Args:
     command: "ism" (in-silico mutagenesis of `sequences`, (id, sequence) pairs),
-      "attribute" (attributions over a split) or "motifs" (first-layer filters
+      "attribute" (attributions over a split), "motifs" (first-layer filters
+      matched to JASPAR) or "modisco" (TF-MoDISco patterns of the attributions,
       matched to JASPAR).
     options: the command's own (data_dir, split, limit, method, steps, max_q,
       tax_group, output_name, provided, length_mismatch; motifs also
       families="promoter": which promoter motif families the filters recover).
 
   Returns:
-    ism: one result per sequence; attribute: the summary; motifs: the motifs.
+    ism: one result per sequence; attribute: the summary; motifs: the motifs;
+    modisco: the patterns, their matches and the summary.
   """
   from gslm_keras.interpretation import commands
   from gslm_keras.io.outputs import exclusive_output
 
-  if command not in ("ism", "attribute", "motifs"):
-    raise ConfigError(f"interpret: command {command!r}: expected ism, attribute or "
-                      "motifs")
+  if command not in ("ism", "attribute", "motifs", "modisco"):
+    raise ConfigError(f"interpret: command {command!r}: expected ism, attribute, "
+                      "motifs or modisco")
   if (command == "ism") != (sequences is not None):
     raise ConfigError("interpret: sequences are what ism mutates, and ism needs them")
   import os

@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 from conftest import REPO
 
 NOTEBOOKS = ("01_quickstart.ipynb", "02_language_model.ipynb", "03_transfer.ipynb",
-             "04_variants_and_interpretation.ipynb")
+             "04_variants_and_interpretation.ipynb", "05_genome_scan.ipynb")
 
 
 def _execute(name: str, workdir, monkeypatch):
@@ -96,6 +96,52 @@ def test_variants_and_interpretation_notebook_executes(tmp_path, monkeypatch):
   assert sum("GSLM_PADDED" in r.info for r in records) == 3
   families = json.load(open(tmp_path / "interpret" / "families.json"))
   assert set(families) >= {"TBP (TATA box)", "NRF1"}
+
+
+def test_genome_scan_notebook_executes(tmp_path, monkeypatch):
+  import gzip
+
+  import numpy as np
+  import pyBigWig
+  from Bio import SeqIO
+
+  outputs, images = _execute("05_genome_scan.ipynb", tmp_path, monkeypatch)
+  assert "held-out block: 207,980 bases, 85.4% inside an annotated CDS" in outputs
+  assert len(images) == 1  # The tracks along the annotation.
+  # The printed per-base figures of the scan, recomputed here from its BED and the
+  # GenBank annotation.
+  name, lo, hi = (tmp_path / "held_out.bed").read_text().split()
+  lo, hi = int(lo), int(hi)
+  with gzip.open(REPO / "datasets/genomes/chlamydia_trachomatis_CHLTCG.gbk.gz", "rt") as f:
+    record = SeqIO.read(f, "genbank")
+  cds = np.zeros(hi - lo, bool)
+  for feature in record.features:
+    if feature.type == "CDS":
+      for part in feature.location.parts:
+        a, b = max(int(part.start), lo), min(int(part.end), hi)
+        cds[max(a - lo, 0):max(b - lo, 0)] = True
+  called = np.zeros_like(cds)
+  for line in open(tmp_path / "coding.bed"):
+    if not line.startswith("track"):
+      chrom, a, b = line.split("\t")[:3]
+      assert chrom == name and lo <= int(a) < int(b) <= hi
+      called[int(a) - lo:int(b) - lo] = True
+  precision, recall = (cds & called).sum() / called.sum(), (cds & called).sum() / cds.sum()
+  assert f"{'gslm_keras scan':22s} {precision:9.3f} {recall:7.3f}" in outputs
+  prodigal = next(l for l in outputs.splitlines() if l.startswith("Prodigal (single)"))
+  assert float(prodigal.split()[2]) > 0.95  # The anchor: Prodigal's precision.
+  track = pyBigWig.open(str(tmp_path / "coding.bw"))
+  assert track.chroms() == {name: len(record)}
+  assert track.intervals(name, 0, lo - 100) is None  # Only the held-out block.
+  # The track is P(coding), the class the elements are called on: every base of an
+  # element is at or above the threshold, and the bases beside it below.
+  threshold = json.load(open(tmp_path / "coding.bw.summary.json"))["threshold"]["threshold"]
+  for line in list(open(tmp_path / "coding.bed"))[1:40]:
+    a, b = map(int, line.split("\t")[1:3])
+    assert min(track.values(name, a, b)) >= threshold - 1e-6
+    if a - 1 >= lo + 100:
+      assert track.values(name, a - 1, a)[0] < threshold
+  track.close()
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -429,6 +429,37 @@ def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
   assert out.returncode != 0 and "expected one command" in out.stderr
 
 
+def test_modisco_finds_the_planted_motif(motif_run, tmp_path):
+  # TF-MoDISco on the integrated gradients of the test split: the top pattern of
+  # positive contribution is the planted CTCF, matched to its JASPAR matrix.
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  out = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
+                        f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
+                        "--limit=400", "--steps=16"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=900)
+  assert out.returncode == 0, out.stderr[-2000:]
+  patterns = json.load(open(tmp_path / "patterns.json"))
+  top = patterns[0]
+  assert top["name"] == "pos_pattern_0" and len(top["seqlets"]) >= 50
+  assert top["best_match"]["jaspar_id"].startswith(planted.MOTIF_ID), top["best_match"]
+  assert top["best_match"]["q_value"] < 0.05
+  # Its seqlets sit on the planted sites of the sequences they come from.
+  starts = motif_run["starts"]
+  width = len(motif_run["pwm"])
+  on_site = [starts[i] >= 0 and start < starts[i] + width and starts[i] < end
+             for i, start, end, _ in top["seqlets"]]
+  assert np.mean(on_site) > 0.9
+  report = (tmp_path / "report.md").read_text()
+  assert "| pos_pattern_0 |" in report and "| yes |" in report
+  assert "pos_pattern_0" in out.stdout and "CTCF" in out.stdout
+  assert (tmp_path / "logos.png").read_bytes()[:4] == b"\x89PNG"
+  refused = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
+                            f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
+                            "--method=gradient_x_input"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=300)
+  assert refused.returncode == 1 and "interpret modisco does not use it" in refused.stderr
+
+
 def test_reference_and_vcf_compression(motif_run, genome_vcf, tmp_path):
   import shutil
 

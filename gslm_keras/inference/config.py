@@ -140,8 +140,9 @@ class ScanConfig:
       provided features (scan computes features from the sequence alone).
     genome: FASTA, plain, gzip or bgzip; read front to back, never whole.
     output: a bigWig (.bw: one track per output column, `<name>.<column>.bw` when
-      the model has several; a binary classifier's is its positive class) and/or
-      a BED of called elements (.bed), joined by commas.
+      the model has several; a binary classifier's one track is its positive class,
+      or --element_column's class) and/or a BED of called elements (.bed), joined
+      by commas.
     regions: BED file of the regions to tile (0-based, half-open); the whole
       genome without it.
     stride: bases between window starts (0: half the window). Each window's score

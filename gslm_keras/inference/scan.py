@@ -83,7 +83,12 @@ def plan(config, model) -> Plan:
         "from the sequence alone: scan with a model trained without them")
   columns = list(model.columns)
   binary = model.info.task == "binary"
-  shown = [1] if binary else list(range(len(columns)))
+  chosen = (_element_column(config, columns, binary)
+            if config.beds or config.element_column else None)
+  element = chosen if config.beds else None
+  # A binary model's one track: its positive class, or --element_column's class.
+  shown = [chosen if config.element_column else 1] if binary else list(
+      range(len(columns)))
   track_paths = []
   for path in config.tracks:
     if len(shown) == 1:
@@ -91,7 +96,6 @@ def plan(config, model) -> Plan:
       continue
     stem, dot, ext = path.rpartition(".")
     track_paths += [(k, f"{stem}.{columns[k]}.{ext}") for k in shown]
-  element = _element_column(config, columns, binary) if config.beds else None
   length = model.length
   stride = config.stride or max(length // 2, 1)
   symmetry = model.strand_symmetry()

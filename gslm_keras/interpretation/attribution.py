@@ -86,7 +86,11 @@ def integrated_gradients(model, info, one_hot, features, index: int = -1,
   Returns:
     {"sequence": [N, L, 4], "features": [N, F], "target": f(x) [N],
      "baseline_target": f(baseline) [N], "completeness_gap": relative |sum of
-     attributions - (f(x) - f(baseline))| / max(|f(x) - f(baseline)|, 1e-6) [N]}.
+     attributions - (f(x) - f(baseline))| / max(|f(x) - f(baseline)|, 1e-6) [N],
+     "hypothetical": [N, L, 4] the path-averaged gradient of each base, centred
+     over the four bases at each position: what each base would contribute there
+     (the hypothetical contributions TF-MoDISco clusters; times the one-hot they
+     are the sequence attributions up to that centring)}.
   """
   base_seq, base_feat = baseline(info, one_hot)
   delta_seq = one_hot - base_seq
@@ -109,8 +113,10 @@ def integrated_gradients(model, info, one_hot, features, index: int = -1,
   change = targets[steps] - targets[0]
   summed = seq_attr.sum(axis=(1, 2)) + feat_attr.sum(axis=1)
   gap = np.abs(summed - change) / np.maximum(np.abs(change), 1e-6)
+  average = total_seq / steps
   return {"sequence": seq_attr, "features": feat_attr, "target": targets[steps],
-          "baseline_target": targets[0], "completeness_gap": gap}
+          "baseline_target": targets[0], "completeness_gap": gap,
+          "hypothetical": average - average.mean(axis=2, keepdims=True)}
 
 
 def branch_shares(attributions: dict) -> dict[str, np.ndarray]:

@@ -1,4 +1,5 @@
-"""The three `interpret` commands as library calls: `ism`, `attribute`, `motifs`.
+"""The `interpret` commands as library calls: `ism`, `attribute`, `motifs`,
+`modisco`.
 
 Each takes a model (a training run's directory, or an export where it can work
 without the layers), writes its files into `output_dir` and returns what it
@@ -24,6 +25,11 @@ from gslm_keras.io.tables import TableWriter
 from gslm_keras.run_dir import data_dir_of
 from gslm_keras.tasks.language import MASKED_NUCLEOTIDE
 from gslm_keras.tasks.supervised import SUPERVISED
+
+TOMTOM_FIELDS = ["filter", "rank", "jaspar_id", "jaspar_name", "q_value",
+                 "q_value_per_filter", "p_value", "p_value_best_offset", "filter_width",
+                 "jaspar_width", "offset", "overlap", "strand", "sites",
+                 "information_bits", "release"]
 
 
 def output_index(model: LoadedModel, name: str | None) -> tuple[int, str]:
@@ -225,11 +231,7 @@ def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
   seconds["tomtom"] = time.monotonic() - mark
   logging.info("Tomtom against %d JASPAR motifs in %.0f s", len(jaspar[0]),
                seconds["tomtom"])
-  fields = ["filter", "rank", "jaspar_id", "jaspar_name", "q_value",
-            "q_value_per_filter", "p_value", "p_value_best_offset", "filter_width",
-            "jaspar_width", "offset", "overlap", "strand", "sites", "information_bits",
-            "release"]
-  with TableWriter(os.path.join(output_dir, "tomtom.tsv"), fields) as out:
+  with TableWriter(os.path.join(output_dir, "tomtom.tsv"), TOMTOM_FIELDS) as out:
     out.write(rows)
   best: dict[str, str] = {}
   for row in rows:
@@ -249,3 +251,82 @@ def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
   seconds["total"] = time.monotonic() - started
   return {"motifs": found, "matches": rows, "best": best, "families": recovered,
           "seconds": seconds}
+
+
+def modisco(model_path: str, output_dir: str, data_dir: str | None = None,
+            split: str = "test", limit: int = 1000, steps: int = 32,
+            max_q: float = 0.05, tax_group: str | None = "vertebrates", jaspar=None,
+            families: dict[str, str] | None = None, output_name: str | None = None,
+            max_seqlets: int = 2000) -> dict:
+  """TF-MoDISco patterns of the model's integrated gradients over the first
+  `limit` records of a split, matched to JASPAR (see `interpretation.modisco`).
+
+  Writes `patterns.meme`, `tomtom.tsv` (matches at q <= max_q), `patterns.json`
+  (every pattern: PPM, contributions, seqlets, best match), `logos.png`,
+  `report.md`, and with `families` `families.json`.
+
+  Returns:
+    {"patterns", "matches" (rows at q <= max_q), "best" (pattern -> its best match
+     row, whatever its q), "families", "summary", "seconds"}.
+  """
+  from gslm_keras.interpretation import modisco as modisco_lib
+
+  seconds, started = {}, time.monotonic()
+  model = LoadedModel(model_path)
+  index, column = output_index(model, output_name)
+  target = 0 if model.info.task == "binary" else index
+  one_hot, features, _ = _eval_arrays(data_dir or data_dir_of(model.config), split,
+                                      limit)
+  result = attribution.integrated_gradients(model.keras_model, model.info, one_hot,
+                                            features, target, steps)
+  seconds["attributions"] = time.monotonic() - started
+  logging.info("Integrated gradients of %d sequences in %.0f s; running TF-MoDISco",
+               len(one_hot), seconds["attributions"])
+  patterns = modisco_lib.discover(one_hot, result["hypothetical"], max_seqlets)
+  seconds["modisco"] = time.monotonic() - started - seconds["attributions"]
+  jaspar = jaspar or motifs_lib.jaspar_motifs(tax_group=tax_group or None)
+  found = [p.motif for p in patterns]
+  candidates = sorted(motifs_lib.match_jaspar(found, max_q=1.0, jaspar=jaspar),
+                      key=lambda r: (r["q_value"], r["p_value"])) if found else []
+  best: dict[str, dict] = {}
+  for row in candidates:
+    best.setdefault(row["filter"], row)
+  summary = {"model": model_path, "split": split, "examples": len(one_hot),
+             "steps": steps, "output": column, "max_q": max_q,
+             "seqlets": sum(p.motif.sites for p in patterns), "patterns": len(patterns),
+             "jaspar": f"{jaspar[3]}, {len(jaspar[0])} matrices",
+             "completeness_gap_median": float(np.median(result["completeness_gap"]))}
+  recovered = _write_patterns(output_dir, patterns, candidates, best, summary, families)
+  seconds["total"] = time.monotonic() - started
+  return {"patterns": patterns, "matches": [r for r in candidates
+                                            if r["q_value"] <= max_q],
+          "best": best, "families": recovered, "summary": summary, "seconds": seconds}
+
+
+def _write_patterns(output_dir, patterns, candidates, best, summary, families):
+  """The files of `modisco`; returns the families recovered (or None)."""
+  from gslm_keras.interpretation import modisco as modisco_lib
+
+  max_q = summary["max_q"]
+  motifs_lib.write_meme(os.path.join(output_dir, "patterns.meme"),
+                        [p.motif for p in patterns])
+  with TableWriter(os.path.join(output_dir, "tomtom.tsv"), TOMTOM_FIELDS) as out:
+    out.write([r for r in candidates if r["q_value"] <= max_q])
+  write_json_atomic(os.path.join(output_dir, "patterns.json"), [
+      {"name": p.motif.name, "seqlets": p.seqlets, "ppm": p.motif.pwm.tolist(),
+       "contribution": p.contribution.tolist(),
+       "best_match": {k: (float(best[p.motif.name][k]) if k.endswith("value")
+                          else str(best[p.motif.name][k])) for k in (
+           "jaspar_id", "jaspar_name", "q_value", "p_value")}
+       if p.motif.name in best else None} for p in patterns])
+  recovered = None
+  if families:
+    recovered = motifs_lib.families_recovered(candidates, families, max_q)
+    write_json_atomic(os.path.join(output_dir, "families.json"), recovered)
+  labels = {name: f"{row['jaspar_name']} (q={row['q_value']:.2g})"
+            for name, row in best.items() if row["q_value"] <= max_q}
+  motifs_lib.plot_logos([p.motif for p in patterns][:12],
+                        os.path.join(output_dir, "logos.png"), labels)
+  modisco_lib.write_report(output_dir, patterns, best, summary)
+  write_json_atomic(os.path.join(output_dir, "modisco_summary.json"), summary)
+  return recovered

@@ -1,5 +1,5 @@
 """What `interpret` needs (a plain dataclass: the command declares its flags from
-it before TensorFlow loads). Each option says which of the three commands use it
+it before TensorFlow loads). Each option says which of the commands use it
 (`USED_BY`); a command given another's option refuses it in one line."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import ClassVar
 from gslm_keras.dna.length import LENGTH_MISMATCH
 from gslm_keras.errors import ConfigError
 
-COMMANDS = ("ism", "attribute", "motifs")
+COMMANDS = ("ism", "attribute", "motifs", "modisco")
+STEPS = {"attribute": 128, "modisco": 32}  # Integration steps when not given.
 METHODS = ("integrated_gradients", "gradient_x_input")
 
 
@@ -19,7 +20,8 @@ class InterpretConfig:
   """One `interpret` command.
 
   Attributes:
-    command: "ism", "attribute" or "motifs" (the command line's positional word).
+    command: "ism", "attribute", "motifs" or "modisco" (the command line's
+      positional word).
     model: model_dir of a training run; for ism also a language model or a preset
       name (the LLR map: every substitution, its position masked).
     output_dir: where the results go.
@@ -30,16 +32,18 @@ class InterpretConfig:
     provided: ism: provided feature values.
     length_mismatch: ism: a sequence whose length is not the model's window: follow
       the training dataset's length rule, or crop / pad it.
-    data_dir: attribute / motifs: dataset (default: the model's).
-    split: attribute (default test) / motifs (default train): split.
+    data_dir: attribute / motifs / modisco: dataset (default: the model's).
+    split: attribute, modisco (default test) / motifs (default train): split.
     limit: sequences used (ism: records of --fasta).
     method: attribute: integrated gradients or gradient x input.
-    steps: attribute: integration steps.
-    max_q: motifs: q-value cut-off (Tomtom p-values calibrated on column-shuffled
-      filters, Benjamini-Hochberg over all filter-JASPAR pairs).
-    families: motifs: report which known motif families the filters recover
-      (promoter: TBP, SP/KLF, NRF1, NFY, ETS, YY1, CREB) in families.json.
-    tax_group: motifs: JASPAR taxonomic group ('' for all).
+    steps: attribute / modisco: integration steps (default 128 / 32).
+    max_q: motifs / modisco: q-value cut-off (Tomtom p-values calibrated on
+      column-shuffled motifs, Benjamini-Hochberg over all motif-JASPAR pairs).
+    families: motifs / modisco: report which known motif families the filters
+      (patterns) recover (promoter: TBP, SP/KLF, NRF1, NFY, ETS, YY1, CREB) in
+      families.json.
+    tax_group: motifs / modisco: JASPAR taxonomic group ('' for all).
+    max_seqlets: modisco: seqlets kept per sign of contribution.
   """
 
   CHOICES: ClassVar[dict[str, tuple]] = {
@@ -47,10 +51,11 @@ class InterpretConfig:
   # Options of one or two commands; the others are every command's.
   USED_BY: ClassVar[dict[str, tuple[str, ...]]] = {
       "sequence": ("ism",), "fasta": ("ism",), "provided": ("ism",),
-      "length_mismatch": ("ism",), "data_dir": ("attribute", "motifs"),
-      "split": ("attribute", "motifs"), "method": ("attribute",),
-      "steps": ("attribute",), "max_q": ("motifs",), "families": ("motifs",),
-      "tax_group": ("motifs",)}
+      "length_mismatch": ("ism",), "data_dir": ("attribute", "motifs", "modisco"),
+      "split": ("attribute", "motifs", "modisco"), "method": ("attribute",),
+      "steps": ("attribute", "modisco"), "max_q": ("motifs", "modisco"),
+      "families": ("motifs", "modisco"), "tax_group": ("motifs", "modisco"),
+      "max_seqlets": ("modisco",)}
 
   command: str
   model: str
@@ -64,10 +69,11 @@ class InterpretConfig:
   split: str | None = None
   limit: int = 500
   method: str = "integrated_gradients"
-  steps: int = 128
+  steps: int | None = None
   max_q: float = 0.05
   families: str | None = None
   tax_group: str = "vertebrates"
+  max_seqlets: int = 2000
 
   def __post_init__(self):
     if self.command not in COMMANDS:
@@ -79,8 +85,10 @@ class InterpretConfig:
         raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
     if self.command == "ism" and not (self.sequence or self.fasta):
       raise ConfigError("ism needs --sequence or --fasta")
-    if self.limit < 1 or self.steps < 1:
-      raise ConfigError(f"limit={self.limit}, steps={self.steps}: expected >= 1")
+    if self.limit < 1 or (self.steps is not None and self.steps < 1) or (
+        self.max_seqlets < 1):
+      raise ConfigError(f"limit={self.limit}, steps={self.steps}, max_seqlets="
+                        f"{self.max_seqlets}: expected >= 1")
 
   @classmethod
   def refuse_unused(cls, command: str, given) -> None:
