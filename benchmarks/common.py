@@ -10,6 +10,7 @@ import shlex
 import statistics
 import sys
 import tempfile
+import time
 
 
 def machine() -> dict:
@@ -55,6 +56,29 @@ def header(module: str) -> dict:
       "machine": machine(),
       "versions": versions(),
   }
+
+
+def forward_rate(model_dir: str, batch: int, calls: int) -> float:
+  """Sequences per second of a model's forward passes alone (`LoadedModel.outputs`
+  on already encoded random windows, batches of `batch`, median of `calls` calls
+  after one that traces): the bound of any path that scores with the model."""
+  import numpy as np
+  import tensorflow as tf
+
+  from gslm_keras.inference.model import LoadedModel
+
+  model = LoadedModel(model_dir)
+  rng = np.random.default_rng(0)
+  strings = ["".join(rng.choice(list("ACGT"), size=model.length)) for _ in range(batch)]
+  encoded = model.encoder(tf.constant(strings))
+  forward = tf.function(model.outputs)
+  forward(encoded["sequence"], encoded["features"]).numpy()  # Traced once.
+  times = []
+  for _ in range(calls):
+    start = time.perf_counter()
+    forward(encoded["sequence"], encoded["features"]).numpy()
+    times.append(time.perf_counter() - start)
+  return batch / median(times)
 
 
 def median(values) -> float:

@@ -50,26 +50,6 @@ print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_ma
 """
 
 
-def forward_rate(model_dir: str, batch: int, repeats: int) -> float:
-  """Windows per second of the model's forward passes on encoded inputs."""
-  import tensorflow as tf
-
-  from gslm_keras.inference.model import LoadedModel
-
-  model = LoadedModel(model_dir)
-  rng = np.random.default_rng(0)
-  strings = ["".join(rng.choice(list("ACGT"), size=model.length)) for _ in range(batch)]
-  encoded = model.encoder(tf.constant(strings))
-  forward = tf.function(model.outputs)
-  forward(encoded["sequence"], encoded["features"]).numpy()  # Traced once.
-  times = []
-  for _ in range(max(repeats, 3) * 5):
-    start = time.perf_counter()
-    forward(encoded["sequence"], encoded["features"]).numpy()
-    times.append(time.perf_counter() - start)
-  return batch / common.median(times)
-
-
 def write_chromosome(path: str, megabases: float, seed: int) -> None:
   """One FASTA record of random bases, 60 per line, gzip."""
   rng = np.random.default_rng(seed)
@@ -120,7 +100,7 @@ def main():
                          progress_seconds=1e9, overwrite=True)
       whole.append(summary["scored"] / (time.perf_counter() - start))
       rates.append(summary["scored"] / summary["seconds"])
-    bound = forward_rate(args.model_dir, args.batch_size, args.repeats)
+    bound = common.forward_rate(args.model_dir, args.batch_size, max(args.repeats, 3) * 5)
     results["speed"] = {"windows": summary["scored"], "window": summary["window"],
                         "both_strands": summary["both_strands"],
                         "windows_per_second": common.median(rates), "runs": rates,

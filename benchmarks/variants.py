@@ -55,24 +55,10 @@ def write_vcf(path: str, reference: str, count: int, seed: int) -> None:
 
 
 def model_bound(model_dir: str, batch: int, strands: int, repeats: int) -> float:
-  """Variants per second if scoring cost only the model's forward passes."""
-  import tensorflow as tf
-
-  from gslm_keras.inference.model import LoadedModel
-
-  model = LoadedModel(model_dir)
-  rng = np.random.default_rng(0)
-  n = batch * 4 * strands
-  strings = ["".join(rng.choice(list("ACGT"), size=model.length)) for _ in range(n)]
-  encoded = model.encoder(tf.constant(strings))
-  forward = tf.function(model.outputs)
-  forward(encoded["sequence"], encoded["features"]).numpy()  # Traced once.
-  times = []
-  for _ in range(max(repeats, 3) * 3):
-    start = time.perf_counter()
-    forward(encoded["sequence"], encoded["features"]).numpy()
-    times.append(time.perf_counter() - start)
-  return batch / common.median(times)
+  """Variants per second if scoring cost only the model's forward passes (4 per
+  strand per variant)."""
+  passes = 4 * strands
+  return common.forward_rate(model_dir, batch * passes, max(repeats, 3) * 3) / passes
 
 
 def main():
