@@ -229,3 +229,14 @@ def test_a_killed_scan_resumes_where_it_stopped(motif_model, planted_genome, tmp
   for name in ("chr1", "chr2"):
     np.testing.assert_allclose(a.values(name, 0, 5000), b.values(name, 0, 5000), atol=1e-6)
   assert not list(out.glob(".*scan-work*"))
+
+
+def test_a_link_at_the_work_folder_is_refused(motif_model, planted_genome, tmp_path):
+  from gslm_keras.io.files import UnsafePathError
+
+  victim = tmp_path / "victim"
+  victim.mkdir()
+  (tmp_path / ".track.bw.scan-work").symlink_to(victim)
+  with pytest.raises(UnsafePathError, match="a scan's work folder"):
+    _scan(motif_model, planted_genome, tmp_path, threshold=0.5)
+  assert list(victim.iterdir()) == [] and not (tmp_path / "track.bw").exists()

@@ -36,7 +36,7 @@ from gslm_keras.inference import tracks
 from gslm_keras.inference.tiling import (contig_windows, expected_windows, regions_of,
                                          window_starts)
 from gslm_keras.io.fasta_stream import GenomeStream
-from gslm_keras.io.files import atomic_path, read_json, write_json_atomic
+from gslm_keras.io.files import atomic_path, read_json, refuse_link, write_json_atomic
 from gslm_keras.io.outputs import check_file_output, exclusive_output, hidden_name
 from gslm_keras.io.progress import Progress
 
@@ -145,6 +145,8 @@ class Work:
 
   def open(self) -> None:
     """Resumes the work of an identical scan, or starts afresh."""
+    # A link planted at the work folder's name is refused, never written through.
+    refuse_link(self.dir, "a scan's work folder")
     if os.path.exists(self.state_path):
       state = read_json(self.state_path)
       if state.get("settings") == self.settings:
