@@ -174,8 +174,8 @@ def test_interpret_refuses_another_commands_option():
                        cwd=REPO, capture_output=True, text=True, timeout=120)
   assert out.returncode != 0 and "Traceback" not in out.stderr
   assert out.stderr.strip().splitlines() == [
-      "error: --steps: an option of interpret attribute; interpret ism does not use "
-      "it: drop it"]
+      "error: --steps: an option of interpret attribute / modisco; interpret ism does "
+      "not use it: drop it"]
   with pytest.raises(ConfigError, match="ism needs --sequence or --fasta"):
     InterpretConfig(command="ism", model="m", output_dir="o")
 
