@@ -236,19 +236,29 @@ def score(frame, prediction) -> dict:
     per_element[element] = {
         "n": int(len(group)),
         "pearson": float(stats.pearsonr(group["prediction"], group["value"])[0]),
-        "spearman": float(stats.spearmanr(group["prediction"], group["value"])[0])}
+        "spearman": float(stats.spearmanr(group["prediction"], group["value"])[0]),
+        # Effect size whatever its sign: what an unsigned score (an embedding
+        # distance) or the size of a signed one can predict.
+        "magnitude_spearman": float(stats.spearmanr(np.abs(group["prediction"]),
+                                                    np.abs(group["value"]))[0])}
   classes = frame["class3"].to_numpy()
   auroc = {}
   if len(np.unique(classes == 1)) == 2:
     auroc["positive"] = float(skm.roc_auc_score(classes == 1, prediction))
   if len(np.unique(classes == -1)) == 2:
     auroc["negative"] = float(skm.roc_auc_score(classes == -1, -prediction))
+  effect = classes != 0
+  if len(np.unique(effect)) == 2:
+    auroc["any_effect"] = float(skm.roc_auc_score(effect, np.abs(prediction)))
   return {"mean_pearson": float(np.mean([e["pearson"] for e in per_element.values()])),
+          "mean_magnitude_spearman": float(np.mean(
+              [e["magnitude_spearman"] for e in per_element.values()])),
           "mean_spearman": float(np.mean([e["spearman"] for e in per_element.values()])),
           "pooled_pearson": float(stats.pearsonr(prediction, frame["value"])[0]),
           "pooled_spearman": float(stats.spearmanr(prediction, frame["value"])[0]),
           "auroc_class3": auroc,
-          "auroc_class3_mean": float(np.mean(list(auroc.values()))) if auroc else None,
+          "auroc_class3_mean": float(np.mean([auroc[k] for k in ("positive", "negative")
+                                              if k in auroc])) if auroc else None,
           "per_element": per_element}
 
 
@@ -336,12 +346,16 @@ def markdown(results: dict) -> str:
   lines = ["# CAGI5 regulation saturation", "", common.machine_lines(results),
            f"Protocol: {results['protocol']}. Window {results['window']} bp.", "",
            "| model | mean per-element Pearson | mean Spearman | pooled Pearson | "
-           "AUROC class3 (+ / -) |", "|---|---:|---:|---:|---|"]
+           "AUROC class3 (+ / -) | mean Spearman of sizes, abs(score) vs abs(effect) | "
+           "AUROC any effect (abs(score), class3 != 0) |",
+           "|---|---:|---:|---:|---|---:|---:|"]
   for name, r in rows:
     auroc = r["auroc_class3"]
+    size = r.get("mean_magnitude_spearman", float("nan"))
     lines.append(f"| {name} | {r['mean_pearson']:.3f} | {r['mean_spearman']:.3f} | "
                  f"{r['pooled_pearson']:.3f} | {auroc.get('positive', float('nan')):.3f} / "
-                 f"{auroc.get('negative', float('nan')):.3f} |")
+                 f"{auroc.get('negative', float('nan')):.3f} | {size:.3f} | "
+                 f"{auroc.get('any_effect', float('nan')):.3f} |")
   lines += ["", "Published anchors (mean per-element Pearson r): AlphaGenome 0.57 zero-shot, "
             "0.65 at best; Enformer about 0.51 zero-shot. Goal here: above 0.5 on variants "
             f"not used for training: {'met' if results['gslm_keras']['mean_pearson'] > 0.5 else 'not met'}.",
