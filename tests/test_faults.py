@@ -1083,7 +1083,7 @@ def test_a_killed_scan_resumes_and_ends_as_an_unbroken_one(tiny_model, tmp_path,
                                            for i in range(0, len(bases), 80)) + "\n")
   (tmp_path / "r.bed").write_text("chrR\t0\t400000\n")
   args = ("gslm_keras.scan", f"--model={tiny_model}", f"--genome={genome}",
-          f"--regions={tmp_path / 'r.bed'}", "--stride=5", "--element_column=EI",
+          f"--regions={tmp_path / 'r.bed'}", "--stride=3", "--element_column=EI",
           "--threshold=0.5", "--batch_size=64")
   whole = _run(*args, f"--output={tmp_path / 'whole.bed'}")
   assert whole.returncode == 0, whole.stderr[-2000:]
@@ -1105,6 +1105,6 @@ def test_a_killed_scan_resumes_and_ends_as_an_unbroken_one(tiny_model, tmp_path,
   assert summary["scored"] == json.loads(
       (tmp_path / "whole.bed.summary.json").read_text())["scored"]
   assert not (tmp_path / ".cut.bed.scan-work").exists() and litter(tmp_path) == []
-  fault_log("`scan` killed with SIGKILL half-way through 80,000 windows, then run again",
+  fault_log("`scan` killed with SIGKILL half-way through 133,000 windows, then run again",
             f"it resumes after the {done:,} windows its state file vouches for, and its "
             "elements are line for line those of an unbroken scan")

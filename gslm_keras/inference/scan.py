@@ -141,7 +141,7 @@ class Work:
                   "counts": dict.fromkeys(COUNTS, 0)}
     self.resumed = False
     self._handle = None
-    self._saved = time.monotonic()
+    self._saved = float("-inf")  # The first batch saves a state at once.
 
   def open(self) -> None:
     """Resumes the work of an identical scan, or starts afresh."""
