@@ -7,8 +7,9 @@ shipped language model's pooled embeddings, on the GUE tasks.
 
 Each sequence of every split is embedded whole (no cropping: the backbone is
 convolutional) with `Embedder.of_windows`, both strands averaged; the features are
-standardised on train; a logistic regression per C of `baselines.C_GRID` is fitted
-on train and the C and decision threshold with the best dev MCC are kept
+standardised on train; a logistic regression per C of `C_GRID` (1e-4 to 100; from
+C = 1 on the fit is hardly penalised, so 100 stands for no penalty) is fitted on train and the C and
+decision threshold with the best dev MCC are kept
 (`evaluation.threshold.dev_threshold`); test MCC at that threshold. Beside it, from
 --against (the accuracy suite run with --init_from=<the same preset>
 --compare_scratch): the same preset fine-tuned, and the same model from scratch,
@@ -27,6 +28,7 @@ import numpy as np
 from benchmarks import common
 
 BATCH = 512
+C_GRID = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
 
 
 def embed(embedder, sequences: list[str]) -> np.ndarray:
@@ -38,7 +40,7 @@ def probe(embedder, folder: str) -> dict:
   from sklearn import metrics as skm
   from sklearn.linear_model import LogisticRegression
 
-  from benchmarks.baselines import C_GRID, read_split
+  from benchmarks.baselines import read_split
   from gslm_keras.evaluation.threshold import dev_threshold
 
   start = time.time()
