@@ -326,7 +326,8 @@ def _write_patterns(output_dir, patterns, candidates, best, summary, families):
   labels = {name: f"{row['jaspar_name']} (q={row['q_value']:.2g})"
             for name, row in best.items() if row["q_value"] <= max_q}
   motifs_lib.plot_logos([p.motif for p in patterns][:12],
-                        os.path.join(output_dir, "logos.png"), labels)
+                        os.path.join(output_dir, "logos.png"), labels,
+                        title="TF-MoDISco patterns")
   modisco_lib.write_report(output_dir, patterns, best, summary)
   write_json_atomic(os.path.join(output_dir, "modisco_summary.json"), summary)
   return recovered
