@@ -6,8 +6,10 @@ of all k-mers up to k = 6, regularisation and threshold chosen on dev.
 
 Frequencies are counted per sequence (k-mers holding a letter other than A, C, G,
 T are left out), standardised on the train split, and fitted for C in
-`C_GRID`; the C and the decision threshold with the best dev MCC are kept (on a
-tie, the larger C), and the test split is scored once with them. The grid reaches
+`C_GRID`; the C and the decision threshold with the best dev MCC are kept
+(`logistic_on_dev`, the search the feature regression and the embedding probe use
+too: the threshold by `evaluation.threshold.dev_threshold`, a tie going to the
+smaller C), and the test split is scored once with them. The grid reaches
 1e-7: as C falls the fit tends to a fixed direction (that of the gradient at zero,
 the class difference of the standardised frequencies), so the smallest C chosen
 is that limit, not a missed optimum below the grid.
@@ -65,33 +67,54 @@ def _mcc(y: np.ndarray, predicted: np.ndarray) -> float:
   return float(matthews_corrcoef(y, predicted))
 
 
-def best_threshold(y: np.ndarray, probability: np.ndarray) -> tuple[float, float]:
-  """(threshold, MCC) with the best MCC over the distinct probabilities."""
-  candidates = np.unique(np.quantile(probability, np.linspace(0.01, 0.99, 99)))
-  scores = [(_mcc(y, (probability >= t).astype(int)), t) for t in candidates]
-  mcc, threshold = max(scores)
-  return float(threshold), mcc
+def logistic_on_dev(x: dict[str, np.ndarray], y: dict[str, np.ndarray], grid,
+                    max_iter: int = 3000, binary: bool | None = None) -> dict:
+  """A logistic regression per C of `grid`, fitted on x["train"]; the C with the best
+  dev score is kept (on a tie the smaller C, the more regularised fit). A binary
+  task's score is the dev MCC at `evaluation.threshold.dev_threshold` (the one rule
+  for a decision threshold); a multi-class task's is the dev accuracy of the argmax.
+
+  Returns:
+    {"C", "dev_score", "threshold" (binary only), "model"}.
+  """
+  from sklearn import metrics as skm
+  from sklearn.linear_model import LogisticRegression
+
+  from gslm_keras.evaluation.threshold import dev_threshold
+
+  if binary is None:
+    binary = len(np.unique(y["train"])) == 2
+  best = None
+  for c in sorted(grid):
+    model = LogisticRegression(C=c, max_iter=max_iter).fit(x["train"], y["train"])
+    entry = {"C": c, "model": model}
+    if binary:
+      dev = model.predict_proba(x["dev"])[:, 1]
+      entry["threshold"] = dev_threshold(y["dev"], dev)
+      entry["dev_score"] = float(skm.matthews_corrcoef(
+          y["dev"], (dev >= entry["threshold"]).astype(int)))
+    else:
+      entry["dev_score"] = float((model.predict(x["dev"]) == y["dev"]).mean())
+    if best is None or entry["dev_score"] > best["dev_score"]:
+      best = entry
+  return best
 
 
 def kmer_regression(folder: str, kmax: int = 6) -> dict:
   """Dev and test MCC of the k-mer regression on a binary task's CSV splits."""
-  from sklearn.linear_model import LogisticRegression
   from sklearn.preprocessing import StandardScaler
 
   data = {split: read_split(folder, split) for split in ("train", "dev", "test")}
   x = {split: kmer_frequencies(seqs, kmax) for split, (seqs, _) in data.items()}
   scaler = StandardScaler().fit(x["train"])
   x = {split: scaler.transform(values) for split, values in x.items()}
-  best = None
-  for c in sorted(C_GRID, reverse=True):
-    model = LogisticRegression(C=c, max_iter=2000).fit(x["train"], data["train"][1])
-    threshold, dev_mcc = best_threshold(data["dev"][1], model.predict_proba(x["dev"])[:, 1])
-    if best is None or dev_mcc > best["dev_mcc"]:
-      best = {"C": c, "threshold": threshold, "dev_mcc": dev_mcc, "model": model}
-  test_probability = best.pop("model").predict_proba(x["test"])[:, 1]
-  best["mcc"] = _mcc(data["test"][1], (test_probability >= best["threshold"]).astype(int))
-  best["features"] = int(x["train"].shape[1])
-  return best
+  found = logistic_on_dev(x, {split: labels for split, (_, labels) in data.items()},
+                          C_GRID, max_iter=2000)
+  test_probability = found.pop("model").predict_proba(x["test"])[:, 1]
+  return {"C": found["C"], "threshold": found["threshold"],
+          "dev_mcc": found["dev_score"],
+          "mcc": _mcc(data["test"][1], (test_probability >= found["threshold"]).astype(int)),
+          "features": int(x["train"].shape[1])}
 
 
 def main():

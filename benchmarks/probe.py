@@ -10,7 +10,7 @@ convolutional) with `Embedder.of_windows`, both strands averaged; the features a
 standardised on train; a logistic regression per C of `C_GRID` (1e-4 to 100; from
 C = 1 on the fit is hardly penalised, so 100 stands for no penalty) is fitted on train and the C and
 decision threshold with the best dev MCC are kept
-(`evaluation.threshold.dev_threshold`); test MCC at that threshold. Beside it, from
+(`baselines.logistic_on_dev`, the k-mer regression's search); test MCC at that threshold. Beside it, from
 --against (the accuracy suite run with --init_from=<the same preset>
 --compare_scratch): the same preset fine-tuned, and the same model from scratch,
 3 seeds each; and the published DNABERT-2. The probe is deterministic (one run).
@@ -38,10 +38,8 @@ def embed(embedder, sequences: list[str]) -> np.ndarray:
 
 def probe(embedder, folder: str) -> dict:
   from sklearn import metrics as skm
-  from sklearn.linear_model import LogisticRegression
 
-  from benchmarks.baselines import read_split
-  from gslm_keras.evaluation.threshold import dev_threshold
+  from benchmarks.baselines import logistic_on_dev, read_split
 
   start = time.time()
   data = {split: read_split(folder, split) for split in ("train", "dev", "test")}
@@ -49,14 +47,10 @@ def probe(embedder, folder: str) -> dict:
   embed_seconds = time.time() - start
   mean, std = x["train"].mean(axis=0), x["train"].std(axis=0) + 1e-6
   x = {split: (values - mean) / std for split, values in x.items()}
-  best = None
-  for c in C_GRID:
-    model = LogisticRegression(C=c, max_iter=3000).fit(x["train"], data["train"][1])
-    dev = model.predict_proba(x["dev"])[:, 1]
-    threshold = dev_threshold(data["dev"][1], dev)
-    dev_mcc = skm.matthews_corrcoef(data["dev"][1], (dev >= threshold).astype(int))
-    if best is None or dev_mcc > best["dev_mcc"]:
-      best = {"C": c, "threshold": threshold, "dev_mcc": float(dev_mcc), "model": model}
+  found = logistic_on_dev(x, {split: labels for split, (_, labels) in data.items()},
+                          C_GRID, binary=True)
+  best = {"C": found["C"], "threshold": found["threshold"], "dev_mcc": found["dev_score"],
+          "model": found["model"]}
   test = best.pop("model").predict_proba(x["test"])[:, 1]
   truth = data["test"][1]
   best.update(mcc=float(skm.matthews_corrcoef(truth, (test >= best["threshold"]).astype(int))),

@@ -141,8 +141,7 @@ def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
 def logistic_regression(data_dir: str) -> dict[str, Any]:
   """The reference for the features-only branch: a logistic regression on the same
   computed features, C chosen on dev."""
-  from sklearn.linear_model import LogisticRegression
-
+  from benchmarks.baselines import logistic_on_dev
   from gslm_keras import make_dataset
   from gslm_keras.data.dataset_info import DatasetInfo
 
@@ -158,20 +157,12 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
   x_train, y_train = arrays("train")
   x_dev, y_dev = arrays("dev")
   x_test, y_test = arrays("test")
-  best = None
-  for c in (0.01, 0.1, 1.0, 10.0):
-    model = LogisticRegression(C=c, max_iter=3000).fit(x_train, y_train)
-    if info.task == "binary":
-      prob = model.predict_proba(x_dev)[:, 1]
-      score = _binary_scores(y_dev, prob, dev_threshold(y_dev, prob))["mcc"]
-    else:
-      score = float((model.predict(x_dev) == y_dev).mean())
-    if best is None or score > best[0]:
-      best = (score, c, model)
-  dev_score, c, model = best
-  if info.task == "binary":
-    threshold = dev_threshold(y_dev, model.predict_proba(x_dev)[:, 1])
-    out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], threshold)
+  binary = info.task == "binary"
+  found = logistic_on_dev({"train": x_train, "dev": x_dev}, {"train": y_train, "dev": y_dev},
+                          (0.01, 0.1, 1.0, 10.0), binary=binary)
+  model, c = found["model"], found["C"]
+  if binary:
+    out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], found["threshold"])
   else:
     from sklearn import metrics as skm
 
@@ -179,7 +170,7 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
     out = {"accuracy": float((predicted == y_test).mean()),
            "mcc": float(skm.matthews_corrcoef(y_test, predicted))}
   out["C"] = c
-  out["dev_mcc" if info.task == "binary" else "dev_accuracy"] = dev_score
+  out["dev_mcc" if binary else "dev_accuracy"] = found["dev_score"]
   return out
 
 

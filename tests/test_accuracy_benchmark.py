@@ -171,6 +171,38 @@ def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
   assert result["dev_mcc"] > 0.75 and result["mcc"] > 0.75 and result["features"] == 5460
 
 
+def test_one_search_of_c_and_threshold_for_every_regression():
+  """`logistic_on_dev` keeps the C with the best dev score, the smaller C on a tie,
+  and the threshold of `dev_threshold`; checked against each fit done by hand."""
+  from sklearn import metrics as skm
+  from sklearn.linear_model import LogisticRegression
+
+  from benchmarks.baselines import logistic_on_dev
+  from gslm_keras.evaluation.threshold import dev_threshold
+
+  rng = np.random.default_rng(3)
+  x = {s: rng.normal(size=(n, 5)) for s, n in (("train", 300), ("dev", 120))}
+  y = {s: (v[:, 0] + 0.8 * rng.normal(size=len(v)) > 0.3).astype(int) for s, v in x.items()}
+  grid = (1e-4, 1e-2, 1.0, 1e-3)
+  found = logistic_on_dev(x, y, grid)
+  scores = {}
+  for c in grid:
+    dev = LogisticRegression(C=c, max_iter=3000).fit(x["train"], y["train"]).predict_proba(
+        x["dev"])[:, 1]
+    cut = dev_threshold(y["dev"], dev)
+    scores[c] = (skm.matthews_corrcoef(y["dev"], (dev >= cut).astype(int)), cut)
+  best = max(scores.values())[0]
+  chosen = min(c for c, (score, _) in scores.items() if score == best)
+  assert found["C"] == chosen and found["dev_score"] == pytest.approx(best)
+  assert found["threshold"] == pytest.approx(scores[chosen][1])
+  # Three classes: the dev accuracy of the argmax, no threshold.
+  y3 = {s: np.digitize(v[:, 0], [-0.5, 0.5]) for s, v in x.items()}
+  found = logistic_on_dev(x, y3, (0.01, 1.0))
+  assert "threshold" not in found and found["dev_score"] == pytest.approx(
+      (found["model"].predict(x["dev"]) == y3["dev"]).mean())
+  assert found["dev_score"] > 0.6
+
+
 def test_the_kmer_regression_beside_a_suite_gives_issue_22s_margin():
   from benchmarks import baselines
 
