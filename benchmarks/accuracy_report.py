@@ -4,13 +4,39 @@ margins."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from benchmarks import common, transfer
+
 
 def _fmt(mean, sd=None, scale=100.0, digits=1):
   if mean is None:
     return "-"
   text = f"{mean * scale:.{digits}f}"
   return text + (f" ± {sd * scale:.{digits}f}" if sd else "")
+
+
+def _ablation(summary: dict) -> str:
+  """An ablation's mean MCC, with its sd when it ran more than one seed."""
+  if summary.get("n_seeds", 0) > 1:
+    return _fmt(summary.get("mcc_mean"), summary.get("mcc_sd"))
+  return _fmt(summary.get("mcc_mean"))
+
+
+def _paired(name: str, runs: list[dict]) -> str:
+  """The dual-input run minus each ablation run of the same seed, over the seeds both
+  ran, where there are at least two; '' otherwise."""
+  both = {r["seed"]: r["mcc"] for r in runs if r["ablation"] == "both"}
+  parts = []
+  for ablation in ("sequence", "features"):
+    other = {r["seed"]: r["mcc"] for r in runs if r["ablation"] == ablation}
+    seeds = sorted(set(both) & set(other))
+    if len(seeds) < 2:
+      continue
+    gaps = 100 * np.array([both[seed] - other[seed] for seed in seeds])
+    parts.append(f"{ablation} {gaps.mean():+.1f} ± {gaps.std(ddof=1):.1f} "
+                 f"({int((gaps > 0).sum())} of {len(seeds)})")
+  return f"{name}: {', '.join(parts)}" if parts else ""
 
 
 def markdown(results: dict) -> str:
@@ -38,6 +64,9 @@ def markdown(results: dict) -> str:
     if new:
       lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(new)} come from "
                       f"the run of {earlier['date']}, with the same settings."]
+  if results.get("seeded_from"):
+    seeded = results["seeded_from"]
+    lines[-1:-1] = ["", f"Seeded from `{seeded['path']}` ({seeded['date']}): {seeded['note']}."]
   if results.get("published_refreshed"):
     lines[-1:-1] = ["", results["published_refreshed"]]
   tasks = results["tasks"]
@@ -71,8 +100,8 @@ def markdown(results: dict) -> str:
     pub = entry.get("published") or {}
     data = entry["data"]
     sizes = " / ".join(str(data.get(k, "-")) for k in ("train", "dev", "test"))
-    seq = s.get("sequence", {}).get("mcc_mean")
-    feat = s.get("features", {}).get("mcc_mean")
+    seq = s.get("sequence", {})
+    feat = s.get("features", {})
     if suite == "tasks":
       reference = ", ".join(f"{k} {v}" for k, v in pub.items() if v is not None)
       goals = []
@@ -93,7 +122,7 @@ def markdown(results: dict) -> str:
     auroc = both.get("auroc_mean", both.get("auroc_macro_mean"))
     lines.append(
         f"| {name} | {sizes} | {_fmt(both.get('mcc_mean'), both.get('mcc_sd'))} | "
-        f"{_fmt(auroc, scale=1, digits=3)} | {_fmt(seq)} | {_fmt(feat)} | "
+        f"{_fmt(auroc, scale=1, digits=3)} | {_ablation(seq)} | {_ablation(feat)} | "
         f"{_fmt(entry['logistic_regression'].get('mcc'))} | "
         f"{_fmt(entry.get('kmer_regression', {}).get('mcc'))} | {reference} | "
         f"{entry['wall_seconds_both_per_seed']:.0f} | {goal} |")
@@ -125,6 +154,11 @@ def markdown(results: dict) -> str:
     lines += ["", f"Dual-input beats both single branches on {ablation_wins} of "
               f"{len(compared)} task(s); the features-only branch beats the logistic "
               f"regression on {feature_beats_lr} of {len(with_features)}."]
+  paired = [line for name, entry in tasks.items()
+            for line in [_paired(name, entry["runs"])] if line]
+  if paired:
+    lines += ["", "The pair against each branch, paired by seed (mean ± sd of the "
+              "differences in MCC x100; wins of the pair): " + "; ".join(paired) + "."]
   margins = {name: margin(entry) for name, entry in tasks.items()}
   margins = {name: m for name, m in margins.items() if m is not None}
   if margins:
