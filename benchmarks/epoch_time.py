@@ -1,8 +1,12 @@
 r"""Training epoch time of model presets side by side, on one dataset, in one run.
 
   python -m benchmarks.epoch_time --data=../shared/data/gue/tf/0 \
-      --presets=default,global --repeats=3 \
+      --presets=relu,default,global --repeats=3 \
       --output=benchmarks/results/epoch_time.json
+
+A name is a preset of `gslm_keras.models` or a design of `benchmarks.fusion`
+(`relu`: the flatten design, the default until 2026-12-05; issue 22 asks the new
+default's epoch to take at most 1.3 times its).
 
 For each repeat, each preset in turn (interleaved, so that a slower machine
 moment falls on both): a fresh model, one full epoch over the train split (the
@@ -48,7 +52,8 @@ def epoch_seconds(config, info) -> float:
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--data", default="../shared/data/gue/tf/0")
-  parser.add_argument("--presets", default="default,global")
+  parser.add_argument("--presets", default="relu,default,global",
+                      help="presets of gslm_keras.models or designs of benchmarks.fusion")
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--output", default="benchmarks/results/epoch_time.json")
   args = parser.parse_args()
@@ -58,11 +63,12 @@ def main():
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   from benchmarks.task_runs import build
   from gslm_keras.data.dataset_info import DatasetInfo
+  from benchmarks.fusion import VARIANTS, design
   from gslm_keras.models import preset
   from gslm_keras.training.config import TrainConfig
 
   names = args.presets.split(",")
-  models = {name: preset(name) for name in names}
+  models = {name: design(name) if name in VARIANTS else preset(name) for name in names}
   results = common.header("benchmarks.epoch_time")
   results.update({"data": args.data, "features": COMPUTED,
                   "models": {n: m.to_json() for n, m in models.items()}, "seconds": {}})
@@ -94,6 +100,8 @@ def markdown(results: dict) -> str:
            f"({results['train_records']:,} records, batch 64, float32, features of the "
            "accuracy suite), after 5 traced steps, no evaluation. Presets interleaved, "
            f"{len(results['seconds'][names[0]])} repeats each.", "",
+           "A name is a preset, or a design of `benchmarks/fusion.py` (`relu`: the "
+           "flatten design, the default until 2026-12-05).", "",
            f"| preset | epoch seconds (per repeat) | median | ratio to `{names[0]}` |",
            "|---|---|---:|---:|"]
   for name in names:

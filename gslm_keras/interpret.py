@@ -104,7 +104,7 @@ def _modisco(config: InterpretConfig):
   summary = found["summary"]
   print(f"{summary['patterns']} patterns from {summary['seqlets']} seqlets of "
         f"{summary['examples']} sequences in {found['seconds']['total']:.0f} s; "
-        f"{out}/report.md, patterns.meme, tomtom.tsv, logos.png")
+        f"{out}/report.md, patterns.meme, patterns_tomtom.tsv, patterns_logos.png")
   for pattern in found["patterns"][:10]:
     name, row = pattern.motif.name, found["best"].get(pattern.motif.name)
     match = (f"{row['jaspar_name']} ({row['jaspar_id']}, q={row['q_value']:.2g}"

@@ -418,9 +418,13 @@ def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
   assert summary["examples"] == 40 and summary["output"] == "prob_1"
   assert summary["completeness_gap_median"] < 0.02
   assert summary["sequence_share_mean"] + summary["features_share_mean"] == pytest.approx(1)
+  # A families.json of an earlier run with --families answers a question this run
+  # does not ask: it goes.
+  (tmp_path / "families.json").write_text("{}")
   out = run("motifs", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
             "--limit=1500")
   assert out.returncode == 0, out.stderr[-2000:]
+  assert not (tmp_path / "families.json").exists()
   with open(tmp_path / "tomtom.tsv") as handle:
     matches = list(csv.DictReader(handle, delimiter="\t"))
   assert any(m["jaspar_id"].startswith(planted.MOTIF_ID) for m in matches[:5]), matches[:5]
@@ -433,6 +437,12 @@ def test_modisco_finds_the_planted_motif(motif_run, tmp_path):
   # TF-MoDISco on the integrated gradients of the test split: the top pattern of
   # positive contribution is the planted CTCF, matched to its JASPAR matrix.
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  # The folder already holds what `motifs` writes: modisco's files have names of
+  # their own, and leave those as they were.
+  motifs_files = {"tomtom.tsv": b"filter\n", "logos.png": b"motifs' logos",
+                  "families.json": b"{}"}
+  for name, content in motifs_files.items():
+    (tmp_path / name).write_bytes(content)
   out = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
                         f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
                         "--limit=400", "--steps=16"], cwd=REPO, env=env,
@@ -452,7 +462,11 @@ def test_modisco_finds_the_planted_motif(motif_run, tmp_path):
   report = (tmp_path / "report.md").read_text()
   assert "| pos_pattern_0 |" in report and "| yes |" in report
   assert "pos_pattern_0" in out.stdout and "CTCF" in out.stdout
-  assert (tmp_path / "logos.png").read_bytes()[:4] == b"\x89PNG"
+  assert (tmp_path / "patterns_logos.png").read_bytes()[:4] == b"\x89PNG"
+  assert "![logos](patterns_logos.png)" in report
+  for name, content in motifs_files.items():
+    assert (tmp_path / name).read_bytes() == content, name
+  assert not (tmp_path / "patterns_families.json").exists()
   refused = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
                             f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
                             "--method=gradient_x_input"], cwd=REPO, env=env,

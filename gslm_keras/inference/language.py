@@ -106,13 +106,19 @@ class LanguageModel:
     """float64 [N, 4]: `masked_log_probabilities` in forward-strand base order,
     averaged with the reverse complement's (the complementary base at the
     mirrored position) when `both_strands`."""
-    logp = self.masked_log_probabilities(windows, positions)
+    strands = self._strands(windows, positions, both_strands)
+    return strands[0] if len(strands) == 1 else (strands[0] + strands[1]) / 2.0
+
+  def _strands(self, windows, positions, both_strands: bool) -> list[np.ndarray]:
+    """[forward] or [forward, reverse]: float64 [N, 4] log probabilities of each
+    strand, both in forward-strand base order."""
+    out = [self.masked_log_probabilities(windows, positions)]
     if both_strands:
       reverse = [alphabet.reverse_complement(w) for w in windows]
       rpos = [len(w) - 1 - p for w, p in zip(windows, positions)]
       # Column b of the reverse strand is base 3 - b of the forward one.
-      logp = (logp + self.masked_log_probabilities(reverse, rpos)[:, ::-1]) / 2.0
-    return logp
+      out.append(self.masked_log_probabilities(reverse, rpos)[:, ::-1])
+    return out
 
   def llr(self, windows: Sequence[str], positions: Sequence[int], refs: Sequence[str],
           alts: Sequence[str], both_strands: bool = True
@@ -120,9 +126,23 @@ class LanguageModel:
     """(llr, log P(ref), log P(alt)), natural logs, at each masked position;
     llr = log P(alt) - log P(ref) (GPN's score). With `both_strands` each is the
     mean over the window and its reverse complement."""
+    found = self.llr_by_strand(windows, positions, refs, alts, both_strands)
+    return found["llr"], found["log_p_ref"], found["log_p_alt"]
+
+  def llr_by_strand(self, windows: Sequence[str], positions: Sequence[int],
+                    refs: Sequence[str], alts: Sequence[str], both_strands: bool = True
+                    ) -> dict[str, np.ndarray]:
+    """`llr`'s three arrays by name, and with `both_strands` also `llr_forward` and
+    `llr_reverse`, each strand's own (their mean is `llr`): a score that differs
+    much between them depends on the strand the model reads."""
     ref_idx = np.array([alphabet.BASES.index(r.upper()) for r in refs])
     alt_idx = np.array([alphabet.BASES.index(a.upper()) for a in alts])
     rows = np.arange(len(windows))
-    logp = self.strand_log_probabilities(windows, positions, both_strands)
-    log_ref, log_alt = logp[rows, ref_idx], logp[rows, alt_idx]
-    return log_alt - log_ref, log_ref, log_alt
+    strands = self._strands(windows, positions, both_strands)
+    logp = strands[0] if len(strands) == 1 else (strands[0] + strands[1]) / 2.0
+    out = {"log_p_ref": logp[rows, ref_idx], "log_p_alt": logp[rows, alt_idx]}
+    out["llr"] = out["log_p_alt"] - out["log_p_ref"]
+    if both_strands:
+      for name, strand in zip(("llr_forward", "llr_reverse"), strands):
+        out[name] = strand[rows, alt_idx] - strand[rows, ref_idx]
+    return out

@@ -237,10 +237,8 @@ def motifs(model_path: str, output_dir: str, data_dir: str | None = None,
   for row in rows:
     best.setdefault(row["filter"], f"{row['jaspar_name']} ({row['jaspar_id']}, "
                                    f"q={row['q_value']:.2g})")
-  recovered = None
-  if families:
-    recovered = motifs_lib.families_recovered(candidates, families, max_q)
-    write_json_atomic(os.path.join(output_dir, "families.json"), recovered)
+  recovered = _families(os.path.join(output_dir, "families.json"), candidates,
+                        families, max_q)
   by_name = {m.name: m for m in found}
   # Logos of the matched filters first (best is in q-value order), then the most
   # informative of the others, 12 in all.
@@ -261,9 +259,11 @@ def modisco(model_path: str, output_dir: str, data_dir: str | None = None,
   """TF-MoDISco patterns of the model's integrated gradients over the first
   `limit` records of a split, matched to JASPAR (see `interpretation.modisco`).
 
-  Writes `patterns.meme`, `tomtom.tsv` (matches at q <= max_q), `patterns.json`
-  (every pattern: PPM, contributions, seqlets, best match), `logos.png`,
-  `report.md`, and with `families` `families.json`.
+  Writes `patterns.meme`, `patterns_tomtom.tsv` (matches at q <= max_q),
+  `patterns.json` (every pattern: PPM, contributions, seqlets, best match),
+  `patterns_logos.png`, `report.md`, and with `families` `patterns_families.json`:
+  names of their own, so that `motifs` (filters.meme, tomtom.tsv, logos.png,
+  families.json) and `modisco` can share an output folder.
 
   Returns:
     {"patterns", "matches" (rows at q <= max_q), "best" (pattern -> its best match
@@ -303,6 +303,19 @@ def modisco(model_path: str, output_dir: str, data_dir: str | None = None,
           "best": best, "families": recovered, "summary": summary, "seconds": seconds}
 
 
+def _families(path, candidates, families, max_q):
+  """Which motif `families` the matches recover, written to `path`; without
+  families, None, and a `path` left by an earlier run is removed (it would answer a
+  question this run did not ask)."""
+  if not families:
+    if os.path.exists(path):
+      os.remove(path)
+    return None
+  recovered = motifs_lib.families_recovered(candidates, families, max_q)
+  write_json_atomic(path, recovered)
+  return recovered
+
+
 def _write_patterns(output_dir, patterns, candidates, best, summary, families):
   """The files of `modisco`; returns the families recovered (or None)."""
   from gslm_keras.interpretation import modisco as modisco_lib
@@ -310,7 +323,7 @@ def _write_patterns(output_dir, patterns, candidates, best, summary, families):
   max_q = summary["max_q"]
   motifs_lib.write_meme(os.path.join(output_dir, "patterns.meme"),
                         [p.motif for p in patterns])
-  with TableWriter(os.path.join(output_dir, "tomtom.tsv"), TOMTOM_FIELDS) as out:
+  with TableWriter(os.path.join(output_dir, "patterns_tomtom.tsv"), TOMTOM_FIELDS) as out:
     out.write([r for r in candidates if r["q_value"] <= max_q])
   write_json_atomic(os.path.join(output_dir, "patterns.json"), [
       {"name": p.motif.name, "seqlets": p.seqlets, "ppm": p.motif.pwm.tolist(),
@@ -319,15 +332,17 @@ def _write_patterns(output_dir, patterns, candidates, best, summary, families):
                           else str(best[p.motif.name][k])) for k in (
            "jaspar_id", "jaspar_name", "q_value", "p_value")}
        if p.motif.name in best else None} for p in patterns])
-  recovered = None
-  if families:
-    recovered = motifs_lib.families_recovered(candidates, families, max_q)
-    write_json_atomic(os.path.join(output_dir, "families.json"), recovered)
+  recovered = _families(os.path.join(output_dir, "patterns_families.json"), candidates,
+                        families, max_q)
   labels = {name: f"{row['jaspar_name']} (q={row['q_value']:.2g})"
             for name, row in best.items() if row["q_value"] <= max_q}
-  motifs_lib.plot_logos([p.motif for p in patterns][:12],
-                        os.path.join(output_dir, "logos.png"), labels,
-                        title="TF-MoDISco patterns")
+  shown = patterns[:12]
+  motifs_lib.plot_logos(
+      [p.motif for p in shown], os.path.join(output_dir, "patterns_logos.png"), labels,
+      title="TF-MoDISco patterns",
+      order=(f"{len(shown)} of {len(patterns)}: positive, then negative, most seqlets first; "
+             f"{sum(p.motif.name in labels for p in shown)} with a JASPAR match at "
+             f"q <= {max_q:g}"))
   modisco_lib.write_report(output_dir, patterns, best, summary)
   write_json_atomic(os.path.join(output_dir, "modisco_summary.json"), summary)
   return recovered

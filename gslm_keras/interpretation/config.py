@@ -41,7 +41,7 @@ class InterpretConfig:
       column-shuffled motifs, Benjamini-Hochberg over all motif-JASPAR pairs).
     families: motifs / modisco: report which known motif families the filters
       (patterns) recover (promoter: TBP, SP/KLF, NRF1, NFY, ETS, YY1, CREB) in
-      families.json.
+      families.json (patterns_families.json).
     tax_group: motifs / modisco: JASPAR taxonomic group ('' for all).
     max_seqlets: modisco: seqlets kept per sign of contribution.
   """

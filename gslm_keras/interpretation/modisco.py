@@ -87,7 +87,7 @@ def discover(one_hot: np.ndarray, hypothetical: np.ndarray, max_seqlets: int = 2
 def write_report(output_dir: str, patterns: list[Pattern], best: dict[str, dict],
                  summary: dict) -> str:
   """`report.md`: one row per pattern (seqlets, width, total contribution, best
-  JASPAR match and its q-value), the logos (`logos.png`) and the settings."""
+  JASPAR match and its q-value), the logos (`patterns_logos.png`) and the settings."""
   from gslm_keras.io.files import write_text_atomic
 
   lines = ["# TF-MoDISco patterns", "",
@@ -106,7 +106,7 @@ def write_report(output_dir: str, patterns: list[Pattern], best: dict[str, dict]
     kept = "yes" if hit and hit["q_value"] <= summary["max_q"] else "no"
     lines.append(f"| {motif.name} | {motif.sites} | {len(motif.pwm)} | "
                  f"{motif.max_activation:.2f} | {match} | {q_value} | {kept} |")
-  lines += ["", "![logos](logos.png)", ""]
+  lines += ["", "![logos](patterns_logos.png)", ""]
   path = os.path.join(output_dir, "report.md")
   write_text_atomic(path, "\n".join(lines))
   return path

@@ -275,9 +275,10 @@ def families_recovered(rows: list[dict], families: dict[str, str] = PROMOTER_FAM
 
 
 def plot_logos(motifs: list[FilterMotif], path: str, labels: dict | None = None,
-               title: str = "First-layer filters") -> str:
-  """Sequence logos (bits) of filters (or other motifs: `title` names them), two per
-  row, each titled with its best JASPAR match or "no JASPAR match"."""
+               title: str = "First-layer filters", order: str | None = None) -> str:
+  """Sequence logos (bits) of filters (or other motifs: `title` names them, `order`
+  says how they were chosen and ranked), two per row, each titled with its best
+  JASPAR match or "no JASPAR match"."""
   import logomaker
   import pandas as pd
 
@@ -297,7 +298,7 @@ def plot_logos(motifs: list[FilterMotif], path: str, labels: dict | None = None,
     match = (labels or {}).get(motif.name, "no JASPAR match")
     ax.set_title(f"{motif.name}: {match}", fontsize=8)
     ax.set_xticks([])
-  fig.suptitle(f"{title} ({motif_count_text(labels, motifs)})", fontsize=10)
+  fig.suptitle(f"{title} ({order or motif_count_text(labels, motifs)})", fontsize=10)
   fig.tight_layout()
   return _save(fig, path)
 

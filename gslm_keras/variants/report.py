@@ -28,6 +28,9 @@ _DESCRIPTIONS = {
 LLR_DESCRIPTIONS = {
     "llr": "log P(alt) - log P(ref) at the masked variant position, natural log "
            "(language model, zero-shot)",
+    "llr_forward": "llr read on the forward strand alone (llr is the mean of both)",
+    "llr_reverse": "llr read on the reverse strand alone, at the complementary bases "
+                   "(llr is the mean of both)",
     "log_p_ref": "log P(ref) at the masked variant position, natural log",
     "log_p_alt": "log P(alt) at the masked variant position, natural log",
     "embedding_l2": "L2 distance between the mean backbone embeddings of the reference "
@@ -40,7 +43,9 @@ LLR_DESCRIPTIONS = {
 def describe_column(name: str, strands: str) -> str:
   """What one score column holds, e.g. for `diff_prob_promoter`."""
   if name in LLR_DESCRIPTIONS:
-    return f"{LLR_DESCRIPTIONS[name]} ({strands})"
+    # A strand's own llr is read on that strand, whatever the others average.
+    return (LLR_DESCRIPTIONS[name] if name in ("llr_forward", "llr_reverse")
+            else f"{LLR_DESCRIPTIONS[name]} ({strands})")
   for prefix in sorted(_DESCRIPTIONS, key=len, reverse=True):
     if name.startswith(prefix + "_"):
       text = _DESCRIPTIONS[prefix].format(c=name[len(prefix) + 1:])

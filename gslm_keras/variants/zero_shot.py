@@ -24,6 +24,7 @@ from gslm_keras.variants.frame import Prepared, check_ref
 from gslm_keras.variants.windows import make_windows
 
 COLUMNS = report.ROW_KEYS + ["llr", "log_p_ref", "log_p_alt"]
+STRAND_COLUMNS = ["llr_forward", "llr_reverse"]
 DISTANCES = ["embedding_l2", "embedding_cosine"]
 STRANDS = "mean over both strands"
 
@@ -76,10 +77,11 @@ class LlrScorer:
       self.embedder = Embedder(self.model)
     except ConfigError:
       self.embedder = None
-    self.columns = COLUMNS + (DISTANCES if self.embedder is not None else [])
     if config.strand_average is False:
       logging.warning("--nostrand_average: llr is read on the forward strand only")
     self.both = config.strand_average is not False
+    self.columns = (COLUMNS + (STRAND_COLUMNS if self.both else [])
+                    + (DISTANCES if self.embedder is not None else []))
     self.strands = self.info_strands = STRANDS if self.both else "forward strand"
     self.batch: list = []
 
@@ -109,12 +111,12 @@ class LlrScorer:
     if not self.batch:
       return
     batch = self.batch
-    llr, log_ref, log_alt = self.model.llr(
+    scores = self.model.llr_by_strand(
         [p.inputs[0] for p in batch], [p.inputs[1] for p in batch],
         [p.variant.ref for p in batch], [p.variant.alt for p in batch],
         both_strands=self.both)
-    rows = [{**p.variant.row(p.mismatch, p.padded), "llr": float(llr[i]),
-             "log_p_ref": float(log_ref[i]), "log_p_alt": float(log_alt[i])}
+    rows = [{**p.variant.row(p.mismatch, p.padded),
+             **{name: float(values[i]) for name, values in scores.items()}}
             for i, p in enumerate(batch)]
     if self.embedder is not None:
       for row, distances in zip(rows, self._distances(batch)):
@@ -143,8 +145,12 @@ class LlrScorer:
         "embedding_l2, embedding_cosine: distance between the mean backbone "
         "embeddings of the reference and alternate windows (L2; 1 - cosine "
         "similarity); larger = a larger change, whatever its direction"])
+    strands = (["llr_forward, llr_reverse: the llr read on each strand alone (the "
+                "reverse strand's at the complementary bases); llr is their mean"]
+               if self.both else [])
     return [f"strands: {self.strands}", "llr: log P(alt) - log P(ref), natural log, of "
             f"a masked language model ({self.model.path}), zero-shot; more negative = "
-            "the alternate base less expected (more likely damaging)", *distances,
+            "the alternate base less expected (more likely damaging)", *strands,
+            *distances,
             f"padded: {stats['padded']} variant(s) whose window ran past the end of its "
             "contig, filled with N"]
