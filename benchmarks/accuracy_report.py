@@ -25,17 +25,23 @@ def _ablation(summary: dict) -> str:
 
 def _paired(name: str, runs: list[dict]) -> str:
   """The dual-input run minus each ablation run of the same seed, over the seeds both
-  ran, where there are at least two; '' otherwise."""
-  both = {r["seed"]: r["mcc"] for r in runs if r["ablation"] == "both"}
+  ran, where there are at least two: on test (mean ± sd, wins) and on dev (mean);
+  '' otherwise."""
   parts = []
   for ablation in ("sequence", "features"):
-    other = {r["seed"]: r["mcc"] for r in runs if r["ablation"] == ablation}
-    seeds = sorted(set(both) & set(other))
-    if len(seeds) < 2:
+    gaps = {}
+    for split, key in (("test", "mcc"), ("dev", "dev_mcc")):
+      both = {r["seed"]: r.get(key) for r in runs if r["ablation"] == "both"}
+      other = {r["seed"]: r.get(key) for r in runs if r["ablation"] == ablation}
+      seeds = sorted(s for s in set(both) & set(other)
+                     if both[s] is not None and other[s] is not None)
+      gaps[split] = 100 * np.array([both[s] - other[s] for s in seeds])
+    test, dev = gaps["test"], gaps["dev"]
+    if len(test) < 2:
       continue
-    gaps = 100 * np.array([both[seed] - other[seed] for seed in seeds])
-    parts.append(f"{ablation} {gaps.mean():+.1f} ± {gaps.std(ddof=1):.1f} "
-                 f"({int((gaps > 0).sum())} of {len(seeds)})")
+    parts.append(f"{ablation} {test.mean():+.1f} ± {test.std(ddof=1):.1f} "
+                 f"({int((test > 0).sum())} of {len(test)}"
+                 + (f"; dev {dev.mean():+.1f}" if len(dev) else "") + ")")
   return f"{name}: {', '.join(parts)}" if parts else ""
 
 
@@ -157,8 +163,9 @@ def markdown(results: dict) -> str:
   paired = [line for name, entry in tasks.items()
             for line in [_paired(name, entry["runs"])] if line]
   if paired:
-    lines += ["", "The pair against each branch, paired by seed (mean ± sd of the "
-              "differences in MCC x100; wins of the pair): " + "; ".join(paired) + "."]
+    lines += ["", "The pair against each branch, paired by seed (test: mean ± sd of the "
+              "differences in MCC x100, wins of the pair; dev: the mean difference): "
+              + "; ".join(paired) + "."]
   margins = {name: margin(entry) for name, entry in tasks.items()}
   margins = {name: m for name, m in margins.items() if m is not None}
   if margins:
