@@ -62,7 +62,8 @@ def suite_statlog(args, settings, tmp, report) -> None:
   data_dir = os.path.join(tmp, "statlog", "data")
   build(data_dir, settings.workers, input=[args.data], split_column="statlog_split",
         dev_fraction=0.1, seed=0)
-  result = run_task("statlog", data_dir, os.path.join(tmp, "statlog"), settings)
+  result = run_task("statlog", data_dir, os.path.join(tmp, "statlog"), settings,
+                    done=args.partial.get("statlog", []))
   result["published"] = published.STATLOG
   report("statlog", result)
 
@@ -90,7 +91,8 @@ def suite_cnnprom(args, settings, tmp, report) -> None:
                  f"{os.path.join(args.data_root, negative)}:label=non_promoter"],
           split_fractions=(0.8, 0.1, 0.1), seed=args.split_seed,
           classes=("non_promoter", "promoter"), fasta_ids="position")
-    entry = run_task(name, data_dir, os.path.join(tmp, name), settings)
+    entry = run_task(name, data_dir, os.path.join(tmp, name), settings,
+                     done=args.partial.get(name, []))
     reference = published.CNNPROM.get(name)
     entry["published"] = (dict(zip(("sensitivity", "specificity", "cc"), reference))
                           if reference else None)
@@ -126,7 +128,9 @@ def suite_uci_promoters(args, settings, tmp, report) -> None:
     build(data_dir, 1, train=[os.path.join(folder, "train.csv")],
           test=[os.path.join(folder, "test.csv")], id_column="id", dev_fraction=0.15,
           seed=fold, classes=("other", "promoter"))
-    fold_result = run_task("uci", data_dir, folder, settings)
+    earlier = args.partial.get("uci_promoters", [])
+    fold_result = run_task("uci", data_dir, folder, settings,
+                           done=earlier[fold] if fold < len(earlier) else [])
     for run in fold_result["runs"]:
       n_test = int((folds == fold).sum())
       errors[run["ablation"]][run["seed"]] += round((1 - run["accuracy"]) * n_test)
@@ -177,6 +181,20 @@ def resume_from(path: str, results: dict) -> dict:
   return previous
 
 
+def refit(args, results: dict) -> None:
+  """--refit_regressions: every finished task goes back to `partial` with its runs,
+  so that the suite rebuilds its data, keeps the runs and fits the regressions
+  again."""
+  if not args.resume or not results["tasks"]:
+    sys.exit(f"error: --refit_regressions refits the regressions of the tasks in "
+             f"{args.output}: give --resume and a results file with finished tasks")
+  for name, entry in results.pop("tasks").items():
+    results["partial"][name] = ([fold["runs"] for fold in entry["folds"]]
+                                if "folds" in entry else entry["runs"])
+  results["tasks"] = {}
+  results["regressions_refit"] = results["date"]
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--suite", choices=sorted(SUITES), default="tasks")
@@ -211,6 +229,10 @@ def main(argv=None):
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
+  parser.add_argument("--refit_regressions", action="store_true",
+                      help="with --resume: keep every trained model's scores in --output "
+                           "and fit the regressions and the report again (nothing is "
+                           "trained that was trained before)")
   args = parser.parse_args(argv)
   if args.design:
     from benchmarks.fusion import VARIANTS
@@ -258,6 +280,8 @@ def main(argv=None):
     previous_seconds = previous.get("total_seconds", 0.0)
     results["resumed"] = previous.get("resumed", []) + [
         {"date": previous["date"], "tasks": sorted(previous["tasks"])}]
+  if args.refit_regressions:
+    refit(args, results)
   args.done = set(results["tasks"])
   args.partial = results["partial"]
 

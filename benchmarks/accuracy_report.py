@@ -70,6 +70,11 @@ def markdown(results: dict) -> str:
     if new:
       lines[-1:-1] = ["", f"Resumed (`--resume`): {', '.join(new)} come from "
                       f"the run of {earlier['date']}, with the same settings."]
+  if results.get("regressions_refit"):
+    lines[-1:-1] = ["", f"Regressions fitted again on {results['regressions_refit']} "
+                    "(`--refit_regressions`: the feature regression on standardised "
+                    "features, C and threshold by `baselines.logistic_on_dev`); every "
+                    "trained model's scores are those of the runs named here."]
   if results.get("seeded_from"):
     seeded = results["seeded_from"]
     lines[-1:-1] = ["", f"Seeded from `{seeded['path']}` ({seeded['date']}): {seeded['note']}."]

@@ -140,7 +140,8 @@ def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
 
 def logistic_regression(data_dir: str) -> dict[str, Any]:
   """The reference for the features-only branch: a logistic regression on the same
-  computed features, C chosen on dev."""
+  computed features, standardised with the train split's statistics (as the model's
+  own first feature layer does), C chosen on dev."""
   from benchmarks.baselines import logistic_on_dev
   from gslm_keras import make_dataset
   from gslm_keras.data.dataset_info import DatasetInfo
@@ -149,7 +150,10 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
 
   def arrays(split):
     xs, ys = [], []
-    for inputs, labels in make_dataset(data_dir, split, "eval", 1024, verify="none"):
+    # Standardised: raw features span orders of magnitude (counts beside
+    # fractions), and one penalty for all of them would favour the large ones.
+    for inputs, labels in make_dataset(data_dir, split, "eval", 1024, verify="none",
+                                       normalize=True):
       xs.append(inputs["features"].numpy())
       ys.append(labels.numpy())
     return np.concatenate(xs), np.concatenate(ys)

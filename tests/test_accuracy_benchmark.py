@@ -75,6 +75,19 @@ def test_accuracy_suite_reduced(tmp_path):
   assert other.returncode != 0 and "made with another settings" in other.stderr
   assert "Resumed (`--resume`): prom/mini come from the run of" in (
       tmp_path / "results" / "mini.md").read_text()
+  # --refit_regressions keeps every run and fits the regressions again.
+  refit = subprocess.run(base + ["--epochs=1", "--refit_regressions"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  assert refit.returncode == 0, refit.stderr[-3000:]
+  assert ": both, seed" not in refit.stdout  # Nothing trained.
+  third = json.loads(output.read_text())
+  assert third["tasks"]["prom/mini"]["runs"] == data["tasks"]["prom/mini"]["runs"]
+  assert third["regressions_refit"] == third["date"] and third["complete"]
+  assert "`--refit_regressions`" in (tmp_path / "results" / "mini.md").read_text()
+  alone = subprocess.run(base[:-1] + ["--epochs=1", "--refit_regressions"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+  assert alone.returncode != 0 and "give --resume" in alone.stderr
 
 
 def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
@@ -169,6 +182,39 @@ def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
     (tmp_path / f"{split}.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
   result = kmer_regression(str(tmp_path))
   assert result["dev_mcc"] > 0.75 and result["mcc"] > 0.75 and result["features"] == 5460
+
+
+def test_the_feature_regression_fits_standardised_features(tmp_path):
+  """The feature regression equals a fit on the raw features standardised here with
+  the train split's own mean and population sd (1 for a constant column)."""
+  from benchmarks.baselines import logistic_on_dev
+  from benchmarks.task_runs import build, logistic_regression
+  from gslm_keras import make_dataset
+
+  folder = tmp_path / "csv"
+  folder.mkdir()
+  for split, rows in (("train", 300), ("dev", 100), ("test", 100)):
+    lines = (PROM_DIR / f"{split}.csv").read_text().splitlines()
+    (folder / f"{split}.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
+  data_dir = str(tmp_path / "data")
+  build(data_dir, 1, **{s: [str(folder / f"{s}.csv")] for s in ("train", "dev", "test")})
+  raw = {}
+  for split in ("train", "dev", "test"):
+    batches = list(make_dataset(data_dir, split, "eval", 1024, verify="none"))
+    raw[split] = (np.concatenate([b[0]["features"].numpy() for b in batches]),
+                  np.concatenate([b[1].numpy() for b in batches]))
+  mean, sd = raw["train"][0].mean(axis=0), raw["train"][0].std(axis=0)
+  assert sd.max() / sd[sd > 0].min() > 100  # Scales far apart: standardising matters.
+  sd = np.where(sd > 0, sd, 1.0)
+  x = {split: (values - mean) / sd for split, (values, _) in raw.items()}
+  y = {split: labels for split, (_, labels) in raw.items()}
+  found = logistic_on_dev(x, y, (0.01, 0.1, 1.0, 10.0), binary=True)
+  test = found["model"].predict_proba(x["test"])[:, 1] >= found["threshold"]
+  from sklearn.metrics import matthews_corrcoef
+
+  got = logistic_regression(data_dir)
+  assert got["C"] == found["C"]
+  assert got["mcc"] == pytest.approx(matthews_corrcoef(y["test"], test), abs=1e-6)
 
 
 def test_the_pair_against_its_branches_paired_by_seed():
