@@ -69,21 +69,18 @@ def split_arrays(data_dir: str, split: str):
 
 
 def fit_logistic(x_train, y_train, x_dev, y_dev):
-  """A standardised logistic regression, C chosen on dev MCC; (model, threshold)."""
-  from sklearn.linear_model import LogisticRegression
+  """A standardised logistic regression, C and threshold chosen on dev MCC
+  (`baselines.logistic_on_dev`); (model, threshold)."""
   from sklearn.pipeline import make_pipeline
   from sklearn.preprocessing import StandardScaler
 
-  best = None
-  for c in (0.01, 0.1, 1.0, 10.0):
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000))
-    model.fit(x_train, y_train)
-    prob = model.predict_proba(x_dev)[:, 1]
-    threshold = task_runs.dev_threshold(y_dev, prob)
-    score = task_runs._binary_scores(y_dev, prob, threshold)["mcc"]
-    if best is None or score > best[0]:
-      best = (score, model, threshold)
-  return best[1], best[2]
+  from benchmarks.baselines import logistic_on_dev
+
+  scaler = StandardScaler().fit(x_train)
+  found = logistic_on_dev({"train": scaler.transform(x_train), "dev": scaler.transform(x_dev)},
+                          {"train": y_train, "dev": y_dev}, (0.01, 0.1, 1.0, 10.0),
+                          binary=True)
+  return make_pipeline(scaler, found["model"]), found["threshold"]
 
 
 def main(argv=None):
