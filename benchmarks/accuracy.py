@@ -280,6 +280,9 @@ def main(argv=None):
     previous_seconds = previous.get("total_seconds", 0.0)
     results["resumed"] = previous.get("resumed", []) + [
         {"date": previous["date"], "tasks": sorted(previous["tasks"])}]
+    for key in ("seeded_from", "regressions_refit"):  # Provenance that still holds.
+      if key in previous:
+        results[key] = previous[key]
   if args.refit_regressions:
     refit(args, results)
   args.done = set(results["tasks"])

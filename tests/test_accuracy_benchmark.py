@@ -63,10 +63,15 @@ def test_accuracy_suite_reduced(tmp_path):
   base = [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
           f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
           "--preset=tiny", "--seeds=2", "--workers=1", "--resume"]
+  # Provenance written into the file (a file seeded from another) survives a resume.
+  seeded = {"path": "other.json", "date": "2026-01-01", "note": "seed 0 from there"}
+  output.write_text(json.dumps({**data, "seeded_from": seeded}))
   resumed = subprocess.run(base + ["--epochs=1"], cwd=REPO, capture_output=True, text=True,
                            timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   again = json.loads(output.read_text())
+  assert again.pop("seeded_from") == seeded
+  assert "Seeded from `other.json`" in (tmp_path / "results" / "mini.md").read_text()
   assert again["tasks"] == data["tasks"] and again["complete"]
   assert again["resumed"] == [{"date": data["date"], "tasks": ["prom/mini"]}]
   assert again["total_seconds"] >= data["total_seconds"]
