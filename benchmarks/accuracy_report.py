@@ -27,15 +27,16 @@ def _paired(name: str, runs: list[dict]) -> str:
   """The dual-input run minus each ablation run of the same seed, over the seeds both
   ran, where there are at least two: on test (mean ± sd, wins) and on dev (mean);
   '' otherwise."""
+  score = {(r["ablation"], r["seed"], key): r.get(key) for r in runs
+           for key in ("mcc", "dev_mcc")}
   parts = []
   for ablation in ("sequence", "features"):
     gaps = {}
     for split, key in (("test", "mcc"), ("dev", "dev_mcc")):
-      both = {r["seed"]: r.get(key) for r in runs if r["ablation"] == "both"}
-      other = {r["seed"]: r.get(key) for r in runs if r["ablation"] == ablation}
-      seeds = sorted(s for s in set(both) & set(other)
-                     if both[s] is not None and other[s] is not None)
-      gaps[split] = 100 * np.array([both[s] - other[s] for s in seeds])
+      pairs = [(score.get(("both", seed, key)), score.get((ablation, seed, key)))
+               for seed in sorted({r["seed"] for r in runs})]
+      gaps[split] = 100 * np.array([a - b for a, b in pairs
+                                    if a is not None and b is not None])
     test, dev = gaps["test"], gaps["dev"]
     if len(test) < 2:
       continue

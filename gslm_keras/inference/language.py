@@ -106,8 +106,7 @@ class LanguageModel:
     """float64 [N, 4]: `masked_log_probabilities` in forward-strand base order,
     averaged with the reverse complement's (the complementary base at the
     mirrored position) when `both_strands`."""
-    strands = self._strands(windows, positions, both_strands)
-    return strands[0] if len(strands) == 1 else (strands[0] + strands[1]) / 2.0
+    return np.mean(self._strands(windows, positions, both_strands), axis=0)
 
   def _strands(self, windows, positions, both_strands: bool) -> list[np.ndarray]:
     """[forward] or [forward, reverse]: float64 [N, 4] log probabilities of each
@@ -139,7 +138,7 @@ class LanguageModel:
     alt_idx = np.array([alphabet.BASES.index(a.upper()) for a in alts])
     rows = np.arange(len(windows))
     strands = self._strands(windows, positions, both_strands)
-    logp = strands[0] if len(strands) == 1 else (strands[0] + strands[1]) / 2.0
+    logp = np.mean(strands, axis=0)
     out = {"log_p_ref": logp[rows, ref_idx], "log_p_alt": logp[rows, alt_idx]}
     out["llr"] = out["log_p_alt"] - out["log_p_ref"]
     if both_strands:

@@ -217,8 +217,7 @@ def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, polic
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:  # Every worker reads the source: the same weights.
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
-    optimizer = recipe.make_optimizer(config.optim, plan, policy, model)
-    optimizer.build(model.trainable_variables)
+    optimizer = recipe.make_optimizer(config.optim, plan, policy, model)  # Built.
   return model, optimizer, resolved
 
 
