@@ -10,7 +10,8 @@ the dead fusion units on the dev split as the collapse guard does
 (`gslm_keras.training.collapse.diagnose`). A run counts as collapsed when its dev
 AUROC is at chance (< 0.55) or every fusion unit is dead. Results are written
 after every run; `--resume` keeps them. `--baselines` adds the feature and k-mer
-regressions of each task.
+regressions of each task; with `--resume --refit_regressions` the regressions of
+the named tasks are fitted again and every run is kept.
 """
 
 from __future__ import annotations
@@ -115,9 +116,15 @@ def main():
                       help="with --report_only: add the runs and regressions of this "
                            "other sweep's JSON (same recipe; a run already in --output "
                            "is kept) before writing")
+  parser.add_argument("--refit_regressions", action="store_true",
+                      help="with --resume and --baselines: fit the regressions of the "
+                           "named tasks again, keeping every run")
   args = parser.parse_args()
   if args.merge_from and not args.report_only:
     sys.exit("error: --merge_from joins finished sweeps; give it with --report_only")
+  if args.refit_regressions and not (args.resume and args.baselines):
+    sys.exit("error: --refit_regressions fits the regressions of a sweep again: give "
+             "it with --resume, --baselines and the sweep's --output")
   if args.report_only:
     with open(args.output) as handle:
       results = json.load(handle)
@@ -134,9 +141,8 @@ def main():
   results["runs"], results["baselines"] = [], {}
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
-      previous = json.load(handle)
-    results["runs"] = previous["runs"]
-    results["baselines"] = previous.get("baselines", {})
+      resume(results, json.load(handle),
+             refit=args.tasks.split(",") if args.refit_regressions else ())
   done = {(r["task"], r["variant"], r["ablation"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
@@ -183,6 +189,21 @@ def main():
             print(json.dumps(run), flush=True)
             common.write_results(args.output, results, markdown(results))
   print(markdown(results))
+
+
+def resume(results: dict, previous: dict, refit=()) -> None:
+  """Carries the runs, regressions and provenance of an earlier sweep into
+  `results`; the regressions of the tasks in `refit` are dropped, to be fitted
+  again, and the refit is recorded."""
+  results["runs"] = previous["runs"]
+  results["baselines"] = {task: found for task, found in previous.get("baselines", {}).items()
+                          if task not in refit}
+  for key in ("merged", "regressions_refit"):  # Provenance that still holds.
+    if key in previous:
+      results[key] = previous[key]
+  if refit:
+    results.setdefault("regressions_refit", []).append(
+        {"date": results["date"], "tasks": list(refit)})
 
 
 def merge(results: dict, path: str) -> None:
@@ -248,11 +269,20 @@ def _dev_markdown(results: dict) -> str:
            "the rule changed, units never positive (a GELU below zero still passes a "
            "gradient), on tf/0 and prom_300_tata units that never change. The table "
            "grew over several invocations with `--resume`, each naming its tasks and "
-           "variants; the command above is the last. The k-mer regression's C grid "
-           "grew with the sweep (down to 0.001 for mouse, tf/0 and prom_300_tata, 1e-5 "
-           "for tf/1, 1e-7 after); `kmer_regression.md` fits every task down to 1e-7, "
-           "and there mouse/3, tf/0 and prom_300_tata score higher on dev (74.9, 57.3 "
-           "and 49.2) than in this table."]
+           "variants; the command above is the last."]
+  refitted = {task for refit in results.get("regressions_refit", []) for task in refit["tasks"]}
+  if set(results.get("baselines", {})) - refitted:
+    lines.append(
+        "The k-mer regression's C grid grew with the sweep (down to 0.001 for mouse, "
+        "tf/0 and prom_300_tata, 1e-5 for tf/1, 1e-7 after); `kmer_regression.md` fits "
+        "every task down to 1e-7. Before 2026-12-06 the feature regression fitted raw, "
+        "unstandardised features.")
+  for refit in results.get("regressions_refit", []):
+    lines.append(f"Regressions fitted again on {refit['date']}, every run kept: "
+                 f"{', '.join(refit['tasks'])} (the feature regression on standardised "
+                 "features, C from 0.01 to 10; the k-mer regression with C from 1e-7 "
+                 "to 1, as in `kmer_regression.md`; C and threshold chosen on dev by "
+                 "`benchmarks.baselines.logistic_on_dev`).")
   for merged in results.get("merged", []):
     lines.append(f"Runs merged from `{merged['path']}` ({merged['date']}; its last "
                  f"command: `{merged['command']}`).")
