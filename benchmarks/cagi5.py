@@ -218,8 +218,13 @@ def ridge_predict(train_frame, eval_frame, columns):
   means = np.nanmean(x_train, axis=0)
   means = np.where(np.isnan(means), 0.0, means)
   fill = lambda x: np.where(np.isnan(x), means, x)  # noqa: E731
+  # Standardised with the training statistics, so that one penalty treats the
+  # columns alike (phyloP, a log-likelihood ratio and neighbourhood means have
+  # different scales); a missing value is the mean, 0 after standardising.
+  scale = np.std(fill(x_train), axis=0)
+  scale = np.where(scale > 0, scale, 1.0)
   indicators = lambda x: np.isnan(x).astype(float)  # noqa: E731
-  design = lambda x: np.hstack([fill(x), indicators(x)])  # noqa: E731
+  design = lambda x: np.hstack([(fill(x) - means) / scale, indicators(x)])  # noqa: E731
   model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(design(x_train),
                                                      train_frame["value"].to_numpy())
   return model.predict(design(x_eval))

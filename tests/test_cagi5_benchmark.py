@@ -64,3 +64,30 @@ def test_neighbourhood_uses_training_variants_outside_the_own_block():
   assert np.isnan(held["near40_mean"][1])  # No training variant in element F.
   itself = cagi5.neighbourhood(train, train, exclude="self")
   assert itself["near5_mean"][0] == 2.0  # Offset 3 sees offset 8, not itself.
+
+
+def test_the_ridge_standardises_its_columns():
+  """One penalty for all columns: the ridge's predictions do not change when a column
+  is given in other units, and equal a fit by hand on standardised columns."""
+  from sklearn.linear_model import RidgeCV
+
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(120, 3))
+  x[rng.random(120) < 0.2, 1] = np.nan
+  value = x[:, 0] + np.nan_to_num(x[:, 1]) + rng.normal(scale=2.0, size=120)
+  frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "value": value})
+  train, held = frame.iloc[:90], frame.iloc[90:]
+  prediction = cagi5.ridge_predict(train, held, ["a", "b", "c"])
+  rescaled = lambda f: f.assign(a=f["a"] * 1000.0, c=f["c"] / 1000.0)  # noqa: E731
+  np.testing.assert_allclose(
+      cagi5.ridge_predict(rescaled(train), rescaled(held), ["a", "b", "c"]), prediction,
+      rtol=1e-6, atol=1e-9)
+  columns = train[["a", "b", "c"]].to_numpy()
+  means = np.nanmean(columns, axis=0)
+  filled = lambda v: np.where(np.isnan(v), means, v)  # noqa: E731
+  std = filled(columns).std(axis=0)
+  by_hand = lambda v: np.hstack([(filled(v) - means) / std,  # noqa: E731
+                                 np.isnan(v).astype(float)])
+  model = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(by_hand(columns), train["value"])
+  np.testing.assert_allclose(prediction, model.predict(by_hand(held[["a", "b", "c"]]
+                                                                .to_numpy())), rtol=1e-9)
