@@ -766,3 +766,17 @@ def test_multi_worker_loop_restarts_a_collapse_as_fit_does(splice_dir, tmp_path,
   assert "sequence_branch_norm" in [l.name for l in kept.get_layer("task_head").layers]
   history = json.load(open(tmp_path / "mw" / "history.json"))
   assert [h["step"] for h in history] == [6]  # Nothing of the collapsed attempt.
+
+
+def test_a_worker_that_is_not_the_chief_records_the_verdict_not_made_up_numbers():
+  from gslm_keras.training import collapse
+  from gslm_keras.training.multi_worker import non_chief_diagnosis
+
+  restarts = []
+  collapse.record_restart(restarts, 0, non_chief_diagnosis(12))
+  assert restarts[0]["collapsed"] and restarts[0]["step"] == 12
+  assert restarts[0]["dead_fusion_units"] is None and restarts[0]["fusion_units"] is None
+  assert "chief" in restarts[0]["reason"] and "-1" not in restarts[0]["reason"]
+  told = collapse.restart_reason({"dead_fusion_units": 3, "fusion_units": 16,
+                                  "output_spread": 1.0, "dev_at_chance": True})
+  assert told == "3 of 16 fusion units dead, dev metric at chance"

@@ -80,6 +80,9 @@ def record_restart(restarts: list[dict], seed: int, diagnosis: dict) -> None:
 
 
 def restart_reason(diagnosis: dict) -> str:
+  if diagnosis.get("dead_fusion_units") is None:
+    # A worker that is not the chief: it knows the verdict, not the numbers.
+    return "the chief worker's diagnosis; its numbers are in the chief's run"
   dead = (f"{diagnosis['dead_fusion_units']} of {diagnosis['fusion_units']} fusion units "
           "dead")
   if diagnosis["output_spread"] < SPREAD:

@@ -294,6 +294,13 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
                              fingerprint, list(restarts)), None
 
 
+def non_chief_diagnosis(step: int) -> dict:
+  """What a worker that is not the chief records of a collapse: the verdict; the
+  numbers (None here) are the chief's."""
+  return {"collapsed": True, "step": step, "dead_fusion_units": None,
+          "fusion_units": None, "output_spread": None, "dev_at_chance": None}
+
+
 class _CollapseCheck:
   """The collapse check at the end of the first epoch: the chief diagnoses the model
   (collapse.diagnose, as `fit`'s guard), every worker gets its verdict."""
@@ -309,9 +316,7 @@ class _CollapseCheck:
         self.strategy, 1.0 if diagnosis and diagnosis["collapsed"] else 0.0) > 0.5
     if verdict:
       # A non-chief knows the verdict, not the numbers.
-      self.diagnosis = diagnosis or {"collapsed": True, "step": step,
-                                     "dead_fusion_units": -1, "fusion_units": -1,
-                                     "output_spread": 0.0, "dev_at_chance": True}
+      self.diagnosis = diagnosis or non_chief_diagnosis(step)
     return verdict
 
 
