@@ -1,0 +1,219 @@
+r"""Per-branch auxiliary heads on dev: does a loss of its own for each branch make the
+dual-input model add its branches up?
+
+  python -m benchmarks.aux_heads --data_root=../shared/data/gue \
+      --tasks=mouse/2,mouse/3,mouse/0,prom/prom_300_tata --seeds=2 \
+      --output=benchmarks/results/aux_heads.json --resume
+
+Issue 22's sweep item "per-branch auxiliary heads and losses" (gradient blending,
+Wang et al. 2020: a multimodal network learns the easier modality first and
+under-trains the other; a loss per modality counters it). Measured before it is
+built into the trainer: the default model (binary tasks) is wrapped in a training
+model with two more outputs, a logistic unit over the sequence branch's pooled
+positions and one over the feature branch, each trained with the main output's
+loss times `--aux_weight`. Every arm here is trained by this file's own loop (AdamW
+2e-3, cosine with warm-up 50, 15 epochs, the kept epoch the best dev AUROC,
+patience 4), so that the control (`pair`, weight 0) differs from `pair+aux` only
+by the auxiliary losses; the sequence-only and features-only arms use the same loop.
+Scores: MCC x100 on dev at the dev-chosen threshold (the sweep chooses on dev); test
+scores are kept in the JSON and chose nothing. Results are written after every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks import common
+
+ARMS = ("pair", "pair+aux", "sequence", "features")
+
+
+def training_model(model, aux: bool):
+  """`model` itself, or a model of the same layers with outputs {"main", and with
+  `aux` "aux_sequence" and "aux_features"}: a logistic unit over each branch."""
+  import keras
+
+  from gslm_keras.models.layers import ReverseComplement
+
+  if not aux:
+    return model
+  head = model.get_layer("task_head")
+  backbone = model.get_layer("sequence_backbone")
+  feature_layers = [layer.name for layer in head.layers
+                    if layer.name.startswith("feature_dropout_")]
+  inner = keras.Model(head.input, [head.output, head.get_layer("pool_concat").output,
+                                   head.get_layer(feature_layers[-1]).output])
+  heads = [keras.layers.Dense(1, activation="sigmoid", name=f"aux_{name}")
+           for name in ("sequence", "features")]
+  sequence, features = model.input["sequence"], model.input["features"]
+
+  def strand(one_hot):
+    main, pooled, branch = inner({"positions": backbone(one_hot), "features": features})
+    return [main, heads[0](pooled), heads[1](branch)]
+
+  outputs = strand(sequence)
+  if any(layer.name == "strand_average" for layer in model.layers):
+    reverse = strand(ReverseComplement(name="aux_reverse_complement")(sequence))
+    outputs = [keras.layers.Average(name=f"aux_average_{i}")([a, b])
+               for i, (a, b) in enumerate(zip(outputs, reverse))]
+  return keras.Model({"sequence": sequence, "features": features},
+                     dict(zip(("main", "aux_sequence", "aux_features"), outputs)))
+
+
+def _probabilities(model, data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+  """(labels, P(positive)) of a split, in manifest order."""
+  from gslm_keras import make_dataset
+
+  labels, probs = [], []
+  for x, y in make_dataset(data_dir, split, "eval", 256, verify="none"):
+    labels.append(np.asarray(y).reshape(-1))
+    probs.append(np.asarray(model(x, training=False)).reshape(-1))
+  return np.concatenate(labels).astype(int), np.concatenate(probs)
+
+
+def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
+  """Trains one arm with this file's loop; its dev and test scores."""
+  import keras
+  import tensorflow as tf
+  from sklearn import metrics as skm
+
+  from gslm_keras import make_dataset
+  from gslm_keras.evaluation.threshold import dev_threshold
+  from gslm_keras.models import build_model, preset
+
+  keras.utils.set_random_seed(seed)
+  ablation = {"pair": "both", "pair+aux": "both"}.get(arm, arm)
+  config = preset("default").replace(ablation=ablation, rc_average=args.rc)
+  mean, std = info.normalization()
+  model = build_model(config, length=info.length_rule.length, n_features=info.n_features,
+                      task="binary", n_outputs=1, feature_mean=mean, feature_std=std)
+  aux = arm == "pair+aux"
+  trainer = training_model(model, aux)
+
+  def labels(x, y):
+    y = tf.cast(y, tf.float32)[:, None]
+    return (x, {"main": y, "aux_sequence": y, "aux_features": y}) if aux else (x, y)
+
+  train = make_dataset(data_dir, "train", "train", 64, seed=seed,
+                       verify="none").map(labels)
+  steps = sum(1 for _ in train) * args.epochs
+  schedule = keras.optimizers.schedules.CosineDecay(
+      0.0, max(steps - 50, 1), warmup_target=2e-3, warmup_steps=50)
+  loss = "binary_crossentropy"
+  trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+                  loss={"main": loss, "aux_sequence": loss, "aux_features": loss}
+                  if aux else loss,
+                  loss_weights={"main": 1.0, "aux_sequence": args.aux_weight,
+                                "aux_features": args.aux_weight} if aux else None)
+  best, best_weights, waited, epochs = -1.0, None, 0, 0
+  for epoch in range(args.epochs):
+    trainer.fit(train, epochs=1, verbose=0)
+    epochs += 1
+    auroc = skm.roc_auc_score(*_probabilities(model, data_dir, "dev"))
+    if auroc > best:
+      best, best_weights, waited = auroc, model.get_weights(), 0
+    else:
+      waited += 1
+      if waited >= 4:
+        break
+  model.set_weights(best_weights)
+  dev, test = (_probabilities(model, data_dir, split) for split in ("dev", "test"))
+  threshold = dev_threshold(*dev)
+  mcc = lambda labels, probs: float(skm.matthews_corrcoef(  # noqa: E731
+      labels, (probs >= threshold).astype(int)))
+  return {"dev_mcc": mcc(*dev), "test_mcc": mcc(*test), "dev_auroc": float(best),
+          "threshold": float(threshold), "epochs": epochs}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--data_root", default="../shared/data/gue")
+  parser.add_argument("--tasks", default="mouse/2")
+  parser.add_argument("--arms", default=",".join(ARMS))
+  parser.add_argument("--seeds", type=int, default=2)
+  parser.add_argument("--epochs", type=int, default=15)
+  parser.add_argument("--aux_weight", type=float, default=0.5)
+  parser.add_argument("--output", default="benchmarks/results/aux_heads.json")
+  parser.add_argument("--resume", action="store_true")
+  parser.add_argument("--report_only", action="store_true")
+  args = parser.parse_args()
+  if args.report_only:
+    with open(args.output) as handle:
+      results = json.load(handle)
+    common.write_results(args.output, results, markdown(results))
+    print(markdown(results))
+    return
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from benchmarks.task_runs import build
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  results = common.header("benchmarks.aux_heads")
+  results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[])
+  if args.resume and os.path.exists(args.output):
+    with open(args.output) as handle:
+      results["runs"] = json.load(handle)["runs"]
+  done = {(r["task"], r["arm"], r["seed"]) for r in results["runs"]}
+  with tempfile.TemporaryDirectory() as tmp:
+    for task in args.tasks.split(","):
+      folder = os.path.join(args.data_root, task)
+      if not os.path.exists(os.path.join(folder, "train.csv")):
+        sys.exit(f"error: {folder}/train.csv not found")
+      data_dir = os.path.join(tmp, task.replace("/", "_"))
+      build(data_dir, 0, train=[os.path.join(folder, "train.csv")],
+            dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
+      info = DatasetInfo.load(data_dir, verify="none")
+      args.rc = task.startswith(("tf/", "mouse/"))  # As the accuracy suite does.
+      for seed in range(args.seeds):
+        for arm in args.arms.split(","):
+          if (task, arm, seed) in done:
+            continue
+          start = time.time()
+          run = {"task": task, "arm": arm, "seed": seed,
+                 **train_arm(data_dir, info, arm, seed, args),
+                 "seconds": time.time() - start}
+          results["runs"].append(run)
+          print(json.dumps(run), flush=True)
+          common.write_results(args.output, results, markdown(results))
+  print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+  groups: dict[tuple, list] = {}
+  for run in results["runs"]:
+    groups.setdefault((run["task"], run["arm"]), []).append(run)
+  tasks = list(dict.fromkeys(task for task, _ in groups))
+  lines = ["# Per-branch auxiliary heads on dev (issue 22's sweep)", "",
+           common.machine_lines(results),
+           f"Auxiliary weight {results['aux_weight']}, up to {results['epochs']} epochs. "
+           "Every arm trained by `benchmarks/aux_heads.py`'s own loop (see its "
+           "docstring), the default model (RC-averaged on the TF and mouse tasks). "
+           "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
+           "test scores are in the JSON and chose nothing.", "",
+           "| task | " + " | ".join(ARMS) + " | pair+aux - pair (paired) |",
+           "|---|" + "---:|" * (len(ARMS) + 1)]
+  for task in tasks:
+    cells = []
+    for arm in ARMS:
+      runs = groups.get((task, arm), [])
+      mccs = [100 * r["dev_mcc"] for r in runs]
+      cells.append("-" if not mccs else f"{np.mean(mccs):.1f}" + (
+          f" ± {np.std(mccs, ddof=1):.1f}" if len(mccs) > 1 else "") +
+          f" ({', '.join(f'{m:.1f}' for m in mccs)})")
+    pair = {r["seed"]: r["dev_mcc"] for r in groups.get((task, "pair"), [])}
+    diffs = [100 * (r["dev_mcc"] - pair[r["seed"]]) for r in groups.get((task, "pair+aux"), [])
+             if r["seed"] in pair]
+    cells.append(f"{np.mean(diffs):+.1f} ({sum(d > 0 for d in diffs)} of {len(diffs)})"
+                 if diffs else "-")
+    lines.append(f"| {task} | " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+  common.run(main)
