@@ -158,7 +158,12 @@ def main():
   results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[])
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
-      results["runs"] = json.load(handle)["runs"]
+      previous = json.load(handle)
+    for key in ("aux_weight", "epochs"):
+      if previous.get(key) != results[key]:
+        sys.exit(f"error: --resume: {args.output} was made with {key}={previous.get(key)}, "
+                 f"now {results[key]}; give another --output or the same {key}")
+    results["runs"] = previous["runs"]
   done = {(r["task"], r["arm"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
