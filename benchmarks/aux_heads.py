@@ -151,8 +151,7 @@ def main():
     print(markdown(results))
     return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from benchmarks.task_runs import build
-  from gslm_keras.data.dataset_info import DatasetInfo
+  from benchmarks.task_runs import build_task
 
   results = common.header("benchmarks.aux_heads")
   results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[])
@@ -167,13 +166,7 @@ def main():
   done = {(r["task"], r["arm"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
-      folder = os.path.join(args.data_root, task)
-      if not os.path.exists(os.path.join(folder, "train.csv")):
-        sys.exit(f"error: {folder}/train.csv not found")
-      data_dir = os.path.join(tmp, task.replace("/", "_"))
-      build(data_dir, 0, train=[os.path.join(folder, "train.csv")],
-            dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
-      info = DatasetInfo.load(data_dir, verify="none")
+      _, data_dir, info = build_task(args.data_root, task, tmp)
       args.rc = task.startswith(("tf/", "mouse/"))  # As the accuracy suite does.
       for seed in range(args.seeds):
         for arm in args.arms.split(","):

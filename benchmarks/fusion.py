@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from benchmarks import common
-from benchmarks.task_runs import build, fusion_health, score_run
+from benchmarks.task_runs import build_task, fusion_health, score_run
 
 # Each design is a change of the flatten design (ModelConfig's field defaults: a
 # flatten head, a ReLU Dense fusion layer); "wide_maxavg_gelu" is the preset "global".
@@ -146,15 +146,7 @@ def main():
   done = {(r["task"], r["variant"], r["ablation"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
-      folder = os.path.join(args.data_root, task)
-      if not os.path.exists(os.path.join(folder, "train.csv")):
-        sys.exit(f"error: {folder}/train.csv not found")
-      data_dir = os.path.join(tmp, task.replace("/", "_"))
-      build(data_dir, 0, train=[os.path.join(folder, "train.csv")],
-            dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
-      from gslm_keras.data.dataset_info import DatasetInfo
-
-      info = DatasetInfo.load(data_dir, verify="none")
+      folder, data_dir, info = build_task(args.data_root, task, tmp)
       if args.baselines and task not in results["baselines"]:
         results["baselines"][task] = baselines(folder, data_dir)
         common.write_results(args.output, results, markdown(results))

@@ -255,6 +255,20 @@ def build(output_dir: str, workers: int, **kwargs):
       num_workers=workers, progress_seconds=1e9, **kwargs))
 
 
+def build_task(data_root: str, task: str, tmp: str):
+  """(the task's folder, its dataset built under `tmp`, the dataset's info) for a
+  task folder with train/dev/test.csv; exits in one line when the files are missing."""
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  folder = os.path.join(data_root, task)
+  if not os.path.exists(os.path.join(folder, "train.csv")):
+    sys.exit(f"error: {folder}/train.csv not found")
+  data_dir = os.path.join(tmp, task.replace("/", "_"))
+  build(data_dir, 0, train=[os.path.join(folder, "train.csv")],
+        dev=[os.path.join(folder, "dev.csv")], test=[os.path.join(folder, "test.csv")])
+  return folder, data_dir, DatasetInfo.load(data_dir, verify="none")
+
+
 # --------------------------------------------------------------------------
 # Suites
 
