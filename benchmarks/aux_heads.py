@@ -103,7 +103,7 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
 
   train = make_dataset(data_dir, "train", "train", 64, seed=seed,
                        verify="none").map(labels)
-  steps = sum(1 for _ in train) * args.epochs
+  steps = -(-info.num_records("train") // 64) * args.epochs
   schedule = keras.optimizers.schedules.CosineDecay(
       0.0, max(steps - 50, 1), warmup_target=2e-3, warmup_steps=50)
   loss = "binary_crossentropy"
@@ -112,10 +112,9 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
                   if aux else loss,
                   loss_weights={"main": 1.0, "aux_sequence": args.aux_weight,
                                 "aux_features": args.aux_weight} if aux else None)
-  best, best_weights, waited, epochs = -1.0, None, 0, 0
-  for epoch in range(args.epochs):
+  best, best_weights, waited = -1.0, None, 0
+  for epochs in range(1, args.epochs + 1):
     trainer.fit(train, epochs=1, verbose=0)
-    epochs += 1
     auroc = skm.roc_auc_score(*_probabilities(model, data_dir, "dev"))
     if auroc > best:
       best, best_weights, waited = auroc, model.get_weights(), 0
@@ -126,8 +125,8 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   model.set_weights(best_weights)
   dev, test = (_probabilities(model, data_dir, split) for split in ("dev", "test"))
   threshold = dev_threshold(*dev)
-  mcc = lambda labels, probs: float(skm.matthews_corrcoef(  # noqa: E731
-      labels, (probs >= threshold).astype(int)))
+  mcc = lambda truth, probs: float(skm.matthews_corrcoef(  # noqa: E731
+      truth, (probs >= threshold).astype(int)))
   return {"dev_mcc": mcc(*dev), "test_mcc": mcc(*test), "dev_auroc": float(best),
           "threshold": float(threshold), "epochs": epochs}
 
