@@ -34,7 +34,7 @@ import numpy as np
 
 from benchmarks import common, published
 from benchmarks.accuracy_report import markdown
-from benchmarks.task_runs import (COMPUTED, Settings, build, find_tasks, model_of,
+from benchmarks.task_runs import (COMPUTED, RC_TASKS, Settings, build, find_tasks, model_of,
                                   run_task)
 
 
@@ -210,7 +210,7 @@ def main(argv=None):
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--ablation_seeds", type=int, default=1)
   parser.add_argument("--ablations", default="both,sequence,features")
-  parser.add_argument("--rc_tasks", default="tf/,mouse/",
+  parser.add_argument("--rc_tasks", default=",".join(RC_TASKS),
                       help="task-name prefixes trained with reverse-complement "
                            "augmentation (strand-symmetric signals such as TF binding)")
   parser.add_argument("--split_seed", type=int, default=0)

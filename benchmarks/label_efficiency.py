@@ -217,7 +217,7 @@ def main(argv=None):
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--epochs", type=int, default=15)
   parser.add_argument("--patience", type=int, default=4)
-  parser.add_argument("--rc_tasks", default="tf/,mouse/",
+  parser.add_argument("--rc_tasks", default=",".join(task_runs.RC_TASKS),
                       help="task prefixes trained with reverse-complement augmentation")
   parser.add_argument("--reuse", help="benchmarks.accuracy results (comma-separated) to "
                       "take 100%% runs from; the first holding a run wins")

@@ -21,6 +21,9 @@ COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entr
             "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
             "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
 ABLATIONS = ("both", "sequence", "features", "scratch")
+# Tasks whose windows have no strand (TF binding, mouse ChIP): reverse-complement
+# averaging by default.
+RC_TASKS = ("tf/", "mouse/")
 
 
 @dataclasses.dataclass
