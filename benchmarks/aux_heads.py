@@ -84,6 +84,7 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   import tensorflow as tf
   from sklearn import metrics as skm
 
+  from benchmarks.task_runs import _binary_scores
   from gslm_keras import make_dataset
   from gslm_keras.evaluation.threshold import dev_threshold
   from gslm_keras.models import build_model, preset
@@ -103,7 +104,10 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
 
   train = make_dataset(data_dir, "train", "train", 64, seed=seed,
                        verify="none").map(labels)
-  steps = -(-info.num_records("train") // 64) * args.epochs
+  # Counting the batches reads the split once before training. That pass also
+  # advances the seeded shuffle, so the epochs see the orders that the stored
+  # results saw (the manifest's count gives the same steps but other orders).
+  steps = sum(1 for _ in train) * args.epochs
   schedule = keras.optimizers.schedules.CosineDecay(
       0.0, max(steps - 50, 1), warmup_target=2e-3, warmup_steps=50)
   loss = "binary_crossentropy"
@@ -125,9 +129,8 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   model.set_weights(best_weights)
   dev, test = (_probabilities(model, data_dir, split) for split in ("dev", "test"))
   threshold = dev_threshold(*dev)
-  mcc = lambda truth, probs: float(skm.matthews_corrcoef(  # noqa: E731
-      truth, (probs >= threshold).astype(int)))
-  return {"dev_mcc": mcc(*dev), "test_mcc": mcc(*test), "dev_auroc": float(best),
+  return {"dev_mcc": _binary_scores(*dev, threshold)["mcc"],
+          "test_mcc": _binary_scores(*test, threshold)["mcc"], "dev_auroc": float(best),
           "threshold": float(threshold), "epochs": epochs}
 
 
@@ -150,7 +153,7 @@ def main():
     print(markdown(results))
     return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-  from benchmarks.task_runs import build_task
+  from benchmarks.task_runs import RC_TASKS, build_task
 
   results = common.header("benchmarks.aux_heads")
   results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[])
@@ -166,7 +169,7 @@ def main():
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
       _, data_dir, info = build_task(args.data_root, task, tmp)
-      args.rc = task.startswith(("tf/", "mouse/"))  # As the accuracy suite does.
+      args.rc = task.startswith(RC_TASKS)  # As the accuracy suite does.
       for seed in range(args.seeds):
         for arm in args.arms.split(","):
           if (task, arm, seed) in done:
