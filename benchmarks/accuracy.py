@@ -226,6 +226,9 @@ def main(argv=None):
   parser.add_argument("--compare_scratch", action="store_true",
                       help="with --init_from: also train the dual-input model from "
                            "random weights, same seeds and settings, and report the gain")
+  parser.add_argument("--aux_weight", type=float, default=0.0,
+                      help="train --aux_weight: a head and loss of its own for each "
+                           "branch, in training only (models with both branches)")
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
@@ -252,7 +255,7 @@ def main(argv=None):
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
       fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
-      compare_scratch=args.compare_scratch)
+      compare_scratch=args.compare_scratch, aux_weight=args.aux_weight)
   if args.compare_scratch and not args.init_from:
     sys.exit("error: --compare_scratch compares against --init_from; give both")
   results = common.header("benchmarks.accuracy")

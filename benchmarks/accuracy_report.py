@@ -60,6 +60,8 @@ def markdown(results: dict) -> str:
            + (f", design `{settings['design']}` of `benchmarks/fusion.py`"
               if settings.get("design") else "")
            + (f" (head: {head_words(results['model'])})" if results.get("model") else "")
+           + (f", auxiliary heads on both branches, weight {settings['aux_weight']} "
+              "(`--aux_weight`)" if settings.get("aux_weight") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
   seen = set()

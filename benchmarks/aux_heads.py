@@ -7,12 +7,13 @@ dual-input model add its branches up?
 
 Issue 22's sweep item "per-branch auxiliary heads and losses" (gradient blending,
 Wang et al. 2020: a multimodal network learns the easier modality first and
-under-trains the other; a loss per modality counters it). Measured before it is
-built into the trainer: the default model (binary tasks) is wrapped in a training
-model with two more outputs, a logistic unit over the sequence branch's pooled
+under-trains the other; a loss per modality counters it). Measured before it was
+built into the trainer; the training model is now the trainer's own
+(`--aux_weight`, gslm_keras/training/aux_heads.py): the default model (binary
+tasks) with two more outputs, a logistic unit over the sequence branch's pooled
 positions and one over the feature branch, each trained with the main output's
-loss times `--aux_weight`. Every arm here is trained by this file's own loop (AdamW
-2e-3, cosine with warm-up 50, 15 epochs, the kept epoch the best dev AUROC,
+loss times `--aux_weight`. Every arm here is trained by this file's own loop
+(AdamW 2e-3, cosine with warm-up 50, 15 epochs, the kept epoch the best dev AUROC,
 patience 4), so that the control (`pair`, weight 0) differs from `pair+aux` only
 by the auxiliary losses; the sequence-only and features-only arms use the same loop.
 Scores: MCC x100 on dev at the dev-chosen threshold (the sweep chooses on dev); test
@@ -33,38 +34,6 @@ import numpy as np
 from benchmarks import common
 
 ARMS = ("pair", "pair+aux", "sequence", "features")
-
-
-def training_model(model, aux: bool):
-  """`model` itself, or a model of the same layers with outputs {"main", and with
-  `aux` "aux_sequence" and "aux_features"}: a logistic unit over each branch."""
-  import keras
-
-  from gslm_keras.models.layers import ReverseComplement
-
-  if not aux:
-    return model
-  head = model.get_layer("task_head")
-  backbone = model.get_layer("sequence_backbone")
-  feature_layers = [layer.name for layer in head.layers
-                    if layer.name.startswith("feature_dropout_")]
-  inner = keras.Model(head.input, [head.output, head.get_layer("pool_concat").output,
-                                   head.get_layer(feature_layers[-1]).output])
-  heads = [keras.layers.Dense(1, activation="sigmoid", name=f"aux_{name}")
-           for name in ("sequence", "features")]
-  sequence, features = model.input["sequence"], model.input["features"]
-
-  def strand(one_hot):
-    main, pooled, branch = inner({"positions": backbone(one_hot), "features": features})
-    return [main, heads[0](pooled), heads[1](branch)]
-
-  outputs = strand(sequence)
-  if any(layer.name == "strand_average" for layer in model.layers):
-    reverse = strand(ReverseComplement(name="aux_reverse_complement")(sequence))
-    outputs = [keras.layers.Average(name=f"aux_average_{i}")([a, b])
-               for i, (a, b) in enumerate(zip(outputs, reverse))]
-  return keras.Model({"sequence": sequence, "features": features},
-                     dict(zip(("main", "aux_sequence", "aux_features"), outputs)))
 
 
 def _probabilities(model, data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +57,7 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   from gslm_keras import make_dataset
   from gslm_keras.evaluation.threshold import dev_threshold
   from gslm_keras.models import build_model, preset
+  from gslm_keras.training import aux_heads
 
   keras.utils.set_random_seed(seed)
   ablation = {"pair": "both", "pair+aux": "both"}.get(arm, arm)
@@ -95,27 +65,18 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   mean, std = info.normalization()
   model = build_model(config, length=info.length_rule.length, n_features=info.n_features,
                       task="binary", n_outputs=1, feature_mean=mean, feature_std=std)
-  aux = arm == "pair+aux"
-  trainer = training_model(model, aux)
-
-  def labels(x, y):
-    y = tf.cast(y, tf.float32)[:, None]
-    return (x, {"main": y, "aux_sequence": y, "aux_features": y}) if aux else (x, y)
-
-  train = make_dataset(data_dir, "train", "train", 64, seed=seed,
-                       verify="none").map(labels)
+  trainer = aux_heads.training_model(
+      model, "binary", args.aux_weight if arm == "pair+aux" else 0.0)
+  train = make_dataset(data_dir, "train", "train", 64, seed=seed, verify="none").map(
+      lambda x, y: (x, tf.cast(y, tf.float32)[:, None]))
   # Counting the batches reads the split once before training. That pass also
   # advances the seeded shuffle, so the epochs see the orders that the stored
   # results saw (the manifest's count gives the same steps but other orders).
   steps = sum(1 for _ in train) * args.epochs
   schedule = keras.optimizers.schedules.CosineDecay(
       0.0, max(steps - 50, 1), warmup_target=2e-3, warmup_steps=50)
-  loss = "binary_crossentropy"
   trainer.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-                  loss={"main": loss, "aux_sequence": loss, "aux_features": loss}
-                  if aux else loss,
-                  loss_weights={"main": 1.0, "aux_sequence": args.aux_weight,
-                                "aux_features": args.aux_weight} if aux else None)
+                  loss="binary_crossentropy")
   best, best_weights, waited = -1.0, None, 0
   for epochs in range(1, args.epochs + 1):
     trainer.fit(train, epochs=1, verbose=0)

@@ -317,13 +317,13 @@ def _kill_after(args, model_dir, backups):
 @pytest.mark.slow
 def test_killed_training_resumes_to_the_same_weights(splice_dir, tiny_run, tmp_path):
   # A fine-tuning run (trunk, feature branch and head from a trained model; trunk
-  # frozen for 12 steps, then at half the rate) killed with SIGKILL before the
+  # frozen for 12 steps, then at half the rate; auxiliary heads) killed with SIGKILL before the
   # boundary, resumed, killed again after it and resumed once more, ends with the
   # same steps, history and weights (bit for bit) as a run never interrupted.
   args = TINY + [f"--data_dir={splice_dir}", "--epochs=4", "--checkpoint_every=5",
                  "--seed=3", "--deterministic", "--evaluate_splits=test",
                  f"--init_from={tiny_run[0].model_dir}", "--freeze_trunk_steps=12",
-                 "--trunk_learning_rate_multiplier=0.5"]
+                 "--trunk_learning_rate_multiplier=0.5", "--aux_weight=0.5"]
   whole = _run("gslm_keras.train", *args, f"--model_dir={tmp_path / 'whole'}")
   assert whole.returncode == 0, whole.stderr
   killed_dir = tmp_path / "killed"
@@ -390,7 +390,8 @@ def _start_workers(splice_dir, model_dir, init_from):
          f"--model_dir={model_dir}", "--distribution_strategy=multi_worker",
          "--epochs=4", "--steps_per_epoch=10", "--checkpoint_every=5",
          "--early_stopping_patience=2", "--evaluate_splits=test",
-         f"--init_from={init_from}", "--freeze_trunk_steps=5"], cwd=REPO,
+         f"--init_from={init_from}", "--freeze_trunk_steps=5", "--aux_weight=0.5"],
+        cwd=REPO,
         env=dict(env, TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True))
   return processes
@@ -401,7 +402,8 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
   # partner fails or is stopped), both are started again and resume. The run is
   # selected on dev like a single-machine run: the chief's decision, shared, so
   # both workers stop at the same step and end with the same (best) weights. The
-  # workers start from a trained model (--init_from, trunk frozen for 5 steps).
+  # workers start from a trained model (--init_from, trunk frozen for 5 steps) and
+  # train with auxiliary heads; the model kept has one output.
   model_dir = tmp_path / "mw"
   source = tiny_run[0].model_dir
   processes = _start_workers(splice_dir, model_dir, source)
@@ -447,6 +449,7 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
 
   kept = keras.models.load_model(model_dir / "model.keras")
   assert weights_fingerprint(kept) == _fingerprint(outputs[0])
+  assert kept.output.shape[-1] == 3 and "aux_sequence" not in [l.name for l in kept.layers]
   assert json.load(open(model_dir / "metrics" / "test.json"))["n"] == 1186
   assert not (model_dir / "workers" / "worker_1").exists()
   copied = json.load(open(model_dir / "config.json"))["resolved"]["init_from"]["copied"]

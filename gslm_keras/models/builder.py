@@ -124,6 +124,23 @@ def build_head(config: ModelConfig, *, positions: tuple | None, n_features: int,
                      name=HEAD_NAME)
 
 
+def branch_outputs(head: keras.Model) -> tuple[str, str] | None:
+  """The names of the layers whose outputs are the two branches as they enter the
+  fusion (the pooled positions, the feature branch's last block; layer-normalised
+  with `branch_norm`), or None for a head with one branch."""
+  names = [layer.name for layer in head.layers]
+  if "features_branch_norm" in names and "sequence_branch_norm" in names:
+    return "sequence_branch_norm", "features_branch_norm"
+  pooled = next((n for n in ("pool_concat", "flatten_positions", "attention_pool")
+                 if n in names), None)
+  # The feature branch without Dense blocks (feature_units=()) is its normalisation.
+  branch = [n for n in names if n.startswith("feature_dropout_")
+            or n == "feature_normalization"]
+  if pooled is None or not branch:
+    return None
+  return pooled, branch[-1]
+
+
 def _film(positions, branch, channels: int, dtype):
   """FiLM: the feature branch scales and shifts every channel of the sequence
   branch, at every position: x * (1 + scale(f)) + shift(f). Both start at zero, so

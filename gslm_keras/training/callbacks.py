@@ -150,11 +150,14 @@ class DevMonitor(keras.callbacks.Callback):
     best_path: where the best model is saved (.keras).
     state_path: JSON with best value, epoch and patience count, for resuming.
     patience: epochs without improvement before stopping; 0 never stops.
+    saved: the model saved, when it is not the one trained (the model inside a
+      training model with auxiliary heads); the trained one when None.
   """
 
   def __init__(self, monitor: str, mode: str, best_path: str, state_path: str,
-               patience: int = 0):
+               patience: int = 0, saved=None):
     super().__init__()
+    self.saved = saved
     self.monitor = monitor
     self.mode = mode
     self.best_path = best_path
@@ -184,7 +187,7 @@ class DevMonitor(keras.callbacks.Callback):
       return
     if self._improved(value):
       self.state.update(best=value, best_segment=epoch, wait=0)
-      save_model(self.model, self.best_path)
+      save_model(self.model if self.saved is None else self.saved, self.best_path)
     else:
       self.state["wait"] += 1
       if self.patience and self.state["wait"] >= self.patience:

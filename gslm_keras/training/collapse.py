@@ -165,19 +165,23 @@ class CollapseGuard(keras.callbacks.Callback):
     check_segment: the segment (0-based Keras epoch) after which to check.
     batches: a few (inputs, labels) batches of dev (or train).
     task: the dataset's task type.
+    target: the model diagnosed, when it is not the one trained (the model inside
+      a training model with auxiliary heads); the trained one when None.
   """
 
-  def __init__(self, check_segment: int, batches, task: str):
+  def __init__(self, check_segment: int, batches, task: str, target=None):
     super().__init__()
     self.check_segment = check_segment
     self.batches = batches
     self.task = task
+    self.target = target
     self.diagnosis: dict | None = None
 
   def on_epoch_end(self, epoch, logs=None):
     if epoch != self.check_segment:
       return
-    self.diagnosis = diagnose(self.model, self.batches, self.task)
+    self.diagnosis = diagnose(self.model if self.target is None else self.target,
+                              self.batches, self.task)
     self.diagnosis["segment"] = epoch
     if self.diagnosis["collapsed"]:
       self.model.stop_training = True

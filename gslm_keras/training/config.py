@@ -82,6 +82,10 @@ class OptimConfig:
       for this many optimizer steps (the new parts learn first).
     trunk_learning_rate_multiplier: with init_from, the backbone learns at this
       times the learning rate after the freeze (see trunk_rate.py).
+    aux_weight: in training, an output layer over each branch of a dual-input
+      model (its pooled positions, its feature block), each trained on the labels
+      with this times the main loss (training/aux_heads.py; 0: none). The saved
+      model has one output either way; nothing with one branch.
   """
 
   CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"optimizer": OPTIMIZERS,
@@ -101,6 +105,7 @@ class OptimConfig:
   init_from: str | None = None
   freeze_trunk_steps: int = 0
   trunk_learning_rate_multiplier: float = 1.0
+  aux_weight: float = 0.0
 
   def __post_init__(self):
     if self.epochs < 1:
@@ -123,6 +128,9 @@ class OptimConfig:
         ) and not self.init_from:
       raise ConfigError("freeze_trunk_steps and trunk_learning_rate_multiplier tune "
                         "fine-tuning; they need init_from (a trunk to start from)")
+    if self.aux_weight < 0:
+      raise ConfigError(f"aux_weight={self.aux_weight}: expected >= 0 (0: no "
+                        "auxiliary heads)")
     if self.class_weights not in ("none", "balanced"):
       try:
         weights = [float(w) for w in self.class_weights.split(",")]
@@ -341,7 +349,7 @@ class PretrainConfig(TrainConfig):
   # weights, a dev metric other than its loss) and no later fine-tuning freeze.
   UNUSED = {"model": HEAD_FIELDS, "data": ("max_shift",),
             "optim": ("monitor", "class_weights", "freeze_trunk_steps",
-                      "trunk_learning_rate_multiplier")}
+                      "trunk_learning_rate_multiplier", "aux_weight")}
 
   lm: LmConfig = LmConfig()
   yardstick_windows: int = 0

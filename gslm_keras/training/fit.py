@@ -18,7 +18,7 @@ from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
-from gslm_keras.training import collapse, recipe, session
+from gslm_keras.training import aux_heads, collapse, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.loop import make_loop
@@ -50,9 +50,10 @@ def fit(config: TrainConfig, info: DatasetInfo, strategy, policy: str
 
 
 def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: int,
-           restarts: list[dict]):
-  """The collapse check after the first epoch (None once past it, or after the
-  last restart: a run that collapses every time is kept, with a warning)."""
+           restarts: list[dict], model):
+  """The collapse check of `model` after the first epoch (None once past it, or
+  after the last restart: a run that collapses every time is kept, with a
+  warning)."""
   check = plan.segments_per_epoch - 1
   if done_segments > check:
     return None
@@ -61,13 +62,15 @@ def _guard(config: TrainConfig, info: DatasetInfo, plan: Plan, done_segments: in
                     "learns (is there signal in the labels?)", len(restarts))
     return None
   return collapse.CollapseGuard(check, collapse.probe_batches(config.data.data_dir, info),
-                                info.task)
+                                info.task, model)
 
 
 def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
                     plan: Plan, architecture, resolved: dict):
-  """The model, its weights started from --init_from when given (the parts copied
-  go into `resolved`), compiled with the recipe."""
+  """(the model, its training model): the model's weights started from --init_from
+  when given (the parts copied go into `resolved`); the training model is the
+  model, or with --aux_weight the model with its auxiliary heads (aux_heads.py),
+  compiled with the recipe."""
   if config.optim.freeze_trunk_steps >= plan.total_steps:
     logging.warning("--freeze_trunk_steps=%d covers the whole run (%d steps): the "
                     "sequence backbone never learns", config.optim.freeze_trunk_steps,
@@ -80,10 +83,11 @@ def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: st
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
+    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
-    model.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, model),
-                  loss=loss, metrics=metrics)
-  return model
+    trainer.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, trainer),
+                    loss=loss, metrics=metrics)
+  return model, trainer
 
 
 def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, strategy,
@@ -94,7 +98,13 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
   architecture = collapse.after_restarts(config.model, restarts)
   resolved = collapse.resolved(config.model, seed, restarts, architecture)
-  model = _compiled_model(config, info, strategy, policy, plan, architecture, resolved)
+  model, trainer = _compiled_model(config, info, strategy, policy, plan, architecture,
+                                   resolved)
+  if trainer is not model:
+    logging.info("Auxiliary heads on both branches, weight %g", config.optim.aux_weight)
+  elif config.optim.aux_weight:
+    logging.info("--aux_weight=%g: the model has one branch, so no auxiliary heads",
+                 config.optim.aux_weight)
   session.write_run_files(config, run, info, policy, plan, resolved)
   done_segments = callbacks_lib.backed_up_segments(run.backup)
   train_ds, dev_ds = session.train_datasets(
@@ -107,8 +117,8 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   loop = make_loop(run, plan, done_segments,
                    *recipe.monitor_for(info.task, config.optim.monitor),
                    config.optim.early_stopping_patience, dev_ds is not None,
-                   config.optim.freeze_trunk_steps)
-  guard = _guard(config, info, plan, done_segments, restarts)
+                   config.optim.freeze_trunk_steps, saved=model)
+  guard = _guard(config, info, plan, done_segments, restarts, model)
   if guard is not None:
     loop.add_before_backup(guard)
   logging.info("Training %d steps (%d epochs of %d steps, backups every %d steps), "
@@ -117,7 +127,7 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
                f", resuming after step {done_segments * plan.segment_steps}"
                if done_segments else "")
   class_weight = recipe.dataset_class_weights(config.optim.class_weights, info)
-  steps = loop.fit(model, train_ds, dev_ds, plan, config.verbose, class_weight,
+  steps = loop.fit(trainer, train_ds, dev_ds, plan, config.verbose, class_weight,
                    hint=", check the features for extreme values")
   if guard is not None and guard.collapsed:
     return None, guard.diagnosis

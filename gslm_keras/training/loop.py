@@ -62,7 +62,7 @@ class Loop:
 
 
 def make_loop(run: RunDir, plan: Plan, done_segments: int, monitor: str, mode: str,
-              patience: int, has_dev: bool, freeze_steps: int = 0) -> Loop:
+              patience: int, has_dev: bool, freeze_steps: int = 0, saved=None) -> Loop:
   """The callbacks of a run resuming after `done_segments` segments.
 
   Args:
@@ -70,11 +70,13 @@ def make_loop(run: RunDir, plan: Plan, done_segments: int, monitor: str, mode: s
     patience: epochs without dev improvement before stopping (0: never).
     has_dev: whether the dataset has a dev split (no selection without one).
     freeze_steps: steps the backbone is frozen for (said in progress lines).
+    saved: the model the dev monitor saves, when it is not the one `fit` trains
+      (a training model with auxiliary heads around it).
   """
   import keras
 
   dev_monitor = callbacks_lib.DevMonitor(monitor, mode, run.best_model,
-                                         run.monitor_state, patience)
+                                         run.monitor_state, patience, saved)
   nan_guard = callbacks_lib.NanGuard()
   callbacks = [
       callbacks_lib.HistoryLog(run.history, plan.segment_steps, plan.segments_per_epoch,

@@ -19,6 +19,7 @@ checkpoints already are).
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 
@@ -32,7 +33,7 @@ from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.tasks.supervised import task_type
-from gslm_keras.training import collapse, dev_selection, recipe, session
+from gslm_keras.training import aux_heads, collapse, dev_selection, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 
@@ -209,16 +210,18 @@ def attempts(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
 
 def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, policy: str,
                          plan, seed: int, restarts: list[dict]) -> tuple:
-  """(model, built optimizer, what was resolved: seed, restarts, architecture, the
-  --init_from source)."""
+  """(model, its training model (itself, or with --aux_weight the model with its
+  auxiliary heads), the training model's built optimizer, what was resolved:
+  seed, restarts, architecture, the --init_from source)."""
   architecture = collapse.after_restarts(config.model, restarts)
   resolved = collapse.resolved(config.model, seed, restarts, architecture)
   with strategy.scope():
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:  # Every worker reads the source: the same weights.
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
-    optimizer = recipe.make_optimizer(config.optim, plan, policy, model)  # Built.
-  return model, optimizer, resolved
+    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight)
+    optimizer = recipe.make_optimizer(config.optim, plan, policy, trainer)  # Built.
+  return model, trainer, optimizer, resolved
 
 
 def _restored(model, optimizer, selection, run: RunDir, own_dir: str) -> tuple:
@@ -244,13 +247,13 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
   is_chief = worker is None
   _barrier(strategy)
   plan = session.plan_for(config, info, strategy.num_replicas_in_sync)
-  model, optimizer, resolved = _model_and_optimizer(config, info, strategy, policy, plan,
-                                                    seed, restarts)
+  model, trainer, optimizer, resolved = _model_and_optimizer(
+      config, info, strategy, policy, plan, seed, restarts)
   if is_chief:
     session.write_run_files(config, run, info, policy, plan, resolved)
   selection, epoch_end = _selection(config, info, strategy, model, run, is_chief)
   own_dir = run.step_checkpoints if is_chief else run.join("workers", worker)
-  manager, start = _restored(model, optimizer, selection, run, own_dir)
+  manager, start = _restored(trainer, optimizer, selection, run, own_dir)
 
   def dataset_fn(context: tf.distribute.InputContext):
     batch = context.get_per_replica_batch_size(config.data.batch_size)
@@ -261,8 +264,10 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
 
   iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
   class_weight = recipe.dataset_class_weights(config.optim.class_weights, info)
-  train_step = _step_function(strategy, model, optimizer,
-                              task_type(info.task).loss(reduction=None),
+  loss_fn = task_type(info.task).loss(reduction=None)
+  if trainer is not model:  # The main loss and the auxiliary heads' (aux_heads.py).
+    loss_fn = functools.partial(trainer.per_example_loss, loss_fn)
+  train_step = _step_function(strategy, trainer, optimizer, loss_fn,
                               config.data.batch_size, class_weight)
   summaries = _Summaries(run.logs, selection) if is_chief else None
   check = _collapse_check(config, info, strategy, model, start, plan, restarts, is_chief)

@@ -4,10 +4,11 @@
 dataset of `config` (its train split; its dev split scores each trial by the
 metric that selects a trained model's epoch, `recipe.monitor_for`). The search
 space is what the fusion sweep of `benchmarks/fusion.py` varies: the pooling of
-the sequence branch (and the dropout of its positions), the wide path, the fusion activation, modality dropout,
-the fusion width, dropout, learning rate and weight decay; everything else is the
-config's. Trials stop when the budget is spent (a trial under way finishes) or
-after `max_trials`.
+the sequence branch (and the dropout of its positions), the wide path, the fusion
+activation, modality dropout, the fusion width, dropout, learning rate and weight
+decay, and the weight of the auxiliary heads (aux_heads.py, measured by
+`benchmarks/aux_heads.py`); everything else is the config's. Trials stop when the
+budget is spent (a trial under way finishes) or after `max_trials`.
 
 Into `config.model_dir`: `tuner/` (KerasTuner's state: a search started again
 with the same folder goes on from the trials done), `trials.tsv` (every trial,
@@ -36,7 +37,8 @@ SPACE = (("pooling", "choice", ("flatten", "maxavg", "maxavg_positions")),
          ("fusion_units", "choice", (32, 96, 192)),
          ("dropout", "choice", (0.1, 0.2, 0.3)),
          ("learning_rate", "log", (5e-4, 5e-3)),
-         ("weight_decay", "choice", (1e-5, 1e-4, 1e-3)))
+         ("weight_decay", "choice", (1e-5, 1e-4, 1e-3)),
+         ("aux_weight", "choice", (0.0, 0.5)))
 MODEL_FIELDS = ("pooling", "position_dropout", "wide", "fusion_activation",
                 "modality_dropout", "fusion_units", "dropout")
 
@@ -52,8 +54,8 @@ def _hyperparameter(hp, name: str, kind: str, values):
 def apply(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
   """`config` with a trial's values in place."""
   model = config.model.replace(**{k: values[k] for k in MODEL_FIELDS if k in values})
-  changes = {f"optim__{k}": values[k] for k in ("learning_rate", "weight_decay")
-             if k in values}
+  changes = {f"optim__{k}": values[k]
+             for k in ("learning_rate", "weight_decay", "aux_weight") if k in values}
   return config.replace(model=model, **changes)
 
 
@@ -78,17 +80,18 @@ def _oracle_with_deadline(kind: str, objective, max_trials: int, seed: int,
 def _hypermodel(config: TrainConfig, info, plan, policy: str):
   import keras_tuner as kt
 
-  from gslm_keras.training import recipe, session
+  from gslm_keras.training import aux_heads, recipe, session
 
   class DualInput(kt.HyperModel):
     def build(self, hp):
       trial = apply(config, {name: _hyperparameter(hp, name, kind, values)
                              for name, kind, values in SPACE})
       model = session.build_for_dataset(trial, info, policy)
+      trainer = aux_heads.training_model(model, info.task, trial.optim.aux_weight)
       loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
-      model.compile(optimizer=recipe.make_optimizer(trial.optim, plan, policy, model),
-                    loss=loss, metrics=metrics)
-      return model
+      trainer.compile(optimizer=recipe.make_optimizer(trial.optim, plan, policy, trainer),
+                      loss=loss, metrics=metrics)
+      return trainer
 
   return DualInput()
 
