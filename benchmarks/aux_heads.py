@@ -126,6 +126,8 @@ def main():
         sys.exit(f"error: --resume: {args.output} was made with {key}={previous.get(key)}, "
                  f"now {results[key]}; give another --output or the same {key}")
     results["runs"] = previous["runs"]
+    if "provenance" in previous:
+      results["provenance"] = previous["provenance"]
   done = {(r["task"], r["arm"], r["seed"]) for r in results["runs"]}
   with tempfile.TemporaryDirectory() as tmp:
     for task in args.tasks.split(","):
@@ -156,7 +158,8 @@ def markdown(results: dict) -> str:
            "Every arm trained by `benchmarks/aux_heads.py`'s own loop (see its "
            "docstring), the default model (RC-averaged on the TF and mouse tasks). "
            "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
-           "test scores are in the JSON and chose nothing.", "",
+           "test scores are in the JSON and chose nothing."
+           + (f" {results['provenance']}" if results.get("provenance") else ""), "",
            "| task | " + " | ".join(ARMS) + " | pair+aux - pair (paired) |",
            "|---|" + "---:|" * (len(ARMS) + 1)]
   for task in tasks:

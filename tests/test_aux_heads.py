@@ -113,9 +113,12 @@ def test_a_run_with_heads_keeps_a_one_output_model_chosen_on_dev(splice_dir, tmp
   recorded = json.load(open(tmp_path / "aux" / "config.json"))
   assert recorded["optim"]["aux_weight"] == 0.5
   assert "--aux_weight=0.5" in (tmp_path / "aux" / "train.flags").read_text()
+  assert "auxiliary heads on both branches, weight 0.5" in (
+      tmp_path / "aux" / "MODEL_CARD.md").read_text()
   # The heads changed training: other weights than the same run without them.
   plain = train(config.replace(model_dir=str(tmp_path / "plain"), optim__aux_weight=0.0))
   assert plain.weights_fingerprint != result.weights_fingerprint
+  assert "auxiliary" not in (tmp_path / "plain" / "MODEL_CARD.md").read_text()
   # The saved model is the one chosen: its dev accuracy, evaluated again, is the
   # best value the monitor saw (the main output's, not a head's).
   assert result.metrics["dev"]["accuracy"] == pytest.approx(result.best["best"],

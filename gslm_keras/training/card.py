@@ -52,7 +52,11 @@ def model_card(run: RunDir, steps: int) -> str:
            "## Initialisation", "", *_initialisation(config, steps), "",
            "## Training", "",
            f"{steps} steps, batch {config['data']['batch_size']}, {optim['optimizer']} at "
-           f"{optim['learning_rate']} ({optim['lr_schedule']}); model selected on dev. "
+           f"{optim['learning_rate']} ({optim['lr_schedule']}); "
+           + (f"auxiliary heads on both branches, weight {optim['aux_weight']}, in "
+              "training only; " if optim.get("aux_weight")
+              and config["model"].get("ablation", "both") == "both" else "")
+           + "model selected on dev. "
            "Re-run: `python -m gslm_keras.train --flagfile="
            f"{os.path.join(config['model_dir'], os.path.basename(run.flagfile))}`.", "",
            "## Results", ""]
