@@ -1,0 +1,153 @@
+r"""A change of recipe against the suite it changes: paired by seed, task by task.
+
+  python -m benchmarks.compare_suites \
+      --candidate=benchmarks/results/gue_aux.json \
+      --baseline=benchmarks/results/gue_positions_ablations.json \
+      --output=benchmarks/results/gue_aux_vs_positions.json
+
+Both files are `benchmarks.accuracy` results of the same tasks and seeds. The
+candidate's dual-input runs (finished or partial tasks) are set against the
+baseline's dual-input runs and its single-branch ablations, seed by seed: the
+comparison issue 22 asks for (the pair at least 1 MCC point above its best branch
+and both regressions on test, never below a branch on dev) and the published
+results. A candidate run with only `--ablations=both` may take its branches from
+the baseline when the change cannot touch a one-branch model (`--aux_weight`:
+`aux_heads.training_model` returns such a model unchanged); the report says where
+each column comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from benchmarks import common
+
+ARMS = ("both", "sequence", "features")
+
+
+def _runs(results: dict, task: str, ablation: str) -> dict[int, dict]:
+  entry = results["tasks"].get(task) or {}
+  runs = entry.get("runs") or results.get("partial", {}).get(task) or []
+  return {r["seed"]: r for r in runs if r["ablation"] == ablation}
+
+
+def _stat(runs: dict[int, dict], key: str = "mcc") -> tuple[float, float]:
+  values = [100 * r[key] for r in runs.values() if r.get(key) is not None]
+  if not values:
+    return float("nan"), float("nan")
+  return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _paired(new: dict[int, dict], old: dict[int, dict], key: str = "mcc") -> dict:
+  seeds = sorted(set(new) & set(old))
+  gaps = [100 * (new[s][key] - old[s][key]) for s in seeds]
+  return {"mean": float(np.mean(gaps)) if gaps else None,
+          "sd": float(np.std(gaps, ddof=1)) if len(gaps) > 1 else None,
+          "wins": sum(g > 0 for g in gaps), "n": len(gaps)}
+
+
+def compare_task(candidate: dict, baseline: dict, task: str) -> dict:
+  """The numbers of one task (MCC x100)."""
+  new = _runs(candidate, task, "both")
+  arms = {arm: _runs(baseline, task, arm) for arm in ARMS}
+  entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
+  regressions = {"feature regression": (entry.get("logistic_regression") or {}).get("mcc"),
+                 "k-mer regression": (entry.get("kmer_regression") or {}).get("mcc")}
+  out = {"seeds": len(new), "candidate": _stat(new),
+         "candidate_dev": _stat(new, "dev_mcc")[0],
+         "regressions": {k: None if v is None else 100 * v for k, v in regressions.items()},
+         "published": entry.get("published") or {},
+         "dead_fusion_units_max": max((r.get("dead_fusion_units") or 0
+                                       for r in new.values()), default=None),
+         "restarts": sum(r.get("restarts", 0) for r in new.values())}
+  for arm, runs in arms.items():
+    out[arm] = {"test": _stat(runs), "dev": _stat(runs, "dev_mcc")[0],
+                "gap": _paired(new, runs), "dev_gap": _paired(new, runs, "dev_mcc")}
+  rivals = [out["sequence"]["test"][0], out["features"]["test"][0],
+            *[v for v in out["regressions"].values() if v is not None]]
+  out["bar_margin"] = out["candidate"][0] - max(rivals)
+  out["dev_margin"] = out["candidate_dev"] - max(out["sequence"]["dev"],
+                                                 out["features"]["dev"])
+  return out
+
+
+def _gap(gap: dict) -> str:
+  if gap["mean"] is None:
+    return "-"
+  return (f"{gap['mean']:+.1f}" + (f" ± {gap['sd']:.1f}" if gap["sd"] is not None else "")
+          + f" ({gap['wins']}/{gap['n']})")
+
+
+def markdown(results: dict) -> str:
+  rows = results["comparison"]
+  lines = ["# A recipe against the suite it changes, paired by seed", "",
+           common.machine_lines(results),
+           f"Candidate: `{results['candidate']}` ({results['candidate_settings']}). "
+           f"Baseline: `{results['baseline']}` (its dual-input runs and single-branch "
+           "ablations). Test MCC x100, mean ± sd over seeds; the gaps are the "
+           "candidate's run minus the baseline's run of the same seed (mean ± sd, "
+           "wins of the candidate); dev: the mean on dev. The bar: the candidate at "
+           "least 1 point above the best branch and both regressions on test; dev "
+           "margin: the candidate's dev minus its best branch's.", "",
+           "| task | seeds | candidate | baseline pair | sequence | features | "
+           "− pair | − sequence | − features | feature reg. | k-mer reg. | bar margin | "
+           "dev: candidate | pair | sequence | features | dev margin | DNABERT-2 | "
+           "best published | dead units (max) | restarts |",
+           "|---|---:|" + "---:|" * 19]
+  for task, row in rows.items():
+    regs = row["regressions"]
+    pub = row["published"]
+    cells = [str(row["seeds"]), f"{row['candidate'][0]:.1f} ± {row['candidate'][1]:.1f}"]
+    cells += [f"{row[arm]['test'][0]:.1f}" for arm in ARMS]
+    cells += [_gap(row[arm]["gap"]) for arm in ARMS]
+    cells += ["-" if regs[k] is None else f"{regs[k]:.1f}"
+              for k in ("feature regression", "k-mer regression")]
+    cells += [f"{row['bar_margin']:+.1f}", f"{row['candidate_dev']:.1f}"]
+    cells += [f"{row[arm]['dev']:.1f}" for arm in ARMS]
+    cells += [f"{row['dev_margin']:+.1f}", str(pub.get("dnabert2", "-")),
+              str(pub.get("best", "-")), str(row["dead_fusion_units_max"]),
+              str(row["restarts"])]
+    lines.append(f"| {task} | " + " | ".join(cells) + " |")
+  n = len(rows)
+  count = lambda test: sum(1 for row in rows.values() if test(row))  # noqa: E731
+  lines += ["", f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {n}; "
+            f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} of "
+            f"{n}; above the baseline pair on test on "
+            f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}; DNABERT-2 "
+            f"met on {count(lambda r: r['candidate'][0] >= r['published'].get('dnabert2', 1e9))}"
+            f" of {n}, the best published on "
+            f"{count(lambda r: r['candidate'][0] >= r['published'].get('best', 1e9))}."]
+  return "\n".join(lines) + "\n"
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--candidate", required=True)
+  parser.add_argument("--baseline", required=True)
+  parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
+  args = parser.parse_args()
+  with open(args.candidate) as handle:
+    candidate = json.load(handle)
+  with open(args.baseline) as handle:
+    baseline = json.load(handle)
+  tasks = [t for t in list(candidate["tasks"]) + list(candidate.get("partial", {}))
+           if _runs(candidate, t, "both") and t in baseline["tasks"]]
+  if not tasks:
+    raise SystemExit(f"error: no task of {args.candidate} has dual-input runs and is in "
+                     f"{args.baseline}; compare two results of benchmarks.accuracy")
+  results = common.header("benchmarks.compare_suites")
+  settings = candidate.get("settings", {})
+  results.update(
+      candidate=args.candidate, baseline=args.baseline,
+      candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
+          "preset", "aux_weight", "init_from", "design") if settings.get(k)),
+      comparison={task: compare_task(candidate, baseline, task) for task in tasks})
+  common.write_results(args.output, results, markdown(results))
+  print(markdown(results))
+
+
+if __name__ == "__main__":
+  common.run(main)
