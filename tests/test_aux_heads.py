@@ -99,8 +99,8 @@ def test_a_run_with_heads_keeps_a_one_output_model_chosen_on_dev(splice_dir, tmp
   import keras
 
   config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "aux"),
-                              model=preset("tiny"), model_preset="tiny", epochs=3,
-                              aux_weight=0.5, verbose=0,
+                              model=preset("tiny"), model_preset="tiny", epochs=2,
+                              steps_per_epoch=12, aux_weight=0.5, verbose=0,
                               evaluate_splits=("dev",))
   result = train(config)
   kept = keras.models.load_model(tmp_path / "aux" / "model.keras")
