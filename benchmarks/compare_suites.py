@@ -119,7 +119,14 @@ def markdown(results: dict) -> str:
             f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}; DNABERT-2 "
             f"met on {count(lambda r: r['candidate'][0] >= r['published'].get('dnabert2', 1e9))}"
             f" of {n}, the best published on "
-            f"{count(lambda r: r['candidate'][0] >= r['published'].get('best', 1e9))}."]
+            f"{count(lambda r: r['candidate'][0] >= r['published'].get('best', 1e9))}. "
+            "Mean over the tasks of the candidate's paired gain over the baseline pair: "
+            + ", ".join(f"{split} {np.mean(gains):+.1f}" for split, gains in (
+                ("test", [r["both"]["gap"]["mean"] for r in rows.values()
+                          if r["both"]["gap"]["mean"] is not None]),
+                ("dev", [r["both"]["dev_gap"]["mean"] for r in rows.values()
+                         if r["both"]["dev_gap"]["mean"] is not None])) if gains)
+            + "."]
   return "\n".join(lines) + "\n"
 
 
