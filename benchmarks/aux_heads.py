@@ -126,9 +126,7 @@ def main():
         sys.exit(f"error: --resume: {args.output} was made with {key}={previous.get(key)}, "
                  f"now {results[key]}; give another --output or the same {key}")
     results["runs"] = previous["runs"]
-    # The runs kept were made by the earlier commands: each is named in the report.
-    results["earlier"] = previous.get("earlier", []) + [
-        {key: previous[key] for key in ("date", "command")}]
+    common.keep_earlier(results, previous)
     if "provenance" in previous:
       results["provenance"] = previous["provenance"]
   done = {(r["task"], r["arm"], r["seed"]) for r in results["runs"]}
@@ -156,18 +154,15 @@ def markdown(results: dict) -> str:
     groups.setdefault((run["task"], run["arm"]), []).append(run)
   tasks = list(dict.fromkeys(task for task, _ in groups))
   lines = ["# Per-branch auxiliary heads on dev (issue 22's sweep)", "",
-           common.machine_lines(results).rstrip("\n")]
-  lines += [f"- Earlier (runs kept by `--resume`): {e['date']}, `{e['command']}`"
-            for e in results.get("earlier", [])]
-  lines += ["",
-            f"Auxiliary weight {results['aux_weight']}, up to {results['epochs']} epochs. "
-            "Every arm trained by `benchmarks/aux_heads.py`'s own loop (see its "
-            "docstring), the default model (RC-averaged on the TF and mouse tasks). "
-            "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
-            "test scores are in the JSON and chose nothing."
-            + (f" {results['provenance']}" if results.get("provenance") else ""), "",
-            "| task | " + " | ".join(ARMS) + " | pair+aux - pair (paired) |",
-            "|---|" + "---:|" * (len(ARMS) + 1)]
+           common.machine_lines(results),
+           f"Auxiliary weight {results['aux_weight']}, up to {results['epochs']} epochs. "
+           "Every arm trained by `benchmarks/aux_heads.py`'s own loop (see its "
+           "docstring), the default model (RC-averaged on the TF and mouse tasks). "
+           "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
+           "test scores are in the JSON and chose nothing."
+           + (f" {results['provenance']}" if results.get("provenance") else ""), "",
+           "| task | " + " | ".join(ARMS) + " | pair+aux - pair (paired) |",
+           "|---|" + "---:|" * (len(ARMS) + 1)]
   for task in tasks:
     cells = []
     for arm in ARMS:

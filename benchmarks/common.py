@@ -107,7 +107,17 @@ def machine_lines(results: dict) -> str:
           f"- Versions: gslm_keras {v['gslm_keras']}, TensorFlow {v['tensorflow']}, "
           f"Keras {v['keras']}, NumPy {v['numpy']}\n"
           f"- Command: `{results['command']}`\n"
+          + "".join(f"- Earlier (runs kept by `--resume`): {e['date']}, `{e['command']}`\n"
+                    for e in results.get("earlier", []))
           + (f"- Note: {results['note']}\n" if results.get("note") else ""))
+
+
+def keep_earlier(results: dict, previous: dict) -> None:
+  """On `--resume`: the date and command of the results file resumed (and of those
+  it resumed) go into `results["earlier"]`, so that the report names every command
+  whose runs it holds (`machine_lines` lists them)."""
+  results["earlier"] = previous.get("earlier", []) + [
+      {key: previous[key] for key in ("date", "command")}]
 
 
 def run(main, *args):

@@ -188,6 +188,7 @@ def resume(results: dict, previous: dict, refit=()) -> None:
   `results`; the regressions of the tasks in `refit` are dropped, to be fitted
   again, and the refit is recorded."""
   results["runs"] = previous["runs"]
+  common.keep_earlier(results, previous)
   results["baselines"] = {task: found for task, found in previous.get("baselines", {}).items()
                           if task not in refit}
   for key in ("merged", "regressions_refit"):  # Provenance that still holds.

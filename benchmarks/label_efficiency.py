@@ -238,8 +238,10 @@ def main(argv=None):
                   "reuse": args.reuse, "runs": [], "complete": False})
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
-      # Reused runs are taken again from --reuse (it may hold newer ones now).
-      results["runs"] = [r for r in json.load(handle)["runs"] if not r.get("reused_from")]
+      previous = json.load(handle)
+    # Reused runs are taken again from --reuse (it may hold newer ones now).
+    results["runs"] = [r for r in previous["runs"] if not r.get("reused_from")]
+    common.keep_earlier(results, previous)
   reused = reused_runs(args.reuse, settings)
   done = {(r["task"], r["fraction"], r["init"], r["seed"]) for r in results["runs"]}
   png = os.path.splitext(args.output)[0] + ".png"
