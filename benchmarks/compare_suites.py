@@ -116,10 +116,14 @@ def markdown(results: dict) -> str:
   lines += ["", f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {n}; "
             f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} of "
             f"{n}; above the baseline pair on test on "
-            f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}; DNABERT-2 "
-            f"met on {count(lambda r: r['candidate'][0] >= r['published'].get('dnabert2', 1e9))}"
-            f" of {n}, the best published on "
-            f"{count(lambda r: r['candidate'][0] >= r['published'].get('best', 1e9))}. "
+            f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}"
+            + "".join(f"; {name} met on "
+                      f"{count(lambda r, k=key: r['candidate'][0] >= r['published'][k])} of "
+                      f"{count(lambda r, k=key: k in r['published'])}"
+                      for name, key in (("DNABERT-2", "dnabert2"), ("the best published",
+                                                                     "best"))
+                      if count(lambda r, k=key: k in r["published"]))
+            + ". "
             "Mean over the tasks of the candidate's paired gain over the baseline pair: "
             + ", ".join(f"{split} {np.mean(gains):+.1f}" for split, gains in (
                 ("test", [r["both"]["gap"]["mean"] for r in rows.values()
