@@ -68,9 +68,12 @@ def compare_task(candidate: dict, baseline: dict, task: str) -> dict:
                 "gap": _paired(new, runs), "dev_gap": _paired(new, runs, "dev_mcc")}
   rivals = [out["sequence"]["test"][0], out["features"]["test"][0],
             *[v for v in out["regressions"].values() if v is not None]]
-  out["bar_margin"] = out["candidate"][0] - max(rivals)
-  out["dev_margin"] = out["candidate_dev"] - max(out["sequence"]["dev"],
-                                                 out["features"]["dev"])
+  branches_dev = [out["sequence"]["dev"], out["features"]["dev"]]
+  # Not measured (nan) where the baseline lacks a branch: no bar without every rival.
+  out["bar_margin"] = (float("nan") if np.isnan(rivals).any()
+                       else out["candidate"][0] - max(rivals))
+  out["dev_margin"] = (float("nan") if np.isnan(branches_dev).any()
+                       else out["candidate_dev"] - max(branches_dev))
   return out
 
 
@@ -79,6 +82,14 @@ def _gap(gap: dict) -> str:
     return "-"
   return (f"{gap['mean']:+.1f}" + (f" ± {gap['sd']:.1f}" if gap["sd"] is not None else "")
           + f" ({gap['wins']}/{gap['n']})")
+
+
+def _num(value: float, signed: bool = False) -> str:
+  """A number of the table; "-" where it was not measured (a baseline without that
+  branch)."""
+  if value is None or np.isnan(value):
+    return "-"
+  return f"{value:+.1f}" if signed else f"{value:.1f}"
 
 
 def markdown(results: dict) -> str:
@@ -101,13 +112,12 @@ def markdown(results: dict) -> str:
     regs = row["regressions"]
     pub = row["published"]
     cells = [str(row["seeds"]), f"{row['candidate'][0]:.1f} ± {row['candidate'][1]:.1f}"]
-    cells += [f"{row[arm]['test'][0]:.1f}" for arm in ARMS]
+    cells += [_num(row[arm]["test"][0]) for arm in ARMS]
     cells += [_gap(row[arm]["gap"]) for arm in ARMS]
-    cells += ["-" if regs[k] is None else f"{regs[k]:.1f}"
-              for k in ("feature regression", "k-mer regression")]
-    cells += [f"{row['bar_margin']:+.1f}", f"{row['candidate_dev']:.1f}"]
-    cells += [f"{row[arm]['dev']:.1f}" for arm in ARMS]
-    cells += [f"{row['dev_margin']:+.1f}", str(pub.get("dnabert2", "-")),
+    cells += [_num(regs[k]) for k in ("feature regression", "k-mer regression")]
+    cells += [_num(row["bar_margin"], True), _num(row["candidate_dev"])]
+    cells += [_num(row[arm]["dev"]) for arm in ARMS]
+    cells += [_num(row["dev_margin"], True), str(pub.get("dnabert2", "-")),
               str(pub.get("best", "-")), str(row["dead_fusion_units_max"]),
               str(row["restarts"])]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from benchmarks.compare_suites import compare_task
@@ -62,3 +63,12 @@ def test_a_partial_task_counts_and_a_foreign_file_is_one_line(tmp_path):
   assert refused.returncode != 0
   assert refused.stderr.strip().count("\n") == 0 and "no task of" in refused.stderr
   assert not (tmp_path / "x.json").exists()
+
+
+def test_no_bar_where_the_baseline_lacks_a_branch():
+  candidate = _results([_run("both", 0, 0.74, 0.81)])
+  no_features = _results([r for r in BASELINE["tasks"]["t"]["runs"]
+                          if r["ablation"] != "features"])
+  row = compare_task(candidate, no_features, "t")
+  assert np.isnan(row["bar_margin"]) and np.isnan(row["dev_margin"])
+  assert row["sequence"]["gap"]["mean"] == pytest.approx(3.0)
