@@ -65,7 +65,6 @@ def test_no_heads_without_a_weight_or_a_second_branch():
   assert aux_heads.training_model(both, "binary", 0.0) is both
   for ablation in ("sequence", "features"):
     alone = _model(preset("tiny").replace(ablation=ablation))
-    assert not aux_heads.has_branches(alone)
     assert aux_heads.training_model(alone, "binary", 0.5) is alone
 
 

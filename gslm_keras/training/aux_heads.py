@@ -64,11 +64,6 @@ class AuxTrainer(keras.Model):
     return loss
 
 
-def has_branches(model: keras.Model) -> bool:
-  """Whether `model` has both branches (the heads need two)."""
-  return branch_outputs(model.get_layer(HEAD_NAME)) is not None
-
-
 def training_model(model: keras.Model, task: str, aux_weight: float):
   """`model` itself (no weight, or one branch), or an `AuxTrainer` over its layers.
 
