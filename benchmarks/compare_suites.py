@@ -123,9 +123,13 @@ def markdown(results: dict) -> str:
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
   n = len(rows)
   count = lambda test: sum(1 for row in rows.values() if test(row))  # noqa: E731
-  lines += ["", f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {n}; "
-            f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} of "
-            f"{n}; above the baseline pair on test on "
+  barred = count(lambda r: not np.isnan(r["bar_margin"]))
+  with_dev = count(lambda r: not np.isnan(r["dev_margin"]))
+  lines += ["", (f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {barred}; "
+                 if barred else "Bar not measured (the baseline has no branches); ")
+            + (f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} "
+               f"of {with_dev}; " if with_dev else "")
+            + "above the baseline pair on test on "
             f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}"
             + "".join(f"; {name} met on "
                       f"{count(lambda r, k=key: r['candidate'][0] >= r['published'][k])} of "
