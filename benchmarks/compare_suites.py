@@ -121,31 +121,36 @@ def markdown(results: dict) -> str:
               str(pub.get("best", "-")), str(row["dead_fusion_units_max"]),
               str(row["restarts"])]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
-  n = len(rows)
-  count = lambda test: sum(1 for row in rows.values() if test(row))  # noqa: E731
+  return "\n".join(lines + ["", _summary(list(rows.values()))]) + "\n"
+
+
+def _summary(rows: list[dict]) -> str:
+  """The closing line: the bar, dev, the gain over the baseline pair, the field."""
+  def count(test) -> int:
+    return sum(1 for row in rows if test(row))
+
+  parts = []
   barred = count(lambda r: not np.isnan(r["bar_margin"]))
+  parts.append(f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {barred}"
+               if barred else "Bar not measured (the baseline has no branches)")
   with_dev = count(lambda r: not np.isnan(r["dev_margin"]))
-  lines += ["", (f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {barred}; "
-                 if barred else "Bar not measured (the baseline has no branches); ")
-            + (f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} "
-               f"of {with_dev}; " if with_dev else "")
-            + "above the baseline pair on test on "
-            f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {n}"
-            + "".join(f"; {name} met on "
-                      f"{count(lambda r, k=key: r['candidate'][0] >= r['published'][k])} of "
-                      f"{count(lambda r, k=key: k in r['published'])}"
-                      for name, key in (("DNABERT-2", "dnabert2"), ("the best published",
-                                                                     "best"))
-                      if count(lambda r, k=key: k in r["published"]))
-            + ". "
-            "Mean over the tasks of the candidate's paired gain over the baseline pair: "
-            + ", ".join(f"{split} {np.mean(gains):+.1f}" for split, gains in (
-                ("test", [r["both"]["gap"]["mean"] for r in rows.values()
-                          if r["both"]["gap"]["mean"] is not None]),
-                ("dev", [r["both"]["dev_gap"]["mean"] for r in rows.values()
-                         if r["both"]["dev_gap"]["mean"] is not None])) if gains)
-            + "."]
-  return "\n".join(lines) + "\n"
+  if with_dev:
+    parts.append(f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} "
+                 f"of {with_dev}")
+  parts.append("above the baseline pair on test on "
+               f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {len(rows)}")
+  for name, key in (("DNABERT-2", "dnabert2"), ("the best published", "best")):
+    known = [r for r in rows if key in r["published"]]
+    if known:
+      met = sum(r["candidate"][0] >= r["published"][key] for r in known)
+      parts.append(f"{name} met on {met} of {len(known)}")
+  gains = []
+  for split, gap in (("test", "gap"), ("dev", "dev_gap")):
+    values = [r["both"][gap]["mean"] for r in rows if r["both"][gap]["mean"] is not None]
+    if values:
+      gains.append(f"{split} {np.mean(values):+.1f}")
+  return ("; ".join(parts) + ". Mean over the tasks of the candidate's paired gain over "
+          "the baseline pair: " + ", ".join(gains) + ".")
 
 
 def main():
