@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import PROM_DIR, REPO
+from commands import run_command
+from conftest import PROM_DIR
 
 
 @pytest.mark.slow
@@ -23,12 +22,10 @@ def test_accuracy_suite_reduced(tmp_path):
       lines = handle.read().splitlines()
     (task / f"{split}.csv").write_text("\n".join(lines[: rows + 1]) + "\n")
   output = tmp_path / "results" / "mini.json"
-  result = subprocess.run(
-      [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
-       f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
-       "--preset=tiny", "--epochs=1", "--seeds=2", "--workers=1"],
-      cwd=REPO, capture_output=True, text=True, timeout=600,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  result = run_command(
+      "benchmarks.accuracy", "--suite=tasks", f"--data_root={tmp_path / 'tasks'}",
+      "--tasks=prom/mini", f"--output={output}", "--preset=tiny", "--epochs=1", "--seeds=2",
+      "--workers=1")
   assert result.returncode == 0, result.stderr[-3000:]
   data = json.loads(output.read_text())
   assert data["complete"] and data["suite"] == "tasks"
@@ -54,20 +51,18 @@ def test_accuracy_suite_reduced(tmp_path):
             entry["logistic_regression"]["mcc"], kmers["mcc"]]
   margin = 100 * (entry["summary"]["both"]["mcc_mean"] - max(rivals))
   assert f"margin over the strongest of them: prom/mini {margin:+.1f}." in markdown
-  missing = subprocess.run(
-      [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
-       f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none", f"--output={output}"],
-      cwd=REPO, capture_output=True, text=True, timeout=300)
+  missing = run_command("benchmarks.accuracy", "--suite=tasks",
+                        f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none",
+                        f"--output={output}", timeout=300)
   assert missing.returncode != 0 and "no task folder 'prom/none'" in missing.stderr
   # --resume keeps finished tasks (nothing retrained) and refuses other settings.
-  base = [sys.executable, "-m", "benchmarks.accuracy", "--suite=tasks",
+  base = ["benchmarks.accuracy", "--suite=tasks",
           f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
           "--preset=tiny", "--seeds=2", "--workers=1", "--resume"]
   # Provenance written into the file (a file seeded from another) survives a resume.
   seeded = {"path": "other.json", "date": "2026-01-01", "note": "seed 0 from there"}
   output.write_text(json.dumps({**data, "seeded_from": seeded}))
-  resumed = subprocess.run(base + ["--epochs=1"], cwd=REPO, capture_output=True, text=True,
-                           timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  resumed = run_command(*base, "--epochs=1", timeout=300)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   again = json.loads(output.read_text())
   assert again.pop("seeded_from") == seeded
@@ -75,23 +70,19 @@ def test_accuracy_suite_reduced(tmp_path):
   assert again["tasks"] == data["tasks"] and again["complete"]
   assert again["resumed"] == [{"date": data["date"], "tasks": ["prom/mini"]}]
   assert again["total_seconds"] >= data["total_seconds"]
-  other = subprocess.run(base + ["--epochs=2"], cwd=REPO, capture_output=True, text=True,
-                         timeout=300)
+  other = run_command(*base, "--epochs=2", timeout=300)
   assert other.returncode != 0 and "made with another settings" in other.stderr
   assert "Resumed (`--resume`): prom/mini come from the run of" in (
       tmp_path / "results" / "mini.md").read_text()
   # --refit_regressions keeps every run and fits the regressions again.
-  refit = subprocess.run(base + ["--epochs=1", "--refit_regressions"], cwd=REPO,
-                         capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  refit = run_command(*base, "--epochs=1", "--refit_regressions", timeout=300)
   assert refit.returncode == 0, refit.stderr[-3000:]
   assert ": both, seed" not in refit.stdout  # Nothing trained.
   third = json.loads(output.read_text())
   assert third["tasks"]["prom/mini"]["runs"] == data["tasks"]["prom/mini"]["runs"]
   assert third["regressions_refit"] == third["date"] and third["complete"]
   assert "`--refit_regressions`" in (tmp_path / "results" / "mini.md").read_text()
-  alone = subprocess.run(base[:-1] + ["--epochs=1", "--refit_regressions"], cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+  alone = run_command(*base[:-1], "--epochs=1", "--refit_regressions", timeout=300)
   assert alone.returncode != 0 and "give --resume" in alone.stderr
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+from commands import PRELOAD, run_command
 from conftest import REPO
 
 
@@ -153,3 +154,28 @@ def test_training_progress_inside_segments(caplog):
   released = [l for l in lines if "released" in l]
   assert released == ["Step 25: the sequence backbone is released (frozen for the first "
                       "25 steps) and trains from here on"]
+
+
+def test_forked_commands_run_as_python_dash_m_with_tensorflow_loaded(tmp_path):
+  # The other test files run the commands forked from a server that loaded
+  # TensorFlow (tests/commands.py): the command finds it loaded, and its own
+  # argv, working directory, environment, output and exit status, as `python -m`.
+  check = ("import os, sys; "
+           f"assert all(m in sys.modules for m in {PRELOAD!r}), 'not preloaded'; "
+           "assert os.environ['PROBE'] == 'yes' and os.getcwd() == os.environ['WHERE']; "
+           "assert sys.argv[0].endswith('timeit.py'); print('ran')")
+  env = dict(os.environ, PROBE="yes", WHERE=str(tmp_path))
+  out = run_command("timeit", "-n", "1", "-r", "1", check, cwd=tmp_path, env=env)
+  assert out.returncode == 0 and "ran" in out.stdout, out.stderr[-2000:]
+  # The same statement in a fresh interpreter: TensorFlow is not loaded there.
+  fresh = subprocess.run([sys.executable, "-m", "timeit", "-n", "1", "-r", "1", check],
+                         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+  assert fresh.returncode != 0 and "not preloaded" in fresh.stderr
+  # A failing command: the status and the lines `python -m` gives.
+  args = ("json.tool", str(tmp_path / "missing.json"))
+  forked = run_command(*args, cwd=tmp_path)
+  plain = subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+  assert forked.returncode == plain.returncode == 2
+  assert (forked.stdout, forked.stderr) == (plain.stdout, plain.stderr)
+  assert "missing.json" in forked.stderr

@@ -7,8 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +19,8 @@ from gslm_keras.data.builder.tiling import TileCounts, TilingRule, pieces, tile,
 from gslm_keras.data.readers import InputSpec, read_fasta
 from gslm_keras.dna.alphabet import reverse_complement
 
-from conftest import GENOMES, PROM_DIR, REPO, read_column
+from commands import run_command
+from conftest import GENOMES, PROM_DIR, read_column
 
 PLASMID = str(GENOMES / "NC_005816.fna")
 
@@ -200,9 +199,8 @@ def test_the_same_sequence_in_two_inputs_lands_in_one_split(tmp_path):
 
 
 def _cli(*args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "gslm_keras.build_dataset", *args],
-                        cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+  return run_command("gslm_keras.build_dataset", *args,
+                     env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=180)
 
 
 @pytest.mark.parametrize("case", ["all_n", "too_short", "missing_exclude", "dir_exclude",

@@ -25,6 +25,7 @@ import pytest
 
 from gslm_keras.io.outputs import OutputLock
 
+from commands import run_command
 from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
 from helpers import alive as _alive, children, wait_for as _wait_for, write_table
 
@@ -34,9 +35,8 @@ TINY = ["--flagfile=models/tiny.flags", "--verbose=0"]
 GENOME = REPO / "datasets/genomes/NC_005816.fna"
 
 
-def _run(*args, timeout=600):
-  return subprocess.run([PY, "-m", *args], cwd=REPO, env=ENV, capture_output=True,
-                        text=True, timeout=timeout)
+def _run(module, *args, timeout=600):
+  return run_command(module, *args, env=ENV, timeout=timeout)
 
 
 def _start(*args):

@@ -17,6 +17,7 @@ import time
 import numpy as np
 import pytest
 
+from commands import run_command
 from conftest import GENOMES, REPO
 from helpers import segments_backed_up
 
@@ -28,9 +29,8 @@ TINY = ["--flagfile=models/pretrain_tiny.flags", "--epochs=2", "--yardstick_wind
 
 
 def _run(module, *args, timeout=600):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+  return run_command(module, *args, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                     timeout=timeout)
 
 
 def _error_lines(result):

@@ -23,7 +23,8 @@ from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import train
 
 import oracles
-from conftest import PROM_DIR, REPO, SPLICE_CSV, read_column
+from commands import run_command
+from conftest import PROM_DIR, SPLICE_CSV, read_column
 from helpers import build, keras_predictions, with_head_of, write_table
 
 SEQS = read_column(PROM_DIR / "test.csv", limit=40)
@@ -271,11 +272,8 @@ def test_an_empty_request_gets_empty_outputs(binary_export):
 
 
 def test_export_entry_point(splice_run, tmp_path):
-  out = subprocess.run(
-      [sys.executable, "-m", "gslm_keras.export", f"--model={splice_run}",
-       f"--export_base={tmp_path}", "--model_name=splice", "--version=2"],
-      cwd=REPO, capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  out = run_command("gslm_keras.export", f"--model={splice_run}", f"--export_base={tmp_path}",
+                    "--model_name=splice", "--version=2", timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
   assert f"Exported to {tmp_path}/splice/2" in out.stdout
   assert [p for p in os.listdir(tmp_path / "splice") if p.startswith(".")] == []
@@ -353,18 +351,14 @@ def test_predict_file_bad_input(splice_run, tmp_path):
 def test_predict_entry_point(splice_run, tmp_path):
   rows = read_column(SPLICE_CSV, limit=20)
   _fasta(tmp_path / "in.fa", [(f"q{i}", s) for i, s in enumerate(rows)])
-  out = subprocess.run(
-      [sys.executable, "-m", "gslm_keras.predict", f"--model={splice_run}",
-       f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}"],
-      cwd=REPO, capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  out = run_command("gslm_keras.predict", f"--model={splice_run}",
+                    f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}",
+                    timeout=300)
   assert out.returncode == 0, out.stderr[-2000:]
   assert f"20 predictions written to {tmp_path / 'p.tsv'}" in out.stdout
-  out = subprocess.run(
-      [sys.executable, "-m", "gslm_keras.predict", f"--model={tmp_path}",
-       f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}", "--overwrite"],
-      cwd=REPO, capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+  out = run_command("gslm_keras.predict", f"--model={tmp_path}",
+                    f"--input={tmp_path / 'in.fa'}", f"--output={tmp_path / 'p.tsv'}",
+                    "--overwrite", timeout=300)
   assert out.returncode == 1
   assert "neither a training run (model.keras) nor a SavedModel export" in out.stderr
 

@@ -26,6 +26,7 @@ from gslm_keras.run_dir import Resolved
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.trainer import TrainingError, train
 
+from commands import run_command
 from conftest import PROM_DIR, REPO, read_column
 from helpers import build, read_records, segments_backed_up, with_head_of, write_table
 
@@ -48,10 +49,9 @@ def tiny_run(splice_dir, tmp_path_factory):
   return config, train(config)
 
 
-def _run(module, *args, env_extra=None, timeout=300):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env_extra or {}))
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=timeout)
+def _run(module, *args, timeout=300):
+  return run_command(module, *args, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                     timeout=timeout)
 
 
 def _fingerprint(stdout):

@@ -6,8 +6,6 @@ import csv
 import gzip
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,7 +19,7 @@ from gslm_keras.variants.scorer import ScoreConfig, score_variants
 from gslm_keras.variants.windows import windows_in_sequence
 
 import planted
-from conftest import REPO
+from commands import run_command
 from helpers import build, keras_predictions, with_head_of, write_table
 
 COMPLEMENT = str.maketrans("ACGT", "TGCA")
@@ -383,9 +381,7 @@ def test_integrated_gradients_completeness_and_shares(motif_run):
 
 def test_interpret_entry_point_and_motifs(motif_run, tmp_path):
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  run = lambda *a: subprocess.run([sys.executable, "-m", "gslm_keras.interpret", *a],  # noqa: E731
-                                  cwd=REPO, env=env, capture_output=True, text=True,
-                                  timeout=900)
+  run = lambda *a: run_command("gslm_keras.interpret", *a, env=env, timeout=900)  # noqa: E731
   out = run("attribute", f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
             "--limit=40", "--steps=64")
   assert out.returncode == 0, out.stderr[-2000:]
@@ -443,10 +439,9 @@ def test_modisco_finds_the_planted_motif(motif_run, tmp_path):
                   "families.json": b"{}"}
   for name, content in motifs_files.items():
     (tmp_path / name).write_bytes(content)
-  out = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
-                        f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
-                        "--limit=400", "--steps=16"], cwd=REPO, env=env,
-                       capture_output=True, text=True, timeout=900)
+  out = run_command("gslm_keras.interpret", "modisco", f"--model={motif_run['dir']}",
+                    f"--output_dir={tmp_path}", "--limit=400", "--steps=16", env=env,
+                    timeout=900)
   assert out.returncode == 0, out.stderr[-2000:]
   patterns = json.load(open(tmp_path / "patterns.json"))
   top = patterns[0]
@@ -467,10 +462,9 @@ def test_modisco_finds_the_planted_motif(motif_run, tmp_path):
   for name, content in motifs_files.items():
     assert (tmp_path / name).read_bytes() == content, name
   assert not (tmp_path / "patterns_families.json").exists()
-  refused = subprocess.run([sys.executable, "-m", "gslm_keras.interpret", "modisco",
-                            f"--model={motif_run['dir']}", f"--output_dir={tmp_path}",
-                            "--method=gradient_x_input"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=300)
+  refused = run_command("gslm_keras.interpret", "modisco", f"--model={motif_run['dir']}",
+                        f"--output_dir={tmp_path}", "--method=gradient_x_input", env=env,
+                        timeout=300)
   assert refused.returncode == 1 and "interpret modisco does not use it" in refused.stderr
 
 
