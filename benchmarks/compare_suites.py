@@ -13,7 +13,10 @@ and both regressions on test, never below a branch on dev) and the published
 results. A candidate run with only `--ablations=both` may take its branches from
 the baseline when the change cannot touch a one-branch model (`--aux_weight`:
 `aux_heads.training_model` returns such a model unchanged); the report says where
-each column comes from.
+each column comes from. `--branches` names results files whose single-branch runs
+stand in for the baseline's where it has none (a fine-tuned suite trained only the
+pair: its sequence branch fine-tuned by `--ablations=sequence --init_from=...`, its
+features branch from scratch, which `--init_from` cannot change).
 """
 
 from __future__ import annotations
@@ -49,10 +52,20 @@ def _paired(new: dict[int, dict], old: dict[int, dict], key: str = "mcc") -> dic
           "wins": sum(g > 0 for g in gaps), "n": len(gaps)}
 
 
-def compare_task(candidate: dict, baseline: dict, task: str) -> dict:
+def _arm(baseline: dict, branches: list[dict], task: str, arm: str) -> dict[int, dict]:
+  """The baseline's runs of an arm, or for a branch it lacks, the first `--branches`
+  file's that has them."""
+  runs = _runs(baseline, task, arm)
+  for other in branches if arm != "both" else []:
+    runs = runs or _runs(other, task, arm)
+  return runs
+
+
+def compare_task(candidate: dict, baseline: dict, task: str,
+                 branches: list[dict] = ()) -> dict:
   """The numbers of one task (MCC x100)."""
   new = _runs(candidate, task, "both")
-  arms = {arm: _runs(baseline, task, arm) for arm in ARMS}
+  arms = {arm: _arm(baseline, list(branches), task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
   regressions = {"feature regression": (entry.get("logistic_regression") or {}).get("mcc"),
                  "k-mer regression": (entry.get("kmer_regression") or {}).get("mcc")}
@@ -98,7 +111,7 @@ def markdown(results: dict) -> str:
            common.machine_lines(results),
            f"Candidate: `{results['candidate']}` ({results['candidate_settings']}). "
            f"Baseline: `{results['baseline']}` (its dual-input runs and single-branch "
-           "ablations). Test MCC x100, mean ± sd over seeds; the gaps are the "
+           f"ablations{_branches_said(results)}). Test MCC x100, mean ± sd over seeds; the gaps are the "
            "candidate's run minus the baseline's run of the same seed (mean ± sd, "
            "wins of the candidate); dev: the mean on dev. The bar: the candidate at "
            "least 1 point above the best branch and both regressions on test; dev "
@@ -122,6 +135,12 @@ def markdown(results: dict) -> str:
               str(row["restarts"])]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
   return "\n".join(lines + ["", _summary(list(rows.values()))]) + "\n"
+
+
+def _branches_said(results: dict) -> str:
+  files = results.get("branches") or []
+  return ("; the branches it lacks from " + ", ".join(f"`{f}`" for f in files)
+          if files else "")
 
 
 def _summary(rows: list[dict]) -> str:
@@ -157,12 +176,20 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--candidate", required=True)
   parser.add_argument("--baseline", required=True)
+  parser.add_argument("--branches", default="",
+                      help="comma-separated results files whose sequence / features runs "
+                           "stand in where the baseline has none")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   with open(args.candidate) as handle:
     candidate = json.load(handle)
   with open(args.baseline) as handle:
     baseline = json.load(handle)
+  branch_files = [p for p in args.branches.split(",") if p]
+  branches = []
+  for path in branch_files:
+    with open(path) as handle:
+      branches.append(json.load(handle))
   tasks = [t for t in list(candidate["tasks"]) + list(candidate.get("partial", {}))
            if _runs(candidate, t, "both") and t in baseline["tasks"]]
   if not tasks:
@@ -171,10 +198,11 @@ def main():
   results = common.header("benchmarks.compare_suites")
   settings = candidate.get("settings", {})
   results.update(
-      candidate=args.candidate, baseline=args.baseline,
+      candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
           "preset", "aux_weight", "init_from", "design") if settings.get(k)),
-      comparison={task: compare_task(candidate, baseline, task) for task in tasks})
+      comparison={task: compare_task(candidate, baseline, task, branches)
+                  for task in tasks})
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 

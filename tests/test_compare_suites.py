@@ -72,3 +72,33 @@ def test_no_bar_where_the_baseline_lacks_a_branch():
   row = compare_task(candidate, no_features, "t")
   assert np.isnan(row["bar_margin"]) and np.isnan(row["dev_margin"])
   assert row["sequence"]["gap"]["mean"] == pytest.approx(3.0)
+
+
+def test_branches_from_other_files_where_the_baseline_has_none(tmp_path):
+  # A fine-tuned baseline with only its pair; the branches from two other files,
+  # the first that has an arm giving it; the baseline's own pair is kept.
+  candidate = _results([_run("both", 0, 0.74, 0.81), _run("both", 1, 0.71, 0.77)])
+  pair_only = _results([r for r in BASELINE["tasks"]["t"]["runs"] if r["ablation"] == "both"])
+  sequence = _results([_run("sequence", 0, 0.60, 0.70), _run("sequence", 1, 0.62, 0.72),
+                       _run("both", 0, 0.10, 0.10)])
+  features = _results([_run("features", 0, 0.40, 0.45), _run("features", 1, 0.42, 0.47),
+                       _run("sequence", 0, 0.99, 0.99)])
+  row = compare_task(candidate, pair_only, "t", [sequence, features])
+  assert row["both"]["gap"]["mean"] == pytest.approx(1.5)  # The baseline's pair.
+  assert row["sequence"]["test"][0] == pytest.approx(61.0)
+  assert row["features"]["test"][0] == pytest.approx(41.0)
+  # 72.5 against sequence 61, features 41, regressions 50 and 60; dev 79 against 71.
+  assert row["bar_margin"] == pytest.approx(11.5)
+  assert row["dev_margin"] == pytest.approx(8.0)
+  for name, data in (("c", candidate), ("b", pair_only), ("s", sequence), ("f", features)):
+    (tmp_path / f"{name}.json").write_text(json.dumps({**data, "settings": {}}))
+  done = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
+       f"--baseline={tmp_path / 'b.json'}", f"--output={tmp_path / 'out.json'}",
+       f"--branches={tmp_path / 's.json'},{tmp_path / 'f.json'}"],
+      cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  report = (tmp_path / "out.md").read_text()
+  assert f"the branches it lacks from `{tmp_path / 's.json'}`, `{tmp_path / 'f.json'}`" \
+      in report
+  assert "| t | 2 | 72.5 ± 2.1 | 71.0 | 61.0 | 41.0 |" in report
