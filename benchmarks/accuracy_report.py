@@ -133,13 +133,15 @@ def markdown(results: dict) -> str:
     else:
       reference = "RBF network 95.9% accuracy"
       goal = f"{'met' if both.get('accuracy_mean', 0) * 100 > 95.9 else 'not met'}"
+    if not both:  # Only single-branch ablations ran: no pair to hold to a goal.
+      goal = "-"
     auroc = both.get("auroc_mean", both.get("auroc_macro_mean"))
     lines.append(
         f"| {name} | {sizes} | {_fmt(both.get('mcc_mean'), both.get('mcc_sd'))} | "
         f"{_fmt(auroc, scale=1, digits=3)} | {_ablation(seq)} | {_ablation(feat)} | "
         f"{_fmt(entry['logistic_regression'].get('mcc'))} | "
         f"{_fmt(entry.get('kmer_regression', {}).get('mcc'))} | {reference} | "
-        f"{entry['wall_seconds_both_per_seed']:.0f} | {goal} |")
+        f"{_fmt(entry['wall_seconds_both_per_seed'], scale=1, digits=0)} | {goal} |")
   if suite == "cnnprom":
     lines += ["", "| task | both: sensitivity | specificity | CC (= MCC) |", "|---|---|---|---|"]
     for name, entry in tasks.items():

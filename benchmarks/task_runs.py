@@ -242,9 +242,14 @@ def run_task(name: str, data_dir: str, work: str, settings: Settings,
          "reverse_complement_augmentation": reverse_complement},
       "runs": runs, "summary": summarise(runs),
       "logistic_regression": logistic_regression(data_dir),
-      "wall_seconds_both_per_seed": float(np.mean(
-          [r["train_seconds"] for r in runs if r["ablation"] == "both"])),
+      "wall_seconds_both_per_seed": _mean_or_none(
+          [r["train_seconds"] for r in runs if r["ablation"] == "both"]),
   }
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+  """The mean, or None where nothing ran (a suite of one-branch ablations only)."""
+  return float(np.mean(values)) if values else None
 
 
 def build(output_dir: str, workers: int, **kwargs):

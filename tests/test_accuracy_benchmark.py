@@ -102,6 +102,30 @@ def test_report_names_each_resumed_task_once_with_the_run_that_finished_it():
       "Resumed (`--resume`): b come from the run of d3, with the same settings."]
 
 
+def test_a_suite_of_one_branch_has_no_pair_to_time_or_hold_to_a_goal():
+  # --ablations=sequence (a fine-tuned branch for compare_suites --branches): the
+  # row says '-' for the pair's time and goal, never nan or "not met".
+  from benchmarks import accuracy_report, common
+  from benchmarks.task_runs import _mean_or_none, summarise
+
+  runs = [{"ablation": "sequence", "seed": s, "mcc": m, "train_seconds": 10.0}
+          for s, m in ((0, 0.70), (1, 0.74))]
+  assert _mean_or_none([r["train_seconds"] for r in runs if r["ablation"] == "both"]) is None
+  entry = {"runs": runs, "summary": summarise(runs), "wall_seconds_both_per_seed": None,
+           "data": {"train": 10, "dev": 2, "test": 2, "sequence_overlaps": {}},
+           "logistic_regression": {"mcc": 0.5},
+           "kmer_regression": {"mcc": 0.6}, "published": {"nt": 60.0, "dnabert2": 65.0}}
+  results = dict(common.header("benchmarks.accuracy"), suite="tasks", complete=True,
+                 tasks={"t": entry},
+                 settings={"preset": "default", "epochs": 1, "patience": 1, "batch_size": 8,
+                           "seeds": 3, "ablation_seeds": 2, "ablations": ["sequence"]})
+  row = [line for line in accuracy_report.markdown(results).splitlines()
+         if line.startswith("| t |")][0]
+  cells = [c.strip() for c in row.strip("|").split("|")]
+  assert cells[2] == "-" and cells[4] == "72.0 ± 2.8"  # No pair; the branch's 2 seeds.
+  assert cells[-2:] == ["-", "-"], row
+
+
 def _transfer_result(source, seeds_mcc, scratch=None, **settings):
   runs = [{"ablation": "both", "seed": s, "mcc": m} for s, m in seeds_mcc.items()]
   runs += [{"ablation": "scratch", "seed": s, "mcc": m} for s, m in (scratch or {}).items()]
