@@ -179,6 +179,9 @@ def main():
   parser.add_argument("--branches", default="",
                       help="comma-separated results files whose sequence / features runs "
                            "stand in where the baseline has none")
+  parser.add_argument("--tasks", default="",
+                      help="comma-separated tasks to compare (default: every task both "
+                           "files hold)")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   with open(args.candidate) as handle:
@@ -190,11 +193,14 @@ def main():
   for path in branch_files:
     with open(path) as handle:
       branches.append(json.load(handle))
+  chosen = [t for t in args.tasks.split(",") if t]
   tasks = [t for t in list(candidate["tasks"]) + list(candidate.get("partial", {}))
-           if _runs(candidate, t, "both") and t in baseline["tasks"]]
+           if _runs(candidate, t, "both") and t in baseline["tasks"]
+           and (not chosen or t in chosen)]
   if not tasks:
-    raise SystemExit(f"error: no task of {args.candidate} has dual-input runs and is in "
-                     f"{args.baseline}; compare two results of benchmarks.accuracy")
+    among = f" among --tasks={args.tasks}" if chosen else ""
+    raise SystemExit(f"error: no task of {args.candidate}{among} has dual-input runs and "
+                     f"is in {args.baseline}; compare two results of benchmarks.accuracy")
   results = common.header("benchmarks.compare_suites")
   settings = candidate.get("settings", {})
   results.update(

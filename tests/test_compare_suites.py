@@ -102,3 +102,9 @@ def test_branches_from_other_files_where_the_baseline_has_none(tmp_path):
   assert f"the branches it lacks from `{tmp_path / 's.json'}`, `{tmp_path / 'f.json'}`" \
       in report
   assert "| t | 2 | 72.5 ± 2.1 | 71.0 | 61.0 | 41.0 |" in report
+  # --tasks keeps the comparison to the tasks named (here none of them: refused).
+  refused = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
+       f"--baseline={tmp_path / 'b.json'}", f"--output={tmp_path / 'none.json'}",
+       "--tasks=u"], cwd=REPO, capture_output=True, text=True)
+  assert refused.returncode != 0 and "no task of" in refused.stderr
