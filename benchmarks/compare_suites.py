@@ -111,8 +111,8 @@ def markdown(results: dict) -> str:
            common.machine_lines(results),
            f"Candidate: `{results['candidate']}` ({results['candidate_settings']}). "
            f"Baseline: `{results['baseline']}` (its dual-input runs and single-branch "
-           f"ablations{_branches_said(results)}). Test MCC x100, mean ± sd over seeds; the gaps are the "
-           "candidate's run minus the baseline's run of the same seed (mean ± sd, "
+           f"ablations{_branches_said(results)}). Test MCC x100, mean ± sd over seeds; "
+           "the gaps are the candidate's run minus the baseline's run of the same seed (mean ± sd, "
            "wins of the candidate); dev: the mean on dev. The bar: the candidate at "
            "least 1 point above the best branch and both regressions on test; dev "
            "margin: the candidate's dev minus its best branch's.", "",
