@@ -52,20 +52,21 @@ def _paired(new: dict[int, dict], old: dict[int, dict], key: str = "mcc") -> dic
           "wins": sum(g > 0 for g in gaps), "n": len(gaps)}
 
 
-def _arm(baseline: dict, branches: list[dict], task: str, arm: str) -> dict[int, dict]:
+def _arm(baseline: dict, branches, task: str, arm: str) -> dict[int, dict]:
   """The baseline's runs of an arm, or for a branch it lacks, the first `--branches`
   file's that has them."""
-  runs = _runs(baseline, task, arm)
-  for other in branches if arm != "both" else []:
-    runs = runs or _runs(other, task, arm)
-  return runs
+  for source in [baseline] + (list(branches) if arm != "both" else []):
+    runs = _runs(source, task, arm)
+    if runs:
+      return runs
+  return {}
 
 
 def compare_task(candidate: dict, baseline: dict, task: str,
                  branches: list[dict] = ()) -> dict:
   """The numbers of one task (MCC x100)."""
   new = _runs(candidate, task, "both")
-  arms = {arm: _arm(baseline, list(branches), task, arm) for arm in ARMS}
+  arms = {arm: _arm(baseline, branches, task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
   regressions = {"feature regression": (entry.get("logistic_regression") or {}).get("mcc"),
                  "k-mer regression": (entry.get("kmer_regression") or {}).get("mcc")}
