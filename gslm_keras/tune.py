@@ -5,9 +5,11 @@ r"""Searches the training recipe on the dev split (KerasTuner), resumably.
       --budget_minutes=60
 
 Takes every flag of `gslm_keras.train` (the config each trial starts from) and
-searches the pooling of the sequence branch, the wide path, the fusion activation,
-modality dropout, the fusion width, dropout, learning rate and weight decay
-(`gslm_keras.training.tune.SPACE`), each trial scored on dev by the metric that
+searches the inputs (both branches, the sequence alone or the features alone, where
+the dataset has features), the pooling of the sequence branch, the wide path, the
+fusion activation, modality dropout, the fusion width, dropout, learning rate,
+weight decay and the auxiliary heads (`gslm_keras.training.tune.space`), each trial
+scored on dev by the metric that
 selects a trained model's epoch. Writes `trials.tsv`, `best.flags` (train the best
 recipe with it) and `tune.json` into --model_dir; the same command again goes on
 from the trials done. The test split is never read.
@@ -45,6 +47,10 @@ def main(argv):
   print(f"{result['trials']} trials in {result['seconds'] / 60:.1f} min; best dev "
         f"{result['monitor']} {result['best_score']:.4f}: "
         + ", ".join(f"{k}={v}" for k, v in result["best"].items()))
+  kept = result["best"].get("ablation", "both")
+  if kept != "both":
+    print(f"The best trial reads the {kept} alone: in this search the other branch "
+          "did not help on dev.")
   print(f"Trials:       {d}/trials.tsv\n"
         f"Train it:     python -m gslm_keras.train "
         f"--flagfile={cli.quoted(d + '/best.flags')}")

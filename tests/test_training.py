@@ -685,10 +685,23 @@ def test_tune_searches_on_dev_and_resumes(splice_dir, tmp_path):
   best = rows[0]
   assert f"--pooling={best['pooling']}" in flags_text
   assert f"--fusion_units={best['fusion_units']}" in flags_text
+  # The inputs are searched too (the splice data has features), and kept.
+  assert {r["ablation"] for r in rows} <= {"both", "sequence", "features"}
+  assert f"--ablation={best['ablation']}" in flags_text
   assert f"--model_dir={tmp_path / 'tune' / 'best_run'}" in flags_text
   # A budget already spent starts no trial: nothing to choose from, one line.
   with pytest.raises(ConfigError, match="budget_minutes must be > 0"):
     tune(config, budget_minutes=0)
+
+
+def test_tune_searches_the_inputs_only_where_both_branches_can_be_built():
+  from gslm_keras.training.tune import INPUTS, SPACE, space
+
+  both = TrainConfig.create(data_dir="d", model_dir="m", model=preset("tiny"))
+  assert space(both, n_features=71) == (INPUTS, *SPACE)
+  assert space(both, n_features=0) == SPACE  # No features: the sequence alone.
+  chosen = both.replace(model=both.model.replace(ablation="sequence"))
+  assert space(chosen, n_features=71) == SPACE  # The user's choice is kept.
 
 
 @pytest.mark.parametrize("task, labels", [

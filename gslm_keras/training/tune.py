@@ -10,6 +10,12 @@ decay, and the weight of the auxiliary heads (aux_heads.py, measured by
 `benchmarks/aux_heads.py`); everything else is the config's. Trials stop when the
 budget is spent (a trial under way finishes) or after `max_trials`.
 
+Where the dataset has features and the config both branches, the inputs are
+searched too (`ablation`: both branches, the sequence alone or the features
+alone), so that the search says on dev when one view adds nothing the other does
+not carry: on GUE prom_300_tata and mouse/2 the sequence branch alone is ahead of
+the pair on every seed (`benchmarks/results/gue_positions_ablations.md`).
+
 Into `config.model_dir`: `tuner/` (KerasTuner's state: a search started again
 with the same folder goes on from the trials done), `trials.tsv` (every trial,
 best first), `best.flags` (a `train` flagfile of the best trial) and
@@ -39,8 +45,18 @@ SPACE = (("pooling", "choice", ("flatten", "maxavg", "maxavg_positions")),
          ("learning_rate", "log", (5e-4, 5e-3)),
          ("weight_decay", "choice", (1e-5, 1e-4, 1e-3)),
          ("aux_weight", "choice", (0.0, 0.5)))
-MODEL_FIELDS = ("pooling", "position_dropout", "wide", "fusion_activation",
+# The inputs, searched where both branches can be built (`space`).
+INPUTS = ("ablation", "choice", ("both", "sequence", "features"))
+MODEL_FIELDS = ("ablation", "pooling", "position_dropout", "wide", "fusion_activation",
                 "modality_dropout", "fusion_units", "dropout")
+
+
+def space(config: TrainConfig, n_features: int) -> tuple:
+  """SPACE, and the inputs first where the dataset has features and `config` both
+  branches (an ablation the user chose is kept)."""
+  if n_features and config.model.ablation == "both":
+    return (INPUTS, *SPACE)
+  return SPACE
 
 
 def _hyperparameter(hp, name: str, kind: str, values):
@@ -77,7 +93,7 @@ def _oracle_with_deadline(kind: str, objective, max_trials: int, seed: int,
   return Deadline(objective=objective, max_trials=max_trials, seed=seed)
 
 
-def _hypermodel(config: TrainConfig, info, plan, policy: str):
+def _hypermodel(config: TrainConfig, info, plan, policy: str, searched: tuple):
   import keras_tuner as kt
 
   from gslm_keras.training import aux_heads, recipe, session
@@ -85,7 +101,7 @@ def _hypermodel(config: TrainConfig, info, plan, policy: str):
   class DualInput(kt.HyperModel):
     def build(self, hp):
       trial = apply(config, {name: _hyperparameter(hp, name, kind, values)
-                             for name, kind, values in SPACE})
+                             for name, kind, values in searched})
       model = session.build_for_dataset(trial, info, policy)
       trainer = aux_heads.training_model(model, info.task, trial.optim.aux_weight)
       loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
@@ -119,12 +135,13 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
   plan = session.plan_for(config, info, 1)
   monitor, mode = recipe.monitor_for(info.task, config.optim.monitor)
   train_ds, dev_ds = session.train_datasets(config, info, config.data.batch_size)
+  searched = space(config, info.n_features)
   with exclusive_output(config.model_dir, "tuning output"):
     os.makedirs(config.model_dir, exist_ok=True)
     search = kt.Tuner(
         oracle=_oracle_with_deadline(tuner, kt.Objective(monitor, mode), max_trials,
                                      config.runtime.seed, start + 60 * budget_minutes),
-        hypermodel=_hypermodel(config, info, plan, "float32"),
+        hypermodel=_hypermodel(config, info, plan, "float32", searched),
         directory=config.model_dir, project_name="tuner", overwrite=False)
     search.search(train_ds, validation_data=dev_ds, epochs=config.optim.epochs,
                   steps_per_epoch=plan.steps_per_epoch, verbose=0,
@@ -134,10 +151,11 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
                   callbacks=[keras.callbacks.EarlyStopping(
                       monitor, mode=mode,
                       patience=config.optim.early_stopping_patience or config.optim.epochs)])
-    return _write(config, search, monitor, time.monotonic() - start)
+    return _write(config, search, monitor, searched, time.monotonic() - start)
 
 
-def _write(config: TrainConfig, search, monitor: str, seconds: float) -> dict[str, Any]:
+def _write(config: TrainConfig, search, monitor: str, searched: tuple,
+           seconds: float) -> dict[str, Any]:
   from gslm_keras.io.files import write_json_atomic, write_text_atomic
   from gslm_keras.io.tables import TableWriter
   from gslm_keras.training.session import to_flagfile
@@ -147,7 +165,7 @@ def _write(config: TrainConfig, search, monitor: str, seconds: float) -> dict[st
     raise ConfigError("no trial finished within the budget; give more --budget_minutes")
   reverse = search.oracle.objective.direction == "max"
   trials.sort(key=lambda t: t.score, reverse=reverse)
-  names = [name for name, _, _ in SPACE]
+  names = [name for name, _, _ in searched]
   with TableWriter(os.path.join(config.model_dir, "trials.tsv"),
                    ["rank", "trial", f"dev_{monitor}", *names]) as table:
     table.write([{"rank": i + 1, "trial": t.trial_id, f"dev_{monitor}": t.score,
