@@ -35,7 +35,7 @@ import numpy as np
 from benchmarks import common, published
 from benchmarks.accuracy_report import markdown
 from benchmarks.task_runs import (COMPUTED, RC_TASKS, Settings, build, find_tasks, model_of,
-                                  run_task)
+                                  recorded_model, run_task)
 
 
 def suite_tasks(args, settings, tmp, report) -> None:
@@ -163,16 +163,9 @@ def resume_from(path: str, results: dict) -> dict:
   defaults = {f.name: f.default for f in dataclasses.fields(Settings)
               if f.default is not dataclasses.MISSING}
   previous["settings"] = {**defaults, **previous.get("settings", {})}
-  if "model" not in previous:
-    # Written before the model was recorded: the presets of then, whose default
-    # was the flatten design (ModelConfig's field defaults) until 2026-12-05.
-    from benchmarks.fusion import design
-    from gslm_keras.models import ModelConfig, preset
-
-    name, chosen = previous["settings"]["preset"], previous["settings"]["design"]
-    previous["model"] = (design(chosen) if chosen else ModelConfig() if name == "default"
-                         else preset(name)).to_json()
-  previous["model"] = json.loads(json.dumps(previous["model"]))
+  # Files written before the model was recorded: the preset's design of their date.
+  previous["model"] = recorded_model(previous, previous["settings"]["preset"],
+                                     previous["settings"]["design"])
   for key in ("suite", "source", "settings", "model", "computed_features"):
     now = json.loads(json.dumps(results[key]))
     if previous.get(key) != now:

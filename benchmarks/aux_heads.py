@@ -114,13 +114,17 @@ def main():
     print(markdown(results))
     return
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  from benchmarks import task_runs
   from benchmarks.task_runs import RC_TASKS, build_task
+  from gslm_keras.models import preset
 
   results = common.header("benchmarks.aux_heads")
-  results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[])
+  results.update(aux_weight=args.aux_weight, epochs=args.epochs, runs=[],
+                 model=preset("default").to_json())
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
       previous = json.load(handle)
+    task_runs.refuse_another_model(args.output, previous, results["model"], "--resume")
     for key in ("aux_weight", "epochs"):
       if previous.get(key) != results[key]:
         sys.exit(f"error: --resume: {args.output} was made with {key}={previous.get(key)}, "

@@ -81,6 +81,9 @@ def reused_runs(paths: str | None, settings: task_runs.Settings) -> dict:
     keys = ("preset", "epochs", "patience", "batch_size", "learning_rate", "rc_tasks")
     if any(json.loads(json.dumps(ours[k])) != theirs.get(k) for k in keys):
       sys.exit(f"error: --reuse={path} was made with other settings; rerun without it")
+    task_runs.refuse_another_model(path, earlier, task_runs.model_of(settings).to_json(),
+                                   f"--reuse={path}", theirs.get("preset", "default"),
+                                   theirs.get("design", ""))
     source = theirs.get("init_from") or "scratch"
     for task, entry in {**earlier.get("partial", {}),
                         **{k: v["runs"] for k, v in earlier["tasks"].items()}}.items():
@@ -235,10 +238,12 @@ def main(argv=None):
   results = common.header("benchmarks.label_efficiency")
   results.update({"settings": dataclasses.asdict(settings), "inits": [init_name(i) for i in inits],
                   "fractions": [float(f) for f in args.fractions.split(",")],
-                  "reuse": args.reuse, "runs": [], "complete": False})
+                  "reuse": args.reuse, "runs": [], "complete": False,
+                  "model": task_runs.model_of(settings).to_json()})
   if args.resume and os.path.exists(args.output):
     with open(args.output) as handle:
       previous = json.load(handle)
+    task_runs.refuse_another_model(args.output, previous, results["model"], "--resume")
     # Reused runs are taken again from --reuse (it may hold newer ones now).
     results["runs"] = [r for r in previous["runs"] if not r.get("reused_from")]
     common.keep_earlier(results, previous)

@@ -302,3 +302,41 @@ def model_of(settings) -> Any:
   from gslm_keras.models import preset
 
   return design(settings.design) if settings.design else preset(settings.preset)
+
+
+# When the preset `default` became the positions design (commit 918c0c4): a results
+# file that does not record its model and is dated before this trained the flatten
+# design (ModelConfig's field defaults) under that name.
+DEFAULT_CHANGED = "2026-12-05T18:42:24+00:00"
+
+
+def recorded_model(previous: dict, preset_name: str = "default",
+                   design_name: str = "") -> dict:
+  """The model (ModelConfig JSON) an earlier results file trained: the one it
+  records, or for a file written before models were recorded, the preset's (or the
+  design's) design of its date."""
+  from benchmarks.fusion import design
+  from gslm_keras.models import ModelConfig, preset
+
+  if "model" in previous:
+    chosen = previous["model"]
+  elif design_name:
+    chosen = design(design_name).to_json()
+  elif preset_name == "default" and previous.get("date", "") < DEFAULT_CHANGED:
+    chosen = ModelConfig().to_json()
+  else:
+    chosen = preset(preset_name).to_json()
+  return json.loads(json.dumps(chosen))
+
+
+def refuse_another_model(path: str, previous: dict, now: dict, flag: str,
+                         preset_name: str = "default", design_name: str = "") -> None:
+  """One `error:` line (and exit) when `previous`, read from `path` for `flag`,
+  trained another model than `now` (a preset's design can change between releases)."""
+  theirs = recorded_model(previous, preset_name, design_name)
+  ours = json.loads(json.dumps(now))
+  if theirs != ours:
+    changed = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    sys.exit(f"error: {flag}: {path} was made with another model (it differs in "
+             f"{', '.join(changed)}: {', '.join(f'{k}={theirs.get(k)!r}' for k in changed)}"
+             f"); give another --output, or rerun without {flag}")

@@ -333,3 +333,51 @@ def test_resume_refuses_results_of_another_model(tmp_path):
   path.write_text(json.dumps({**{k: v for k, v in later.items() if k != "model"},
                               "tasks": {}, "date": "2026-12-05"}))
   assert resume_from(str(path), later)["tasks"] == {}
+
+
+def test_every_resumable_benchmark_refuses_results_of_another_model(tmp_path, monkeypatch):
+  # The class of the fault above: label_efficiency (--resume and --reuse) and
+  # aux_heads (--resume) mixed the flatten design's runs of 2026-11-29 into tables of
+  # today's default, which has the same preset name.
+  from benchmarks import aux_heads, label_efficiency
+  from benchmarks.task_runs import DEFAULT_CHANGED, recorded_model
+  from gslm_keras.models import ModelConfig, preset
+
+  # Unrecorded files: the flatten design before the change, today's preset after.
+  def as_json(config):
+    return json.loads(json.dumps(config.to_json()))
+
+  assert recorded_model({"date": "2026-11-29T09:41:09+00:00"}) == as_json(ModelConfig())
+  assert recorded_model({"date": "2026-12-06T11:54:14+00:00"}) == as_json(preset("default"))
+  assert "2026-12-05T00" < DEFAULT_CHANGED < "2026-12-06"
+  task = tmp_path / "data" / "t"
+  task.mkdir(parents=True)
+  for split in ("train", "dev", "test"):
+    (task / f"{split}.csv").write_text("sequence,label\nACGT,1\n")
+  settings = {"preset": "default", "epochs": 15, "patience": 4, "batch_size": 64,
+              "learning_rate": 2e-3, "rc_tasks": []}
+  old = tmp_path / "old.json"
+  old.write_text(json.dumps({"date": "2026-11-29T09:41:09+00:00", "command": "c",
+                             "settings": settings, "runs": [], "tasks": {}}))
+  args = [f"--data_root={tmp_path / 'data'}", "--tasks=t", "--rc_tasks="]
+  with pytest.raises(SystemExit, match=r"--resume: .*old.json was made with another "
+                                       r"model .*pooling='flatten'"):
+    label_efficiency.main([*args, f"--output={old}", "--resume"])
+  with pytest.raises(SystemExit, match="--reuse=.*old.json: .* another model"):
+    label_efficiency.main([*args, f"--output={tmp_path / 'new.json'}", f"--reuse={old}"])
+  monkeypatch.setattr("sys.argv", ["aux_heads", f"--output={old}", "--resume"])
+  with pytest.raises(SystemExit, match="another model"):
+    aux_heads.main()
+  # Today's model, recorded: resumed (here to an empty run list, no task trained).
+  same = json.loads(old.read_text())
+  same["model"] = preset("default").to_json()
+  old.write_text(json.dumps(same))
+  assert label_efficiency.reused_runs(str(old), _label_settings()) == {}
+
+
+def _label_settings():
+  from benchmarks.task_runs import Settings
+
+  return Settings(preset="default", epochs=15, patience=4, batch_size=64,
+                  learning_rate=2e-3, seeds=3, ablation_seeds=0, rc_tasks=(),
+                  ablations=("both",), workers=0)
