@@ -135,3 +135,38 @@ def test_heads_compute_in_float32_under_mixed_precision():
   assert out.dtype == "float32"
   assert {trainer.get_layer(f"aux_{name}").compute_dtype for name in aux_heads.HEADS} == {
       "float32"}
+
+
+def test_isolated_branches_learn_from_their_own_heads_only():
+  # benchmarks.aux_heads' arm `isolated`: one SGD step moves the branches' weights
+  # by the gradient of the auxiliary losses alone, the fusion's by the main loss's.
+  import keras
+  import tensorflow as tf
+
+  from benchmarks.aux_heads import isolate
+
+  config = preset("default").replace(dropout=0.0, position_dropout=0.0)
+  model = _model(config)
+  trainer = aux_heads.training_model(model, "binary", 1.0)
+  labels = (RNG.random((8, 1)) > 0.5).astype("float32")
+  variables = trainer.trainable_variables
+  before = [keras.ops.convert_to_numpy(v).copy() for v in variables]
+  with tf.GradientTape(persistent=True) as tape:
+    main, *heads = trainer.split(trainer(X, training=True))
+    main_loss = tf.reduce_mean(keras.losses.binary_crossentropy(labels, main))
+    aux_loss = sum(tf.reduce_mean(keras.losses.binary_crossentropy(labels, h))
+                   for h in heads)
+  from_main = tape.gradient(main_loss, variables, unconnected_gradients="zero")
+  from_aux = tape.gradient(aux_loss, variables, unconnected_gradients="zero")
+  isolate(trainer, model)
+  trainer.compile(optimizer=keras.optimizers.SGD(1.0), loss="binary_crossentropy")
+  trainer.fit(X, labels, batch_size=8, epochs=1, verbose=0, shuffle=False)
+  fusion = {"fusion_dense", "deep_logits", "wide_linear"}
+  seen = set()
+  for v, old, g_main, g_aux in zip(variables, before, from_main, from_aux):
+    layer = v.path.split("/")[0]
+    seen.add(layer)
+    expected = old - np.asarray(g_main if layer in fusion else g_aux)
+    np.testing.assert_allclose(np.asarray(v), expected, rtol=1e-4, atol=1e-5,
+                               err_msg=v.path)
+  assert fusion <= seen and {"aux_sequence", "aux_features", "feature_dense_0"} <= seen
