@@ -34,6 +34,9 @@ import numpy as np
 from benchmarks import common
 
 ARMS = ("pair", "pair+aux", "isolated", "sequence", "features")
+# (arm, baseline): the paired differences of dev MCC, seed by seed, in the report.
+COMPARISONS = (("pair+aux", "pair"), ("isolated", "pair"), ("isolated", "pair+aux"),
+               ("isolated", "sequence"))
 
 
 def isolate(trainer, model) -> None:
@@ -207,8 +210,9 @@ def markdown(results: dict) -> str:
            "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
            "test scores are in the JSON and chose nothing."
            + (f" {results['provenance']}" if results.get("provenance") else ""), "",
-           "| task | " + " | ".join(ARMS) + " | pair+aux - pair (paired) |",
-           "|---|" + "---:|" * (len(ARMS) + 1)]
+           "| task | " + " | ".join(ARMS) + " | "
+           + " | ".join(f"{a} - {b} (paired)" for a, b in COMPARISONS) + " |",
+           "|---|" + "---:|" * (len(ARMS) + len(COMPARISONS))]
   for task in tasks:
     cells = []
     for arm in ARMS:
@@ -217,11 +221,12 @@ def markdown(results: dict) -> str:
       cells.append("-" if not mccs else f"{np.mean(mccs):.1f}" + (
           f" ± {np.std(mccs, ddof=1):.1f}" if len(mccs) > 1 else "") +
           f" ({', '.join(f'{m:.1f}' for m in mccs)})")
-    pair = {r["seed"]: r["dev_mcc"] for r in groups.get((task, "pair"), [])}
-    diffs = [100 * (r["dev_mcc"] - pair[r["seed"]]) for r in groups.get((task, "pair+aux"), [])
-             if r["seed"] in pair]
-    cells.append(f"{np.mean(diffs):+.1f} ({sum(d > 0 for d in diffs)} of {len(diffs)})"
-                 if diffs else "-")
+    for arm, baseline in COMPARISONS:
+      base = {r["seed"]: r["dev_mcc"] for r in groups.get((task, baseline), [])}
+      diffs = [100 * (r["dev_mcc"] - base[r["seed"]]) for r in groups.get((task, arm), [])
+               if r["seed"] in base]
+      cells.append(f"{np.mean(diffs):+.1f} ({sum(d > 0 for d in diffs)} of {len(diffs)})"
+                   if diffs else "-")
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
