@@ -222,6 +222,9 @@ def main(argv=None):
   parser.add_argument("--aux_weight", type=float, default=0.0,
                       help="train --aux_weight: a head and loss of its own for each "
                            "branch, in training only (models with both branches)")
+  parser.add_argument("--isolate_branches", action="store_true",
+                      help="with --aux_weight: train --isolate_branches (each branch by "
+                           "its own head only, the fusion by the main output only)")
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
@@ -248,7 +251,11 @@ def main(argv=None):
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
       fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
-      compare_scratch=args.compare_scratch, aux_weight=args.aux_weight)
+      compare_scratch=args.compare_scratch, aux_weight=args.aux_weight,
+      isolate_branches=args.isolate_branches)
+  if args.isolate_branches and not args.aux_weight:
+    sys.exit("error: --isolate_branches trains each branch by its own head: give "
+             "--aux_weight > 0 too")
   if args.compare_scratch and not args.init_from:
     sys.exit("error: --compare_scratch compares against --init_from; give both")
   results = common.header("benchmarks.accuracy")

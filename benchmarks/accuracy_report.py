@@ -62,6 +62,8 @@ def markdown(results: dict) -> str:
            + (f" (head: {head_words(results['model'])})" if results.get("model") else "")
            + (f", auxiliary heads on both branches, weight {settings['aux_weight']} "
               "(`--aux_weight`)" if settings.get("aux_weight") else "")
+           + (", each branch trained by its own head only (`--isolate_branches`)"
+              if settings.get("isolate_branches") else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
   seen = set()

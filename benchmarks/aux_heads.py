@@ -16,6 +16,13 @@ loss times `--aux_weight`. Every arm here is trained by this file's own loop
 (AdamW 2e-3, cosine with warm-up 50, 15 epochs, the kept epoch the best dev AUROC,
 patience 4), so that the control (`pair`, weight 0) differs from `pair+aux` only
 by the auxiliary losses; the sequence-only and features-only arms use the same loop.
+The arm `isolated` (`--isolate_branches`, weight 1): each branch learns from its own
+head only, the fusion and the wide path from the main output only (uni-modal
+learning, Du et al. 2023, "On uni-modal feature learning in supervised multi-modal
+learning"). Its first runs (2026-12-06, mouse/2, mouse/3, prom_300_tata, mouse/0)
+were made with this file's own training step, which applied the two losses'
+gradients to the two sets of weights; the trainer's option does the same with a
+stop-gradient where the branches enter the fusion (the same gradients, tested).
 Scores: MCC x100 on dev at the dev-chosen threshold (the sweep chooses on dev); test
 scores are kept in the JSON and chose nothing. Results are written after every run.
 """
@@ -37,46 +44,6 @@ ARMS = ("pair", "pair+aux", "isolated", "sequence", "features")
 # (arm, baseline): the paired differences of dev MCC, seed by seed, in the report.
 COMPARISONS = (("pair+aux", "pair"), ("isolated", "pair"), ("isolated", "pair+aux"),
                ("isolated", "sequence"))
-
-
-def isolate(trainer, model) -> None:
-  """The arm `isolated`: each branch learns from its own head only, the fusion from
-  the main output only (uni-modal learning, Du et al. 2023, "On uni-modal feature
-  learning in supervised multi-modal learning": where one modality is learnt at the
-  other's expense, train each encoder by its own loss and fuse). The branches'
-  weights (the backbone, the pooling and the feature layers) take the gradient of
-  the two auxiliary losses; the fusion layer, the deep logits and the wide path
-  that of the main loss. `trainer` is `aux_heads.training_model(model, ...)` with a
-  weight > 0; its `train_step` is replaced (TensorFlow backend)."""
-  import keras
-  import tensorflow as tf
-
-  from gslm_keras.models.backbone import find_backbone
-  from gslm_keras.models.builder import HEAD_NAME, branch_outputs
-
-  head = model.get_layer(HEAD_NAME)
-  branches = keras.Model(head.input, [head.get_layer(n).output
-                                      for n in branch_outputs(head)])
-  own = {id(v) for v in (find_backbone(model).trainable_variables
-                         + branches.trainable_variables)}
-  branch_vars = [v for v in trainer.trainable_variables
-                 if id(v) in own or v.path.startswith("aux_")]
-  fusion_vars = [v for v in trainer.trainable_variables
-                 if not (id(v) in own or v.path.startswith("aux_"))]
-
-  def train_step(data):
-    x, y = data[0], data[1]
-    with tf.GradientTape(persistent=True) as tape:
-      main, *heads = trainer.split(trainer(x, training=True))
-      main_loss = tf.reduce_mean(keras.losses.binary_crossentropy(y, main))
-      aux_loss = tf.add_n([tf.reduce_mean(keras.losses.binary_crossentropy(y, h))
-                           for h in heads])
-    grads = (tape.gradient(main_loss, fusion_vars)
-             + tape.gradient(aux_loss, branch_vars))
-    trainer.optimizer.apply(grads, fusion_vars + branch_vars)
-    return {"loss": main_loss}
-
-  trainer.train_step = train_step
 
 
 def _probabilities(model, data_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -109,9 +76,7 @@ def train_arm(data_dir: str, info, arm: str, seed: int, args) -> dict:
   model = build_model(config, length=info.length_rule.length, n_features=info.n_features,
                       task="binary", n_outputs=1, feature_mean=mean, feature_std=std)
   weight = {"pair+aux": args.aux_weight, "isolated": 1.0}.get(arm, 0.0)
-  trainer = aux_heads.training_model(model, "binary", weight)
-  if arm == "isolated":
-    isolate(trainer, model)
+  trainer = aux_heads.training_model(model, "binary", weight, isolate=arm == "isolated")
   train = make_dataset(data_dir, "train", "train", 64, seed=seed, verify="none").map(
       lambda x, y: (x, tf.cast(y, tf.float32)[:, None]))
   # Counting the batches reads the split once before training. That pass also

@@ -207,7 +207,8 @@ def main():
   results.update(
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
-          "preset", "aux_weight", "init_from", "design") if settings.get(k)),
+          "preset", "aux_weight", "isolate_branches", "init_from", "design")
+          if settings.get(k)),
       comparison={task: compare_task(candidate, baseline, task, branches)
                   for task in tasks})
   common.write_results(args.output, results, markdown(results))

@@ -43,6 +43,7 @@ class Settings:
   init_from: str | None = None
   compare_scratch: bool = False
   aux_weight: float = 0.0
+  isolate_branches: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
       batch_size=settings.batch_size, optimizer="adamw",
       learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",
       warmup_steps=50, early_stopping_patience=settings.patience, seed=seed,
-      aux_weight=settings.aux_weight,
+      aux_weight=settings.aux_weight, isolate_branches=settings.isolate_branches,
       reverse_complement=reverse_complement, evaluate_splits=("dev", "test"),
       overwrite=True, verbose=0)
   start = time.time()

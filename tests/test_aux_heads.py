@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from gslm_keras.errors import ConfigError
 from gslm_keras.models import build_model, preset
 from gslm_keras.training import aux_heads
 from gslm_keras.training.config import TrainConfig
@@ -122,6 +123,16 @@ def test_a_run_with_heads_keeps_a_one_output_model_chosen_on_dev(splice_dir, tmp
   # best value the monitor saw (the main output's, not a head's).
   assert result.metrics["dev"]["accuracy"] == pytest.approx(result.best["best"],
                                                             abs=1e-6)
+  # Isolated branches: a run of its own weights, said in the flagfile and the card,
+  # its saved model of one output.
+  isolated = train(config.replace(model_dir=str(tmp_path / "isolated"),
+                                  optim__isolate_branches=True))
+  assert isolated.weights_fingerprint not in (result.weights_fingerprint,
+                                              plain.weights_fingerprint)
+  assert "--isolate_branches" in (tmp_path / "isolated" / "train.flags").read_text()
+  assert "each branch trained by its own head alone" in (
+      tmp_path / "isolated" / "MODEL_CARD.md").read_text()
+  assert keras.models.load_model(tmp_path / "isolated" / "model.keras").output.shape[-1] == 3
 
 
 def test_heads_compute_in_float32_under_mixed_precision():
@@ -137,17 +148,24 @@ def test_heads_compute_in_float32_under_mixed_precision():
       "float32"}
 
 
-def test_isolated_branches_learn_from_their_own_heads_only():
-  # benchmarks.aux_heads' arm `isolated`: one SGD step moves the branches' weights
-  # by the gradient of the auxiliary losses alone, the fusion's by the main loss's.
+@pytest.mark.parametrize("config", [
+    preset("default").replace(dropout=0.0, position_dropout=0.0),
+    preset("tiny").replace(pooling="flatten", dropout=0.0, feature_units=()),
+])
+def test_isolated_branches_learn_from_their_own_heads_only(config):
+  # --isolate_branches: one SGD step moves the branches' weights by the gradient of
+  # the auxiliary losses alone, the fusion's by the main loss's, computed here on
+  # an independent tape; the main output is the model's own.
   import keras
   import tensorflow as tf
 
-  from benchmarks.aux_heads import isolate
-
-  config = preset("default").replace(dropout=0.0, position_dropout=0.0)
   model = _model(config)
-  trainer = aux_heads.training_model(model, "binary", 1.0)
+  plain = aux_heads.training_model(model, "binary", 1.0)
+  trainer = aux_heads.training_model(model, "binary", 1.0, isolate=True)
+  # The main output is the model's (the heads are new layers of each trainer).
+  np.testing.assert_allclose(np.asarray(trainer(X, training=False))[:, :1],
+                             np.asarray(plain(X, training=False))[:, :1], rtol=1e-5,
+                             atol=1e-6)
   labels = (RNG.random((8, 1)) > 0.5).astype("float32")
   variables = trainer.trainable_variables
   before = [keras.ops.convert_to_numpy(v).copy() for v in variables]
@@ -158,10 +176,9 @@ def test_isolated_branches_learn_from_their_own_heads_only():
                    for h in heads)
   from_main = tape.gradient(main_loss, variables, unconnected_gradients="zero")
   from_aux = tape.gradient(aux_loss, variables, unconnected_gradients="zero")
-  isolate(trainer, model)
   trainer.compile(optimizer=keras.optimizers.SGD(1.0), loss="binary_crossentropy")
   trainer.fit(X, labels, batch_size=8, epochs=1, verbose=0, shuffle=False)
-  fusion = {"fusion_dense", "deep_logits", "wide_linear"}
+  fusion = {"fusion_dense", "deep_logits", "wide_linear", "output"}
   seen = set()
   for v, old, g_main, g_aux in zip(variables, before, from_main, from_aux):
     layer = v.path.split("/")[0]
@@ -169,4 +186,12 @@ def test_isolated_branches_learn_from_their_own_heads_only():
     expected = old - np.asarray(g_main if layer in fusion else g_aux)
     np.testing.assert_allclose(np.asarray(v), expected, rtol=1e-4, atol=1e-5,
                                err_msg=v.path)
-  assert fusion <= seen and {"aux_sequence", "aux_features", "feature_dense_0"} <= seen
+  assert {"aux_sequence", "aux_features"} <= seen and "fusion_dense" in seen
+
+
+def test_isolation_needs_the_heads():
+  with pytest.raises(ConfigError, match="isolate_branches .* --aux_weight > 0"):
+    TrainConfig.create(data_dir="d", model_dir="m", isolate_branches=True)
+  config = TrainConfig.create(data_dir="d", model_dir="m", aux_weight=0.5,
+                              isolate_branches=True)
+  assert config.optim.isolate_branches

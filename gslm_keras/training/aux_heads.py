@@ -64,8 +64,46 @@ class AuxTrainer(keras.Model):
     return loss
 
 
-def training_model(model: keras.Model, task: str, aux_weight: float):
-  """`model` itself (no weight, or one branch), or an `AuxTrainer` over its layers.
+class StopGradient(keras.layers.Layer):
+  """The identity forward, no gradient backward (isolated branches)."""
+
+  def call(self, x):
+    return keras.ops.stop_gradient(x)
+
+
+def _isolated(head: keras.Model, names: tuple[str, str]):
+  """A function of the head's inputs giving (its main output, its two branches),
+  where the rest of the head (fusion, deep logits, wide path) reads the branches
+  through `StopGradient`: the main loss trains that rest only, the heads on the
+  branches train the branches."""
+  from gslm_keras.errors import ConfigError
+
+  parts = [head.get_layer(n).output for n in names]
+  layers = {layer.name for layer in head.layers}
+  # The wide path also reads the normalised features (no weights to train).
+  extra = ([head.get_layer("feature_normalization").output]
+           if "wide_linear" in layers and "feature_normalization" not in names else [])
+  try:
+    rest = keras.Model(parts + extra, head.output, name="head_from_branches")
+  except ValueError as error:
+    raise ConfigError(f"isolate_branches: this head's fusion reads more than its two "
+                      f"branches ({error}); train it without --isolate_branches") from None
+  upto = keras.Model(head.input, parts + extra, name="head_to_branches")
+  dtype = head.get_layer(names[0]).dtype_policy
+  stops = [StopGradient(name=f"isolate_{n}", dtype=dtype) for n in HEADS]
+
+  def main_and_parts(inputs):
+    found = upto(inputs)
+    branches = found[:2]
+    return rest([s(p) for s, p in zip(stops, branches)] + found[2:]), branches
+
+  return main_and_parts
+
+
+def training_model(model: keras.Model, task: str, aux_weight: float,
+                   isolate: bool = False):
+  """`model` itself (no weight, or one branch), or an `AuxTrainer` over its layers;
+  with `isolate`, each branch learns from its own head only (`_isolated`).
 
   Build it in the strategy scope of the model: the heads are new variables.
   """
@@ -76,8 +114,15 @@ def training_model(model: keras.Model, task: str, aux_weight: float):
   names = branch_outputs(head)
   if not aux_weight or names is None:
     return model
-  inner = keras.Model(head.input, [head.output] + [head.get_layer(n).output
-                                                   for n in names])
+  if isolate:
+    main_and_parts = _isolated(head, names)
+  else:
+    inner = keras.Model(head.input, [head.output] + [head.get_layer(n).output
+                                                     for n in names])
+
+    def main_and_parts(inputs):
+      main, *parts = inner(inputs)
+      return main, parts
   n_outputs = head.output.shape[-1]
   activation = task_type(task).activation
   heads = [keras.layers.Dense(n_outputs, activation=activation, name=f"aux_{name}",
@@ -86,7 +131,7 @@ def training_model(model: keras.Model, task: str, aux_weight: float):
   sequence, features = model.input["sequence"], model.input["features"]
 
   def strand(one_hot):
-    main, *parts = inner({"positions": backbone(one_hot), "features": features})
+    main, parts = main_and_parts({"positions": backbone(one_hot), "features": features})
     return [main] + [h(p) for h, p in zip(heads, parts)]
 
   outputs = strand(sequence)

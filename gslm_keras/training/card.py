@@ -54,7 +54,9 @@ def model_card(run: RunDir, steps: int) -> str:
            f"{steps} steps, batch {config['data']['batch_size']}, {optim['optimizer']} at "
            f"{optim['learning_rate']} ({optim['lr_schedule']}); "
            + (f"auxiliary heads on both branches, weight {optim['aux_weight']}, in "
-              "training only; " if optim.get("aux_weight")
+              "training only" + (", each branch trained by its own head alone "
+                                 "(`--isolate_branches`)" if optim.get("isolate_branches")
+                                 else "") + "; " if optim.get("aux_weight")
               and config["model"].get("ablation", "both") == "both" else "")
            + "model selected on dev. "
            "Re-run: `python -m gslm_keras.train --flagfile="

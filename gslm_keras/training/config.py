@@ -86,6 +86,10 @@ class OptimConfig:
       model (its pooled positions, its feature block), each trained on the labels
       with this times the main loss (training/aux_heads.py; 0: none). The saved
       model has one output either way; nothing with one branch.
+    isolate_branches: with aux_weight, each branch learns from its own head only
+      and the fusion (and the wide path) from the main output only: the main
+      loss's gradient stops where the branches enter the fusion (uni-modal
+      learning; benchmarks/results/aux_isolated.md).
   """
 
   CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {"optimizer": OPTIMIZERS,
@@ -106,6 +110,7 @@ class OptimConfig:
   freeze_trunk_steps: int = 0
   trunk_learning_rate_multiplier: float = 1.0
   aux_weight: float = 0.0
+  isolate_branches: bool = False
 
   def __post_init__(self):
     if self.epochs < 1:
@@ -131,6 +136,9 @@ class OptimConfig:
     if self.aux_weight < 0:
       raise ConfigError(f"aux_weight={self.aux_weight}: expected >= 0 (0: no "
                         "auxiliary heads)")
+    if self.isolate_branches and not self.aux_weight:
+      raise ConfigError("isolate_branches trains each branch by its own head: give "
+                        "--aux_weight > 0 too (with 0 nothing would train the branches)")
     if self.class_weights not in ("none", "balanced"):
       try:
         weights = [float(w) for w in self.class_weights.split(",")]
@@ -349,7 +357,8 @@ class PretrainConfig(TrainConfig):
   # weights, a dev metric other than its loss) and no later fine-tuning freeze.
   UNUSED = {"model": HEAD_FIELDS, "data": ("max_shift",),
             "optim": ("monitor", "class_weights", "freeze_trunk_steps",
-                      "trunk_learning_rate_multiplier", "aux_weight")}
+                      "trunk_learning_rate_multiplier", "aux_weight",
+                      "isolate_branches")}
 
   lm: LmConfig = LmConfig()
   yardstick_windows: int = 0

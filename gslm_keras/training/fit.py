@@ -83,7 +83,8 @@ def _compiled_model(config: TrainConfig, info: DatasetInfo, strategy, policy: st
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
-    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight)
+    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight,
+                                       config.optim.isolate_branches)
     loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
     trainer.compile(optimizer=recipe.make_optimizer(config.optim, plan, policy, trainer),
                     loss=loss, metrics=metrics)
@@ -101,7 +102,9 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   model, trainer = _compiled_model(config, info, strategy, policy, plan, architecture,
                                    resolved)
   if trainer is not model:
-    logging.info("Auxiliary heads on both branches, weight %g", config.optim.aux_weight)
+    logging.info("Auxiliary heads on both branches, weight %g%s", config.optim.aux_weight,
+                 "; each branch learns from its own head only"
+                 if config.optim.isolate_branches else "")
   elif config.optim.aux_weight:
     logging.info("--aux_weight=%g: the model has one branch, so no auxiliary heads",
                  config.optim.aux_weight)

@@ -219,7 +219,8 @@ def _model_and_optimizer(config: TrainConfig, info: DatasetInfo, strategy, polic
     model = session.build_for_dataset(config, info, policy, plan.replicas, architecture)
     if config.optim.init_from:  # Every worker reads the source: the same weights.
       resolved["init_from"] = warm_start.start(model, config.optim.init_from, info)
-    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight)
+    trainer = aux_heads.training_model(model, info.task, config.optim.aux_weight,
+                                       config.optim.isolate_branches)
     optimizer = recipe.make_optimizer(config.optim, plan, policy, trainer)  # Built.
   return model, trainer, optimizer, resolved
 

@@ -72,6 +72,8 @@ def apply(config: TrainConfig, values: dict[str, Any]) -> TrainConfig:
   model = config.model.replace(**{k: values[k] for k in MODEL_FIELDS if k in values})
   changes = {f"optim__{k}": values[k]
              for k in ("learning_rate", "weight_decay", "aux_weight") if k in values}
+  if not values.get("aux_weight", config.optim.aux_weight):
+    changes["optim__isolate_branches"] = False  # Isolation needs the heads.
   return config.replace(model=model, **changes)
 
 
@@ -103,7 +105,8 @@ def _hypermodel(config: TrainConfig, info, plan, policy: str, searched: tuple):
       trial = apply(config, {name: _hyperparameter(hp, name, kind, values)
                              for name, kind, values in searched})
       model = session.build_for_dataset(trial, info, policy)
-      trainer = aux_heads.training_model(model, info.task, trial.optim.aux_weight)
+      trainer = aux_heads.training_model(model, info.task, trial.optim.aux_weight,
+                                         trial.optim.isolate_branches)
       loss, metrics = recipe.compile_spec(info.task, model.output.shape[-1])
       trainer.compile(optimizer=recipe.make_optimizer(trial.optim, plan, policy, trainer),
                       loss=loss, metrics=metrics)
