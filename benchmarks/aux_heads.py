@@ -169,7 +169,9 @@ def markdown(results: dict) -> str:
   tasks = list(dict.fromkeys(task for task, _ in groups))
   lines = ["# Per-branch auxiliary heads on dev (issue 22's sweep)", "",
            common.machine_lines(results),
-           f"Auxiliary weight {results['aux_weight']}, up to {results['epochs']} epochs. "
+           f"Auxiliary weight {results['aux_weight']} (the arm `pair+aux`; `isolated`: "
+           "weight 1, each branch trained by its own head only), up to "
+           f"{results['epochs']} epochs. "
            "Every arm trained by `benchmarks/aux_heads.py`'s own loop (see its "
            "docstring), the default model (RC-averaged on the TF and mouse tasks). "
            "Dev MCC x100 at the dev-chosen threshold, mean ± sd over seeds (per seed); "
