@@ -135,13 +135,14 @@ def test_a_run_with_heads_keeps_a_one_output_model_chosen_on_dev(splice_dir, tmp
   assert keras.models.load_model(tmp_path / "isolated" / "model.keras").output.shape[-1] == 3
 
 
-def test_heads_compute_in_float32_under_mixed_precision():
+@pytest.mark.parametrize("isolate", [False, True])
+def test_heads_compute_in_float32_under_mixed_precision(isolate):
   import keras
 
   keras.utils.set_random_seed(0)
   model = build_model(preset("tiny"), length=60, n_features=5, task="binary", n_outputs=1,
                       dtype="mixed_bfloat16")
-  trainer = aux_heads.training_model(model, "binary", 0.5)
+  trainer = aux_heads.training_model(model, "binary", 0.5, isolate=isolate)
   out = trainer(X, training=False)
   assert out.dtype == "float32"
   assert {trainer.get_layer(f"aux_{name}").compute_dtype for name in aux_heads.HEADS} == {
