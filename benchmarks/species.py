@@ -11,9 +11,15 @@ r"""Transfer across bacterial species: one command, each step skipped when done.
    settings, seed 0, trained on the E. coli task folder.
 3. B. subtilis at 10%, 25% and 100% of its train labels, from scratch, from the
    language-model preset and from the E. coli model (3 seeds, paired subsets):
-   benchmarks/results/transfer_bsubtilis.{json,md,png}.
+   <--output_prefix>_bsubtilis.{json,md,png}.
 4. UCI E. coli promoters (stratified 10-fold CV, as benchmarks/results/uci_promoters)
-   from the E. coli model against scratch: benchmarks/results/transfer_uci_promoters.
+   from the E. coli model against scratch: <--output_prefix>_uci_promoters.
+
+The stored benchmarks/results/transfer_*.json were made with the flatten design (the
+default preset until 2026-12-05); the results files refuse to be resumed with
+another design, and the E. coli model is trained again when its recorded design
+(build/transfer/ecoli_model.json) is not today's. Today's default:
+`--output_prefix=benchmarks/results/transfer_positions`.
 """
 
 from __future__ import annotations
@@ -101,12 +107,22 @@ def ecoli_model(settings: task_runs.Settings) -> dict:
     task_runs.build(data_dir, settings.workers, train=[os.path.join(folder, "train.csv")],
                    dev=[os.path.join(folder, "dev.csv")],
                    test=[os.path.join(folder, "test.csv")])
-  if not os.path.exists(os.path.join(model_dir, "model.keras")):
+  design = json.loads(json.dumps(task_runs.model_of(settings).to_json()))
+  record = os.path.join(WORK, "ecoli_model.json")
+  earlier = {}
+  if os.path.exists(record):
+    with open(record) as handle:
+      earlier = json.load(handle)
+  if not os.path.exists(os.path.join(model_dir, "model.keras")) or earlier.get(
+      "model") != design:
+    if os.path.exists(os.path.join(model_dir, "model.keras")):
+      print(f"{model_dir} was trained with another design (or one not recorded): "
+            "training it again with today's", flush=True)
     task_runs.train_one(data_dir, model_dir, settings, "both", 0, False)
   with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
     test = json.load(handle)
   return {"model_dir": model_dir, "test_accuracy": test.get("accuracy"),
-          "test_auroc": test.get("auroc"), "test_mcc": test.get("mcc")}
+          "test_auroc": test.get("auroc"), "test_mcc": test.get("mcc"), "model": design}
 
 
 def main(argv=None):
@@ -115,6 +131,9 @@ def main(argv=None):
   parser.add_argument("--seeds", type=int, default=3)
   parser.add_argument("--steps", default="tasks,ecoli,bsubtilis,uci",
                       help="which steps to run (each skipped when its output exists)")
+  parser.add_argument("--output_prefix", default="benchmarks/results/transfer",
+                      help="results go to <prefix>_bsubtilis and <prefix>_uci_promoters "
+                           "(.json, .md); the stored ones are the flatten design's")
   args = parser.parse_args(argv)
   steps = set(args.steps.split(","))
   os.makedirs(WORK, exist_ok=True)
@@ -137,12 +156,12 @@ def main(argv=None):
         f"--data_root={os.path.join(WORK, 'tasks')}", "--tasks=cnnprom/bsubtilis",
         "--fractions=0.1,0.25,1", f"--inits=scratch,gslm-lm-multispecies,{ecoli}",
         f"--seeds={args.seeds}", "--rc_tasks=",
-        "--output=benchmarks/results/transfer_bsubtilis.json", "--resume"])
+        f"--output={args.output_prefix}_bsubtilis.json", "--resume"])
   if "uci" in steps:
     accuracy.main([
         "--suite=uci_promoters", f"--data={args.shared_data}/uci/promoters.data",
         f"--init_from={ecoli}", "--compare_scratch", "--ablations=both",
-        f"--seeds={args.seeds}", "--output=benchmarks/results/transfer_uci_promoters.json"])
+        f"--seeds={args.seeds}", f"--output={args.output_prefix}_uci_promoters.json"])
 
 
 if __name__ == "__main__":

@@ -381,3 +381,34 @@ def _label_settings():
   return Settings(preset="default", epochs=15, patience=4, batch_size=64,
                   learning_rate=2e-3, seeds=3, ablation_seeds=0, rc_tasks=(),
                   ablations=("both",), workers=0)
+
+
+def test_the_species_benchmark_trains_its_source_model_again_for_another_design(
+    tmp_path, monkeypatch):
+  from benchmarks import species, task_runs
+
+  monkeypatch.setattr(species, "WORK", str(tmp_path))
+  trained = []
+
+  def fake_train(data_dir, model_dir, *args):
+    trained.append(model_dir)
+    os.makedirs(os.path.join(model_dir, "metrics"), exist_ok=True)
+    open(os.path.join(model_dir, "model.keras"), "w").close()
+    with open(os.path.join(model_dir, "metrics", "test.json"), "w") as handle:
+      json.dump({"mcc": 0.5}, handle)
+
+  monkeypatch.setattr(task_runs, "train_one", fake_train)
+  os.makedirs(tmp_path / "ecoli_data")
+  (tmp_path / "ecoli_data" / "dataset_info.json").write_text("{}")
+  settings = _label_settings()
+  fake_train(None, str(tmp_path / "ecoli_model"))  # A model of a design not recorded.
+  trained.clear()
+  first = species.ecoli_model(settings)
+  assert trained == [str(tmp_path / "ecoli_model")]
+  (tmp_path / "ecoli_model.json").write_text(json.dumps(first))
+  assert species.ecoli_model(settings)["test_mcc"] == 0.5
+  assert len(trained) == 1  # Today's design, recorded: kept.
+  (tmp_path / "ecoli_model.json").write_text(json.dumps(
+      {**first, "model": {**first["model"], "pooling": "flatten"}}))
+  species.ecoli_model(settings)
+  assert len(trained) == 2
