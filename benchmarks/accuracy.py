@@ -36,6 +36,7 @@ from benchmarks import common, published
 from benchmarks.accuracy_report import markdown
 from benchmarks.task_runs import (COMPUTED, RC_TASKS, Settings, build, find_tasks, model_of,
                                   recorded_model, run_task)
+from gslm_keras.training.config import OptimConfig
 
 
 def suite_tasks(args, settings, tmp, report) -> None:
@@ -253,9 +254,8 @@ def main(argv=None):
       fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
       compare_scratch=args.compare_scratch, aux_weight=args.aux_weight,
       isolate_branches=args.isolate_branches)
-  if args.isolate_branches and not args.aux_weight:
-    sys.exit("error: --isolate_branches trains each branch by its own head: give "
-             "--aux_weight > 0 too")
+  # The trainer's own check of the pair (isolation needs the heads), before any work.
+  OptimConfig(aux_weight=args.aux_weight, isolate_branches=args.isolate_branches)
   if args.compare_scratch and not args.init_from:
     sys.exit("error: --compare_scratch compares against --init_from; give both")
   results = common.header("benchmarks.accuracy")

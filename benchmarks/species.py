@@ -113,9 +113,9 @@ def ecoli_model(settings: task_runs.Settings) -> dict:
   if os.path.exists(record):
     with open(record) as handle:
       earlier = json.load(handle)
-  if not os.path.exists(os.path.join(model_dir, "model.keras")) or earlier.get(
-      "model") != design:
-    if os.path.exists(os.path.join(model_dir, "model.keras")):
+  trained = os.path.exists(os.path.join(model_dir, "model.keras"))
+  if not trained or earlier.get("model") != design:
+    if trained:
       print(f"{model_dir} was trained with another design (or one not recorded): "
             "training it again with today's", flush=True)
     task_runs.train_one(data_dir, model_dir, settings, "both", 0, False)

@@ -171,6 +171,14 @@ def test_a_benchmark_ends_in_one_line(capsys):
     assert ended.value.code == status
     err = capsys.readouterr().err
     assert err.startswith(expected) and "Traceback" not in err and err.count("\n") == 1
+  # The suite refuses isolation without heads before any work, in the trainer's words.
+  from benchmarks.accuracy import main as accuracy_main
+
+  with pytest.raises(SystemExit) as ended:
+    common.run(accuracy_main, ["--suite=tasks", f"--data_root={os.getcwd()}",
+                               "--isolate_branches", "--output=unused.json"])
+  assert ended.value.code == 1
+  assert capsys.readouterr().err.startswith("error: isolate_branches trains each branch")
 
 
 def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
