@@ -55,7 +55,8 @@ def suite_tasks(args, settings, tmp, report) -> None:
                      progress=lambda runs, name=name: report(name, runs, partial=True))
     entry["published"] = dict(zip(("dnabert2", "nt", "cnn_floor", "best"),
                                   published.GUE.get(name, (None,) * 4)))
-    entry["kmer_regression"] = kmer_regression(folder)
+    entry["kmer_regression"] = kmer_regression(folder,
+                                               keep_predictions=settings.keep_predictions)
     report(name, entry)
 
 
@@ -226,6 +227,9 @@ def main(argv=None):
   parser.add_argument("--isolate_branches", action="store_true",
                       help="with --aux_weight: train --isolate_branches (each branch by "
                            "its own head only, the fusion by the main output only)")
+  parser.add_argument("--keep_predictions", action="store_true",
+                      help="keep each binary run's and regression's test decisions in "
+                           "--output, for python -m benchmarks.compare_suites --bootstrap")
   parser.add_argument("--resume", action="store_true",
                       help="keep the tasks already in --output (same suite and settings) "
                            "and run only the others")
@@ -253,7 +257,7 @@ def main(argv=None):
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
       fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
       compare_scratch=args.compare_scratch, aux_weight=args.aux_weight,
-      isolate_branches=args.isolate_branches)
+      isolate_branches=args.isolate_branches, keep_predictions=args.keep_predictions)
   # The trainer's own check of the pair (isolation needs the heads), before any work.
   OptimConfig(aux_weight=args.aux_weight, isolate_branches=args.isolate_branches)
   if args.compare_scratch and not args.init_from:

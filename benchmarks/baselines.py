@@ -100,8 +100,9 @@ def logistic_on_dev(x: dict[str, np.ndarray], y: dict[str, np.ndarray], grid,
   return best
 
 
-def kmer_regression(folder: str, kmax: int = 6) -> dict:
-  """Dev and test MCC of the k-mer regression on a binary task's CSV splits."""
+def kmer_regression(folder: str, kmax: int = 6, keep_predictions: bool = False) -> dict:
+  """Dev and test MCC of the k-mer regression on a binary task's CSV splits;
+  `keep_predictions`: its test decisions too (`task_runs.decisions`)."""
   from sklearn.preprocessing import StandardScaler
 
   data = {split: read_split(folder, split) for split in ("train", "dev", "test")}
@@ -111,10 +112,15 @@ def kmer_regression(folder: str, kmax: int = 6) -> dict:
   found = logistic_on_dev(x, {split: labels for split, (_, labels) in data.items()},
                           C_GRID, max_iter=2000)
   test_probability = found.pop("model").predict_proba(x["test"])[:, 1]
-  return {"C": found["C"], "threshold": found["threshold"],
-          "dev_mcc": found["dev_score"],
-          "mcc": _mcc(data["test"][1], (test_probability >= found["threshold"]).astype(int)),
-          "features": int(x["train"].shape[1])}
+  out = {"C": found["C"], "threshold": found["threshold"],
+         "dev_mcc": found["dev_score"],
+         "mcc": _mcc(data["test"][1], (test_probability >= found["threshold"]).astype(int)),
+         "features": int(x["train"].shape[1])}
+  if keep_predictions:
+    from benchmarks.task_runs import decisions
+
+    out.update(decisions(data["test"][1], test_probability, found["threshold"]))
+  return out
 
 
 def main():

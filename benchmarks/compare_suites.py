@@ -26,7 +26,7 @@ import json
 
 import numpy as np
 
-from benchmarks import common
+from benchmarks import bootstrap, common
 
 ARMS = ("both", "sequence", "features")
 
@@ -63,8 +63,9 @@ def _arm(baseline: dict, branches, task: str, arm: str) -> dict[int, dict]:
 
 
 def compare_task(candidate: dict, baseline: dict, task: str,
-                 branches: list[dict] = ()) -> dict:
-  """The numbers of one task (MCC x100)."""
+                 branches: list[dict] = (), resamples: int = 0) -> dict:
+  """The numbers of one task (MCC x100); with `resamples`, the bar margin's bootstrap
+  over the test sequences (None where a run kept no decisions)."""
   new = _runs(candidate, task, "both")
   arms = {arm: _arm(baseline, branches, task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
@@ -88,6 +89,15 @@ def compare_task(candidate: dict, baseline: dict, task: str,
                        else out["candidate"][0] - max(rivals))
   out["dev_margin"] = (float("nan") if np.isnan(branches_dev).any()
                        else out["candidate_dev"] - max(branches_dev))
+  if resamples and not np.isnan(out["bar_margin"]):
+    rivals = {arm: list(arms[arm].values()) for arm in ("sequence", "features")}
+    rivals.update({name: [entry[key]] for name, key in (
+        ("feature regression", "logistic_regression"), ("k-mer regression", "kmer_regression"))
+        if entry.get(key)})
+    try:
+      out["bootstrap"] = bootstrap.bar_interval(list(new.values()), rivals, resamples)
+    except bootstrap.MissingPredictions:
+      out["bootstrap"] = None
   return out
 
 
@@ -135,7 +145,40 @@ def markdown(results: dict) -> str:
               str(pub.get("best", "-")), str(row["dead_fusion_units_max"]),
               str(row["restarts"])]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
-  return "\n".join(lines + ["", _summary(list(rows.values()))]) + "\n"
+  return "\n".join(lines + ["", _summary(list(rows.values()))] + _noise(rows)) + "\n"
+
+
+def _interval(entry: dict, key: str) -> str:
+  return f"{entry[key]:+.1f} [{entry['low']:+.1f}, {entry['high']:+.1f}]"
+
+
+def _noise(rows: dict) -> list[str]:
+  """The bootstrap's section, where a task has one (`--bootstrap`)."""
+  found = {task: row["bootstrap"] for task, row in rows.items() if row.get("bootstrap")}
+  if not found:
+    return []
+  first = next(iter(found.values()))
+  lines = ["", "## The test set's noise", "",
+           f"A paired bootstrap over the test sequences ({first['resamples']} resamples, "
+           f"`benchmarks.bootstrap`): each model's MCC x100 at its dev threshold on each "
+           f"resample, the same resample for all; the candidate's mean over its seeds "
+           f"minus each rival's, with its {bootstrap.LEVEL}% interval, and the share of "
+           f"resamples where the bar (+{bootstrap.BAR:.0f} over the best rival) is met or "
+           "the candidate is behind. The models are held fixed: the spread over seeds is "
+           "the table's above.", "",
+           "| task | test sequences | bar margin | met | behind | − sequence | − features | "
+           "− feature reg. | − k-mer reg. |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for task, entry in found.items():
+    gaps = [_interval(entry["gaps"][name], "gap") if name in entry["gaps"] else "-"
+            for name in ("sequence", "features", "feature regression", "k-mer regression")]
+    lines.append(f"| {task} | {entry['n']} | {_interval(entry, 'margin')} | "
+                 f"{entry['met']:.0%} | {entry['behind']:.0%} | " + " | ".join(gaps) + " |")
+  above = sum(e["low"] >= bootstrap.BAR for e in found.values())
+  below = sum(e["high"] < 0 for e in found.values())
+  lines += ["", f"The bar margin's interval lies wholly at or above +{bootstrap.BAR:.0f} on "
+            f"{above} of {len(found)} tasks, wholly below 0 (the candidate behind a rival "
+            f"beyond the test set's noise) on {below}, and across on {len(found) - above - below}."]
+  return lines
 
 
 def _branches_said(results: dict) -> str:
@@ -183,8 +226,14 @@ def main():
   parser.add_argument("--tasks", default="",
                       help="comma-separated tasks to compare (default: every task both "
                            "files hold)")
+  parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                      help="resample the test sequences N times (benchmarks.bootstrap) "
+                           "where every run kept its decisions (--keep_predictions)")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
+  if args.bootstrap < 0:
+    raise SystemExit(f"error: --bootstrap={args.bootstrap}: give a number of resamples, "
+                     "0 for none")
   with open(args.candidate) as handle:
     candidate = json.load(handle)
   with open(args.baseline) as handle:
@@ -209,7 +258,7 @@ def main():
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
           "preset", "aux_weight", "isolate_branches", "init_from", "design")
           if settings.get(k)),
-      comparison={task: compare_task(candidate, baseline, task, branches)
+      comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap)
                   for task in tasks})
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))

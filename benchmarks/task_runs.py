@@ -44,6 +44,9 @@ class Settings:
   compare_scratch: bool = False
   aux_weight: float = 0.0
   isolate_branches: bool = False
+  # Each binary run's test labels and decisions kept in the results (--keep_predictions),
+  # for benchmarks.bootstrap's resampling of the test sequences.
+  keep_predictions: bool = False
 
 
 # --------------------------------------------------------------------------
@@ -63,9 +66,17 @@ def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dic
           "specificity": tn / max(int((truth == 0).sum()), 1)}
 
 
-def score_run(model_dir: str, info) -> dict[str, Any]:
+def decisions(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, str]:
+  """A binary model's test labels and decisions at its threshold, one character per
+  test sequence in the split's order ("0110..."): what benchmarks.bootstrap resamples."""
+  return {"test_labels": "".join("01"[int(v)] for v in truth),
+          "test_predicted": "".join("01"[int(v)] for v in prob >= threshold)}
+
+
+def score_run(model_dir: str, info, keep_predictions: bool = False) -> dict[str, Any]:
   """Test scores of a finished run; binary tasks also at the dev-chosen threshold.
-  `dev_mcc`: the dev split's MCC at that threshold (binary) or of the argmax."""
+  `dev_mcc`: the dev split's MCC at that threshold (binary) or of the argmax;
+  `keep_predictions`: a binary run's test decisions too (`decisions`)."""
   out: dict[str, Any] = {}
   if info.task == "binary":
     positive = info.classes[1]
@@ -84,6 +95,8 @@ def score_run(model_dir: str, info) -> dict[str, Any]:
     out["mcc_at_0.5"] = _binary_scores(*probs["test"], 0.5)["mcc"]
     if "dev" in probs:
       out["dev_mcc"] = _binary_scores(*probs["dev"], threshold)["mcc"]
+    if keep_predictions:
+      out.update(decisions(*probs["test"], threshold))
     return out
   with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
     metrics = json.load(handle)
@@ -118,7 +131,8 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   start = time.time()
   result = train(config)
   seconds = time.time() - start
-  scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"))
+  scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"),
+                     settings.keep_predictions)
   scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
                  "steps": result.steps, "best_dev": result.best.get("best"),
                  "restarts": len(result.restarts)})
@@ -144,10 +158,11 @@ def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
   return {key: found[key] for key in ("dead_fusion_units", "fusion_units", "collapsed")}
 
 
-def logistic_regression(data_dir: str) -> dict[str, Any]:
+def logistic_regression(data_dir: str, keep_predictions: bool = False) -> dict[str, Any]:
   """The reference for the features-only branch: a logistic regression on the same
   computed features, standardised with the train split's statistics (as the model's
-  own first feature layer does), C chosen on dev."""
+  own first feature layer does), C chosen on dev; `keep_predictions` as in
+  `score_run`."""
   from benchmarks.baselines import logistic_on_dev
   from gslm_keras import make_dataset
   from gslm_keras.data.dataset_info import DatasetInfo
@@ -172,7 +187,10 @@ def logistic_regression(data_dir: str) -> dict[str, Any]:
                           (0.01, 0.1, 1.0, 10.0), binary=binary)
   model, c = found["model"], found["C"]
   if binary:
-    out = _binary_scores(y_test, model.predict_proba(x_test)[:, 1], found["threshold"])
+    test = model.predict_proba(x_test)[:, 1]
+    out = _binary_scores(y_test, test, found["threshold"])
+    if keep_predictions:
+      out.update(decisions(y_test, test, found["threshold"]))
   else:
     from sklearn import metrics as skm
 
@@ -242,7 +260,7 @@ def run_task(name: str, data_dir: str, work: str, settings: Settings,
       | {"sequence_overlaps": info.data["sequence_overlaps"],
          "reverse_complement_augmentation": reverse_complement},
       "runs": runs, "summary": summarise(runs),
-      "logistic_regression": logistic_regression(data_dir),
+      "logistic_regression": logistic_regression(data_dir, settings.keep_predictions),
       "wall_seconds_both_per_seed": _mean_or_none(
           [r["train_seconds"] for r in runs if r["ablation"] == "both"]),
   }

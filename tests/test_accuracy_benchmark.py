@@ -25,7 +25,7 @@ def test_accuracy_suite_reduced(tmp_path):
   result = run_command(
       "benchmarks.accuracy", "--suite=tasks", f"--data_root={tmp_path / 'tasks'}",
       "--tasks=prom/mini", f"--output={output}", "--preset=tiny", "--epochs=1", "--seeds=2",
-      "--workers=1")
+      "--workers=1", "--keep_predictions")
   assert result.returncode == 0, result.stderr[-3000:]
   data = json.loads(output.read_text())
   assert data["complete"] and data["suite"] == "tasks"
@@ -37,6 +37,15 @@ def test_accuracy_suite_reduced(tmp_path):
   for run in entry["runs"]:
     assert -1 <= run["mcc"] <= 1 and 0 <= run["auroc"] <= 1 and run["train_seconds"] > 0
     assert 0 < run["threshold"] < 1
+  # --keep_predictions: every run's and regression's test decisions, in one order, each
+  # giving its recorded MCC (benchmarks.bootstrap checks both and raises otherwise).
+  from benchmarks.bootstrap import bar_interval
+
+  rivals = {"sequence": [r for r in entry["runs"] if r["ablation"] == "sequence"],
+            "regressions": [entry["logistic_regression"], entry["kmer_regression"]]}
+  pair = [r for r in entry["runs"] if r["ablation"] == "both"]
+  assert len(pair[0]["test_labels"]) == 150
+  assert bar_interval(pair, rivals, 50)["n"] == 150
   assert 0 <= entry["logistic_regression"]["auroc"] <= 1
   assert entry["published"] == {"dnabert2": None, "nt": None, "cnn_floor": None, "best": None}
   markdown = (tmp_path / "results" / "mini.md").read_text()
@@ -58,7 +67,7 @@ def test_accuracy_suite_reduced(tmp_path):
   # --resume keeps finished tasks (nothing retrained) and refuses other settings.
   base = ["benchmarks.accuracy", "--suite=tasks",
           f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
-          "--preset=tiny", "--seeds=2", "--workers=1", "--resume"]
+          "--preset=tiny", "--seeds=2", "--workers=1", "--keep_predictions", "--resume"]
   # Provenance written into the file (a file seeded from another) survives a resume.
   seeded = {"path": "other.json", "date": "2026-01-01", "note": "seed 0 from there"}
   output.write_text(json.dumps({**data, "seeded_from": seeded}))
@@ -208,8 +217,16 @@ def test_kmer_frequencies_and_the_kmer_regression(tmp_path):
         s[start:start + 6] = "TATAAA"
       rows.append(f"{''.join(s)},{label}")
     (tmp_path / f"{split}.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
-  result = kmer_regression(str(tmp_path))
+  result = kmer_regression(str(tmp_path), keep_predictions=True)
   assert result["dev_mcc"] > 0.75 and result["mcc"] > 0.75 and result["features"] == 5460
+  # The kept decisions: the test labels in the CSV's order, and the MCC they give.
+  from sklearn.metrics import matthews_corrcoef
+
+  labels = [line.rsplit(",", 1)[1] for line in
+            (tmp_path / "test.csv").read_text().splitlines()[1:]]
+  assert result["test_labels"] == "".join(labels)
+  decided = [int(c) for c in result["test_predicted"]]
+  assert matthews_corrcoef([int(c) for c in labels], decided) == pytest.approx(result["mcc"])
 
 
 def test_the_feature_regression_fits_standardised_features(tmp_path):
@@ -240,9 +257,11 @@ def test_the_feature_regression_fits_standardised_features(tmp_path):
   test = found["model"].predict_proba(x["test"])[:, 1] >= found["threshold"]
   from sklearn.metrics import matthews_corrcoef
 
-  got = logistic_regression(data_dir)
+  got = logistic_regression(data_dir, keep_predictions=True)
   assert got["C"] == found["C"]
   assert got["mcc"] == pytest.approx(matthews_corrcoef(y["test"], test), abs=1e-6)
+  assert got["test_labels"] == "".join(str(int(v)) for v in y["test"].ravel())
+  assert got["test_predicted"] == "".join(str(int(v)) for v in test)
 
 
 def test_the_pair_against_its_branches_paired_by_seed():

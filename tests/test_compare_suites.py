@@ -108,3 +108,107 @@ def test_branches_from_other_files_where_the_baseline_has_none(tmp_path):
        f"--baseline={tmp_path / 'b.json'}", f"--output={tmp_path / 'none.json'}",
        "--tasks=u"], cwd=REPO, capture_output=True, text=True)
   assert refused.returncode != 0 and "no task of" in refused.stderr
+
+
+# --------------------------------------------------------------------------
+# The bootstrap over the test sequences (--bootstrap)
+
+
+def _decided(run, truth, predicted):
+  from sklearn.metrics import matthews_corrcoef
+
+  return {**run, "mcc": float(matthews_corrcoef(truth, predicted)),
+          "test_labels": "".join("01"[int(v)] for v in truth),
+          "test_predicted": "".join("01"[int(v)] for v in predicted)}
+
+
+def _noisy(truth, rate, rng):
+  return np.where(rng.random(len(truth)) < rate, 1 - truth, truth)
+
+
+def test_resampled_mcc_is_scikit_learns_with_the_draw_counts_as_weights():
+  from sklearn.metrics import matthews_corrcoef
+
+  from benchmarks.bootstrap import mcc_resampled
+
+  rng = np.random.default_rng(1)
+  truth = rng.integers(0, 2, 300)
+  decided = np.stack([_noisy(truth, rate, rng) for rate in (0.1, 0.3, 0.5)])
+  weights = rng.multinomial(300, np.full(300, 1 / 300), size=4)
+  got = mcc_resampled(truth.astype(bool), decided.astype(bool), weights)
+  for r in range(4):
+    for m in range(3):
+      expected = matthews_corrcoef(truth, decided[m], sample_weight=weights[r])
+      assert got[r, m] == pytest.approx(100 * expected, abs=1e-9)
+  # A resample of one class only: MCC 0, as scikit-learn's.
+  one_class = (truth == 1)[None, :].astype(int)
+  assert mcc_resampled(truth.astype(bool), decided.astype(bool), one_class)[0, 0] == 0.0
+
+
+def test_the_bar_margin_over_resamples_of_the_test_sequences():
+  from benchmarks.bootstrap import bar_interval
+
+  rng = np.random.default_rng(2)
+  truth = rng.integers(0, 2, 400)
+  pair = [_decided(_run("both", s, 0, 0), truth, _noisy(truth, 0.05, rng)) for s in (0, 1)]
+  weak = [_decided(_run("sequence", s, 0, 0), truth, _noisy(truth, 0.3, rng)) for s in (0, 1)]
+  regression = _decided({}, truth, _noisy(truth, 0.35, rng))
+  found = bar_interval(pair, {"sequence": weak, "k-mer regression": [regression]}, 500)
+  expected = 100 * (np.mean([r["mcc"] for r in pair])
+                    - max(np.mean([r["mcc"] for r in weak]), regression["mcc"]))
+  assert found["margin"] == pytest.approx(expected, abs=1e-9)
+  assert found["low"] < found["margin"] < found["high"] and found["met"] == 1.0
+  assert found["gaps"]["k-mer regression"]["gap"] == pytest.approx(
+      100 * (np.mean([r["mcc"] for r in pair]) - regression["mcc"]), abs=1e-9)
+  assert found["n"] == 400 and found["resamples"] == 500
+  # The same decisions as the rival's: a margin of 0 on every resample.
+  same = bar_interval(weak, {"sequence": weak}, 200)
+  assert same["low"] == same["high"] == 0.0 and same["met"] == same["behind"] == 0.0
+  # Two slightly different models on few sequences: the interval spans 0.
+  close = [_decided(_run("both", 0, 0, 0), truth[:60], _noisy(truth[:60], 0.2, rng))]
+  rival = [_decided(_run("sequence", 0, 0, 0), truth[:60], _noisy(truth[:60], 0.2, rng))]
+  spread = bar_interval(close, {"sequence": rival}, 500)
+  assert spread["low"] < 0 < spread["high"] and 0 < spread["behind"] < 1
+
+
+def test_the_bootstrap_refuses_runs_that_are_not_one_test_split():
+  from benchmarks.bootstrap import MissingPredictions, bar_interval
+
+  rng = np.random.default_rng(3)
+  truth = rng.integers(0, 2, 100)
+  run = _decided(_run("both", 0, 0, 0), truth, _noisy(truth, 0.1, rng))
+  with pytest.raises(MissingPredictions):
+    bar_interval([run], {"sequence": [_run("sequence", 0, 0.5, 0.5)]}, 10)
+  reordered = _decided(_run("sequence", 0, 0, 0), truth[::-1], truth[::-1])
+  with pytest.raises(ValueError, match="labels differ"):
+    bar_interval([run], {"sequence": [reordered]}, 10)
+  with pytest.raises(ValueError, match="not the run's own decisions"):
+    bar_interval([{**run, "mcc": run["mcc"] - 0.1}], {"sequence": [run]}, 10)
+
+
+def test_compare_suites_bootstrap_where_every_run_kept_its_decisions(tmp_path):
+  rng = np.random.default_rng(4)
+  truth = rng.integers(0, 2, 500)
+  runs = [_decided(_run(arm, s, 0, 0.7), truth, _noisy(truth, rate, rng))
+          for arm, rate in (("both", 0.08), ("sequence", 0.12), ("features", 0.3))
+          for s in (0, 1)]
+  data = {"tasks": {"t": {"runs": runs, "published": {},
+                          "logistic_regression": _decided({}, truth, _noisy(truth, 0.3, rng)),
+                          "kmer_regression": _decided({}, truth, _noisy(truth, 0.2, rng))}},
+          "settings": {}}
+  row = compare_task(data, data, "t", resamples=300)
+  assert row["bootstrap"]["margin"] == pytest.approx(row["bar_margin"], abs=1e-9)
+  assert set(row["bootstrap"]["gaps"]) == {"sequence", "features", "feature regression",
+                                           "k-mer regression"}
+  assert compare_task(BASELINE, BASELINE, "t", resamples=300)["bootstrap"] is None
+  (tmp_path / "c.json").write_text(json.dumps(data))
+  done = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
+       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
+       "--bootstrap=300"], cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  report = (tmp_path / "out.md").read_text()
+  found = json.loads((tmp_path / "out.json").read_text())["comparison"]["t"]["bootstrap"]
+  assert (f"| t | 500 | {found['margin']:+.1f} [{found['low']:+.1f}, {found['high']:+.1f}] |"
+          in report)
+  assert "## The test set's noise" in report and "300 resamples" in report

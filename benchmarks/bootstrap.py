@@ -1,0 +1,110 @@
+"""How much of a comparison is the test set's luck: a paired bootstrap over the test
+sequences of issue 22's bar.
+
+GUE's test splits are small (239 sequences on mouse/3, 613 on prom_300_tata, 1,000 on
+the tf tasks): a second draw of the same size from the same source would move every
+model's MCC by a few points, and the seeds of one suite share that draw. This module
+resamples the test sequences with replacement, the same resample for every model
+(paired), and recomputes each model's MCC at the threshold it chose on dev from the
+decisions `benchmarks.accuracy --keep_predictions` keeps
+(`task_runs.decisions`): the bar margin's spread over resamples is what the test
+set's size alone allows one to say, with the models held fixed (the spread over
+seeds is reported beside it, not folded in).
+
+  from benchmarks.bootstrap import bar_interval
+  bar_interval(pair_runs, {"sequence": runs, "k-mer regression": [entry]}, 2000)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LEVEL = 95  # Percent: the interval reported.
+BAR = 1.0  # MCC points: issue 22's bar.
+
+
+class MissingPredictions(ValueError):
+  """A run or regression of the comparison without its kept test decisions."""
+
+
+def _arrays(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+  """(labels [n] bool, decisions [runs, n] bool), checked to hold one test order: the
+  labels of every run equal, and each run's stored MCC recomputed from its
+  decisions."""
+  from sklearn.metrics import matthews_corrcoef
+
+  labels = {r.get("test_labels") for r in runs}
+  if None in labels or any(r.get("test_predicted") is None for r in runs):
+    raise MissingPredictions("a run without test decisions (benchmarks.accuracy "
+                             "--keep_predictions)")
+  if len(labels) != 1:
+    raise ValueError("the runs' test labels differ: not one test split in one order")
+  truth = np.frombuffer(labels.pop().encode(), np.uint8) == ord("1")
+  decided = np.stack([np.frombuffer(r["test_predicted"].encode(), np.uint8) == ord("1")
+                      for r in runs])
+  for run, row in zip(runs, decided):
+    if abs(matthews_corrcoef(truth, row) - run["mcc"]) > 1e-9:
+      raise ValueError(f"a run's decisions give MCC {matthews_corrcoef(truth, row):.6f}, "
+                       f"its record {run['mcc']:.6f}: not the run's own decisions")
+  return truth, decided
+
+
+def mcc_resampled(truth: np.ndarray, decided: np.ndarray, weights: np.ndarray) -> np.ndarray:
+  """MCC x100 [resamples, runs] of each run's decisions [runs, n] on each resample,
+  given as how many times it draws each sequence (weights [resamples, n]); 0 where a
+  count of the confusion table's margins is 0, as scikit-learn's."""
+  w = weights.astype(np.float64)
+  t = truth.astype(np.float64)
+  d = decided.astype(np.float64).T  # [n, runs]
+  tp = w @ (d * t[:, None])
+  fp = w @ (d * (1 - t)[:, None])
+  positives = (w @ t)[:, None]
+  total = w.sum(axis=1, keepdims=True)
+  fn, tn = positives - tp, total - positives - fp
+  denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+  with np.errstate(invalid="ignore", divide="ignore"):
+    mcc = np.where(denominator > 0, (tp * tn - fp * fn) / denominator, 0.0)
+  return 100 * mcc
+
+
+def bar_interval(candidate: list[dict], rivals: dict[str, list[dict]],
+                 resamples: int = 2000, seed: int = 0) -> dict:
+  """The bar margin (the candidate's mean MCC over its runs minus the best rival's
+  mean over its runs, x100) on each resample of the test sequences, and each
+  rival's gap alike.
+
+  Returns:
+    {"margin": observed, "low", "high" (the LEVEL% percentile interval),
+     "met": the fraction of resamples where the margin reaches BAR,
+     "behind": the fraction where it is below 0,
+     "gaps": {rival: {"gap", "low", "high"}}, "n": test sequences, "resamples"}.
+  Raises MissingPredictions where a run kept no decisions.
+  """
+  names = list(rivals)
+  groups = [candidate] + [rivals[name] for name in names]
+  truth, decided = _arrays([run for group in groups for run in group])
+  weights = np.random.default_rng(seed).multinomial(
+      len(truth), np.full(len(truth), 1 / len(truth)), size=resamples)
+  # Row 0: the test set as drawn; then the resamples.
+  scores = mcc_resampled(truth, decided,
+                         np.concatenate([np.ones((1, len(truth)), int), weights]))
+  means, start = [], 0
+  for group in groups:
+    means.append(scores[:, start:start + len(group)].mean(axis=1))
+    start += len(group)
+  pair, rival_means = means[0], np.stack(means[1:])
+  margin = pair - rival_means.max(axis=0)
+  tail = (100 - LEVEL) / 2
+
+  def interval(values):
+    low, high = np.percentile(values[1:], [tail, 100 - tail])
+    return float(low), float(high)
+
+  out = {"margin": float(margin[0]), "n": int(len(truth)), "resamples": resamples,
+         "met": float((margin[1:] >= BAR).mean()), "behind": float((margin[1:] < 0).mean())}
+  out["low"], out["high"] = interval(margin)
+  out["gaps"] = {}
+  for name, values in zip(names, rival_means):
+    low, high = interval(pair - values)
+    out["gaps"][name] = {"gap": float(pair[0] - values[0]), "low": low, "high": high}
+  return out
