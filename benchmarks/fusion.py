@@ -71,6 +71,14 @@ VARIANTS = {
     # where a motif sits does not crowd out what it is.
     "wide_maxavgpos_gelu_pdrop5": {"wide": True, "pooling": "maxavg_positions",
                                    "fusion_activation": "gelu", "position_dropout": 0.5},
+    # The default without its wide path, and the default with modality dropout:
+    # where weak features pull the pair below its sequence branch (prom_300_tata),
+    # is it the linear path over them or the fusion layer's use of them?
+    "maxavgpos_gelu_pdrop5": {"pooling": "maxavg_positions", "fusion_activation": "gelu",
+                              "position_dropout": 0.5},
+    "wide_maxavgpos_gelu_pdrop5_moddrop5": {
+        "wide": True, "pooling": "maxavg_positions", "fusion_activation": "gelu",
+        "position_dropout": 0.5, "modality_dropout": 0.5},
     # Roughly where, with every channel: the maximum of each channel in 8
     # stretches of the window beside the global max and average.
     "wide_maxavgbins_gelu": {"wide": True, "pooling": "maxavg_bins",
