@@ -69,6 +69,7 @@ def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dic
 def decisions(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, str]:
   """A binary model's test labels and decisions at its threshold, one character per
   test sequence in the split's order ("0110..."): what benchmarks.bootstrap resamples."""
+  truth, prob = np.ravel(truth), np.ravel(prob)
   return {"test_labels": "".join("01"[int(v)] for v in truth),
           "test_predicted": "".join("01"[int(v)] for v in prob >= threshold)}
 
