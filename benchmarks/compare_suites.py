@@ -200,8 +200,9 @@ def _summary(rows: list[dict]) -> str:
   if with_dev:
     parts.append(f"on dev never below a branch on {count(lambda r: r['dev_margin'] >= 0)} "
                  f"of {with_dev}")
-  parts.append("above the baseline pair on test on "
-               f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {len(rows)}")
+  if any(r["both"]["gap"]["mean"] is not None for r in rows):  # A baseline with a pair.
+    parts.append("above the baseline pair on test on "
+                 f"{count(lambda r: (r['both']['gap']['mean'] or 0) > 0)} of {len(rows)}")
   for name, key in (("DNABERT-2", "dnabert2"), ("the best published", "best")):
     known = [r for r in rows if key in r["published"]]
     if known:
@@ -212,8 +213,9 @@ def _summary(rows: list[dict]) -> str:
     values = [r["both"][gap]["mean"] for r in rows if r["both"][gap]["mean"] is not None]
     if values:
       gains.append(f"{split} {np.mean(values):+.1f}")
-  return ("; ".join(parts) + ". Mean over the tasks of the candidate's paired gain over "
-          "the baseline pair: " + ", ".join(gains) + ".")
+  said = ("; ".join(parts) + ". Mean over the tasks of the candidate's paired gain over "
+          "the baseline pair: " + ", ".join(gains)) if gains else "; ".join(parts)
+  return said + "."
 
 
 def main():

@@ -212,3 +212,14 @@ def test_compare_suites_bootstrap_where_every_run_kept_its_decisions(tmp_path):
   assert (f"| t | 500 | {found['margin']:+.1f} [{found['low']:+.1f}, {found['high']:+.1f}] |"
           in report)
   assert "## The test set's noise" in report and "300 resamples" in report
+
+
+def test_a_baseline_without_a_pair_is_given_no_gain_over_it():
+  from benchmarks.compare_suites import _summary
+
+  candidate = _results([_run("both", 0, 0.74, 0.81)])
+  branches_only = _results([r for r in BASELINE["tasks"]["t"]["runs"] if r["ablation"] != "both"])
+  said = _summary([compare_task(candidate, branches_only, "t")])
+  assert said.startswith("Bar met on 1 of 1") and "baseline pair" not in said
+  assert "above the baseline pair on test on 1 of 1" in _summary(
+      [compare_task(candidate, BASELINE, "t")])
