@@ -29,6 +29,9 @@ import numpy as np
 from benchmarks import bootstrap, common
 
 ARMS = ("both", "sequence", "features")
+# The regressions of a task entry: (name in the report, key in the entry).
+REGRESSIONS = (("feature regression", "logistic_regression"),
+               ("k-mer regression", "kmer_regression"))
 
 
 def _runs(results: dict, task: str, ablation: str) -> dict[int, dict]:
@@ -69,8 +72,7 @@ def compare_task(candidate: dict, baseline: dict, task: str,
   new = _runs(candidate, task, "both")
   arms = {arm: _arm(baseline, branches, task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
-  regressions = {"feature regression": (entry.get("logistic_regression") or {}).get("mcc"),
-                 "k-mer regression": (entry.get("kmer_regression") or {}).get("mcc")}
+  regressions = {name: (entry.get(key) or {}).get("mcc") for name, key in REGRESSIONS}
   out = {"seeds": len(new), "candidate": _stat(new),
          "candidate_dev": _stat(new, "dev_mcc")[0],
          "regressions": {k: None if v is None else 100 * v for k, v in regressions.items()},
@@ -91,9 +93,7 @@ def compare_task(candidate: dict, baseline: dict, task: str,
                        else out["candidate_dev"] - max(branches_dev))
   if resamples and not np.isnan(out["bar_margin"]):
     rivals = {arm: list(arms[arm].values()) for arm in ("sequence", "features")}
-    rivals.update({name: [entry[key]] for name, key in (
-        ("feature regression", "logistic_regression"), ("k-mer regression", "kmer_regression"))
-        if entry.get(key)})
+    rivals.update({name: [entry[key]] for name, key in REGRESSIONS if entry.get(key)})
     try:
       out["bootstrap"] = bootstrap.bar_interval(list(new.values()), rivals, resamples)
     except bootstrap.MissingPredictions:
