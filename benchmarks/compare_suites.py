@@ -194,7 +194,7 @@ def _summary(rows: list[dict]) -> str:
 
   parts = []
   barred = count(lambda r: not np.isnan(r["bar_margin"]))
-  parts.append(f"Bar met on {count(lambda r: r['bar_margin'] >= 1.0)} of {barred}"
+  parts.append(f"Bar met on {count(lambda r: r['bar_margin'] >= bootstrap.BAR)} of {barred}"
                if barred else "Bar not measured (the baseline has no branches)")
   with_dev = count(lambda r: not np.isnan(r["dev_margin"]))
   if with_dev:
