@@ -60,26 +60,19 @@ def mcc_resampled(truth: np.ndarray, decided: np.ndarray, weights: np.ndarray) -
   return 100 * mcc
 
 
-def bar_interval(candidate: list[dict], rivals: dict[str, list[dict]],
-                 resamples: int = 2000, seed: int = 0) -> dict:
+def resampled_margins(candidate: list[dict], rivals: dict[str, list[dict]],
+                      resamples: int = 2000, seed: int = 0) -> dict:
   """The bar margin (the candidate's mean MCC over its runs minus the best rival's
-  mean over its runs, x100) on each resample of the test sequences, and each
-  rival's gap alike.
-
-  Returns:
-    {"margin": observed, "low", "high" (the LEVEL% percentile interval),
-     "met": the fraction of resamples where the margin reaches BAR,
-     "behind": the fraction where it is below 0,
-     "gaps": {rival: {"gap", "low", "high"}}, "n": test sequences, "resamples"}.
-  Raises MissingPredictions where a run kept no decisions.
-  """
+  mean over its runs, x100) and each rival's gap, on the test set as drawn (element
+  0) and on each resample of its sequences after it: {"margin": [1 + resamples],
+  "gaps": {rival: [1 + resamples]}, "n": test sequences}.
+  Raises MissingPredictions where a run kept no decisions."""
   names = list(rivals)
   groups = [candidate] + [rivals[name] for name in names]
   runs = [run for group in groups for run in group]
   truth, decided = _arrays(runs)
   weights = np.random.default_rng(seed).multinomial(
       len(truth), np.full(len(truth), 1 / len(truth)), size=resamples)
-  # Row 0: the test set as drawn; then the resamples.
   scores = mcc_resampled(truth, decided,
                          np.concatenate([np.ones((1, len(truth)), int), weights]))
   for run, observed in zip(runs, scores[0] / 100):
@@ -91,18 +84,49 @@ def bar_interval(candidate: list[dict], rivals: dict[str, list[dict]],
     means.append(scores[:, start:start + len(group)].mean(axis=1))
     start += len(group)
   pair, rival_means = means[0], np.stack(means[1:])
-  margin = pair - rival_means.max(axis=0)
+  return {"margin": pair - rival_means.max(axis=0), "n": int(len(truth)),
+          "gaps": {name: pair - values for name, values in zip(names, rival_means)}}
+
+
+def summarise(margins: dict) -> dict:
+  """`resampled_margins`' arrays as the observed values with their LEVEL% percentile
+  intervals: {"margin", "low", "high", "met": the fraction of resamples where the
+  margin reaches BAR, "behind": the fraction where it is below 0, "gaps": {rival:
+  {"gap", "low", "high"}}, "resamples"}."""
   tail = (100 - LEVEL) / 2
 
   def interval(values):
     low, high = np.percentile(values[1:], [tail, 100 - tail])
     return float(low), float(high)
 
-  out = {"margin": float(margin[0]), "n": int(len(truth)), "resamples": resamples,
+  margin = margins["margin"]
+  out = {"margin": float(margin[0]), "resamples": len(margin) - 1,
          "met": float((margin[1:] >= BAR).mean()), "behind": float((margin[1:] < 0).mean())}
   out["low"], out["high"] = interval(margin)
   out["gaps"] = {}
-  for name, values in zip(names, rival_means):
-    low, high = interval(pair - values)
-    out["gaps"][name] = {"gap": float(pair[0] - values[0]), "low": low, "high": high}
+  for name, values in margins["gaps"].items():
+    low, high = interval(values)
+    out["gaps"][name] = {"gap": float(values[0]), "low": low, "high": high}
   return out
+
+
+def bar_interval(candidate: list[dict], rivals: dict[str, list[dict]],
+                 resamples: int = 2000, seed: int = 0) -> dict:
+  """The bar margin and each rival's gap with their intervals over resamples of one
+  task's test sequences (`summarise`'s keys, and "n": the test sequences).
+  Raises MissingPredictions where a run kept no decisions."""
+  margins = resampled_margins(candidate, rivals, resamples, seed)
+  return {**summarise(margins), "n": margins["n"]}
+
+
+def pooled_interval(tasks: list[dict]) -> dict:
+  """The mean over tasks of `resampled_margins`' arrays (one per task, each task's
+  test set resampled on its own, as many times each): how far the candidate is
+  ahead of its best rival on an average task, with the interval the tasks' test
+  sets allow together. The rivals' gaps are pooled over the rivals every task has.
+  Returns `summarise`'s keys, and "tasks": how many were pooled."""
+  shared = [name for name in tasks[0]["gaps"] if all(name in t["gaps"] for t in tasks)]
+  pooled = {"margin": np.mean([t["margin"] for t in tasks], axis=0),
+            "gaps": {name: np.mean([t["gaps"][name] for t in tasks], axis=0)
+                     for name in shared}}
+  return {**summarise(pooled), "tasks": len(tasks)}

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import zlib
 
 import numpy as np
 
@@ -66,9 +67,13 @@ def _arm(baseline: dict, branches, task: str, arm: str) -> dict[int, dict]:
 
 
 def compare_task(candidate: dict, baseline: dict, task: str,
-                 branches: list[dict] = (), resamples: int = 0) -> dict:
+                 branches: list[dict] = (), resamples: int = 0,
+                 draws: dict | None = None) -> dict:
   """The numbers of one task (MCC x100); with `resamples`, the bar margin's bootstrap
-  over the test sequences (None where a run kept no decisions)."""
+  over the test sequences (None where a run kept no decisions), its arrays put in
+  `draws[task]` for the pooled interval. Each task's resamples are seeded by its
+  name: the same on every comparison, and not the same as another task's of the
+  same size."""
   new = _runs(candidate, task, "both")
   arms = {arm: _arm(baseline, branches, task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
@@ -95,9 +100,14 @@ def compare_task(candidate: dict, baseline: dict, task: str,
     rivals = {arm: list(arms[arm].values()) for arm in ("sequence", "features")}
     rivals.update({name: [entry[key]] for name, key in REGRESSIONS if entry.get(key)})
     try:
-      out["bootstrap"] = bootstrap.bar_interval(list(new.values()), rivals, resamples)
+      margins = bootstrap.resampled_margins(list(new.values()), rivals, resamples,
+                                            seed=zlib.crc32(task.encode()))
     except bootstrap.MissingPredictions:
       out["bootstrap"] = None
+    else:
+      out["bootstrap"] = {**bootstrap.summarise(margins), "n": margins["n"]}
+      if draws is not None:
+        draws[task] = margins
   return out
 
 
@@ -145,7 +155,8 @@ def markdown(results: dict) -> str:
               str(pub.get("best", "-")), str(row["dead_fusion_units_max"]),
               str(row["restarts"])]
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
-  return "\n".join(lines + ["", _summary(list(rows.values()))] + _noise(rows)) + "\n"
+  return "\n".join(lines + ["", _summary(list(rows.values()))] + _noise(rows)
+                   + _pooled(results.get("pooled"))) + "\n"
 
 
 def _interval(entry: dict, key: str) -> str:
@@ -179,6 +190,25 @@ def _noise(rows: dict) -> list[str]:
             f"{above} of {len(found)} tasks, wholly below 0 (the candidate behind a rival "
             f"beyond the test set's noise) on {below}, and across on {len(found) - above - below}."]
   return lines
+
+
+def _pooled(entry: dict | None) -> list[str]:
+  """The pooled interval's paragraph, where more than one task has a bootstrap."""
+  if not entry:
+    return []
+  gaps = "; ".join(f"{name} {_interval(gap, 'gap')}" for name, gap in entry["gaps"].items())
+  verdict = ("at or above the bar" if entry["low"] >= bootstrap.BAR
+             else "above 0, short of showing the bar" if entry["low"] > 0
+             else "below 0" if entry["high"] < 0 else "across 0")
+  return ["", f"Pooled over the {entry['tasks']} tasks ({', '.join(entry['pooled_tasks'])}; "
+          "each task's test set resampled on its own, the margins averaged over the "
+          "tasks on each resample): the mean bar margin "
+          f"{_interval(entry, 'margin')}, its interval {verdict}; the bar met on "
+          f"{entry['met']:.0%} of the resamples, the candidate behind on "
+          f"{entry['behind']:.0%}. The mean gap to each rival every task has: {gaps}. "
+          "A mean over tasks above the bar does not show it on each task: it says how "
+          "far ahead the candidate is on an average task, with the noise of all the "
+          "tasks' test sets together."]
 
 
 def _branches_said(results: dict) -> str:
@@ -254,14 +284,18 @@ def main():
     raise SystemExit(f"error: no task of {args.candidate}{among} has dual-input runs and "
                      f"is in {args.baseline}; compare two results of benchmarks.accuracy")
   results = common.header("benchmarks.compare_suites")
+  draws = {}  # Task: its bootstrap's arrays, pooled below.
   settings = candidate.get("settings", {})
   results.update(
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
           "preset", "aux_weight", "isolate_branches", "init_from", "design")
           if settings.get(k)),
-      comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap)
-                  for task in tasks})
+      comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap,
+                                     draws) for task in tasks})
+  if len(draws) > 1:
+    results["pooled"] = {**bootstrap.pooled_interval(list(draws.values())),
+                         "pooled_tasks": list(draws)}
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 

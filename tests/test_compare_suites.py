@@ -212,6 +212,66 @@ def test_compare_suites_bootstrap_where_every_run_kept_its_decisions(tmp_path):
   assert (f"| t | 500 | {found['margin']:+.1f} [{found['low']:+.1f}, {found['high']:+.1f}] |"
           in report)
   assert "## The test set's noise" in report and "300 resamples" in report
+  assert "Pooled over" not in report  # One task: nothing to pool.
+
+
+def _task(rng, size, rates):
+  truth = rng.integers(0, 2, size)
+  runs = [_decided(_run(arm, s, 0, 0.7), truth, _noisy(truth, rate, rng))
+          for arm, rate in zip(("both", "sequence", "features"), rates) for s in (0, 1)]
+  return {"runs": runs, "published": {},
+          "logistic_regression": _decided({}, truth, _noisy(truth, 0.3, rng)),
+          "kmer_regression": _decided({}, truth, _noisy(truth, 0.25, rng))}
+
+
+def test_the_margin_pooled_over_tasks_is_the_mean_of_each_tasks_resamples():
+  from benchmarks.bootstrap import pooled_interval, resampled_margins, summarise
+
+  rng = np.random.default_rng(5)
+  tasks = [_task(rng, 400, (0.1, 0.12, 0.3)) for _ in range(4)]
+  arrays = []
+  for seed, task in enumerate(tasks):
+    pair = [r for r in task["runs"] if r["ablation"] == "both"]
+    rivals = {arm: [r for r in task["runs"] if r["ablation"] == arm]
+              for arm in ("sequence", "features")}
+    if seed:  # A rival that one task lacks is not pooled.
+      rivals["k-mer regression"] = [task["kmer_regression"]]
+    arrays.append(resampled_margins(pair, rivals, 1000, seed))
+  pooled = pooled_interval(arrays)
+  alone = [summarise(a) for a in arrays]
+  assert pooled["margin"] == pytest.approx(np.mean([a["margin"] for a in alone]), abs=1e-9)
+  assert set(pooled["gaps"]) == {"sequence", "features"} and pooled["tasks"] == 4
+  assert pooled["gaps"]["sequence"]["gap"] == pytest.approx(
+      np.mean([a["gaps"]["sequence"]["gap"] for a in alone]), abs=1e-9)
+  # Four independent test sets of one size: the pooled interval about half as wide.
+  width = np.median([a["high"] - a["low"] for a in alone])
+  assert 0.35 < (pooled["high"] - pooled["low"]) / width < 0.65
+
+
+def test_compare_suites_pools_the_tasks_each_resampled_by_its_own_seed(tmp_path):
+  rng = np.random.default_rng(6)
+  task = _task(rng, 300, (0.1, 0.15, 0.3))
+  data = {"tasks": {"a": task, "b": task}, "settings": {}}
+  draws = {}
+  rows = {name: compare_task(data, data, name, resamples=200, draws=draws)
+          for name in ("a", "b")}
+  assert rows["a"]["bar_margin"] == pytest.approx(rows["b"]["bar_margin"], abs=1e-9)
+  # The same test set under two names: other resamples, so other intervals.
+  assert not np.array_equal(draws["a"]["margin"], draws["b"]["margin"])
+  again = compare_task(data, data, "a", resamples=200)["bootstrap"]
+  assert again == rows["a"]["bootstrap"]  # A task's resamples are its own, every time.
+  (tmp_path / "c.json").write_text(json.dumps(data))
+  done = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
+       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
+       "--bootstrap=200"], cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  pooled = json.loads((tmp_path / "out.json").read_text())["pooled"]
+  assert pooled["pooled_tasks"] == ["a", "b"] and pooled["tasks"] == 2
+  assert pooled["margin"] == pytest.approx(rows["a"]["bar_margin"], abs=1e-9)
+  assert ("Pooled over the 2 tasks (a, b; " in (tmp_path / "out.md").read_text())
+  assert (f"the mean bar margin {pooled['margin']:+.1f} [{pooled['low']:+.1f}, "
+          f"{pooled['high']:+.1f}]" in (tmp_path / "out.md").read_text())
 
 
 def test_a_baseline_without_a_pair_is_given_no_gain_over_it():
