@@ -113,28 +113,28 @@ def _filtered_stderr():
         print("\n".join(kept), file=sys.stderr)
 
 
-def _prctl():
-  import ctypes
+# Run by `dying_with_parent` in a fresh interpreter, in the child after exec:
+# PR_SET_PDEATHSIG (1) with SIGKILL (9), then the command.
+_LAUNCHER = ("import ctypes, os, sys\n"
+             "ctypes.CDLL(None).prctl(1, 9)\n"
+             "if os.getppid() != int(sys.argv[1]):\n"
+             "  os._exit(1)  # The parent died before the request took effect.\n"
+             "os.execvp(sys.argv[2], sys.argv[2:])\n")
 
-  return ctypes.CDLL(None).prctl
 
+def dying_with_parent(argv: list[str]) -> list[str]:
+  """`argv` as a command killed when the thread that starts it ends, its process
+  killed or not (Linux; elsewhere `argv` unchanged).
 
-def die_with_parent_hook():
-  """A `preexec_fn` for `subprocess.Popen` (Linux): the child is killed when the
-  thread that started it ends, its process killed or not. The C function is
-  looked up here, in the parent: the hook itself only calls it."""
+  The request is made by a small launcher after exec, not by a `preexec_fn`:
+  Python must then fork() the whole parent and run Python code in the child
+  before exec, which can deadlock when other threads hold locks (gRPC's, in a
+  Beam driver: its fork handlers are known to hang `subprocess.Popen`); without
+  one, `subprocess` starts the child with vfork and exec, and no handler runs.
+  """
   if not sys.platform.startswith("linux"):
-    return None
-  import signal
-
-  prctl, parent = _prctl(), os.getpid()
-
-  def hook():
-    prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # The parent died before the request took effect.
-      os._exit(1)
-
-  return hook
+    return list(argv)
+  return [sys.executable, "-S", "-E", "-c", _LAUNCHER, str(os.getpid()), *argv]
 
 
 def worker_start(parent: int) -> None:

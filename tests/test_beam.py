@@ -279,6 +279,48 @@ def test_bad_record_same_error_nothing_written_then_the_same_data(tmp_path):
                    build_on_beam(config(str(tmp_path / "beam"))))
 
 
+_DRIVER = """
+import subprocess, sys, time
+from gslm_keras.data.beam.common import _WorkersDieWithTheDriver
+worker = _WorkersDieWithTheDriver.Popen(sys.argv[1], shell=True)
+print(worker.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_local_worker_is_its_shell_command_and_dies_with_the_driver(tmp_path, monkeypatch):
+  """Beam's local job service starts each SDK worker through the `subprocess` of
+  `common._WorkersDieWithTheDriver`: the worker is the command itself (its pid the
+  one Beam waits on and kills), started without a preexec_fn (forking a Beam
+  driver's threads can hang), and it dies with a driver killed by SIGKILL."""
+  said, asked = tmp_path / "said.txt", []
+  popen = subprocess.Popen
+  monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: asked.append(k) or popen(*a, **k))
+  worker = common._WorkersDieWithTheDriver.Popen(  # noqa: SLF001
+      f"printf '%s|%s' \"$0\" 'a b' > {said}", shell=True)
+  assert worker.wait(timeout=30) == 0 and said.read_text() == "/bin/sh|a b"
+  assert asked and all(k.get("preexec_fn") is None for k in asked)
+  monkeypatch.undo()
+  driver = subprocess.Popen([sys.executable, "-c", _DRIVER, "sleep 97"], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    pid = int(driver.stdout.readline())
+    wait_for(lambda: open(f"/proc/{pid}/cmdline").read() == "sleep\x0097\x00", 30,
+             "the worker to be the command")
+  finally:
+    driver.kill()
+    driver.wait()
+  wait_for(lambda: not alive(pid), 5, "the worker to die with the driver")
+
+
+def test_a_worker_whose_driver_is_gone_before_it_starts_does_not_run():
+  from gslm_keras.startup import dying_with_parent
+
+  argv = dying_with_parent(["true"])
+  argv[argv.index(str(os.getpid()))] = "1"  # A parent other than the one it has.
+  assert subprocess.run(argv, timeout=30).returncode == 1
+
+
 @pytest.mark.slow
 def test_killed_beam_build_leaves_nothing_and_reruns_to_the_same_records(tmp_path):
   """The command line on the bundled promoter data (4,904 rows), the DirectRunner

@@ -31,7 +31,7 @@ from gslm_keras.data.builder.shards import ShardJob, ShardResult, write_shard
 from gslm_keras.data.builder.stats import merged
 from gslm_keras.errors import ConfigError, GslmError, InputError
 from gslm_keras.io.files import atomic_path, check_private, private_directory
-from gslm_keras.startup import die_with_parent_hook
+from gslm_keras.startup import dying_with_parent
 
 ERRORS = "errors"
 TALLY = "tally"
@@ -252,8 +252,10 @@ class _WorkersDieWithTheDriver:
 
   Without it, a driver killed with SIGKILL left its workers (900 MB each) running
   for up to 30 s, until gRPC noticed, and their tracebacks reached the user's
-  terminal. Beam starts each worker with `shell=True`: `exec` makes the worker
-  the shell itself, so the kill signal asked for reaches it.
+  terminal. Beam starts each worker with `shell=True`: the command runs as
+  `startup.dying_with_parent(["/bin/sh", "-c", "exec " + command])`, so that the
+  launcher, the shell and the worker are one process, the one Beam waits on, and
+  the kill signal asked for reaches the worker.
   """
 
   def __getattr__(self, name):
@@ -262,8 +264,10 @@ class _WorkersDieWithTheDriver:
   @staticmethod
   def Popen(command, **kwargs):  # noqa: N802  The name Beam calls.
     if kwargs.get("shell") and isinstance(command, str):
-      command = "exec " + command
-    return subprocess.Popen(command, preexec_fn=die_with_parent_hook(), **kwargs)
+      command, kwargs["shell"] = ["/bin/sh", "-c", "exec " + command], False
+    elif isinstance(command, str):
+      command = [command]
+    return subprocess.Popen(dying_with_parent(list(command)), **kwargs)
 
 
 def _tie_workers_to_the_driver() -> None:
