@@ -186,6 +186,18 @@ def test_the_bootstrap_refuses_runs_that_are_not_one_test_split():
     bar_interval([{**run, "mcc": run["mcc"] - 0.1}], {"sequence": [run]}, 10)
 
 
+def _bootstrap_cli(tmp_path, data: dict, resamples: int) -> tuple[str, dict]:
+  """compare_suites --bootstrap on `data` against itself: its report and its JSON."""
+  (tmp_path / "c.json").write_text(json.dumps(data))
+  done = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
+       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
+       f"--bootstrap={resamples}"], cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  return ((tmp_path / "out.md").read_text(),
+          json.loads((tmp_path / "out.json").read_text()))
+
+
 def test_compare_suites_bootstrap_where_every_run_kept_its_decisions(tmp_path):
   rng = np.random.default_rng(4)
   truth = rng.integers(0, 2, 500)
@@ -201,14 +213,8 @@ def test_compare_suites_bootstrap_where_every_run_kept_its_decisions(tmp_path):
   assert set(row["bootstrap"]["gaps"]) == {"sequence", "features", "feature regression",
                                            "k-mer regression"}
   assert compare_task(BASELINE, BASELINE, "t", resamples=300)["bootstrap"] is None
-  (tmp_path / "c.json").write_text(json.dumps(data))
-  done = subprocess.run(
-      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
-       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
-       "--bootstrap=300"], cwd=REPO, capture_output=True, text=True)
-  assert done.returncode == 0, done.stderr
-  report = (tmp_path / "out.md").read_text()
-  found = json.loads((tmp_path / "out.json").read_text())["comparison"]["t"]["bootstrap"]
+  report, written = _bootstrap_cli(tmp_path, data, 300)
+  found = written["comparison"]["t"]["bootstrap"]
   assert (f"| t | 500 | {found['margin']:+.1f} [{found['low']:+.1f}, {found['high']:+.1f}] |"
           in report)
   assert "## The test set's noise" in report and "300 resamples" in report
@@ -260,18 +266,13 @@ def test_compare_suites_pools_the_tasks_each_resampled_by_its_own_seed(tmp_path)
   assert not np.array_equal(draws["a"]["margin"], draws["b"]["margin"])
   again = compare_task(data, data, "a", resamples=200)["bootstrap"]
   assert again == rows["a"]["bootstrap"]  # A task's resamples are its own, every time.
-  (tmp_path / "c.json").write_text(json.dumps(data))
-  done = subprocess.run(
-      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
-       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
-       "--bootstrap=200"], cwd=REPO, capture_output=True, text=True)
-  assert done.returncode == 0, done.stderr
-  pooled = json.loads((tmp_path / "out.json").read_text())["pooled"]
+  report, written = _bootstrap_cli(tmp_path, data, 200)
+  pooled = written["pooled"]
   assert pooled["pooled_tasks"] == ["a", "b"] and pooled["tasks"] == 2
   assert pooled["margin"] == pytest.approx(rows["a"]["bar_margin"], abs=1e-9)
-  assert ("Pooled over the 2 tasks (a, b; " in (tmp_path / "out.md").read_text())
+  assert "Pooled over the 2 tasks (a, b; " in report
   assert (f"the mean bar margin {pooled['margin']:+.1f} [{pooled['low']:+.1f}, "
-          f"{pooled['high']:+.1f}]" in (tmp_path / "out.md").read_text())
+          f"{pooled['high']:+.1f}]" in report)
 
 
 def test_a_baseline_without_a_pair_is_given_no_gain_over_it():
