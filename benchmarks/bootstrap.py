@@ -61,11 +61,17 @@ def mcc_resampled(truth: np.ndarray, decided: np.ndarray, weights: np.ndarray) -
 
 
 def resampled_margins(candidate: list[dict], rivals: dict[str, list[dict]],
-                      resamples: int = 2000, seed: int = 0) -> dict:
+                      resamples: int = 2000, seed: int = 0,
+                      resample_seeds: bool = False) -> dict:
   """The bar margin (the candidate's mean MCC over its runs minus the best rival's
   mean over its runs, x100) and each rival's gap, on the test set as drawn (element
   0) and on each resample of its sequences after it: {"margin": [1 + resamples],
   "gaps": {rival: [1 + resamples]}, "n": test sequences}.
+
+  With `resample_seeds`, each resample also draws each model's runs (its training
+  seeds) with replacement, as many as it has, on its own: the interval then holds
+  the spread of another set of seeds as well as that of another test set. The
+  test resamples are the same either way.
   Raises MissingPredictions where a run kept no decisions."""
   names = list(rivals)
   groups = [candidate] + [rivals[name] for name in names]
@@ -80,8 +86,14 @@ def resampled_margins(candidate: list[dict], rivals: dict[str, list[dict]],
       raise ValueError(f"a run's decisions give MCC {observed:.6f}, its record "
                        f"{run['mcc']:.6f}: not the run's own decisions")
   means, start = [], 0
+  draw = np.random.default_rng([seed, 1])  # Apart from the test resamples' stream.
   for group in groups:
-    means.append(scores[:, start:start + len(group)].mean(axis=1))
+    group_scores = scores[:, start:start + len(group)]
+    if resample_seeds:
+      picked = np.concatenate([np.arange(len(group))[None, :],
+                               draw.integers(0, len(group), (resamples, len(group)))])
+      group_scores = np.take_along_axis(group_scores, picked, axis=1)
+    means.append(group_scores.mean(axis=1))
     start += len(group)
   pair, rival_means = means[0], np.stack(means[1:])
   return {"margin": pair - rival_means.max(axis=0), "n": int(len(truth)),

@@ -68,12 +68,13 @@ def _arm(baseline: dict, branches, task: str, arm: str) -> dict[int, dict]:
 
 def compare_task(candidate: dict, baseline: dict, task: str,
                  branches: list[dict] = (), resamples: int = 0,
-                 draws: dict | None = None) -> dict:
+                 draws: dict | None = None, resample_seeds: bool = False) -> dict:
   """The numbers of one task (MCC x100); with `resamples`, the bar margin's bootstrap
   over the test sequences (None where a run kept no decisions), its arrays put in
-  `draws[task]` for the pooled interval. Each task's resamples are seeded by its
-  name: the same on every comparison, and not the same as another task's of the
-  same size."""
+  `draws[task]` for the pooled interval; with `resample_seeds`, each model's runs
+  drawn again on each resample too (`bootstrap.resampled_margins`). Each task's
+  resamples are seeded by its name: the same on every comparison, and not the
+  same as another task's of the same size."""
   new = _runs(candidate, task, "both")
   arms = {arm: _arm(baseline, branches, task, arm) for arm in ARMS}
   entry = candidate["tasks"].get(task) or baseline["tasks"].get(task) or {}
@@ -101,11 +102,13 @@ def compare_task(candidate: dict, baseline: dict, task: str,
     rivals.update({name: [entry[key]] for name, key in REGRESSIONS if entry.get(key)})
     try:
       margins = bootstrap.resampled_margins(list(new.values()), rivals, resamples,
-                                            seed=zlib.crc32(task.encode()))
+                                            seed=zlib.crc32(task.encode()),
+                                            resample_seeds=resample_seeds)
     except bootstrap.MissingPredictions:
       out["bootstrap"] = None
     else:
-      out["bootstrap"] = {**bootstrap.summarise(margins), "n": margins["n"]}
+      out["bootstrap"] = {**bootstrap.summarise(margins), "n": margins["n"],
+                          "seeds_resampled": resample_seeds}
       if draws is not None:
         draws[task] = margins
   return out
@@ -169,14 +172,20 @@ def _noise(rows: dict) -> list[str]:
   if not found:
     return []
   first = next(iter(found.values()))
-  lines = ["", "## The test set's noise", "",
+  noise = ("the test set's and the seeds' noise" if first.get("seeds_resampled")
+           else "the test set's noise")
+  lines = ["", f"## {noise.capitalize()}", "",
            f"A paired bootstrap over the test sequences ({first['resamples']} resamples, "
            f"`benchmarks.bootstrap`): each model's MCC x100 at its dev threshold on each "
            f"resample, the same resample for all; the candidate's mean over its seeds "
            f"minus each rival's, with its {bootstrap.LEVEL}% interval, and the share of "
            f"resamples where the bar (+{bootstrap.BAR:.0f} over the best rival) is met or "
-           "the candidate is behind. The models are held fixed: the spread over seeds is "
-           "the table's above.", "",
+           "the candidate is behind. " + (
+               "Each model's runs are drawn again with replacement on each resample "
+               "too: the interval holds another set of training seeds as well as "
+               "another test set." if first.get("seeds_resampled") else
+               "The models are held fixed: the spread over seeds is the table's above."),
+           "",
            "| task | test sequences | bar margin | met | behind | − sequence | − features | "
            "− feature reg. | − k-mer reg. |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
   for task, entry in found.items():
@@ -188,7 +197,7 @@ def _noise(rows: dict) -> list[str]:
   below = sum(e["high"] < 0 for e in found.values())
   lines += ["", f"The bar margin's interval lies wholly at or above +{bootstrap.BAR:.0f} on "
             f"{above} of {len(found)} tasks, wholly below 0 (the candidate behind a rival "
-            f"beyond the test set's noise) on {below}, and across on {len(found) - above - below}."]
+            f"beyond {noise}) on {below}, and across on {len(found) - above - below}."]
   return lines
 
 
@@ -201,8 +210,9 @@ def _pooled(entry: dict | None) -> list[str]:
              else "above 0, short of showing the bar" if entry["low"] > 0
              else "below 0" if entry["high"] < 0 else "across 0")
   return ["", f"Pooled over the {entry['tasks']} tasks ({', '.join(entry['pooled_tasks'])}; "
-          "each task's test set resampled on its own, the margins averaged over the "
-          "tasks on each resample): the mean bar margin "
+          "each task's test set resampled on its own"
+          + (", each model's seeds too" if entry.get("seeds_resampled") else "")
+          + ", the margins averaged over the tasks on each resample): the mean bar margin "
           f"{_interval(entry, 'margin')}, its interval {verdict}; the bar met on "
           f"{entry['met']:.0%} of the resamples, the candidate behind on "
           f"{entry['behind']:.0%}. The mean gap to each rival every task has: {gaps}. "
@@ -261,11 +271,17 @@ def main():
   parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                       help="resample the test sequences N times (benchmarks.bootstrap) "
                            "where every run kept its decisions (--keep_predictions)")
+  parser.add_argument("--resample_seeds", action="store_true",
+                      help="with --bootstrap: draw each model's runs (its seeds) again "
+                           "with replacement on each resample too")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   if args.bootstrap < 0:
     raise SystemExit(f"error: --bootstrap={args.bootstrap}: give a number of resamples, "
                      "0 for none")
+  if args.resample_seeds and not args.bootstrap:
+    raise SystemExit("error: --resample_seeds draws the seeds again on each resample of "
+                     "--bootstrap: give --bootstrap=N too (e.g. 2000)")
   with open(args.candidate) as handle:
     candidate = json.load(handle)
   with open(args.baseline) as handle:
@@ -292,10 +308,10 @@ def main():
           "preset", "aux_weight", "isolate_branches", "init_from", "design")
           if settings.get(k)),
       comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap,
-                                     draws) for task in tasks})
+                                     draws, args.resample_seeds) for task in tasks})
   if len(draws) > 1:
     results["pooled"] = {**bootstrap.pooled_interval(list(draws.values())),
-                         "pooled_tasks": list(draws)}
+                         "pooled_tasks": list(draws), "seeds_resampled": args.resample_seeds}
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 

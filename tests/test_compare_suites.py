@@ -254,6 +254,51 @@ def test_the_margin_pooled_over_tasks_is_the_mean_of_each_tasks_resamples():
   assert 0.35 < (pooled["high"] - pooled["low"]) / width < 0.65
 
 
+def test_resampling_the_seeds_draws_each_models_runs_again():
+  from benchmarks.bootstrap import resampled_margins
+
+  rng = np.random.default_rng(7)
+  truth = rng.integers(0, 2, 3000)
+  rival = _decided(_run("sequence", 0, 0, 0), truth, _noisy(truth, 0.2, rng))
+  better = _decided(_run("both", 1, 0, 0), truth, _noisy(truth, 0.1, rng))
+  pair = [{**rival, "ablation": "both"}, better]  # One seed no better than the rival.
+  fixed = resampled_margins(pair, {"sequence": [rival]}, 1000, 3)
+  drawn = resampled_margins(pair, {"sequence": [rival]}, 1000, 3, resample_seeds=True)
+  assert drawn["margin"][0] == fixed["margin"][0]  # The runs as they are: the same.
+  # Both runs the rival's twin on a quarter of the draws: a margin of exactly 0.
+  assert 0.2 < np.mean(drawn["margin"][1:] == 0) < 0.3
+  assert np.mean(fixed["margin"][1:] == 0) == 0
+  # Both the better run on another quarter: twice the fixed margin, about.
+  doubled = np.abs(drawn["margin"][1:] - 2 * fixed["margin"][1:]) < 1e-9
+  assert 0.2 < doubled.mean() < 0.3
+  # The test resamples are the same ones: where both runs are drawn, the fixed margin.
+  kept = np.abs(drawn["margin"][1:] - fixed["margin"][1:]) < 1e-9
+  assert 0.4 < kept.mean() < 0.6
+
+
+def test_compare_suites_resamples_seeds_only_with_the_bootstrap(tmp_path):
+  rng = np.random.default_rng(8)
+  data = {"tasks": {"a": _task(rng, 300, (0.1, 0.15, 0.3)),
+                    "b": _task(rng, 300, (0.1, 0.15, 0.3))}, "settings": {}}
+  (tmp_path / "c.json").write_text(json.dumps(data))
+  command = [sys.executable, "-m", "benchmarks.compare_suites",
+             f"--candidate={tmp_path / 'c.json'}", f"--baseline={tmp_path / 'c.json'}",
+             f"--output={tmp_path / 'out.json'}", "--resample_seeds"]
+  refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  assert refused.returncode == 1 and "Traceback" not in refused.stderr
+  assert refused.stderr.strip().startswith("error: --resample_seeds") and not (
+      tmp_path / "out.json").exists()
+  done = subprocess.run(command + ["--bootstrap=200"], cwd=REPO, capture_output=True,
+                        text=True)
+  assert done.returncode == 0, done.stderr
+  report = (tmp_path / "out.md").read_text()
+  assert "another set of training seeds" in report and "each model's seeds too" in report
+  assert "## The test set's and the seeds' noise" in report
+  row = json.loads((tmp_path / "out.json").read_text())["comparison"]["a"]
+  assert row["bootstrap"]["seeds_resampled"] is True
+  assert row["bootstrap"]["margin"] == pytest.approx(row["bar_margin"], abs=1e-9)
+
+
 def test_compare_suites_pools_the_tasks_each_resampled_by_its_own_seed(tmp_path):
   rng = np.random.default_rng(6)
   task = _task(rng, 300, (0.1, 0.15, 0.3))
