@@ -126,10 +126,10 @@ def dying_with_parent(argv: list[str]) -> list[str]:
   """`argv` as a command killed when the thread that starts it ends, its process
   killed or not (Linux; elsewhere `argv` unchanged).
 
-  The request is made by a small launcher after exec, not by a `preexec_fn`:
-  Python must then fork() the whole parent and run Python code in the child
-  before exec, which can deadlock when other threads hold locks (gRPC's, in a
-  Beam driver: its fork handlers are known to hang `subprocess.Popen`); without
+  The request is made by a small launcher after exec, not by a `preexec_fn`. For
+  a `preexec_fn`, Python must fork() the whole parent and run Python code in the
+  child before exec, which can deadlock when other threads hold locks (gRPC's, in
+  a Beam driver: its fork handlers are known to hang `subprocess.Popen`); without
   one, `subprocess` starts the child with vfork and exec, and no handler runs.
   """
   if not sys.platform.startswith("linux"):
