@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import pathlib
 import random
 import signal
 import subprocess
@@ -305,7 +306,8 @@ def test_a_local_worker_is_its_shell_command_and_dies_with_the_driver(tmp_path, 
                             stdout=subprocess.PIPE, text=True)
   try:
     pid = int(driver.stdout.readline())
-    wait_for(lambda: open(f"/proc/{pid}/cmdline").read() == "sleep\x0097\x00", 30,
+    command_line = pathlib.Path(f"/proc/{pid}/cmdline")
+    wait_for(lambda: command_line.read_bytes() == b"sleep\x0097\x00", 30,
              "the worker to be the command")
   finally:
     driver.kill()
