@@ -302,16 +302,15 @@ def test_a_local_worker_is_its_shell_command_and_dies_with_the_driver(tmp_path, 
   assert worker.wait(timeout=30) == 0 and said.read_text() == "/bin/sh|a b"
   assert asked and all(k.get("preexec_fn") is None for k in asked)
   monkeypatch.undo()
-  driver = subprocess.Popen([sys.executable, "-c", _DRIVER, "sleep 97"], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
-  try:
-    pid = int(driver.stdout.readline())
-    command_line = pathlib.Path(f"/proc/{pid}/cmdline")
-    wait_for(lambda: command_line.read_bytes() == b"sleep\x0097\x00", 30,
-             "the worker to be the command")
-  finally:
-    driver.kill()
-    driver.wait()
+  with subprocess.Popen([sys.executable, "-c", _DRIVER, "sleep 97"], cwd=REPO,
+                        stdout=subprocess.PIPE, text=True) as driver:
+    try:
+      pid = int(driver.stdout.readline())
+      command_line = pathlib.Path(f"/proc/{pid}/cmdline")
+      wait_for(lambda: command_line.read_bytes() == b"sleep\x0097\x00", 30,
+               "the worker to be the command")
+    finally:
+      driver.kill()
   wait_for(lambda: not alive(pid), 5, "the worker to die with the driver")
 
 
