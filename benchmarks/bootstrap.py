@@ -29,7 +29,8 @@ class MissingPredictions(ValueError):
 
 def _arrays(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
   """(labels [n] bool, decisions [runs, n] bool), checked to hold one test order: the
-  labels of every run equal (each run's stored MCC is checked in `bar_interval`)."""
+  labels of every run equal (each run's stored MCC is checked in
+  `resampled_margins`)."""
   labels = {r.get("test_labels") for r in runs}
   if None in labels or any(r.get("test_predicted") is None for r in runs):
     raise MissingPredictions("a run without test decisions (benchmarks.accuracy "

@@ -186,13 +186,19 @@ def test_the_bootstrap_refuses_runs_that_are_not_one_test_split():
     bar_interval([{**run, "mcc": run["mcc"] - 0.1}], {"sequence": [run]}, 10)
 
 
-def _bootstrap_cli(tmp_path, data: dict, resamples: int) -> tuple[str, dict]:
-  """compare_suites --bootstrap on `data` against itself: its report and its JSON."""
+def _compare_cli(tmp_path, data: dict, *flags: str) -> subprocess.CompletedProcess:
+  """compare_suites on `data` against itself, with `flags`."""
   (tmp_path / "c.json").write_text(json.dumps(data))
-  done = subprocess.run(
+  return subprocess.run(
       [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={tmp_path / 'c.json'}",
-       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}",
-       f"--bootstrap={resamples}"], cwd=REPO, capture_output=True, text=True)
+       f"--baseline={tmp_path / 'c.json'}", f"--output={tmp_path / 'out.json'}", *flags],
+      cwd=REPO, capture_output=True, text=True)
+
+
+def _bootstrap_cli(tmp_path, data: dict, resamples: int,
+                   *flags: str) -> tuple[str, dict]:
+  """compare_suites --bootstrap on `data` against itself: its report and its JSON."""
+  done = _compare_cli(tmp_path, data, f"--bootstrap={resamples}", *flags)
   assert done.returncode == 0, done.stderr
   return ((tmp_path / "out.md").read_text(),
           json.loads((tmp_path / "out.json").read_text()))
@@ -280,21 +286,14 @@ def test_compare_suites_resamples_seeds_only_with_the_bootstrap(tmp_path):
   rng = np.random.default_rng(8)
   data = {"tasks": {"a": _task(rng, 300, (0.1, 0.15, 0.3)),
                     "b": _task(rng, 300, (0.1, 0.15, 0.3))}, "settings": {}}
-  (tmp_path / "c.json").write_text(json.dumps(data))
-  command = [sys.executable, "-m", "benchmarks.compare_suites",
-             f"--candidate={tmp_path / 'c.json'}", f"--baseline={tmp_path / 'c.json'}",
-             f"--output={tmp_path / 'out.json'}", "--resample_seeds"]
-  refused = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  refused = _compare_cli(tmp_path, data, "--resample_seeds")
   assert refused.returncode == 1 and "Traceback" not in refused.stderr
   assert refused.stderr.strip().startswith("error: --resample_seeds") and not (
       tmp_path / "out.json").exists()
-  done = subprocess.run(command + ["--bootstrap=200"], cwd=REPO, capture_output=True,
-                        text=True)
-  assert done.returncode == 0, done.stderr
-  report = (tmp_path / "out.md").read_text()
+  report, written = _bootstrap_cli(tmp_path, data, 200, "--resample_seeds")
   assert "another set of training seeds" in report and "each model's seeds too" in report
   assert "## The test set's and the seeds' noise" in report
-  row = json.loads((tmp_path / "out.json").read_text())["comparison"]["a"]
+  row = written["comparison"]["a"]
   assert row["bootstrap"]["seeds_resampled"] is True
   assert row["bootstrap"]["margin"] == pytest.approx(row["bar_margin"], abs=1e-9)
 
