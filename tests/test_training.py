@@ -611,16 +611,22 @@ def test_a_collapse_is_seen_said_and_restarted(splice_dir, tmp_path, monkeypatch
     head.get_layer(name).set_weights([np.zeros_like(kernel), bias])
   dead = collapse.diagnose(gated, batches, "multiclass")
   assert dead["collapsed"] and dead["dead_fusion_units"] == dead["fusion_units"] == 16
-  # GELU: a unit that is below zero on every example but still varies is alive (it
-  # passes a gradient); one that never changes is dead.
+  # GELU: a unit positive on some examples is alive; one never positive is dead
+  # (it stays in GELU's negative dip, 0.17 wide), even while its output still varies.
   train(config.replace(model_dir=str(tmp_path / "gelu"),
                        model=preset("tiny").replace(fusion_activation="gelu")))
   gelu = keras.models.load_model(tmp_path / "gelu" / "model.keras")
   fusion = gelu.get_layer("task_head").get_layer("fusion_dense")
   kernel, bias = fusion.get_weights()
+  fusion.set_weights([kernel, np.full_like(bias, 0.0)])
+  x = np.concatenate([np.asarray(collapse.fusion_probe(gelu)(inputs)[0])
+                      for inputs, _ in batches])
+  assert collapse.diagnose(gelu, batches, "multiclass")["dead_fusion_units"] == int(
+      (x.max(axis=0) <= 0).sum()) < 16
   fusion.set_weights([kernel * 0.01, np.full_like(bias, -2.0)])  # Never positive.
-  assert collapse.diagnose(gelu, batches, "multiclass")["dead_fusion_units"] == 0
-  fusion.set_weights([np.zeros_like(kernel), np.full_like(bias, -2.0)])  # Constant.
+  varying = np.concatenate([np.asarray(collapse.fusion_probe(gelu)(inputs)[0])
+                            for inputs, _ in batches])
+  assert (varying.max(axis=0) - varying.min(axis=0)).min() > 1e-6  # It still varies.
   assert collapse.diagnose(gelu, batches, "multiclass")["dead_fusion_units"] == 16
   # A collapse found after epoch 1 restarts the run from a new seed, recorded.
   real = collapse.diagnose
