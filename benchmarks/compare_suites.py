@@ -85,6 +85,7 @@ def compare_task(candidate: dict, baseline: dict, task: str,
          "published": entry.get("published") or {},
          "dead_fusion_units_max": max((r.get("dead_fusion_units") or 0
                                        for r in new.values()), default=None),
+         "dead_rules": sorted({r.get("dead_rule", "") for r in new.values()}),
          "restarts": sum(r.get("restarts", 0) for r in new.values())}
   for arm, runs in arms.items():
     out[arm] = {"test": _stat(runs), "dev": _stat(runs, "dev_mcc")[0],
@@ -139,7 +140,9 @@ def markdown(results: dict) -> str:
            "the gaps are the candidate's run minus the baseline's run of the same seed (mean ± sd, "
            "wins of the candidate); dev: the mean on dev. The bar: the candidate at "
            "least 1 point above the best branch and both regressions on test; dev "
-           "margin: the candidate's dev minus its best branch's.", "",
+           "margin: the candidate's dev minus its best branch's. Dead units: the "
+           f"candidate's fusion units dead on dev in its worst run, {_dead_rules(results)}.",
+           "",
            "| task | seeds | candidate | baseline pair | sequence | features | "
            "− pair | − sequence | − features | feature reg. | k-mer reg. | bar margin | "
            "dev: candidate | pair | sequence | features | dev margin | DNABERT-2 | "
@@ -160,6 +163,17 @@ def markdown(results: dict) -> str:
     lines.append(f"| {task} | " + " | ".join(cells) + " |")
   return "\n".join(lines + ["", _summary(list(rows.values()))] + _noise(rows)
                    + _pooled(results.get("pooled"))) + "\n"
+
+
+def _dead_rules(results: dict) -> str:
+  """How the candidate's runs counted their dead units."""
+  rules = {rule for row in results["comparison"].values()
+           for rule in row.get("dead_rules", ())}
+  old = ("a GELU unit dead only when its output never changed (the rule until "
+         "2026-12-07, which undercounts: on GUE tf/0 it found 10 of the default's 96 "
+         "units dead where 79 were never positive)")
+  said = [rule for rule in sorted(rules) if rule] + ([old] if "" in rules else [])
+  return "; ".join(said) if said else "none counted"
 
 
 def _interval(entry: dict, key: str) -> str:
@@ -305,7 +319,8 @@ def main():
   results.update(
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
-          "preset", "aux_weight", "isolate_branches", "init_from", "design")
+          "preset", "fusion_norm", "aux_weight", "isolate_branches", "init_from",
+          "design")
           if settings.get(k)),
       comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap,
                                      draws, args.resample_seeds) for task in tasks})

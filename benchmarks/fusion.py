@@ -182,7 +182,8 @@ def main():
                    # The sweep's selection metric, as for the regressions.
                    "dev_mcc": scores["dev_mcc"],
                    "dead_fusion_units": dead, "fusion_units": units,
-                   "steps": result.steps, "seconds": time.time() - start,
+                   "dead_rule": health["dead_rule"], "steps": result.steps,
+                   "seconds": time.time() - start,
                    "restarts": len(result.restarts)}
             run["collapsed"] = bool(run["dev_auroc"] < 0.55 or dead == units)
             results["runs"].append(run)
@@ -267,8 +268,11 @@ def _dev_markdown(results: dict) -> str:
            "regressions alike: the sweep chooses on dev; test scores are kept in the "
            "JSON and used for nothing here. Dead units: ReLU units that never fire on "
            "dev; gated units that never change; GELU units: on mouse, counted before "
-           "the rule changed, units never positive (a GELU below zero still passes a "
-           "gradient), on tf/0 and prom_300_tata units that never change. The table "
+           "the rule changed, units never positive, on tf/0 and prom_300_tata units "
+           "that never change (the rule from 2026-12-05 to 2026-12-07, which "
+           "undercounts: on tf/0 it found 10 of the default's 96 units dead where 79 "
+           "were never positive), in runs with a `dead_rule` units never positive. "
+           "The table "
            "grew over several invocations with `--resume`, each naming its tasks and "
            "variants; the command above is the last."]
   refitted = {task for refit in results.get("regressions_refit", []) for task in refit["tasks"]}

@@ -143,9 +143,9 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
 
 
 def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
-  """Dead fusion units of the kept model on the whole dev split (a ReLU unit that is
-  zero on every dev example, a GELU, tanh or gated one that never changes; see
-  gslm_keras/training/collapse.py)."""
+  """Dead fusion units of the kept model on the whole dev split (a ReLU or GELU unit
+  never positive on dev, a tanh or gated one that never changes; see
+  gslm_keras/training/collapse.py), and the rule that counted them."""
   import keras
 
   from gslm_keras.data.dataset_info import DatasetInfo
@@ -156,7 +156,8 @@ def fusion_health(model_dir: str, data_dir: str) -> dict[str, Any]:
   model = keras.models.load_model(os.path.join(model_dir, "model.keras"), compile=False)
   batches = make_dataset(data_dir, "dev", batch_size=256, verify="none")
   found = diagnose(model, batches, info.task)
-  return {key: found[key] for key in ("dead_fusion_units", "fusion_units", "collapsed")}
+  return {key: found[key]
+          for key in ("dead_fusion_units", "fusion_units", "dead_rule", "collapsed")}
 
 
 def logistic_regression(data_dir: str, keep_predictions: bool = False) -> dict[str, Any]:

@@ -328,3 +328,17 @@ def test_a_baseline_without_a_pair_is_given_no_gain_over_it():
   assert said.startswith("Bar met on 1 of 1") and "baseline pair" not in said
   assert "above the baseline pair on test on 1 of 1" in _summary(
       [compare_task(candidate, BASELINE, "t")])
+
+
+def test_the_report_says_how_each_run_counted_its_dead_units():
+  from benchmarks.compare_suites import _dead_rules
+
+  from gslm_keras.training.collapse import DEAD_RULE
+
+  old = _run("both", 0, 0.74, 0.81)
+  new = {**_run("both", 1, 0.71, 0.77), "dead_rule": DEAD_RULE}
+  said = _dead_rules({"comparison": {"t": compare_task(_results([old, new]), BASELINE,
+                                                       "t")}})
+  assert said.startswith(DEAD_RULE + "; ") and "never changed" in said
+  said = _dead_rules({"comparison": {"t": compare_task(_results([new]), BASELINE, "t")}})
+  assert said == DEAD_RULE

@@ -34,6 +34,10 @@ from gslm_keras.training import recipe
 SPREAD = 1e-4
 DEAD_FRACTION = 0.9
 CHANCE_MARGIN = 0.05
+# How `diagnose` counts a dead unit, recorded beside the count in results (runs
+# without it were counted before 2026-12-07, when a GELU unit was dead only if its
+# output never changed).
+DEAD_RULE = "never positive (ReLU, GELU); never changes (tanh, gated)"
 MAX_RESTARTS = 2
 RESTART_SEED_STEP = 1000
 
@@ -161,7 +165,8 @@ def diagnose(model: keras.Model, batches, task: str) -> dict:
   collapsed = (spread < SPREAD or dead == fired.size
                or (dead >= DEAD_FRACTION * fired.size and chance))
   return {"dead_fusion_units": dead, "fusion_units": int(fired.size),
-          "output_spread": spread, "dev_at_chance": chance, "collapsed": bool(collapsed)}
+          "dead_rule": DEAD_RULE, "output_spread": spread, "dev_at_chance": chance,
+          "collapsed": bool(collapsed)}
 
 
 class CollapseGuard(keras.callbacks.Callback):
