@@ -14,7 +14,9 @@ the same runs, the same seeds) and reads its fusion layer over the whole dev spl
 - how much each input of the fusion layer (the global max pool, the global average
   pool, the projected positions, the feature branch) adds to the pre-activation of
   the never-positive units and of the others: the mean of its part of x @ W, which
-  sums with the bias to the pre-activation (checked).
+  sums with the bias to the fusion layer's Dense output (the pre-activation without
+  `--fusion_norm`, the input of its batch norm with it). The parts are checked to
+  be, in order, the fusion layer's input (`parts_error`).
 """
 
 from __future__ import annotations

@@ -41,8 +41,9 @@ def test_units_counted_three_ways_and_the_inputs_add_up():
   reach = np.abs(x @ kernel).max(axis=0)
   # Units 0-2: constant below zero (dead by every rule); 3-5: varying within
   # [-4.5, -3.5] (never above -3); 6-7: varying within [-0.7, -0.3] (never positive,
-  # alive by the old rule); the rest as built, around zero.
+  # alive by the old rule); the rest positive on every example.
   kernel[:, :3], bias[:3] = 0.0, -5.0
+  bias[8:] = reach[8:] + 0.1
   kernel[:, 3:6] *= 0.5 / reach[3:6]
   bias[3:6] = -4.0
   kernel[:, 6:8] *= 0.2 / reach[6:8]
@@ -69,7 +70,7 @@ def test_units_counted_three_ways_and_the_inputs_add_up():
 
 def test_batch_norm_before_the_gelu_is_read_after_the_norm():
   found = read_units(_model(fusion_norm=True), _batches())
-  assert found["units"] == 16
+  assert found["units"] == 16 and found["batch_norm"] and found["parts_error"] == 0.0
   # Inference-mode batch norm of a new layer is the identity: the pre-activation is
   # the Dense output, centred by nothing, and some unit is positive somewhere.
   assert found["dead_never_positive"] < 16
