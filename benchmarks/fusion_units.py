@@ -54,37 +54,32 @@ def read_units(model, batches) -> dict:
   names = _inputs(head)
   dense = head.get_layer("fusion_dense")
   layer_names = [layer.name for layer in head.layers]
-  after = "fusion_norm" if "fusion_norm" in layer_names else "fusion_dense"
+  batch_norm = "fusion_norm" in layer_names
   activation = next(n for n in ("fusion_gelu", "fusion_relu", "fusion_dense")
                     if n in layer_names)
-  inner = keras.Model(head.input, [head.get_layer(n).output for n in names]
-                      + [head.get_layer("fusion_concat").output,
-                         head.get_layer(after).output, head.get_layer(activation).output])
-  parts, concat, pre, post = [[] for _ in names], [], [], []
+  # Read from the model: each input, the fusion layer's input, its output, and with
+  # the batch norm the norm's output (the pre-activation; without it the
+  # pre-activation is the Dense layer's x @ W + b, computed below).
+  read = names + ["fusion_concat", activation] + (["fusion_norm"] if batch_norm else [])
+  inner = keras.Model(head.input, [head.get_layer(n).output for n in read])
+  found = [[] for _ in read]
   for inputs, _ in batches:
     outputs = inner({"features": keras.ops.convert_to_tensor(inputs["features"]),
                      "positions": backbone(inputs["sequence"], training=False)},
                     training=False)
-    for found, value in zip(parts, outputs):
-      found.append(np.asarray(value))
-    concat.append(np.asarray(outputs[-3]))
-    pre.append(np.asarray(outputs[-2]))
-    post.append(np.asarray(outputs[-1]))
-  parts = [np.concatenate(p) for p in parts]
-  post = np.concatenate(post)
+    for values, value in zip(found, outputs):
+      values.append(np.asarray(value))
+  found = [np.concatenate(values) for values in found]
+  parts, concat, post = found[:len(names)], found[len(names)], found[len(names) + 1]
   kernel = np.asarray(dense.kernel)
   bias = np.asarray(dense.bias) if dense.use_bias else np.zeros(kernel.shape[1])
   edges = np.cumsum([0] + [p.shape[1] for p in parts])
   shares = [p @ kernel[edges[i]:edges[i + 1]] for i, p in enumerate(parts)]
-  summed = sum(shares) + bias
-  if after == "fusion_dense":  # The activation is inside the Dense layer.
-    pre = summed
-  else:
-    pre = np.concatenate(pre)
+  pre = found[-1] if batch_norm else sum(shares) + bias
   silent = pre.max(axis=0) <= 0
   return {
       "units": int(pre.shape[1]), "examples": int(pre.shape[0]),
-      "batch_norm": after == "fusion_norm",
+      "batch_norm": batch_norm,
       "dead_never_changes": int((np.abs(post - post[0]) <= 1e-6).all(axis=0).sum()),
       "dead_never_positive": int(silent.sum()),
       "dead_never_above_minus_3": int((pre.max(axis=0) <= -3).sum()),
@@ -97,8 +92,7 @@ def read_units(model, batches) -> dict:
           for name, p, s in zip(names, parts, shares)},
       # The parts, in this order, are the fusion layer's input (so their shares
       # and the bias add up to its Dense output): the largest difference.
-      "parts_error": float(np.abs(np.concatenate(parts, axis=1)
-                                  - np.concatenate(concat)).max()),
+      "parts_error": float(np.abs(np.concatenate(parts, axis=1) - concat).max()),
   }
 
 
