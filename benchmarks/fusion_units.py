@@ -2,7 +2,12 @@ r"""What the fusion layer's units do on dev, and what pushes the silent ones dow
 
   python -m benchmarks.fusion_units --data_root=../shared/data/gue --task=tf/0 \
       --seeds=2 --output=benchmarks/results/fusion_units.json
-  python -m benchmarks.fusion_units ... --fusion_norm   # batch norm before the GELU
+  python -m benchmarks.fusion_units ... --design=wide_maxavgpos_gelu_pdrop5
+      # the default until 2026-12-07: no batch norm before the GELU
+
+Without --design it trains the preset `default` (batch norm before the GELU since
+2026-12-07); --design names a design of `benchmarks.fusion`, and --fusion_norm adds
+the batch norm to it.
 
 Trains the dual-input model with the accuracy suite's recipe (`benchmarks.accuracy`:
 the same runs, the same seeds) and reads its fusion layer over the whole dev split:
@@ -28,7 +33,8 @@ import tempfile
 import numpy as np
 
 from benchmarks import common
-from benchmarks.task_runs import RC_TASKS, Settings, build_task, train_one
+from benchmarks.fusion import VARIANTS
+from benchmarks.task_runs import RC_TASKS, Settings, build_task, model_of, train_one
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 
@@ -96,15 +102,20 @@ def read_units(model, batches) -> dict:
   }
 
 
-def one_run(data_dir: str, work: str, task: str, seed: int, fusion_norm: bool) -> dict:
+def _settings(fusion_norm: bool, design: str = "") -> Settings:
+  return Settings(preset="default", epochs=15, patience=4, batch_size=64,
+                  learning_rate=2e-3, seeds=1, ablation_seeds=1, rc_tasks=RC_TASKS,
+                  ablations=("both",), workers=0, fusion_norm=fusion_norm, design=design)
+
+
+def one_run(data_dir: str, work: str, task: str, seed: int, fusion_norm: bool,
+            design: str = "") -> dict:
   import keras
 
   import gslm_keras.models.layers  # noqa: F401  Registers the layers to load.
   from gslm_keras.data.pipeline import make_dataset
 
-  settings = Settings(preset="default", epochs=15, patience=4, batch_size=64,
-                      learning_rate=2e-3, seeds=1, ablation_seeds=1, rc_tasks=RC_TASKS,
-                      ablations=("both",), workers=0, fusion_norm=fusion_norm)
+  settings = _settings(fusion_norm, design)
   model_dir = os.path.join(work, f"seed_{seed}")
   scores = train_one(data_dir, model_dir, settings, "both", seed,
                      any(task.startswith(p) for p in RC_TASKS))
@@ -117,11 +128,19 @@ def _q(values) -> str:
   return ", ".join(f"{v:.2f}" for v in values)
 
 
+def _model_words(results: dict) -> str:
+  if "model" not in results:  # Written before 2026-12-07: the default had no batch norm.
+    return ("batch norm before the GELU (`--fusion_norm`)" if results["fusion_norm"]
+            else "the default model of its date (no batch norm before the GELU)")
+  name = f"design `{results['design']}`" if results.get("design") else "the default model"
+  return name + (", batch norm before the GELU" if results["model"]["fusion_norm"]
+                 else ", no batch norm before the GELU")
+
+
 def markdown(results: dict) -> str:
   lines = [f"# Fusion units on dev: {results['task']}", "", common.machine_lines(results),
            "The accuracy suite's recipe and seeds (`benchmarks.accuracy`), "
-           + ("batch norm before the GELU (`--fusion_norm`)" if results["fusion_norm"]
-              else "the default model") + ". Pre-activation: the fusion layer's "
+           + _model_words(results) + ". Pre-activation: the fusion layer's "
            "input to its GELU, over every dev sequence. Quantiles over units "
            f"({', '.join(str(q) for q in QUANTILES)}).", "",
            "| seed | dev MCC x100 | dead: never changes | never positive | never above -3 "
@@ -150,15 +169,23 @@ def main():
   parser.add_argument("--task", required=True, help="a task folder under it, e.g. tf/0")
   parser.add_argument("--seeds", type=int, default=1)
   parser.add_argument("--fusion_norm", action="store_true",
-                      help="batch-normalise the fusion layer before its GELU")
+                      help="batch-normalise the fusion layer before its GELU (the "
+                      "default model has it; for a --design without it)")
+  parser.add_argument("--design", default="",
+                      help="a design of benchmarks.fusion instead of the preset default")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   results = common.header("benchmarks.fusion_units")
-  results.update(task=args.task, fusion_norm=args.fusion_norm, runs=[])
+  if args.design and args.design not in VARIANTS:
+    raise SystemExit(f"error: --design={args.design}: expected one of {', '.join(VARIANTS)}")
+  model = model_of(_settings(args.fusion_norm, args.design))
+  results.update(task=args.task, fusion_norm=model.fusion_norm, design=args.design,
+                 model=model.to_json(), runs=[])
   with tempfile.TemporaryDirectory() as tmp:
     _, data_dir, _ = build_task(args.data_root, args.task, tmp)
     for seed in range(args.seeds):
-      results["runs"].append(one_run(data_dir, tmp, args.task, seed, args.fusion_norm))
+      results["runs"].append(one_run(data_dir, tmp, args.task, seed, args.fusion_norm,
+                                     args.design))
       common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 

@@ -119,8 +119,7 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
 
   config = TrainConfig.create(
       data_dir=data_dir, model_dir=model_dir, model=model_of(settings).replace(
-          ablation="both" if ablation == "scratch" else ablation,
-          fusion_norm=settings.fusion_norm or None),
+          ablation="both" if ablation == "scratch" else ablation),
       init_from=None if ablation == "scratch" else settings.init_from,
       model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
@@ -322,13 +321,17 @@ def model_of(settings) -> Any:
   from benchmarks.fusion import design
   from gslm_keras.models import preset
 
-  return design(settings.design) if settings.design else preset(settings.preset)
+  chosen = design(settings.design) if settings.design else preset(settings.preset)
+  return chosen.replace(fusion_norm=True) if settings.fusion_norm else chosen
 
 
 # When the preset `default` became the positions design (commit 918c0c4): a results
 # file that does not record its model and is dated before this trained the flatten
 # design (ModelConfig's field defaults) under that name.
 DEFAULT_CHANGED = "2026-12-05T18:42:24+00:00"
+# When the fusion layer of the default became batch-normalised (issue 22): a file
+# dated between the two, without a model, trained the design before it.
+FUSION_NORM_DEFAULT = "2026-12-07T05:00:00+00:00"
 
 
 def recorded_model(previous: dict, preset_name: str = "default",
@@ -345,9 +348,15 @@ def recorded_model(previous: dict, preset_name: str = "default",
     chosen = design(design_name).to_json()
   elif preset_name == "default" and previous.get("date", "") < DEFAULT_CHANGED:
     chosen = ModelConfig().to_json()
+  elif preset_name == "default" and previous.get("date", "") < FUSION_NORM_DEFAULT:
+    chosen = design("wide_maxavgpos_gelu_pdrop5").to_json()
   else:
     chosen = preset(preset_name).to_json()
-  return json.loads(json.dumps(chosen))
+  chosen = json.loads(json.dumps(chosen))
+  if previous.get("settings", {}).get("fusion_norm"):
+    # Files before 2026-12-07 recorded the preset's model without the flag's batch norm.
+    chosen["fusion_norm"] = True
+  return chosen
 
 
 def refuse_another_model(path: str, previous: dict, now: dict, flag: str,

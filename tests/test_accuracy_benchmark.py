@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -367,16 +368,30 @@ def test_every_resumable_benchmark_refuses_results_of_another_model(tmp_path, mo
   # aux_heads (--resume) mixed the flatten design's runs of 2026-11-29 into tables of
   # today's default, which has the same preset name.
   from benchmarks import aux_heads, label_efficiency
-  from benchmarks.task_runs import DEFAULT_CHANGED, recorded_model
+  from benchmarks.fusion import design
+  from benchmarks.task_runs import DEFAULT_CHANGED, FUSION_NORM_DEFAULT, recorded_model
   from gslm_keras.models import ModelConfig, preset
 
-  # Unrecorded files: the flatten design before the change, today's preset after.
+  # Unrecorded files: the flatten design before the first change, the positions
+  # design without batch norm before the second, today's preset after.
   def as_json(config):
     return json.loads(json.dumps(config.to_json()))
 
+  positions = design("wide_maxavgpos_gelu_pdrop5")
   assert recorded_model({"date": "2026-11-29T09:41:09+00:00"}) == as_json(ModelConfig())
-  assert recorded_model({"date": "2026-12-06T11:54:14+00:00"}) == as_json(preset("default"))
+  assert recorded_model({"date": "2026-12-06T11:54:14+00:00"}) == as_json(positions)
+  assert recorded_model({"date": "2026-12-08T00:00:00+00:00"}) == as_json(preset("default"))
   assert "2026-12-05T00" < DEFAULT_CHANGED < "2026-12-06"
+  assert "2026-12-07T04:45" < FUSION_NORM_DEFAULT < "2026-12-07T06"
+  # The positions design is today's default without the batch norm; a file whose
+  # settings asked --fusion_norm of it trained today's default.
+  assert positions == preset("default").replace(fusion_norm=False)
+  assert recorded_model({"date": "2026-12-07T02:25:58+00:00", "settings": {
+      "fusion_norm": True}}) == as_json(preset("default"))
+  # What a suite records is what it trains: --fusion_norm included.
+  from benchmarks.task_runs import model_of
+  assert model_of(dataclasses.replace(_label_settings(), design="wide_maxavgpos_gelu_pdrop5",
+                                      fusion_norm=True)) == preset("default")
   task = tmp_path / "data" / "t"
   task.mkdir(parents=True)
   for split in ("train", "dev", "test"):

@@ -179,7 +179,7 @@ def test_isolated_branches_learn_from_their_own_heads_only(config):
   from_aux = tape.gradient(aux_loss, variables, unconnected_gradients="zero")
   trainer.compile(optimizer=keras.optimizers.SGD(1.0), loss="binary_crossentropy")
   trainer.fit(X, labels, batch_size=8, epochs=1, verbose=0, shuffle=False)
-  fusion = {"fusion_dense", "deep_logits", "wide_linear", "output"}
+  fusion = {"fusion_dense", "fusion_norm", "deep_logits", "wide_linear", "output"}
   seen = set()
   for v, old, g_main, g_aux in zip(variables, before, from_main, from_aux):
     layer = v.path.split("/")[0]

@@ -180,7 +180,9 @@ def test_config_validation_and_json():
 
 
 def test_fusion_norm_option(tmp_path):
-  config = preset("default").replace(fusion_norm=True)
+  # The default batch-normalises its fusion layer (since 2026-12-07).
+  config = preset("default")
+  assert config.fusion_norm
   model = build_model(config, length=40, n_features=7, task="multiclass", n_outputs=3)
   names = [layer.name for layer in _all_layers(model)]
   assert names[names.index("fusion_dense") + 1:][:2] == ["fusion_norm", "fusion_gelu"]
@@ -188,8 +190,10 @@ def test_fusion_norm_option(tmp_path):
   assert not [n for n in names if _AUTO_NAME.match(n)], names
   assert_saved_model_identical(model, _inputs(), tmp_path)
   assert ModelConfig.from_json(config.to_json()) == config
-  assert "fusion_norm" not in [layer.name for layer in _all_layers(build_model(
-      preset("default"), length=40, n_features=7, task="binary", n_outputs=1))]
+  without = build_model(preset("default").replace(fusion_norm=False), length=40,
+                        n_features=7, task="binary", n_outputs=1)
+  assert "fusion_norm" not in [layer.name for layer in _all_layers(without)]
+  assert without.get_layer("task_head").get_layer("fusion_dense").use_bias is True
 
 
 def test_backbone_runs_on_any_length_with_the_same_weights():

@@ -168,14 +168,18 @@ HEAD_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig)
                     if f.name not in BACKBONE_FIELDS)
 
 # What a motif is and where it sits: global max and average pooling beside every
-# position projected to 8 channels (with a dropout of 0.5 of their own), a GELU
-# fusion layer and the wide path. Chosen on dev by issue 22's sweep
-# (benchmarks/results/fusion_sweep.md): ahead of the flatten design (ModelConfig's
-# field defaults, the default until 2026-12-05) on the 8 GUE tasks measured and on
-# StatLog, with at most 9 of 96 fusion units dead, and a fifth to a half of its
-# parameters.
+# position projected to 8 channels (with a dropout of 0.5 of their own), a fusion
+# layer batch-normalised before its GELU, and the wide path. The design was chosen
+# on dev by issue 22's sweep (benchmarks/results/fusion_sweep.md): ahead of the
+# flatten design (ModelConfig's field defaults, the default until 2026-12-05) on
+# the 8 GUE tasks measured and on StatLog, with a fifth to a half of its
+# parameters. The batch norm (default since 2026-12-07) stops the fusion units
+# dying: without it the post-ReLU global max pool pushed 21 to 79 of the 96 units
+# below zero on every dev example (benchmarks/results/fusion_units_tf0.md); with it
+# none in 27 runs, and a mean paired dev gain of +0.4 MCC over the 9 GUE tasks
+# (gue_fusion_norm_vs_positions.md, the rule written before the runs).
 DEFAULT = ModelConfig(pooling="maxavg_positions", position_dropout=0.5,
-                      fusion_activation="gelu", wide=True)
+                      fusion_activation="gelu", fusion_norm=True, wide=True)
 # Position-free signal (a TF's motif anywhere in the window): global max and average
 # pooling, a GELU fusion layer and the wide path, chosen on dev by issue 22's sweep
 # (benchmarks/results/fusion_sweep.md) for such tasks.
