@@ -206,5 +206,14 @@ def head_words(model: dict) -> str:
   """The head design of a ModelConfig's JSON in words, for a report."""
   pooling = model["pooling"] + (f", positions' dropout {model['position_dropout']}"
                                 if model.get("position_dropout") else "")
-  return (f"pooling {pooling}, {model['fusion_activation']} fusion"
-          + (", wide path" if model.get("wide") else ""))
+  if model.get("fusion") == "gated":
+    fusion = "gated fusion"
+  else:
+    fusion = (("batch-normalised " if model.get("fusion_norm") else "")
+              + f"{model['fusion_activation']} fusion")
+  extras = [words for key, words in (("branch_norm", "each branch layer-normalised"),
+                                     ("film", "FiLM"), ("wide", "wide path"))
+            if model.get(key)]
+  if model.get("modality_dropout"):
+    extras.append(f"modality dropout {model['modality_dropout']}")
+  return ", ".join([f"pooling {pooling}", fusion] + extras)

@@ -454,3 +454,19 @@ def test_the_species_benchmark_trains_its_source_model_again_for_another_design(
       {**first, "model": {**first["model"], "pooling": "flatten"}}))
   species.ecoli_model(settings)
   assert len(trained) == 2
+
+
+def test_the_report_says_the_head_it_trained():
+  # A suite's report names every head option its model had, the default's batch
+  # norm included (it said nothing of it when the default gained it).
+  from benchmarks.accuracy_report import head_words
+  from gslm_keras.models import preset
+
+  words = head_words(json.loads(json.dumps(preset("default").to_json())))
+  assert words == ("pooling maxavg_positions, positions' dropout 0.5, "
+                   "batch-normalised gelu fusion, wide path")
+  other = preset("global").replace(fusion="gated", branch_norm=True, film=True,
+                                   modality_dropout=0.3).to_json()
+  assert head_words(other) == ("pooling maxavg, gated fusion, each branch "
+                               "layer-normalised, FiLM, wide path, modality dropout 0.3")
+  assert "batch-normalised" not in head_words(preset("global").to_json())

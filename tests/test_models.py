@@ -429,3 +429,17 @@ def test_position_dropout_acts_in_training_only():
   assert 0.3 < (flat == 0).mean() < 0.7  # About half of the positions dropped.
   with pytest.raises(ConfigError, match="position_dropout"):
     config.replace(position_dropout=1.0)
+
+
+@pytest.mark.parametrize("synchronized", [False, True])
+def test_every_batch_norm_follows_the_replicas(synchronized):
+  # Multi-replica training (session: synchronized_batch_norm=replicas > 1) must
+  # reach every batch norm, the default's fusion_norm and the residual blocks' too.
+  model = build_model(preset("default"), length=40, n_features=7, task="binary",
+                      n_outputs=1, synchronized_batch_norm=synchronized)
+  norms = [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+           if isinstance(layer, keras.layers.BatchNormalization)]
+  names = {layer.name for layer in norms}
+  assert {"fusion_norm", "norm_1"} <= names, names
+  assert len(norms) >= 8
+  assert {layer.synchronized for layer in norms} == {synchronized}
