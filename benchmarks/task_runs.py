@@ -136,8 +136,10 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
                  "steps": result.steps, "best_dev": result.best.get("best"),
                  "restarts": len(result.restarts)})
-  if ablation != "sequence":  # A sequence-only model has no fusion layer to probe.
-    scores.update(fusion_health(model_dir, data_dir))
+  # Every model has a fusion layer, a one-branch model over its one branch. (Until
+  # 2026-12-07 the sequence-only ablation was skipped, on the false belief that it had
+  # none: its dead units went uncounted.)
+  scores.update(fusion_health(model_dir, data_dir))
   return scores
 
 

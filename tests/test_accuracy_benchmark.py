@@ -38,6 +38,9 @@ def test_accuracy_suite_reduced(tmp_path):
   for run in entry["runs"]:
     assert -1 <= run["mcc"] <= 1 and 0 <= run["auroc"] <= 1 and run["train_seconds"] > 0
     assert 0 < run["threshold"] < 1
+    # Every run's fusion layer is counted, the sequence-only ablation's too.
+    assert run["fusion_units"] == 16 and 0 <= run["dead_fusion_units"] <= 16, run
+    assert run["dead_rule"].startswith("never positive")
   # --keep_predictions: every run's and regression's test decisions, in one order, each
   # giving its recorded MCC (benchmarks.bootstrap checks both and raises otherwise).
   from benchmarks.bootstrap import bar_interval
