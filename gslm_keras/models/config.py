@@ -174,10 +174,11 @@ HEAD_FIELDS = tuple(f.name for f in dataclasses.fields(ModelConfig)
 # flatten design (ModelConfig's field defaults, the default until 2026-12-05) on
 # the 8 GUE tasks measured and on StatLog, with a fifth to a half of its
 # parameters. The batch norm (default since 2026-12-07) stops the fusion units
-# dying: without it the post-ReLU global max pool pushed 21 to 79 of the 96 units
-# below zero on every dev example (benchmarks/results/fusion_units_tf0.md); with it
-# none in 27 runs, and a mean paired dev gain of +0.4 MCC over the 9 GUE tasks
-# (gue_fusion_norm_vs_positions.md, the rule written before the runs).
+# dying: without it 21 to 79 of the 96 units were below zero on every dev example of
+# the 9 GUE tasks (benchmarks/results/gue_positions_recount.md), pushed there by the
+# post-ReLU global max pool (fusion_units_tf0.md); with it none in 27 runs, and a
+# mean paired dev gain of +0.4 MCC over the 9 tasks, on a rule written before the
+# runs (gue_positions_fusion_norm3.md).
 DEFAULT = ModelConfig(pooling="maxavg_positions", position_dropout=0.5,
                       fusion_activation="gelu", fusion_norm=True, wide=True)
 # Position-free signal (a TF's motif anywhere in the window): global max and average
