@@ -68,10 +68,11 @@ VARIANTS = {
     "wide_maxavgpos_gelu": {"wide": True, "pooling": "maxavg_positions",
                             "fusion_activation": "gelu"},
     # The positions with a dropout of their own (0.5), so that on small data
-    # where a motif sits does not crowd out what it is.
+    # where a motif sits does not crowd out what it is. The default from 2026-12-05
+    # to 2026-12-07 (today's default is it with fusion_norm).
     "wide_maxavgpos_gelu_pdrop5": {"wide": True, "pooling": "maxavg_positions",
                                    "fusion_activation": "gelu", "position_dropout": 0.5},
-    # The default without its wide path, and the default with modality dropout:
+    # The default of 2026-12-05 without its wide path, and with modality dropout:
     # where weak features pull the pair below its sequence branch (prom_300_tata),
     # is it the linear path over them or the fusion layer's use of them?
     "maxavgpos_gelu_pdrop5": {"pooling": "maxavg_positions", "fusion_activation": "gelu",
