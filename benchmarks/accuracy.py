@@ -238,11 +238,9 @@ def main(argv=None):
                            "and fit the regressions and the report again (nothing is "
                            "trained that was trained before)")
   args = parser.parse_args(argv)
-  if args.design:
-    from benchmarks.fusion import VARIANTS
+  from benchmarks.fusion import refuse_unknown_design
 
-    if args.design not in VARIANTS:
-      sys.exit(f"error: --design={args.design}: expected one of {', '.join(VARIANTS)}")
+  refuse_unknown_design(args.design)
   needs_root = args.suite in ("tasks", "cnnprom")
   source = args.data_root if needs_root else args.data
   if not source or not os.path.exists(source):

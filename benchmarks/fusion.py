@@ -87,6 +87,12 @@ VARIANTS = {
 }
 
 
+def refuse_unknown_design(name: str) -> None:
+  """One `error:` line (and exit) for a --design that names no design here."""
+  if name and name not in VARIANTS:
+    sys.exit(f"error: --design={name}: expected one of {', '.join(VARIANTS)}")
+
+
 def design(name: str):
   """The ModelConfig of a sweep design: its changes applied to the flatten design."""
   from gslm_keras.models import ModelConfig

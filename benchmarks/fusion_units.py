@@ -33,7 +33,7 @@ import tempfile
 import numpy as np
 
 from benchmarks import common
-from benchmarks.fusion import VARIANTS
+from benchmarks.fusion import refuse_unknown_design
 from benchmarks.task_runs import RC_TASKS, Settings, build_task, model_of, train_one
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
@@ -108,14 +108,12 @@ def _settings(fusion_norm: bool, design: str = "") -> Settings:
                   ablations=("both",), workers=0, fusion_norm=fusion_norm, design=design)
 
 
-def one_run(data_dir: str, work: str, task: str, seed: int, fusion_norm: bool,
-            design: str = "") -> dict:
+def one_run(data_dir: str, work: str, task: str, seed: int, settings: Settings) -> dict:
   import keras
 
   import gslm_keras.models.layers  # noqa: F401  Registers the layers to load.
   from gslm_keras.data.pipeline import make_dataset
 
-  settings = _settings(fusion_norm, design)
   model_dir = os.path.join(work, f"seed_{seed}")
   scores = train_one(data_dir, model_dir, settings, "both", seed,
                      any(task.startswith(p) for p in RC_TASKS))
@@ -176,16 +174,15 @@ def main():
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   results = common.header("benchmarks.fusion_units")
-  if args.design and args.design not in VARIANTS:
-    raise SystemExit(f"error: --design={args.design}: expected one of {', '.join(VARIANTS)}")
-  model = model_of(_settings(args.fusion_norm, args.design))
+  refuse_unknown_design(args.design)
+  settings = _settings(args.fusion_norm, args.design)
+  model = model_of(settings)
   results.update(task=args.task, fusion_norm=model.fusion_norm, design=args.design,
                  model=model.to_json(), runs=[])
   with tempfile.TemporaryDirectory() as tmp:
     _, data_dir, _ = build_task(args.data_root, args.task, tmp)
     for seed in range(args.seeds):
-      results["runs"].append(one_run(data_dir, tmp, args.task, seed, args.fusion_norm,
-                                     args.design))
+      results["runs"].append(one_run(data_dir, tmp, args.task, seed, settings))
       common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 

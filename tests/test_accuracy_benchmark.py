@@ -473,3 +473,12 @@ def test_the_report_says_the_head_it_trained():
   assert head_words(other) == ("pooling maxavg, gated fusion, each branch "
                                "layer-normalised, FiLM, wide path, modality dropout 0.3")
   assert "batch-normalised" not in head_words(preset("global").to_json())
+
+
+def test_an_unknown_design_is_refused_in_one_line():
+  from benchmarks.fusion import refuse_unknown_design
+
+  refuse_unknown_design("")  # No design: the preset.
+  refuse_unknown_design("wide_maxavgpos_gelu_pdrop5")
+  with pytest.raises(SystemExit, match=r"^error: --design=nope: expected one of relu, "):
+    refuse_unknown_design("nope")
