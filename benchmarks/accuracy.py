@@ -212,6 +212,10 @@ def main(argv=None):
   parser.add_argument("--workers", type=int, default=0)
   parser.add_argument("--fusion_norm", action="store_true",
                       help="batch-normalise the preset's fusion layer before its activation")
+  parser.add_argument("--recalibrate_norms", action="store_true",
+                      help="train with the model's recalibrate_norms: every batch norm's "
+                           "inference statistics measured again on training data with "
+                           "dropout off before each dev evaluation")
   parser.add_argument("--design", default="",
                       help="a design of benchmarks.fusion.VARIANTS (a change of the "
                            "flatten design) instead of --preset")
@@ -253,7 +257,8 @@ def main(argv=None):
       ablation_seeds=args.ablation_seeds,
       rc_tasks=tuple(p for p in args.rc_tasks.split(",") if p),
       ablations=tuple(a for a in args.ablations.split(",") if a), workers=args.workers,
-      fusion_norm=args.fusion_norm, design=args.design, init_from=args.init_from,
+      fusion_norm=args.fusion_norm, recalibrate_norms=args.recalibrate_norms,
+      design=args.design, init_from=args.init_from,
       compare_scratch=args.compare_scratch, aux_weight=args.aux_weight,
       isolate_branches=args.isolate_branches, keep_predictions=args.keep_predictions)
   # The trainer's own check of the pair (isolation needs the heads), before any work.

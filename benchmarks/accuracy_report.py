@@ -212,7 +212,9 @@ def head_words(model: dict) -> str:
     fusion = (("batch-normalised " if model.get("fusion_norm") else "")
               + f"{model['fusion_activation']} fusion")
   extras = [words for key, words in (("branch_norm", "each branch layer-normalised"),
-                                     ("film", "FiLM"), ("wide", "wide path"))
+                                     ("film", "FiLM"), ("wide", "wide path"),
+                                     ("recalibrate_norms",
+                                      "batch-norm statistics recalibrated"))
             if model.get(key)]
   if model.get("modality_dropout"):
     extras.append(f"modality dropout {model['modality_dropout']}")

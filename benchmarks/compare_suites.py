@@ -319,8 +319,8 @@ def main():
   results.update(
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
-          "preset", "fusion_norm", "aux_weight", "isolate_branches", "init_from",
-          "design")
+          "preset", "fusion_norm", "recalibrate_norms", "aux_weight", "isolate_branches",
+          "init_from", "design")
           if settings.get(k)),
       comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap,
                                      draws, args.resample_seeds) for task in tasks})

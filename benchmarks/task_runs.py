@@ -39,6 +39,7 @@ class Settings:
   ablations: tuple[str, ...]
   workers: int
   fusion_norm: bool = False
+  recalibrate_norms: bool = False
   design: str = ""
   init_from: str | None = None
   compare_scratch: bool = False
@@ -324,7 +325,9 @@ def model_of(settings) -> Any:
   from gslm_keras.models import preset
 
   chosen = design(settings.design) if settings.design else preset(settings.preset)
-  return chosen.replace(fusion_norm=True) if settings.fusion_norm else chosen
+  chosen = chosen.replace(fusion_norm=True) if settings.fusion_norm else chosen
+  return (chosen.replace(recalibrate_norms=True)
+          if settings.recalibrate_norms else chosen)
 
 
 # When the preset `default` became the positions design (commit 918c0c4): a results
@@ -354,7 +357,9 @@ def recorded_model(previous: dict, preset_name: str = "default",
     chosen = design("wide_maxavgpos_gelu_pdrop5").to_json()
   else:
     chosen = preset(preset_name).to_json()
-  chosen = json.loads(json.dumps(chosen))
+  # Fields added since (recalibrate_norms) take the value every earlier run had:
+  # the field's default.
+  chosen = json.loads(json.dumps(ModelConfig.from_json(chosen).to_json()))
   if previous.get("settings", {}).get("fusion_norm"):
     # Files before 2026-12-07 recorded the preset's model without the flag's batch norm.
     chosen["fusion_norm"] = True

@@ -364,6 +364,18 @@ def test_resume_refuses_results_of_another_model(tmp_path):
   path.write_text(json.dumps({**{k: v for k, v in later.items() if k != "model"},
                               "tasks": {}, "date": "2026-12-05"}))
   assert resume_from(str(path), later)["tasks"] == {}
+  # A model recorded before recalibrate_norms existed trained without it.
+  plain = dataclasses.replace(settings, design="wide_maxavgpos_gelu_pdrop5")
+  plain_now = dict(now, settings=dataclasses.asdict(plain), model=model_of(plain).to_json())
+  recorded = {k: v for k, v in plain_now["model"].items() if k != "recalibrate_norms"}
+  path.write_text(json.dumps({**plain_now, "model": recorded, "tasks": {},
+                              "date": "2026-12-07"}))
+  assert resume_from(str(path), plain_now)["tasks"] == {}
+  recalibrated = dataclasses.replace(plain, recalibrate_norms=True)
+  assert model_of(recalibrated).recalibrate_norms
+  with pytest.raises(SystemExit, match="another"):
+    resume_from(str(path), dict(now, settings=dataclasses.asdict(recalibrated),
+                                model=model_of(recalibrated).to_json()))
 
 
 def test_every_resumable_benchmark_refuses_results_of_another_model(tmp_path, monkeypatch):
@@ -473,6 +485,8 @@ def test_the_report_says_the_head_it_trained():
   assert head_words(other) == ("pooling maxavg, gated fusion, each branch "
                                "layer-normalised, FiLM, wide path, modality dropout 0.3")
   assert "batch-normalised" not in head_words(preset("global").to_json())
+  recalibrated = preset("global").replace(recalibrate_norms=True).to_json()
+  assert head_words(recalibrated).endswith("wide path, batch-norm statistics recalibrated")
 
 
 def test_an_unknown_design_is_refused_in_one_line():

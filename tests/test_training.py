@@ -390,7 +390,8 @@ def _start_workers(splice_dir, model_dir, init_from):
          f"--model_dir={model_dir}", "--distribution_strategy=multi_worker",
          "--epochs=4", "--steps_per_epoch=10", "--checkpoint_every=5",
          "--early_stopping_patience=2", "--evaluate_splits=test",
-         f"--init_from={init_from}", "--freeze_trunk_steps=5", "--aux_weight=0.5"],
+         f"--init_from={init_from}", "--freeze_trunk_steps=5", "--aux_weight=0.5",
+         "--recalibrate_norms"],
         cwd=REPO,
         env=dict(env, TF_CONFIG=tf_config), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True))
@@ -455,6 +456,17 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
   copied = json.load(open(model_dir / "config.json"))["resolved"]["init_from"]["copied"]
   assert copied == ["backbone", "feature branch", "head"]
   assert "frozen for the first 5 steps" in (model_dir / "MODEL_CARD.md").read_text()
+  # The chief recalibrated the batch norms before each dev evaluation: the kept
+  # model's statistics are those of the training sample (measuring again changes
+  # nothing), and every worker ended with them.
+  from gslm_keras.training import batch_norm
+
+  info = DatasetInfo.load(splice_dir)
+  sample = batch_norm.training_sample(splice_dir, info.num_records("train"), 0)
+  stored = [np.asarray(n.moving_variance).copy() for n in batch_norm.batch_norms(kept)]
+  batch_norm.recalibrate(kept, sample)
+  for old, norm in zip(stored, batch_norm.batch_norms(kept)):
+    np.testing.assert_allclose(norm.moving_variance, old, rtol=1e-4, atol=1e-5)
 
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):

@@ -196,6 +196,28 @@ class DevMonitor(keras.callbacks.Callback):
     write_json_atomic(self.state_path, self.state)
 
 
+class NormRecalibration(keras.callbacks.Callback):
+  """Before each dev evaluation, every batch norm's inference statistics measured
+  again on a fixed sample of the training split (`batch_norm.recalibrate`), so that
+  the model judged on dev, and kept, predicts with them.
+
+  Args:
+    target: the model whose batch norms are set (the one inside a training model
+      with auxiliary heads shares them).
+    batches: the sample, batches of model inputs (`batch_norm.training_sample`).
+  """
+
+  def __init__(self, target, batches):
+    super().__init__()
+    self.target = target
+    self.batches = batches
+
+  def on_test_begin(self, logs=None):
+    from gslm_keras.training import batch_norm
+
+    batch_norm.recalibrate(self.target, self.batches)
+
+
 class NanGuard(keras.callbacks.Callback):
   """Stops training at the first non-finite loss and remembers where."""
 

@@ -18,7 +18,7 @@ from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.training import callbacks as callbacks_lib
-from gslm_keras.training import aux_heads, collapse, recipe, session
+from gslm_keras.training import aux_heads, batch_norm, collapse, recipe, session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 from gslm_keras.training.loop import make_loop
@@ -121,6 +121,11 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
                    *recipe.monitor_for(info.task, config.optim.monitor),
                    config.optim.early_stopping_patience, dev_ds is not None,
                    config.optim.freeze_trunk_steps, saved=model)
+  sample = None
+  if architecture.recalibrate_norms:
+    sample = batch_norm.training_sample(config.data.data_dir, info.num_records("train"),
+                                        config.runtime.seed)
+    loop.add_before_backup(callbacks_lib.NormRecalibration(model, sample))
   guard = _guard(config, info, plan, done_segments, restarts, model)
   if guard is not None:
     loop.add_before_backup(guard)
@@ -135,6 +140,8 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
   if guard is not None and guard.collapsed:
     return None, guard.diagnosis
   final = session.kept_model(run, model)
+  if sample is not None and dev_ds is None:  # No dev evaluation recalibrated it.
+    batch_norm.recalibrate(final, sample)
   save_model(final, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(

@@ -33,7 +33,8 @@ from gslm_keras.io.model_files import save_model
 from gslm_keras.io.outputs import exclusive_output
 from gslm_keras.run_dir import RunDir
 from gslm_keras.tasks.supervised import task_type
-from gslm_keras.training import aux_heads, collapse, dev_selection, recipe, session
+from gslm_keras.training import aux_heads, batch_norm, collapse, dev_selection, recipe
+from gslm_keras.training import session
 from gslm_keras.training import init_from as warm_start
 from gslm_keras.training.config import TrainConfig
 
@@ -159,8 +160,11 @@ def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: Run
   selection = dev_selection.SharedDevSelection(monitor, mode,
                                                config.optim.early_stopping_patience)
   dev = session.train_datasets(config, info, config.data.batch_size)[1] if is_chief else None
+  sample = _norm_sample(config, info) if is_chief else None
 
   def epoch_end(step: int):
+    if sample is not None:  # The chief's alone: training never reads the statistics.
+      batch_norm.recalibrate(model, sample)
     value = dev_selection.dev_value(model, dev, info.task, monitor) if is_chief else 0.0
     value = dev_selection.share(strategy, value)
     improved, stop = selection.update(value, step)
@@ -171,6 +175,15 @@ def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: Run
     return value, stop
 
   return selection, epoch_end
+
+
+def _norm_sample(config: TrainConfig, info: DatasetInfo) -> list | None:
+  """The training sample `batch_norm.recalibrate` reads, with --recalibrate_norms
+  (a restart changes only branch_norm, `collapse.after_restarts`)."""
+  if not config.model.recalibrate_norms:
+    return None
+  return batch_norm.training_sample(config.data.data_dir, info.num_records("train"),
+                                    config.runtime.seed)
 
 
 def train_multi_worker(config: TrainConfig, info: DatasetInfo,
@@ -294,6 +307,8 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     return session.TrainResult(config.model_dir, steps, best, {}, stopped, start > 0,
                                fingerprint, list(restarts)), None
   write_json_atomic(run.history, history)
+  if selection is None and config.model.recalibrate_norms:  # No dev evaluation did.
+    batch_norm.recalibrate(model, _norm_sample(config, info))
   save_model(model, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,

@@ -1,0 +1,123 @@
+"""Batch-norm statistics measured again on the model as it predicts.
+
+A batch norm keeps moving averages of its input's mean and variance for inference.
+Two things make them wrong for the model that is kept:
+- dropout before a batch norm (the default's position dropout of 0.5 before the
+  fusion layer's batch norm) inflates the variance its averages see in training,
+  and inference runs without dropout ("variance shift", Li et al. 2019,
+  "Understanding the disharmony between dropout and batch normalization");
+- the averages lag the weights, which on a small dataset change a lot between the
+  few steps the averages span.
+`recalibrate` replaces them with the statistics of a fixed set of training
+batches passed through the model with its weights as they are and its dropout
+off (the remedy of Li et al., and the "precise BN" of Wu & Johnson 2021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The sample the statistics come from: a few thousand examples, as "precise BN"
+# found enough, and at most 2**24 one-hot values (4,096 windows of 1 kb; fewer of
+# longer windows) held in memory for the whole run.
+EXAMPLES = 4096
+MAX_VALUES = 2 ** 24
+BATCH_SIZE = 256
+
+
+def _layers(model):
+  return list(model._flatten_layers(include_self=False, recursive=True))  # noqa: SLF001
+
+
+def batch_norms(model) -> list:
+  """Every batch norm of `model`, nested models included."""
+  import keras
+
+  return [layer for layer in _layers(model)
+          if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def _dropouts(model) -> list:
+  """Every layer with a dropout `rate` (Keras' dropouts, ModalityDropout)."""
+  return [layer for layer in _layers(model)
+          if isinstance(getattr(layer, "rate", None), float)]
+
+
+def recalibrate(model, batches) -> int:
+  """Sets every batch norm's moving mean and variance to the population statistics
+  of its input over `batches` (inputs, or (inputs, labels) pairs), with every dropout
+  off and the batch norms normalising by their batch, as in training. Weights are
+  not changed. Returns the number of examples read (0: nothing changed).
+
+  Each batch's mean and variance are read per layer; the population variance is
+  the mean of (variance + mean^2) less the squared mean, weighted by batch size.
+  """
+  norms = batch_norms(model)
+  if not norms:
+    return 0
+  dropouts = _dropouts(model)
+  saved = ([(n.momentum, n.trainable) for n in norms], [d.rate for d in dropouts])
+  before = [(np.asarray(n.moving_mean), np.asarray(n.moving_variance)) for n in norms]
+  sums = [[0.0, 0.0] for _ in norms]
+  seen = 0
+  try:
+    for layer in norms:
+      layer.momentum, layer.trainable = 0.0, True  # The batch's own statistics.
+    for layer in dropouts:
+      layer.rate = 0.0
+    for batch in batches:
+      inputs = batch[0] if isinstance(batch, tuple) else batch
+      model(inputs, training=True)
+      size = int(np.shape(next(iter(_leaves(inputs))))[0])
+      for total, layer in zip(sums, norms):
+        mean = np.asarray(layer.moving_mean, np.float64)
+        total[0] = total[0] + size * mean
+        total[1] = total[1] + size * (np.asarray(layer.moving_variance, np.float64)
+                                      + mean ** 2)
+      seen += size
+  except BaseException:
+    seen = 0
+    raise
+  finally:
+    for layer, (momentum, trainable) in zip(norms, saved[0]):
+      layer.momentum, layer.trainable = momentum, trainable
+    for layer, rate in zip(dropouts, saved[1]):
+      layer.rate = rate
+    if not seen:  # Nothing read, or a failure midway: the statistics as they were.
+      for layer, (mean, variance) in zip(norms, before):
+        layer.moving_mean.assign(mean)
+        layer.moving_variance.assign(variance)
+  if seen:
+    for (first, second), layer in zip(sums, norms):
+      mean = first / seen
+      layer.moving_mean.assign(mean.astype(np.float32))
+      layer.moving_variance.assign(np.maximum(second / seen - mean ** 2, 0.0)
+                                   .astype(np.float32))
+  return seen
+
+
+def _leaves(inputs):
+  if isinstance(inputs, dict):
+    return list(inputs.values())
+  if isinstance(inputs, (list, tuple)):
+    return list(inputs)
+  return [inputs]
+
+
+def training_sample(data_dir: str, num_records: int, seed: int) -> list:
+  """A fixed sample of the training split, as batches of model inputs: drawn with a
+  shuffle over the whole split (up to 200,000 records: a sorted file does not give
+  the first records' labels only), without augmentation, read once and kept."""
+  from gslm_keras.data.pipeline import make_dataset
+
+  dataset = make_dataset(data_dir, "train", "train", BATCH_SIZE, seed=seed,
+                         shuffle_buffer=max(1, min(num_records, 200_000)),
+                         verify="none")
+  batches, examples, values = [], 0, 0
+  for inputs, _ in dataset:
+    batches.append(inputs)
+    examples += int(inputs["sequence"].shape[0])
+    values += int(np.prod(inputs["sequence"].shape))
+    if examples >= EXAMPLES or values >= MAX_VALUES:
+      break
+  return batches

@@ -1,0 +1,179 @@
+"""Batch-norm statistics measured again (gslm_keras/training/batch_norm.py): the
+values against an independent computation, nothing else changed, nothing lost on a
+failure, and a training run that keeps the statistics of the model it kept."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from gslm_keras.data.dataset_info import DatasetInfo
+from gslm_keras.models import preset
+from gslm_keras.training import batch_norm
+from gslm_keras.training.config import TrainConfig
+from gslm_keras.training.trainer import train
+
+from helpers import build
+
+
+def _model():
+  """Dropout before a batch norm, inside a nested model, then a second batch norm."""
+  inner_in = keras.Input((5,))
+  h = keras.layers.Dropout(0.5, name="drop")(inner_in)
+  h = keras.layers.BatchNormalization(name="bn1")(h)
+  inner = keras.Model(inner_in, h, name="inner")
+  x = keras.Input((5,))
+  h = keras.layers.Dense(3, name="dense")(inner(x))
+  h = keras.layers.BatchNormalization(name="bn2")(h)
+  return keras.Model(x, keras.layers.Dense(1, name="out")(h))
+
+
+def _data(n=600, seed=0):
+  rng = np.random.default_rng(seed)
+  return (rng.normal(2.0, 3.0, (n, 5)) * np.arange(1, 6)).astype("float32")
+
+
+def _train_a_little(model, x):
+  for i in range(10):  # Moving averages of dropout-inflated batches.
+    model(x[i * 32:(i + 1) * 32], training=True)
+
+
+def test_statistics_are_the_population_statistics_with_dropout_off():
+  model, x = _model(), _data()
+  _train_a_little(model, x)
+  weights = [w.copy() for w in model.get_weights()]
+  bn1 = model.get_layer("inner").get_layer("bn1")
+  bn2 = model.get_layer("bn2")
+  assert not np.allclose(np.asarray(bn1.moving_variance), x.var(0), rtol=0.1)
+  # Batches of unequal size: the population, not the mean of the batches' statistics.
+  batches = [x[:100], x[100:350], (x[350:], np.zeros(250))]
+  assert batch_norm.recalibrate(model, batches) == 600
+  np.testing.assert_allclose(bn1.moving_mean, x.mean(0), rtol=1e-5)
+  np.testing.assert_allclose(bn1.moving_variance, x.var(0), rtol=1e-4)
+  # bn2's input, computed independently: bn1 with the population statistics (the
+  # same as the batches' up to their spread, so checked on one batch of all).
+  batch_norm.recalibrate(model, [x])
+  gamma, beta = (np.asarray(v) for v in (bn1.gamma, bn1.beta))
+  normed = (x - x.mean(0)) / np.sqrt(x.var(0) + bn1.epsilon) * gamma + beta
+  kernel, bias = (np.asarray(v) for v in model.get_layer("dense").weights)
+  dense = normed @ kernel + bias
+  np.testing.assert_allclose(bn2.moving_mean, dense.mean(0), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(bn2.moving_variance, dense.var(0), rtol=1e-3, atol=1e-5)
+  # Inference now matches: the model's prediction equals the one from the numbers.
+  gamma2, beta2 = np.asarray(bn2.gamma), np.asarray(bn2.beta)
+  out_k, out_b = (np.asarray(v) for v in model.get_layer("out").weights)
+  expected = ((dense - dense.mean(0)) / np.sqrt(dense.var(0) + bn2.epsilon) * gamma2
+              + beta2) @ out_k + out_b
+  np.testing.assert_allclose(model(x, training=False), expected, rtol=1e-3, atol=1e-4)
+  # Trainable weights unchanged; the layers' settings restored.
+  trainable = {id(w) for w in model.trainable_weights}
+  for before, after in zip(weights, model.weights):
+    if id(after) in trainable:
+      np.testing.assert_array_equal(before, np.asarray(after))
+  assert model.get_layer("inner").get_layer("drop").rate == 0.5
+  assert bn1.momentum == bn2.momentum == 0.99 and bn1.trainable
+
+
+def test_a_failure_midway_leaves_the_statistics_as_they_were():
+  model, x = _model(), _data()
+  _train_a_little(model, x)
+  before = [np.asarray(w).copy() for w in model.weights]
+
+  def batches():
+    yield x[:100]
+    raise OSError("disk gone")
+
+  with pytest.raises(OSError, match="disk gone"):
+    batch_norm.recalibrate(model, batches())
+  for old, new in zip(before, model.weights):
+    np.testing.assert_array_equal(old, np.asarray(new))
+  assert batch_norm.recalibrate(model, []) == 0  # Nothing read: nothing changed.
+  for old, new in zip(before, model.weights):
+    np.testing.assert_array_equal(old, np.asarray(new))
+
+
+def test_frozen_batch_norms_are_measured_and_stay_frozen():
+  model, x = _model(), _data()
+  model.get_layer("inner").trainable = False
+  batch_norm.recalibrate(model, [x])
+  bn1 = model.get_layer("inner").get_layer("bn1")
+  np.testing.assert_allclose(bn1.moving_mean, x.mean(0), rtol=1e-5)
+  assert not bn1.trainable
+
+
+@pytest.fixture(scope="module")
+def sorted_table(tmp_path_factory):
+  """240 random 60 bp windows, the positives with TATAAT planted, sorted by label (a
+  sample of the first records would see one class only)."""
+  out = tmp_path_factory.mktemp("data") / "train.csv"
+  rng = np.random.default_rng(0)
+  rows = {}
+  for i in range(240):
+    seq = "".join(rng.choice(list("ACGT"), 60))
+    label = "p" if i >= 120 else "n"
+    if label == "p":
+      at = int(rng.integers(0, 54))
+      seq = seq[:at] + "TATAAT" + seq[at + 6:]
+    rows[seq] = label
+  with open(out, "w") as handle:
+    handle.write("id,sequence,label\n")
+    for i, (seq, label) in enumerate(rows.items()):
+      handle.write(f"s{i},{seq},{label}\n")
+  return out, rows
+
+
+def _decoded(sample) -> list[str]:
+  return ["".join("ACGT"[i] for i in window.argmax(-1))
+          for batch in sample for window in np.asarray(batch["sequence"])]
+
+
+def test_the_sample_is_drawn_from_the_whole_split(sorted_table, tmp_path, monkeypatch):
+  table, rows = sorted_table
+  build(tmp_path / "data", train=[str(table)], id_column="id", classes=("n", "p"))
+  monkeypatch.setattr(batch_norm, "EXAMPLES", 40)
+  monkeypatch.setattr(batch_norm, "BATCH_SIZE", 8)
+  sample = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  labels = [rows[seq] for seq in _decoded(sample)]
+  assert len(labels) == 40 and 10 <= labels.count("p") <= 30
+  again = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  assert _decoded(again) == _decoded(sample)  # Fixed by its seed.
+
+
+@pytest.mark.parametrize("with_dev", [True, False])
+def test_training_keeps_the_statistics_of_the_model_it_kept(sorted_table, tmp_path,
+                                                             with_dev):
+  table, rows = sorted_table
+  data_dir = str(tmp_path / "data")
+  build(data_dir, train=[str(table)], id_column="id", classes=("n", "p"),
+        computed_features=["gc_content", "kmer:k=2"],
+        dev_fraction=0.2 if with_dev else 0.0)
+  info = DatasetInfo.load(data_dir)
+  config = TrainConfig.create(
+      data_dir=data_dir, model_dir=str(tmp_path / "run"),
+      model=preset("tiny").replace(fusion_norm=True, recalibrate_norms=True),
+      model_preset="tiny", epochs=3, batch_size=16, seed=3, verbose=0)
+  train(config)
+  kept = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
+  norms = batch_norm.batch_norms(kept)
+  assert len(norms) >= 2 and "fusion_norm" in [n.name for n in norms]
+  stored = [(np.asarray(n.moving_mean).copy(), np.asarray(n.moving_variance).copy())
+            for n in norms]
+  sample = batch_norm.training_sample(data_dir, info.num_records("train"), 3)
+  seen = _decoded(sample)  # All of a small split, each window once.
+  assert len(set(seen)) == len(seen) == info.num_records("train") and set(seen) <= set(rows)
+  batch_norm.recalibrate(kept, sample)  # Done by training already: the same numbers.
+  for (mean, variance), norm in zip(stored, norms):
+    np.testing.assert_allclose(norm.moving_mean, mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance, variance, rtol=1e-4, atol=1e-5)
+  # Without it the moving averages are not these statistics: the check can fail.
+  plain = TrainConfig.create(
+      data_dir=data_dir, model_dir=str(tmp_path / "plain"),
+      model=preset("tiny").replace(fusion_norm=True), model_preset="tiny", epochs=3,
+      batch_size=16, seed=3, verbose=0)
+  train(plain)
+  kept = keras.models.load_model(tmp_path / "plain" / "model.keras", compile=False)
+  moving = np.asarray(kept.get_layer("task_head").get_layer("fusion_norm").moving_variance)
+  batch_norm.recalibrate(kept, sample)
+  fusion = kept.get_layer("task_head").get_layer("fusion_norm")
+  assert not np.allclose(fusion.moving_variance, moving, rtol=0.1)
