@@ -101,17 +101,40 @@ def suite_cnnprom(args, settings, tmp, report) -> None:
     report(name, entry)
 
 
-def suite_uci_promoters(args, settings, tmp, report) -> None:
-  """Stratified 10-fold cross-validation; errors counted over all 106 rows."""
-  with open(args.data) as handle:
+def uci_folds(path: str, split_seed: int) -> tuple[list, np.ndarray]:
+  """(records (class, name, sequence), each record's fold of 10, stratified)."""
+  with open(path) as handle:
     rows = [line.strip().split(",") for line in handle if line.strip()]
   records = [(cls.strip(), name.strip(), seq.strip().upper()) for cls, name, seq in rows]
-  rng = np.random.default_rng(args.split_seed)
+  rng = np.random.default_rng(split_seed)
   folds = np.zeros(len(records), int)
   for cls in ("+", "-"):
     members = [i for i, r in enumerate(records) if r[0] == cls]
     for rank, i in enumerate(rng.permutation(members)):
       folds[i] = rank % 10
+  return records, folds
+
+
+def uci_fold_dataset(folder: str, records: list, folds: np.ndarray, fold: int) -> str:
+  """The dataset of one fold under `folder`: the fold is its test split, 15% of the
+  others its dev split."""
+  os.makedirs(folder)
+  for split, keep in (("train", folds != fold), ("test", folds == fold)):
+    with open(os.path.join(folder, f"{split}.csv"), "w") as handle:
+      handle.write("id,sequence,label\n")
+      for i in np.flatnonzero(keep):
+        cls, name, seq = records[i]
+        handle.write(f"{name},{seq},{'promoter' if cls == '+' else 'other'}\n")
+  data_dir = os.path.join(folder, "data")
+  build(data_dir, 1, train=[os.path.join(folder, "train.csv")],
+        test=[os.path.join(folder, "test.csv")], id_column="id", dev_fraction=0.15,
+        seed=fold, classes=("other", "promoter"))
+  return data_dir
+
+
+def suite_uci_promoters(args, settings, tmp, report) -> None:
+  """Stratified 10-fold cross-validation; errors counted over all 106 rows."""
+  records, folds = uci_folds(args.data, args.split_seed)
   errors = {a: [0] * settings.seeds for a in settings.ablations
             + (("scratch",) if settings.compare_scratch else ())}
   lr_errors = 0
@@ -119,17 +142,7 @@ def suite_uci_promoters(args, settings, tmp, report) -> None:
   for fold in range(10):
     print(f"fold {fold}", flush=True)
     folder = os.path.join(tmp, f"fold{fold}")
-    os.makedirs(folder)
-    for split, keep in (("train", folds != fold), ("test", folds == fold)):
-      with open(os.path.join(folder, f"{split}.csv"), "w") as handle:
-        handle.write("id,sequence,label\n")
-        for i in np.flatnonzero(keep):
-          cls, name, seq = records[i]
-          handle.write(f"{name},{seq},{'promoter' if cls == '+' else 'other'}\n")
-    data_dir = os.path.join(folder, "data")
-    build(data_dir, 1, train=[os.path.join(folder, "train.csv")],
-          test=[os.path.join(folder, "test.csv")], id_column="id", dev_fraction=0.15,
-          seed=fold, classes=("other", "promoter"))
+    data_dir = uci_fold_dataset(folder, records, folds, fold)
     earlier = args.partial.get("uci_promoters", [])
     fold_result = run_task("uci", data_dir, folder, settings,
                            done=earlier[fold] if fold < len(earlier) else [])

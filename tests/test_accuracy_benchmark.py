@@ -496,3 +496,25 @@ def test_an_unknown_design_is_refused_in_one_line():
   refuse_unknown_design("wide_maxavgpos_gelu_pdrop5")
   with pytest.raises(SystemExit, match=r"^error: --design=nope: expected one of relu, "):
     refuse_unknown_design("nope")
+
+
+def test_the_uci_folds_are_stratified_and_each_fold_is_its_test_split(tmp_path):
+  from benchmarks.accuracy import uci_fold_dataset, uci_folds
+  from gslm_keras.data.dataset_info import DatasetInfo
+
+  rng = np.random.default_rng(0)
+  path = tmp_path / "promoters.data"
+  path.write_text("".join(
+      f"{'+' if i < 20 else '-'}, s{i},\t{''.join(rng.choice(list('acgt'), 57))}\n"
+      for i in range(60)))
+  records, folds = uci_folds(str(path), 0)
+  assert len(records) == 60 and records[0][2].isupper()
+  for fold in range(10):  # 2 promoters and 4 others in every fold.
+    members = [records[i][0] for i in np.flatnonzero(folds == fold)]
+    assert members.count("+") == 2 and members.count("-") == 4
+  assert (uci_folds(str(path), 0)[1] == folds).all()
+  assert not (uci_folds(str(path), 1)[1] == folds).all()
+  info = DatasetInfo.load(uci_fold_dataset(str(tmp_path / "f3"), records, folds, 3))
+  assert info.num_records("test") == 6
+  assert info.num_records("train") + info.num_records("dev") == 54
+  assert abs(info.num_records("dev") - 0.15 * 54) <= 1  # 15% for dev.

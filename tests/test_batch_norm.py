@@ -177,3 +177,37 @@ def test_training_keeps_the_statistics_of_the_model_it_kept(sorted_table, tmp_pa
   batch_norm.recalibrate(kept, sample)
   fusion = kept.get_layer("task_head").get_layer("fusion_norm")
   assert not np.allclose(fusion.moving_variance, moving, rtol=0.1)
+
+
+def test_norm_statistics_benchmark_reproduces_the_suite_and_measures_again(
+    sorted_table, tmp_path, monkeypatch):
+  import json
+
+  from benchmarks import norm_statistics
+  from benchmarks.task_runs import Settings
+
+  table, _ = sorted_table
+  task = tmp_path / "gue" / "t"
+  task.mkdir(parents=True)
+  lines = table.read_text().splitlines()
+  header, body = lines[0], lines[1:]
+  order = np.random.default_rng(1).permutation(len(body))
+  for split, part in (("train", order[:160]), ("dev", order[160:200]),
+                      ("test", order[200:])):
+    (task / f"{split}.csv").write_text("\n".join([header] + [body[i] for i in part]) + "\n")
+  monkeypatch.setattr(norm_statistics, "_settings", lambda: Settings(
+      preset="tiny", epochs=2, patience=0, batch_size=16, learning_rate=2e-3, seeds=1,
+      ablation_seeds=1, rc_tasks=(), ablations=("both",), workers=0, fusion_norm=True))
+  output = tmp_path / "out.json"
+  monkeypatch.setattr("sys.argv", ["norm_statistics", f"--data_root={tmp_path / 'gue'}",
+                                   "--task=t", "--seeds=1", f"--output={output}"])
+  norm_statistics.main()
+  results = json.loads(output.read_text())
+  run, = results["runs"]
+  # The moving statistics' scores are the suite's (computed from its predictions).
+  assert run["moving"]["mcc"] == pytest.approx(run["suite_mcc"], abs=1e-6)
+  assert 0 <= run["recalibrated"]["errors"] <= 40
+  assert "fusion_norm" in run["layers"] and len(run["layers"]) >= 2
+  assert all(v["variance_ratio"] > 0 for v in run["layers"].values())
+  assert results["model"]["fusion_norm"] and not results["model"]["recalibrate_norms"]
+  assert "| fusion_norm |" in (tmp_path / "out.md").read_text()
