@@ -365,11 +365,14 @@ def test_deterministic_runs_are_identical(splice_dir, tmp_path):
 def test_mirrored_over_two_logical_cpus(splice_dir, tmp_path):
   out = _run("gslm_keras.train", *TINY, f"--data_dir={splice_dir}",
              f"--model_dir={tmp_path / 'm'}", "--distribution_strategy=mirrored",
-             "--logical_cpus=2", "--epochs=1", "--evaluate_splits=test")
+             "--logical_cpus=2", "--epochs=1", "--evaluate_splits=test",
+             "--recalibrate_norms")
   assert out.returncode == 0, out.stderr[-3000:]
   assert "2 replica(s)" in out.stderr
   metrics = json.load(open(tmp_path / "m" / "metrics" / "test.json"))
   assert metrics["n"] == 1186 and np.isfinite(metrics["accuracy"])
+  # (Synchronised batch norms: E[x^2] - E[x]^2 outside the strategy, a few 1e-4 off.)
+  _assert_recalibrated(tmp_path / "m", splice_dir, rtol=5e-3)
 
 
 def _start_workers(splice_dir, model_dir, init_from):
@@ -456,22 +459,32 @@ def test_multi_worker_on_loopback_killed_and_resumed(splice_dir, tiny_run, tmp_p
   copied = json.load(open(model_dir / "config.json"))["resolved"]["init_from"]["copied"]
   assert copied == ["backbone", "feature branch", "head"]
   assert "frozen for the first 5 steps" in (model_dir / "MODEL_CARD.md").read_text()
-  # The chief recalibrated the batch norms before each dev evaluation: the kept
-  # model's statistics are those of the training sample (measuring again changes
-  # nothing), and every worker ended with them.
+  # The chief recalibrated the batch norms before each dev evaluation (and every
+  # worker ended with the kept model's weights, the fingerprints above).
+  _assert_recalibrated(model_dir, splice_dir)
+
+
+def _assert_recalibrated(model_dir, data_dir, rtol=1e-4):
+  """The kept model's batch-norm statistics are those of the training sample
+  (--recalibrate_norms): measuring them again changes nothing."""
+  import keras
+
+  import gslm_keras.models.layers  # noqa: F401  Registers the layers to load.
   from gslm_keras.training import batch_norm
 
-  info = DatasetInfo.load(splice_dir)
-  sample = batch_norm.training_sample(splice_dir, info.num_records("train"), 0)
-  stored = [np.asarray(n.moving_variance).copy() for n in batch_norm.batch_norms(kept)]
-  batch_norm.recalibrate(kept, sample)
-  for old, norm in zip(stored, batch_norm.batch_norms(kept)):
-    np.testing.assert_allclose(norm.moving_variance, old, rtol=1e-4, atol=1e-5)
+  kept = keras.models.load_model(pathlib.Path(model_dir) / "model.keras", compile=False)
+  norms = batch_norm.batch_norms(kept)
+  stored = [np.asarray(n.moving_variance).copy() for n in norms]
+  batch_norm.recalibrate(kept, batch_norm.training_sample(
+      str(data_dir), DatasetInfo.load(str(data_dir)).num_records("train"), 0))
+  for old, norm in zip(stored, norms):
+    np.testing.assert_allclose(norm.moving_variance, old, rtol=rtol, atol=1e-5)
 
 
 def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
   config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "bf16"),
-                       model=with_head_of(preset("tiny"), "global"), epochs=1,
+                       model=with_head_of(preset("tiny"), "global").replace(
+                           fusion_norm=True, recalibrate_norms=True), epochs=1,
                        steps_per_epoch=15,
                        mixed_precision="mixed_bfloat16", evaluate_splits=("dev",),
                        verbose=0)
@@ -485,6 +498,7 @@ def test_mixed_bfloat16_trains_with_float32_outputs(splice_dir, tmp_path):
       "stem_conv_w5").compute_dtype == "bfloat16"
   assert model.output.dtype == "float32"
   assert np.isfinite(result.metrics["dev"]["accuracy"])
+  _assert_recalibrated(tmp_path / "bf16", splice_dir, rtol=1e-2)
 
 
 def test_tpu_path_on_cpu(splice_dir):
