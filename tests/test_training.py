@@ -726,6 +726,30 @@ def test_tune_searches_on_dev_and_resumes(splice_dir, tmp_path):
     tune(config, budget_minutes=0)
 
 
+def test_tune_scores_each_trial_with_recalibrated_statistics(splice_dir, tmp_path,
+                                                            monkeypatch):
+  # With --recalibrate_norms a trial is scored on dev as `train` keeps a model:
+  # with its batch norms' statistics measured again before each dev evaluation.
+  from gslm_keras.training import batch_norm
+  from gslm_keras.training.tune import tune
+
+  calls = []
+  real = batch_norm.recalibrate
+
+  def counted(model, batches):
+    calls.append(model.name)
+    return real(model, batches)
+
+  monkeypatch.setattr(batch_norm, "recalibrate", counted)
+  config = TrainConfig.create(data_dir=splice_dir, model_dir=str(tmp_path / "tune"),
+                              model=preset("tiny").replace(recalibrate_norms=True),
+                              model_preset="tiny", epochs=2, steps_per_epoch=5,
+                              batch_size=32, verbose=0)
+  found = tune(config, budget_minutes=10, max_trials=1, tuner="random")
+  assert found["trials"] == 1 and len(calls) == 2  # One per epoch's dev evaluation.
+  assert "--recalibrate_norms" in (tmp_path / "tune" / "best.flags").read_text()
+
+
 def test_tune_searches_the_inputs_only_where_both_branches_can_be_built():
   from gslm_keras.training.tune import INPUTS, SPACE, space
 

@@ -203,7 +203,7 @@ class NormRecalibration(keras.callbacks.Callback):
 
   Args:
     target: the model whose batch norms are set (the one inside a training model
-      with auxiliary heads shares them).
+      with auxiliary heads shares them); None: the model `fit` trains.
     batches: the sample, batches of model inputs (`batch_norm.training_sample`).
   """
 
@@ -215,7 +215,8 @@ class NormRecalibration(keras.callbacks.Callback):
   def on_test_begin(self, logs=None):
     from gslm_keras.training import batch_norm
 
-    batch_norm.recalibrate(self.target, self.batches)
+    batch_norm.recalibrate(self.model if self.target is None else self.target,
+                           self.batches)
 
 
 class NanGuard(keras.callbacks.Callback):

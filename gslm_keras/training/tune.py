@@ -123,7 +123,8 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
   import keras_tuner as kt
 
   from gslm_keras.io.outputs import exclusive_output
-  from gslm_keras.training import recipe, session
+  from gslm_keras.training import batch_norm, recipe, session
+  from gslm_keras.training.callbacks import NormRecalibration
 
   if tuner not in TUNERS:
     raise ConfigError(f"tuner={tuner!r}: expected one of {', '.join(TUNERS)}")
@@ -139,6 +140,12 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
   monitor, mode = recipe.monitor_for(info.task, config.optim.monitor)
   train_ds, dev_ds = session.train_datasets(config, info, config.data.batch_size)
   searched = space(config, info.n_features)
+  callbacks = [keras.callbacks.EarlyStopping(
+      monitor, mode=mode,
+      patience=config.optim.early_stopping_patience or config.optim.epochs)]
+  if config.model.recalibrate_norms:  # Each trial scored as `train` would keep it.
+    callbacks.append(NormRecalibration(None, batch_norm.training_sample(
+        config.data.data_dir, info.num_records("train"), config.runtime.seed)))
   with exclusive_output(config.model_dir, "tuning output"):
     os.makedirs(config.model_dir, exist_ok=True)
     search = kt.Tuner(
@@ -151,9 +158,7 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
                   shuffle=False,  # The stream is shuffled already.
                   class_weight=recipe.dataset_class_weights(
                       config.optim.class_weights, info),
-                  callbacks=[keras.callbacks.EarlyStopping(
-                      monitor, mode=mode,
-                      patience=config.optim.early_stopping_patience or config.optim.epochs)])
+                  callbacks=callbacks)
     return _write(config, search, monitor, searched, time.monotonic() - start)
 
 
