@@ -77,7 +77,7 @@ def one_model(data_dir: str, model_dir: str, seed: int, reverse_complement: bool
   for norm, (mean, variance) in zip(norms, stored):
     new_mean, new_variance = np.asarray(norm.moving_mean), np.asarray(norm.moving_variance)
     spread = np.sqrt(new_variance + norm.epsilon)
-    layers[norm.name] = {
+    layers[norm.path] = {  # The path: the residual blocks' norms share names.
         "variance_ratio": float(np.median(variance / (new_variance + norm.epsilon))),
         "mean_shift_sd": float(np.median(np.abs(mean - new_mean) / spread))}
   return {"seed": seed, "suite_mcc": suite["mcc"], "moving": moving,
@@ -93,7 +93,7 @@ def markdown(results: dict) -> str:
            "standard deviations.", "",
            "| batch norm | variance ratio | mean shift (sd) |", "|---|---:|---:|"]
   runs = results["runs"]
-  for name in runs[0]["layers"] if runs else []:
+  for name in sorted(runs[0]["layers"]) if runs else []:
     ratio = [r["layers"][name]["variance_ratio"] for r in runs]
     shift = [r["layers"][name]["mean_shift_sd"] for r in runs]
     lines.append(f"| {name} | {np.median(ratio):.2f} ({min(ratio):.2f} to {max(ratio):.2f}) "

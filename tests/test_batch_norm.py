@@ -212,7 +212,9 @@ def test_norm_statistics_benchmark_reproduces_the_suite_and_measures_again(
   # The moving statistics' scores are the suite's (computed from its predictions).
   assert run["moving"]["mcc"] == pytest.approx(run["suite_mcc"], abs=1e-6)
   assert 0 <= run["recalibrated"]["errors"] <= 40
-  assert "fusion_norm" in run["layers"] and len(run["layers"]) >= 2
+  # Every batch norm, the residual block's two (named alike in every block) apart.
+  assert {"fusion_norm", "stem_norm", "tower_block_0/norm_1",
+          "tower_block_0/norm_2"} <= set(run["layers"])
   assert all(v["variance_ratio"] > 0 for v in run["layers"].values())
   assert results["model"]["fusion_norm"] and not results["model"]["recalibrate_norms"]
   assert "| fusion_norm |" in (tmp_path / "out.md").read_text()
