@@ -28,8 +28,10 @@ from benchmarks import common
 from benchmarks.task_runs import COMPUTED
 
 
-def epoch_seconds(config, info) -> float:
-  """Wall seconds of one epoch of a freshly built model (compiled, then timed)."""
+def epoch_seconds(config, info) -> tuple[float, float]:
+  """Wall seconds of (one epoch of a freshly built model, compiled, then timed; one
+  `--recalibrate_norms` recalibration of it, which runs before each dev evaluation,
+  the training sample read before the clock starts, as training reads it once)."""
   import keras
 
   from gslm_keras.training import recipe, session
@@ -46,7 +48,13 @@ def epoch_seconds(config, info) -> float:
   model.fit(stream, epochs=1, steps_per_epoch=5, verbose=0)  # Traces the step.
   start = time.perf_counter()
   model.fit(stream, epochs=1, steps_per_epoch=steps, verbose=0)
-  return time.perf_counter() - start
+  epoch = time.perf_counter() - start
+  from gslm_keras.training import batch_norm
+
+  sample = batch_norm.training_sample(config.data.data_dir, info.num_records("train"), 0)
+  start = time.perf_counter()
+  batch_norm.recalibrate(model, sample)
+  return epoch, time.perf_counter() - start
 
 
 def main():
@@ -71,7 +79,8 @@ def main():
   models = {name: design(name) if name in VARIANTS else preset(name) for name in names}
   results = common.header("benchmarks.epoch_time")
   results.update({"data": args.data, "features": COMPUTED,
-                  "models": {n: m.to_json() for n, m in models.items()}, "seconds": {}})
+                  "models": {n: m.to_json() for n, m in models.items()}, "seconds": {},
+                  "recalibration_seconds": {}})
   with tempfile.TemporaryDirectory() as tmp:
     data_dir = os.path.join(tmp, "data")
     build(data_dir, 0, train=[os.path.join(args.data, "train.csv")],
@@ -85,9 +94,11 @@ def main():
             data_dir=data_dir, model_dir=os.path.join(tmp, "model"), model=models[name],
             epochs=1, batch_size=64, optimizer="adamw", learning_rate=2e-3,
             weight_decay=1e-4, lr_schedule="cosine", warmup_steps=50, verbose=0)
-        seconds = epoch_seconds(config, info)
+        seconds, recalibration = epoch_seconds(config, info)
         results["seconds"].setdefault(name, []).append(seconds)
-        print(f"repeat {repeat}: {name} {seconds:.1f} s", flush=True)
+        results["recalibration_seconds"].setdefault(name, []).append(recalibration)
+        print(f"repeat {repeat}: {name} {seconds:.1f} s, recalibration "
+              f"{recalibration:.1f} s", flush=True)
   common.write_results(args.output, results, markdown(results))
   print(markdown(results))
 
@@ -102,13 +113,19 @@ def markdown(results: dict) -> str:
            f"{len(results['seconds'][names[0]])} repeats each.", "",
            "A name is a preset, or a design of `benchmarks/fusion.py` (`relu`: the "
            "flatten design, the default until 2026-12-05).", "",
-           f"| preset | epoch seconds (per repeat) | median | ratio to `{names[0]}` |",
-           "|---|---|---:|---:|"]
+           f"| preset | epoch seconds (per repeat) | median | ratio to `{names[0]}` "
+           "| one `--recalibrate_norms` recalibration: median seconds | its share of "
+           "an epoch |", "|---|---|---:|---:|---:|---:|"]
+  recalibrations = results.get("recalibration_seconds", {})  # Since 2026-12-07.
   for name in names:
     values = results["seconds"][name]
     median = common.median(values)
+    cells = ["-", "-"]
+    if name in recalibrations:
+      recalibration = common.median(recalibrations[name])
+      cells = [f"{recalibration:.1f}", f"{recalibration / median:.2f}"]
     lines.append(f"| {name} | {', '.join(f'{v:.1f}' for v in values)} | {median:.1f} | "
-                 f"{median / first:.2f} |")
+                 f"{median / first:.2f} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
 

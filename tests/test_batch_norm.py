@@ -218,3 +218,26 @@ def test_norm_statistics_benchmark_reproduces_the_suite_and_measures_again(
   assert all(v["variance_ratio"] > 0 for v in run["layers"].values())
   assert results["model"]["fusion_norm"] and not results["model"]["recalibrate_norms"]
   assert "| fusion_norm |" in (tmp_path / "out.md").read_text()
+
+
+def test_epoch_time_reports_the_recalibrations_cost(sorted_table, tmp_path):
+  from benchmarks import epoch_time
+
+  table, _ = sorted_table
+  data_dir = str(tmp_path / "data")
+  build(data_dir, train=[str(table)], id_column="id", classes=("n", "p"),
+        computed_features=["gc_content"])
+  info = DatasetInfo.load(data_dir)
+  config = TrainConfig.create(data_dir=data_dir, model_dir=str(tmp_path / "m"),
+                              model=preset("tiny").replace(fusion_norm=True), epochs=1,
+                              batch_size=16, verbose=0)
+  epoch, recalibration = epoch_time.epoch_seconds(config, info)
+  assert epoch > 0 and recalibration > 0
+  from benchmarks import common
+
+  results = {**common.header("test"), "data": "x", "train_records": 240,
+             "seconds": {"relu": [2.0, 4.0, 3.0], "default": [3.0, 3.0, 3.0]},
+             "recalibration_seconds": {"default": [0.3, 0.6, 0.6]}}
+  lines = epoch_time.markdown(results).splitlines()
+  assert "| relu | 2.0, 4.0, 3.0 | 3.0 | 1.00 | - | - |" in lines
+  assert "| default | 3.0, 3.0, 3.0 | 3.0 | 1.00 | 0.6 | 0.20 |" in lines
