@@ -75,9 +75,10 @@ class ModelConfig:
     recalibrate_norms: before each dev evaluation (and at the end of a run without
       dev), set every batch norm's inference statistics from a fixed sample of the
       training split read with dropout off (`training/batch_norm.py`). Moving
-      averages otherwise carry the variance dropout adds in training (3 to 6 times
-      the inference variance at the default's fusion layer on the UCI promoters)
-      and lag the weights on small data.
+      averages lag: on a small dataset they have not converged when the model is
+      kept (on the UCI promoters, 30 steps a run, the stem's moving variance is 5
+      to 7 times its input's; `benchmarks/results/norm_statistics_uci.md`), and
+      they see the variance dropout adds in training.
   """
 
   CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {

@@ -2,12 +2,15 @@
 
 A batch norm keeps moving averages of its input's mean and variance for inference.
 Two things make them wrong for the model that is kept:
-- dropout before a batch norm (the default's position dropout of 0.5 before the
-  fusion layer's batch norm) inflates the variance its averages see in training,
-  and inference runs without dropout ("variance shift", Li et al. 2019,
-  "Understanding the disharmony between dropout and batch normalization");
-- the averages lag the weights, which on a small dataset change a lot between the
-  few steps the averages span.
+- the averages lag: they start at mean 0 and variance 1 and follow the weights a
+  few steps behind, so a run of few steps keeps averages that have not converged
+  (on the UCI promoters, 30 steps a run, the default's stem batch norm keeps a
+  moving variance 5 to 7 times that of its input, the others within 10%:
+  `benchmarks/results/norm_statistics_uci.md`);
+- dropout before a batch norm (the residual blocks' dropout before the next
+  block's norm) changes the variance its averages see in training, and inference
+  runs without dropout ("variance shift", Li et al. 2019, "Understanding the
+  disharmony between dropout and batch normalization").
 `recalibrate` replaces them with the statistics of a fixed set of training
 batches passed through the model with its weights as they are and its dropout
 off (the remedy of Li et al., and the "precise BN" of Wu & Johnson 2021).
