@@ -76,9 +76,9 @@ class ModelConfig:
       dev), set every batch norm's inference statistics from a fixed sample of the
       training split read with dropout off (`training/batch_norm.py`). Moving
       averages lag: on a small dataset they have not converged when the model is
-      kept (on the UCI promoters, 30 steps a run, the stem's moving variance is 5
-      to 7 times its input's; `benchmarks/results/norm_statistics_uci.md`), and
-      they see the variance dropout adds in training.
+      kept (on the UCI promoters, 30 steps a run, the stem's moving variance is a
+      median 5.9 times its input's; `benchmarks/results/norm_statistics_uci.md`),
+      and they see the variance dropout adds in training.
   """
 
   CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
