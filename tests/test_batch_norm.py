@@ -138,6 +138,11 @@ def test_the_sample_is_drawn_from_the_whole_split(sorted_table, tmp_path, monkey
   assert len(labels) == 40 and 10 <= labels.count("p") <= 30
   again = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
   assert _decoded(again) == _decoded(sample)  # Fixed by its seed.
+  # Long windows: smaller batches, and no more one-hot values than MAX_VALUES allows
+  # (here 2 windows of 60 bp a batch, 8 windows, 1,920 values, in all).
+  monkeypatch.setattr(batch_norm, "MAX_VALUES", 16 * 60 * 2)
+  small = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  assert [len(b["sequence"]) for b in small] == [2, 2, 2, 2]
 
 
 @pytest.mark.parametrize("with_dev", [True, False])

@@ -61,7 +61,8 @@ def recalibrate(model, batches) -> int:
     return 0
   dropouts = _dropouts(model)
   saved = ([(n.momentum, n.trainable) for n in norms], [d.rate for d in dropouts])
-  before = [(np.asarray(n.moving_mean), np.asarray(n.moving_variance)) for n in norms]
+  before = [(np.array(n.moving_mean, copy=True), np.array(n.moving_variance, copy=True))
+            for n in norms]
   sums = [[0.0, 0.0] for _ in norms]
   seen = 0
   try:
@@ -112,9 +113,13 @@ def training_sample(data_dir: str, num_records: int, seed: int) -> list:
   """A fixed sample of the training split, as batches of model inputs: drawn with a
   shuffle over the whole split (up to 200,000 records: a sorted file does not give
   the first records' labels only), without augmentation, read once and kept."""
+  from gslm_keras.data.dataset_info import DatasetInfo
   from gslm_keras.data.pipeline import make_dataset
 
-  dataset = make_dataset(data_dir, "train", "train", BATCH_SIZE, seed=seed,
+  # Batches of at most a quarter of the values kept (long windows: smaller batches).
+  window = DatasetInfo.load(data_dir, verify="none").length_rule.length
+  batch_size = max(1, min(BATCH_SIZE, MAX_VALUES // (16 * window)))
+  dataset = make_dataset(data_dir, "train", "train", batch_size, seed=seed,
                          shuffle_buffer=max(1, min(num_records, 200_000)),
                          verify="none")
   batches, examples, values = [], 0, 0
