@@ -189,6 +189,7 @@ def test_training_keeps_the_statistics_of_the_model_it_kept(sorted_table, tmp_pa
   assert not np.allclose(fusion.moving_variance, moving, rtol=0.1)
 
 
+@pytest.mark.slow  # A benchmark's run (CI runs the slow tests).
 def test_norm_statistics_benchmark_reproduces_the_suite_and_measures_again(
     sorted_table, tmp_path, monkeypatch):
   import json
@@ -225,6 +226,7 @@ def test_norm_statistics_benchmark_reproduces_the_suite_and_measures_again(
   assert "| fusion_norm |" in (tmp_path / "out.md").read_text()
 
 
+@pytest.mark.slow  # A benchmark's run (CI runs the slow tests).
 def test_epoch_time_reports_the_recalibrations_cost(sorted_table, tmp_path):
   from benchmarks import epoch_time
 

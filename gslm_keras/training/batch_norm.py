@@ -61,7 +61,7 @@ def recalibrate(model, batches) -> int:
     return 0
   dropouts = _dropouts(model)
   saved = ([(n.momentum, n.trainable) for n in norms], [d.rate for d in dropouts])
-  before = [(np.array(n.moving_mean, copy=True), np.array(n.moving_variance, copy=True))
+  before = [(np.asarray(n.moving_mean).copy(), np.asarray(n.moving_variance).copy())
             for n in norms]
   sums = [[0.0, 0.0] for _ in norms]
   seen = 0
