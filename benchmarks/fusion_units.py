@@ -34,7 +34,8 @@ import numpy as np
 
 from benchmarks import common
 from benchmarks.fusion import refuse_unknown_design
-from benchmarks.task_runs import RC_TASKS, Settings, build_task, model_of, train_one
+from benchmarks.task_runs import (RC_TASKS, Settings, build_task, model_of,
+                                  pair_recipe, train_one)
 
 QUANTILES = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
 
@@ -103,9 +104,7 @@ def read_units(model, batches) -> dict:
 
 
 def _settings(fusion_norm: bool, design: str = "") -> Settings:
-  return Settings(preset="default", epochs=15, patience=4, batch_size=64,
-                  learning_rate=2e-3, seeds=1, ablation_seeds=1, rc_tasks=RC_TASKS,
-                  ablations=("both",), workers=0, fusion_norm=fusion_norm, design=design)
+  return pair_recipe(fusion_norm=fusion_norm, design=design)
 
 
 def one_run(data_dir: str, work: str, task: str, seed: int, settings: Settings) -> dict:

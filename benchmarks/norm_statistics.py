@@ -31,14 +31,12 @@ import numpy as np
 from benchmarks import common
 from benchmarks.accuracy import uci_fold_dataset, uci_folds
 from benchmarks.task_runs import (RC_TASKS, Settings, _binary_scores, build_task,
-                                  model_of, train_one)
+                                  model_of, pair_recipe, train_one)
 from gslm_keras.evaluation.threshold import dev_threshold
 
 
 def _settings() -> Settings:
-  return Settings(preset="default", epochs=15, patience=4, batch_size=64,
-                  learning_rate=2e-3, seeds=1, ablation_seeds=1, rc_tasks=RC_TASKS,
-                  ablations=("both",), workers=0)
+  return pair_recipe()
 
 
 def _scores(model, data_dir: str) -> dict:

@@ -50,6 +50,14 @@ class Settings:
   keep_predictions: bool = False
 
 
+def pair_recipe(**changes) -> Settings:
+  """The accuracy suite's recipe (its defaults) for one dual-input run a seed, as
+  the diagnostics that train its runs again use it."""
+  return Settings(preset="default", epochs=15, patience=4, batch_size=64,
+                  learning_rate=2e-3, seeds=1, ablation_seeds=1, rc_tasks=RC_TASKS,
+                  ablations=("both",), workers=0, **changes)
+
+
 # --------------------------------------------------------------------------
 # One model
 

@@ -130,3 +130,13 @@ def training_sample(data_dir: str, num_records: int, seed: int) -> list:
     if examples >= EXAMPLES or values >= MAX_VALUES:
       break
   return batches
+
+
+def run_sample(config, info) -> list | None:
+  """The sample a run recalibrates with (`training_sample` of its training split
+  and seed), or None when its model does not recalibrate (`recalibrate_norms`; a
+  collapse restart changes only branch_norm, `collapse.after_restarts`)."""
+  if not config.model.recalibrate_norms:
+    return None
+  return training_sample(config.data.data_dir, info.num_records("train"),
+                         config.runtime.seed)

@@ -121,10 +121,8 @@ def _fit(config: TrainConfig, run: RunDir, resumed: bool, info: DatasetInfo, str
                    *recipe.monitor_for(info.task, config.optim.monitor),
                    config.optim.early_stopping_patience, dev_ds is not None,
                    config.optim.freeze_trunk_steps, saved=model)
-  sample = None
-  if architecture.recalibrate_norms:
-    sample = batch_norm.training_sample(config.data.data_dir, info.num_records("train"),
-                                        config.runtime.seed)
+  sample = batch_norm.run_sample(config, info)
+  if sample is not None:
     loop.add_before_backup(callbacks_lib.NormRecalibration(model, sample))
   guard = _guard(config, info, plan, done_segments, restarts, model)
   if guard is not None:

@@ -160,7 +160,7 @@ def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: Run
   selection = dev_selection.SharedDevSelection(monitor, mode,
                                                config.optim.early_stopping_patience)
   dev = session.train_datasets(config, info, config.data.batch_size)[1] if is_chief else None
-  sample = _norm_sample(config, info) if is_chief else None
+  sample = batch_norm.run_sample(config, info) if is_chief else None
 
   def epoch_end(step: int):
     if sample is not None:  # The chief's alone: training never reads the statistics.
@@ -175,15 +175,6 @@ def _selection(config: TrainConfig, info: DatasetInfo, strategy, model, run: Run
     return value, stop
 
   return selection, epoch_end
-
-
-def _norm_sample(config: TrainConfig, info: DatasetInfo) -> list | None:
-  """The training sample `batch_norm.recalibrate` reads, with --recalibrate_norms
-  (a restart changes only branch_norm, `collapse.after_restarts`)."""
-  if not config.model.recalibrate_norms:
-    return None
-  return batch_norm.training_sample(config.data.data_dir, info.num_records("train"),
-                                    config.runtime.seed)
 
 
 def train_multi_worker(config: TrainConfig, info: DatasetInfo,
@@ -308,7 +299,7 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
                                fingerprint, list(restarts)), None
   write_json_atomic(run.history, history)
   if selection is None and config.model.recalibrate_norms:  # No dev evaluation did.
-    batch_norm.recalibrate(model, _norm_sample(config, info))
+    batch_norm.recalibrate(model, batch_norm.run_sample(config, info))
   save_model(model, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,

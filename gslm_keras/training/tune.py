@@ -143,9 +143,9 @@ def tune(config: TrainConfig, budget_minutes: float, max_trials: int = 50,
   callbacks = [keras.callbacks.EarlyStopping(
       monitor, mode=mode,
       patience=config.optim.early_stopping_patience or config.optim.epochs)]
-  if config.model.recalibrate_norms:  # Each trial scored as `train` would keep it.
-    callbacks.append(NormRecalibration(None, batch_norm.training_sample(
-        config.data.data_dir, info.num_records("train"), config.runtime.seed)))
+  sample = batch_norm.run_sample(config, info)
+  if sample is not None:  # Each trial scored as `train` would keep it.
+    callbacks.append(NormRecalibration(None, sample))
   with exclusive_output(config.model_dir, "tuning output"):
     os.makedirs(config.model_dir, exist_ok=True)
     search = kt.Tuner(
