@@ -56,6 +56,8 @@ def recalibrate(model, batches) -> int:
   Each batch's mean and variance are read per layer; the population variance is
   the mean of (variance + mean^2) less the squared mean, weighted by batch size.
   """
+  import keras
+
   norms = batch_norms(model)
   if not norms:
     return 0
@@ -73,7 +75,7 @@ def recalibrate(model, batches) -> int:
     for batch in batches:
       inputs = batch[0] if isinstance(batch, tuple) else batch
       model(inputs, training=True)
-      size = int(np.shape(next(iter(_leaves(inputs))))[0])
+      size = int(np.shape(keras.tree.flatten(inputs)[0])[0])
       for total, layer in zip(sums, norms):
         mean = np.asarray(layer.moving_mean, np.float64)
         total[0] = total[0] + size * mean
@@ -99,14 +101,6 @@ def recalibrate(model, batches) -> int:
       layer.moving_variance.assign(np.maximum(second / seen - mean ** 2, 0.0)
                                    .astype(np.float32))
   return seen
-
-
-def _leaves(inputs):
-  if isinstance(inputs, dict):
-    return list(inputs.values())
-  if isinstance(inputs, (list, tuple)):
-    return list(inputs)
-  return [inputs]
 
 
 def training_sample(data_dir: str, num_records: int, seed: int) -> list:
