@@ -228,7 +228,9 @@ def main(argv=None):
   parser.add_argument("--recalibrate_norms", action="store_true",
                       help="train with the model's recalibrate_norms: every batch norm's "
                            "inference statistics measured again on training data with "
-                           "dropout off before each dev evaluation")
+                           "dropout off before each dev evaluation (the preset default "
+                           "has it since 2026-12-07; this adds it to another preset or "
+                           "design)")
   parser.add_argument("--design", default="",
                       help="a design of benchmarks.fusion.VARIANTS (a change of the "
                            "flatten design) instead of --preset")

@@ -6,7 +6,7 @@ model predicts, and what measuring them again changes (`--recalibrate_norms`).
   python -m benchmarks.norm_statistics --data_root=../shared/data/gue --task=mouse/3 \
       --seeds=3 --output=benchmarks/results/norm_statistics_mouse3.json
 
-Trains the default without `--recalibrate_norms`, with the accuracy suite's recipe
+Trains the default without its `recalibrate_norms`, with the accuracy suite's recipe
 and seeds (on the UCI promoters its 10 folds, the suite's split), then reads each
 kept model:
 - for every batch norm, its moving variance over the variance of its input on the
@@ -36,7 +36,9 @@ from gslm_keras.evaluation.threshold import dev_threshold
 
 
 def _settings() -> Settings:
-  return pair_recipe()
+  # The default without its recalibration (default since 2026-12-07): the positions
+  # design with the fusion's batch norm, whose moving statistics are measured here.
+  return pair_recipe(design="wide_maxavgpos_gelu_pdrop5", fusion_norm=True)
 
 
 def _scores(model, data_dir: str) -> dict:
@@ -85,7 +87,7 @@ def one_model(data_dir: str, model_dir: str, seed: int, reverse_complement: bool
 
 def markdown(results: dict) -> str:
   lines = [f"# Batch-norm statistics: {results['data']}", "", common.machine_lines(results),
-           "The default without `--recalibrate_norms`, the accuracy suite's recipe and "
+           "The default without its `recalibrate_norms`, the accuracy suite's recipe and "
            "seeds. Per batch norm, medians over its channels, then the median over "
            "runs (and their range): moving variance / variance of its input on the "
            "training sample with dropout off; |moving mean - that mean| in its "

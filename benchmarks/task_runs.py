@@ -345,6 +345,9 @@ DEFAULT_CHANGED = "2026-12-05T18:42:24+00:00"
 # When the fusion layer of the default became batch-normalised (issue 22): a file
 # dated between the two, without a model, trained the design before it.
 FUSION_NORM_DEFAULT = "2026-12-07T05:00:00+00:00"
+# When the default began to recalibrate its batch norms (issue 22): a file dated
+# between the two, without a model, trained the default without it.
+RECALIBRATE_DEFAULT = "2026-12-07T12:00:00+00:00"
 
 
 def recorded_model(previous: dict, preset_name: str = "default",
@@ -363,6 +366,8 @@ def recorded_model(previous: dict, preset_name: str = "default",
     chosen = ModelConfig().to_json()
   elif preset_name == "default" and previous.get("date", "") < FUSION_NORM_DEFAULT:
     chosen = design("wide_maxavgpos_gelu_pdrop5").to_json()
+  elif preset_name == "default" and previous.get("date", "") < RECALIBRATE_DEFAULT:
+    chosen = preset("default").replace(recalibrate_norms=False).to_json()
   else:
     chosen = preset(preset_name).to_json()
   # Fields added since (recalibrate_norms) take the value every earlier run had:

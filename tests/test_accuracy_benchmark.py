@@ -384,29 +384,40 @@ def test_every_resumable_benchmark_refuses_results_of_another_model(tmp_path, mo
   # today's default, which has the same preset name.
   from benchmarks import aux_heads, label_efficiency
   from benchmarks.fusion import design
-  from benchmarks.task_runs import DEFAULT_CHANGED, FUSION_NORM_DEFAULT, recorded_model
+  from benchmarks.task_runs import (DEFAULT_CHANGED, FUSION_NORM_DEFAULT,
+                                    RECALIBRATE_DEFAULT, recorded_model)
   from gslm_keras.models import ModelConfig, preset
 
   # Unrecorded files: the flatten design before the first change, the positions
-  # design without batch norm before the second, today's preset after.
+  # design without batch norm before the second, the batch norm without
+  # recalibration before the third, today's preset after.
   def as_json(config):
     return json.loads(json.dumps(config.to_json()))
 
   positions = design("wide_maxavgpos_gelu_pdrop5")
+  unrecalibrated = preset("default").replace(recalibrate_norms=False)
   assert recorded_model({"date": "2026-11-29T09:41:09+00:00"}) == as_json(ModelConfig())
   assert recorded_model({"date": "2026-12-06T11:54:14+00:00"}) == as_json(positions)
+  assert recorded_model({"date": "2026-12-07T08:00:00+00:00"}) == as_json(unrecalibrated)
   assert recorded_model({"date": "2026-12-08T00:00:00+00:00"}) == as_json(preset("default"))
+  assert preset("default").recalibrate_norms
   assert "2026-12-05T00" < DEFAULT_CHANGED < "2026-12-06"
   assert "2026-12-07T04:45" < FUSION_NORM_DEFAULT < "2026-12-07T06"
-  # The positions design is today's default without the batch norm; a file whose
-  # settings asked --fusion_norm of it trained today's default.
-  assert positions == preset("default").replace(fusion_norm=False)
+  assert FUSION_NORM_DEFAULT < RECALIBRATE_DEFAULT < "2026-12-08"
+  # The positions design is today's default without the batch norm and the
+  # recalibration; a file whose settings asked --fusion_norm of it trained the
+  # default of 2026-12-07 without recalibration.
+  assert positions == unrecalibrated.replace(fusion_norm=False)
   assert recorded_model({"date": "2026-12-07T02:25:58+00:00", "settings": {
-      "fusion_norm": True}}) == as_json(preset("default"))
-  # What a suite records is what it trains: --fusion_norm included.
+      "fusion_norm": True}}) == as_json(unrecalibrated)
+  # What a suite records is what it trains: --fusion_norm and --recalibrate_norms
+  # included.
   from benchmarks.task_runs import model_of
   assert model_of(dataclasses.replace(_label_settings(), design="wide_maxavgpos_gelu_pdrop5",
-                                      fusion_norm=True)) == preset("default")
+                                      fusion_norm=True)) == unrecalibrated
+  assert model_of(dataclasses.replace(
+      _label_settings(), design="wide_maxavgpos_gelu_pdrop5", fusion_norm=True,
+      recalibrate_norms=True)) == preset("default")
   task = tmp_path / "data" / "t"
   task.mkdir(parents=True)
   for split in ("train", "dev", "test"):
@@ -479,7 +490,8 @@ def test_the_report_says_the_head_it_trained():
 
   words = head_words(json.loads(json.dumps(preset("default").to_json())))
   assert words == ("pooling maxavg_positions, positions' dropout 0.5, "
-                   "batch-normalised gelu fusion, wide path")
+                   "batch-normalised gelu fusion, wide path, "
+                   "batch-norm statistics recalibrated")
   other = preset("global").replace(fusion="gated", branch_norm=True, film=True,
                                    modality_dropout=0.3).to_json()
   assert head_words(other) == ("pooling maxavg, gated fusion, each branch "

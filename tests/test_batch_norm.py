@@ -248,3 +248,31 @@ def test_epoch_time_reports_the_recalibrations_cost(sorted_table, tmp_path):
   lines = epoch_time.markdown(results).splitlines()
   assert "| relu | 2.0, 4.0, 3.0 | 3.0 | 1.00 | - | - |" in lines
   assert "| default | 3.0, 3.0, 3.0 | 3.0 | 1.00 | 0.6 | 0.20 |" in lines
+
+
+def test_norm_statistics_measures_the_default_without_its_recalibration():
+  # It reads the moving statistics that the default's recalibration replaces.
+  from benchmarks import norm_statistics
+  from benchmarks.task_runs import model_of
+  from gslm_keras.models import preset
+
+  assert preset("default").recalibrate_norms
+  assert model_of(norm_statistics._settings()) == preset("default").replace(
+      recalibrate_norms=False)
+
+
+def test_a_language_model_from_the_default_preset_does_not_recalibrate(sorted_table,
+                                                                       tmp_path):
+  # The preset `default` recalibrates; pretraining reads only its backbone's fields
+  # (recalibrate_norms is a classifier option), so a language model keeps its
+  # moving averages.
+  from gslm_keras.training.config import PretrainConfig
+
+  table, rows = sorted_table
+  data_dir = str(tmp_path / "data")
+  build(data_dir, train=[str(table)], id_column="id", classes=("n", "p"))
+  info = DatasetInfo.load(data_dir)
+  fields = dict(data_dir=data_dir, model_dir=str(tmp_path / "run"),
+                model=preset("default"), model_preset="default", seed=0)
+  assert len(_decoded(batch_norm.run_sample(TrainConfig.create(**fields), info))) == len(rows)
+  assert batch_norm.run_sample(PretrainConfig.create(**fields), info) is None
