@@ -78,7 +78,8 @@ class ModelConfig:
       averages lag: on a small dataset they have not converged when the model is
       kept (on the UCI promoters, 30 steps a run, the stem's moving variance is a
       median 5.9 times its input's; `benchmarks/results/norm_statistics_uci.md`),
-      and they see the variance dropout adds in training.
+      and they see the variance dropout adds in training. The preset `default`'s
+      since 2026-12-07; a language model does not use it.
   """
 
   CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
