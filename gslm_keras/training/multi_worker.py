@@ -298,8 +298,9 @@ def _train(config: TrainConfig, info: DatasetInfo, strategy, policy: str, run: R
     return session.TrainResult(config.model_dir, steps, best, {}, stopped, start > 0,
                                fingerprint, list(restarts)), None
   write_json_atomic(run.history, history)
-  if selection is None and config.model.recalibrate_norms:  # No dev evaluation did.
-    batch_norm.recalibrate(model, batch_norm.run_sample(config, info))
+  sample = batch_norm.run_sample(config, info) if selection is None else None
+  if sample is not None:  # No dev evaluation recalibrated it.
+    batch_norm.recalibrate(model, sample)
   save_model(model, run.model)
   metrics = session.finish(config, run, info, steps)
   return session.TrainResult(config.model_dir, steps, best, metrics, stopped, resumed,
