@@ -51,7 +51,7 @@ def epoch_seconds(config, info) -> tuple[float, float]:
   epoch = time.perf_counter() - start
   from gslm_keras.training import batch_norm
 
-  sample = batch_norm.training_sample(config.data.data_dir, info.num_records("train"), 0)
+  sample = batch_norm.training_sample(config.data.data_dir, info, 0)
   start = time.perf_counter()
   batch_norm.recalibrate(model, sample)
   return epoch, time.perf_counter() - start

@@ -72,8 +72,7 @@ def one_model(data_dir: str, model_dir: str, seed: int, reverse_complement: bool
             for n in norms]
   moving = _scores(model, data_dir)
   info = DatasetInfo.load(data_dir, verify="none")
-  batch_norm.recalibrate(model, batch_norm.training_sample(
-      data_dir, info.num_records("train"), seed))
+  batch_norm.recalibrate(model, batch_norm.training_sample(data_dir, info, seed))
   layers = {}
   for norm, (mean, variance) in zip(norms, stored):
     new_mean, new_variance = np.asarray(norm.moving_mean), np.asarray(norm.moving_variance)

@@ -133,15 +133,17 @@ def test_the_sample_is_drawn_from_the_whole_split(sorted_table, tmp_path, monkey
   build(tmp_path / "data", train=[str(table)], id_column="id", classes=("n", "p"))
   monkeypatch.setattr(batch_norm, "EXAMPLES", 40)
   monkeypatch.setattr(batch_norm, "BATCH_SIZE", 8)
-  sample = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  info = DatasetInfo.load(str(tmp_path / "data"))
+  assert info.num_records("train") == len(rows)
+  sample = batch_norm.training_sample(str(tmp_path / "data"), info, 0)
   labels = [rows[seq] for seq in _decoded(sample)]
   assert len(labels) == 40 and 10 <= labels.count("p") <= 30
-  again = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  again = batch_norm.training_sample(str(tmp_path / "data"), info, 0)
   assert _decoded(again) == _decoded(sample)  # Fixed by its seed.
   # Long windows: smaller batches, and no more one-hot values than MAX_VALUES allows
   # (here 2 windows of 60 bp a batch, 8 windows, 1,920 values, in all).
   monkeypatch.setattr(batch_norm, "MAX_VALUES", 16 * 60 * 2)
-  small = batch_norm.training_sample(str(tmp_path / "data"), len(rows), 0)
+  small = batch_norm.training_sample(str(tmp_path / "data"), info, 0)
   assert [len(b["sequence"]) for b in small] == [2, 2, 2, 2]
 
 
@@ -164,7 +166,7 @@ def test_training_keeps_the_statistics_of_the_model_it_kept(sorted_table, tmp_pa
   assert len(norms) >= 2 and "fusion_norm" in [n.name for n in norms]
   stored = [(np.asarray(n.moving_mean).copy(), np.asarray(n.moving_variance).copy())
             for n in norms]
-  sample = batch_norm.training_sample(data_dir, info.num_records("train"), 3)
+  sample = batch_norm.training_sample(data_dir, info, 3)
   seen = _decoded(sample)  # All of a small split, each window once.
   assert len(set(seen)) == len(seen) == info.num_records("train") and set(seen) <= set(rows)
   batch_norm.recalibrate(kept, sample)  # Done by training already: the same numbers.

@@ -476,7 +476,7 @@ def _assert_recalibrated(model_dir, data_dir, rtol=1e-4):
   norms = batch_norm.batch_norms(kept)
   stored = [np.asarray(n.moving_variance).copy() for n in norms]
   batch_norm.recalibrate(kept, batch_norm.training_sample(
-      str(data_dir), DatasetInfo.load(str(data_dir)).num_records("train"), 0))
+      str(data_dir), DatasetInfo.load(str(data_dir)), 0))
   for old, norm in zip(stored, norms):
     np.testing.assert_allclose(norm.moving_variance, old, rtol=rtol, atol=1e-5)
 

@@ -103,18 +103,17 @@ def recalibrate(model, batches) -> int:
   return seen
 
 
-def training_sample(data_dir: str, num_records: int, seed: int) -> list:
-  """A fixed sample of the training split, as batches of model inputs: drawn with a
-  shuffle over the whole split (up to 200,000 records: a sorted file does not give
-  the first records' labels only), without augmentation, read once and kept."""
-  from gslm_keras.data.dataset_info import DatasetInfo
+def training_sample(data_dir: str, info, seed: int) -> list:
+  """A fixed sample of the training split of `data_dir` (its DatasetInfo `info`), as
+  batches of model inputs: drawn with a shuffle over the whole split (up to 200,000
+  records: a sorted file does not give the first records' labels only), without
+  augmentation, read once and kept."""
   from gslm_keras.data.pipeline import make_dataset
 
   # Batches of at most a quarter of the values kept (long windows: smaller batches).
-  window = DatasetInfo.load(data_dir, verify="none").length_rule.length
-  batch_size = max(1, min(BATCH_SIZE, MAX_VALUES // (16 * window)))
+  batch_size = max(1, min(BATCH_SIZE, MAX_VALUES // (16 * info.length_rule.length)))
   dataset = make_dataset(data_dir, "train", "train", batch_size, seed=seed,
-                         shuffle_buffer=max(1, min(num_records, 200_000)),
+                         shuffle_buffer=max(1, min(info.num_records("train"), 200_000)),
                          verify="none")
   batches, examples, values = [], 0, 0
   for inputs, _ in dataset:
@@ -135,5 +134,4 @@ def run_sample(config, info) -> list | None:
   if (not config.model.recalibrate_norms
       or "recalibrate_norms" in config.UNUSED.get("model", ())):
     return None
-  return training_sample(config.data.data_dir, info.num_records("train"),
-                         config.runtime.seed)
+  return training_sample(config.data.data_dir, info, config.runtime.seed)
