@@ -278,3 +278,27 @@ def test_a_language_model_from_the_default_preset_does_not_recalibrate(sorted_ta
                 model=preset("default"), model_preset="default", seed=0)
   assert len(_decoded(batch_norm.run_sample(TrainConfig.create(**fields), info))) == len(rows)
   assert batch_norm.run_sample(PretrainConfig.create(**fields), info) is None
+
+
+def test_a_language_model_config_holds_no_head_setting():
+  # The fields a language model does not use are reset when its config is built, so
+  # no reader can act on the preset's head (recalibrate_norms, the wide path, the
+  # fusion's batch norm); the backbone's fields are kept.
+  from gslm_keras.models.config import BACKBONE_FIELDS, HEAD_FIELDS, ModelConfig
+  from gslm_keras.training.config import PretrainConfig
+
+  model = preset("default").replace(tower_filters=48, dropout=0.2)
+  config = PretrainConfig.create(data_dir="d", model_dir="m", model=model,
+                                 aux_weight=0.5, max_shift=3, seed=1)
+  assert not config.model.recalibrate_norms and model.recalibrate_norms
+  for name in HEAD_FIELDS:
+    assert getattr(config.model, name) == getattr(ModelConfig(), name), name
+  for name in BACKBONE_FIELDS:
+    assert getattr(config.model, name) == getattr(model, name), name
+  assert config.optim.aux_weight == 0.0 and config.data.max_shift == 0
+  assert config.runtime.seed == 1  # A used field is kept.
+  # A classifier keeps them all.
+  classifier = TrainConfig.create(data_dir="d", model_dir="m", model=model,
+                                  aux_weight=0.5, max_shift=3)
+  assert classifier.model == model and classifier.optim.aux_weight == 0.5
+  assert classifier.data.max_shift == 3

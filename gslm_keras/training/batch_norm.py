@@ -128,10 +128,9 @@ def training_sample(data_dir: str, info, seed: int) -> list:
 def run_sample(config, info) -> list | None:
   """The sample a run recalibrates with (`training_sample` of its training split
   and seed), or None when its model does not recalibrate (`recalibrate_norms`; a
-  collapse restart changes only branch_norm, `collapse.after_restarts`) or its kind
-  of run does not use the field (a language model: the preset `default` has it,
-  pretraining reads only its backbone's fields)."""
-  if (not config.model.recalibrate_norms
-      or "recalibrate_norms" in config.UNUSED.get("model", ())):
+  collapse restart changes only branch_norm, `collapse.after_restarts`). A kind of
+  run that does not use the field holds its field default, False (a language model
+  pretrained from the preset `default`: `TrainConfig._reset_unused`)."""
+  if not config.model.recalibrate_norms:
     return None
   return training_sample(config.data.data_dir, info, config.runtime.seed)

@@ -231,6 +231,20 @@ class TrainConfig:
       raise ConfigError("model_dir is required")
     if isinstance(self.evaluate_splits, str):  # One split named, not its letters.
       object.__setattr__(self, "evaluate_splits", (self.evaluate_splits,))
+    self._reset_unused()
+
+  def _reset_unused(self):
+    """The fields this kind of run does not use (`UNUSED`) set back to their field
+    defaults, so that no code can read one: a language model pretrained from the
+    preset `default` holds none of its head's settings (`recalibrate_norms` among
+    them), whatever the preset or the caller gave it."""
+    for part, names in self.UNUSED.items():
+      value = getattr(self, part)
+      reset = {f.name: f.default for f in dataclasses.fields(value)
+               if f.name in names and f.default is not dataclasses.MISSING
+               and getattr(value, f.name) != f.default}
+      if reset:
+        object.__setattr__(self, part, dataclasses.replace(value, **reset))
 
   @classmethod
   def create(cls, **fields) -> "TrainConfig":
