@@ -35,6 +35,9 @@ def _execute(name: str, workdir, monkeypatch):
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):
   outputs, images = _execute("01_quickstart.ipynb", tmp_path, monkeypatch)
   assert "task: multiclass ['EI', 'IE', 'N']" in outputs
+  # The setup cell says what runs, not the name of the folder it runs in.
+  from gslm_keras import __version__
+  assert f"gslm_keras {__version__} from this checkout" in outputs
   assert "test: accuracy" in outputs
   assert outputs.count("predicted") == 5
   assert len(images) == 3
