@@ -246,6 +246,13 @@ def main(argv=None):
   parser.add_argument("--isolate_branches", action="store_true",
                       help="with --aux_weight: train --isolate_branches (each branch by "
                            "its own head only, the fusion by the main output only)")
+  parser.add_argument("--freeze_trunk_steps", type=int, default=0,
+                      help="with --init_from: train --freeze_trunk_steps (the trunk "
+                           "fixed for the first N steps) in every model with a trunk")
+  parser.add_argument("--trunk_learning_rate_multiplier", type=float, default=1.0,
+                      help="with --init_from: train --trunk_learning_rate_multiplier "
+                           "(the trunk's learning rate times this) in every model with "
+                           "a trunk")
   parser.add_argument("--keep_predictions", action="store_true",
                       help="keep each binary run's and regression's test decisions in "
                            "--output, for python -m benchmarks.compare_suites --bootstrap")
@@ -275,9 +282,15 @@ def main(argv=None):
       fusion_norm=args.fusion_norm, recalibrate_norms=args.recalibrate_norms,
       design=args.design, init_from=args.init_from,
       compare_scratch=args.compare_scratch, aux_weight=args.aux_weight,
-      isolate_branches=args.isolate_branches, keep_predictions=args.keep_predictions)
-  # The trainer's own check of the pair (isolation needs the heads), before any work.
-  OptimConfig(aux_weight=args.aux_weight, isolate_branches=args.isolate_branches)
+      isolate_branches=args.isolate_branches, keep_predictions=args.keep_predictions,
+      freeze_trunk_steps=args.freeze_trunk_steps,
+      trunk_learning_rate_multiplier=args.trunk_learning_rate_multiplier)
+  # The trainer's own checks (isolation needs the heads, the trunk's schedule a trunk
+  # to start), before any work.
+  OptimConfig(aux_weight=args.aux_weight, isolate_branches=args.isolate_branches,
+              freeze_trunk_steps=args.freeze_trunk_steps,
+              trunk_learning_rate_multiplier=args.trunk_learning_rate_multiplier,
+              init_from=args.init_from)
   if args.compare_scratch and not args.init_from:
     sys.exit("error: --compare_scratch compares against --init_from; give both")
   results = common.header("benchmarks.accuracy")

@@ -64,6 +64,12 @@ def markdown(results: dict) -> str:
               "(`--aux_weight`)" if settings.get("aux_weight") else "")
            + (", each branch trained by its own head only (`--isolate_branches`)"
               if settings.get("isolate_branches") else "")
+           + (f", the trunk fixed for its first {settings['freeze_trunk_steps']} steps "
+              "(`--freeze_trunk_steps`)" if settings.get("freeze_trunk_steps") else "")
+           + (f", the trunk's learning rate times "
+              f"{settings['trunk_learning_rate_multiplier']} "
+              "(`--trunk_learning_rate_multiplier`)"
+              if settings.get("trunk_learning_rate_multiplier", 1.0) != 1.0 else "")
            + ". Model selection and the decision threshold of binary tasks on dev only.",
            ""]
   seen = set()

@@ -320,8 +320,10 @@ def main():
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
           "preset", "fusion_norm", "recalibrate_norms", "aux_weight", "isolate_branches",
-          "init_from", "design")
-          if settings.get(k)),
+          "init_from", "freeze_trunk_steps", "design")
+          if settings.get(k))
+      + ("" if settings.get("trunk_learning_rate_multiplier", 1.0) == 1.0 else
+         f", trunk_learning_rate_multiplier {settings['trunk_learning_rate_multiplier']}"),
       comparison={task: compare_task(candidate, baseline, task, branches, args.bootstrap,
                                      draws, args.resample_seeds) for task in tasks})
   if len(draws) > 1:

@@ -45,6 +45,10 @@ class Settings:
   compare_scratch: bool = False
   aux_weight: float = 0.0
   isolate_branches: bool = False
+  # With init_from, fine-tuning's trunk schedule (train --freeze_trunk_steps,
+  # --trunk_learning_rate_multiplier), for the models that have a trunk to start.
+  freeze_trunk_steps: int = 0
+  trunk_learning_rate_multiplier: float = 1.0
   # Each binary run's test labels and decisions kept in the results (--keep_predictions),
   # for benchmarks.bootstrap's resampling of the test sequences.
   keep_predictions: bool = False
@@ -126,10 +130,16 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   from gslm_keras.training.config import TrainConfig
   from gslm_keras.training.trainer import train
 
+  init_from = None if ablation == "scratch" else settings.init_from
+  # The trunk's schedule needs a trunk started from init_from: not the scratch pair's,
+  # not the features-only model's (it has none, and trains as from scratch).
+  trunk = ({"freeze_trunk_steps": settings.freeze_trunk_steps,
+            "trunk_learning_rate_multiplier": settings.trunk_learning_rate_multiplier}
+           if init_from and ablation != "features" else {})
   config = TrainConfig.create(
       data_dir=data_dir, model_dir=model_dir, model=model_of(settings).replace(
           ablation="both" if ablation == "scratch" else ablation),
-      init_from=None if ablation == "scratch" else settings.init_from,
+      init_from=init_from, **trunk,
       model_preset=settings.preset, epochs=settings.epochs,
       batch_size=settings.batch_size, optimizer="adamw",
       learning_rate=settings.learning_rate, weight_decay=1e-4, lr_schedule="cosine",

@@ -530,3 +530,45 @@ def test_the_uci_folds_are_stratified_and_each_fold_is_its_test_split(tmp_path):
   assert info.num_records("test") == 6
   assert info.num_records("train") + info.num_records("dev") == 54
   assert abs(info.num_records("dev") - 0.15 * 54) <= 1  # 15% for dev.
+
+
+def test_the_trunk_schedule_reaches_every_model_with_a_started_trunk(tmp_path, monkeypatch):
+  # --freeze_trunk_steps / --trunk_learning_rate_multiplier tune fine-tuning: the pair
+  # and the sequence branch started from --init_from get them; the scratch pair and
+  # the features-only model (no trunk to start) train without them.
+  import dataclasses
+
+  from benchmarks import task_runs
+  from gslm_keras.training import trainer
+
+  class Stop(Exception):
+    pass
+
+  seen = {}
+
+  def capture(config):
+    seen[config.model.ablation, config.optim.init_from] = (
+        config.optim.freeze_trunk_steps, config.optim.trunk_learning_rate_multiplier)
+    raise Stop
+
+  monkeypatch.setattr(trainer, "train", capture)
+  settings = dataclasses.replace(
+      task_runs.pair_recipe(init_from="gslm-lm-multispecies"), freeze_trunk_steps=200,
+      trunk_learning_rate_multiplier=0.3)
+  for ablation in ("both", "sequence", "features", "scratch"):
+    with pytest.raises(Stop):
+      task_runs.train_one(str(tmp_path / "data"), str(tmp_path / ablation), settings,
+                          ablation, 0, False)
+  assert seen == {("both", "gslm-lm-multispecies"): (200, 0.3),
+                  ("sequence", "gslm-lm-multispecies"): (200, 0.3),
+                  ("features", "gslm-lm-multispecies"): (0, 1.0),
+                  ("both", None): (0, 1.0)}
+
+
+def test_the_trunk_schedule_without_init_from_is_refused_before_any_work(tmp_path):
+  from benchmarks import accuracy
+  from gslm_keras.errors import ConfigError
+
+  with pytest.raises(ConfigError, match="need init_from"):
+    accuracy.main(["--suite=tasks", f"--data_root={tmp_path}", f"--output={tmp_path}/x",
+                   "--trunk_learning_rate_multiplier=0.3"])
