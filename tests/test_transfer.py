@@ -136,3 +136,26 @@ def test_a_fine_tuned_models_card_names_its_source_not_a_local_path():
   assert "`gslm-lm-multispecies`" in text and "/home/someone" not in text
   assert "frozen for the first 40 steps, then released (trained) for the remaining 60" \
       in text and "0.1 times the learning rate" in text
+
+
+def test_a_source_is_recorded_by_a_path_that_holds_on_every_machine(tmp_path):
+  # A preset's model file is named inside the package (results files committed from
+  # one checkout named another's folders); any other source by its absolute path;
+  # both with the file's own sha256.
+  import hashlib
+  import os
+
+  from gslm_keras import presets
+  from gslm_keras.training.init_from import describe
+
+  name = "gslm-lm-multispecies"
+  recorded = describe(name)
+  assert recorded["model_file"] == f"gslm_keras/presets/{name}/model.keras"
+  model_file = os.path.join(presets.path(name), "model.keras")
+  with open(model_file, "rb") as handle:
+    assert recorded["sha256"] == hashlib.sha256(handle.read()).hexdigest()
+  run = tmp_path / "run"
+  run.mkdir()
+  (run / "model.keras").write_bytes(b"not a model, but a file")
+  assert describe(str(run))["model_file"] == str(run / "model.keras")
+  assert describe(str(run))["sha256"] == hashlib.sha256(b"not a model, but a file").hexdigest()

@@ -37,9 +37,23 @@ def source_file(source: str) -> str:
 
 
 def describe(source: str) -> dict:
+  """The source as a run and a results file record it: its name, its model file
+  (`portable_path`) and the file's sha256."""
   path = source_file(source)
-  return {"source": source, "model_file": os.path.abspath(path),
+  return {"source": source, "model_file": portable_path(path),
           "sha256": sha256_file(path)}
+
+
+def portable_path(path: str) -> str:
+  """A file inside the installed package (a preset's) as `gslm_keras/...`, the same
+  on every machine and in every checkout; any other file as its absolute path."""
+  import gslm_keras
+
+  root = os.path.dirname(os.path.abspath(gslm_keras.__file__))
+  full = os.path.abspath(path)
+  if os.path.commonpath([full, root]) == root:
+    return os.path.join("gslm_keras", os.path.relpath(full, root))
+  return full
 
 
 def start(model, source: str, info=None) -> dict:
