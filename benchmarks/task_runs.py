@@ -45,8 +45,7 @@ class Settings:
   compare_scratch: bool = False
   aux_weight: float = 0.0
   isolate_branches: bool = False
-  # With init_from, fine-tuning's trunk schedule (train --freeze_trunk_steps,
-  # --trunk_learning_rate_multiplier), for the models that have a trunk to start.
+  # Train's trunk schedule, for the models whose trunk starts from init_from.
   freeze_trunk_steps: int = 0
   trunk_learning_rate_multiplier: float = 1.0
   # Each binary run's test labels and decisions kept in the results (--keep_predictions),
@@ -131,8 +130,7 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   from gslm_keras.training.trainer import train
 
   init_from = None if ablation == "scratch" else settings.init_from
-  # The trunk's schedule needs a trunk started from init_from: not the scratch pair's,
-  # not the features-only model's (it has none, and trains as from scratch).
+  # The scratch pair's trunk is not started; the features-only model has none.
   trunk = ({"freeze_trunk_steps": settings.freeze_trunk_steps,
             "trunk_learning_rate_multiplier": settings.trunk_learning_rate_multiplier}
            if init_from and ablation != "features" else {})
