@@ -17,11 +17,17 @@ each column comes from. `--branches` names results files whose single-branch run
 stand in for the baseline's where it has none (a fine-tuned suite trained only the
 pair: its sequence branch fine-tuned by `--ablations=sequence --init_from=...`, its
 features branch from scratch, which `--init_from` cannot change).
+`--strands=both` reads the candidate's runs, and every branch set against it, by
+their scores on both strands averaged where the suite recorded them (the tasks it
+trains with reverse-complement augmentation, `run_scores.both_strands`), the
+baseline's pair by `--baseline_strands`: the same file as both, one read each way,
+gives what averaging the strands adds, seed by seed.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import zlib
 
@@ -39,6 +45,22 @@ def _runs(results: dict, task: str, ablation: str) -> dict[int, dict]:
   entry = results["tasks"].get(task) or {}
   runs = entry.get("runs") or results.get("partial", {}).get(task) or []
   return {r["seed"]: r for r in runs if r["ablation"] == ablation}
+
+
+def read_strands(results: dict, strands: str, arms=ARMS) -> dict:
+  """`results` with each run of `arms` scored as `strands` says: "forward" as
+  trained and scored, "both" by its `both_strands` scores where it has them (every
+  score and its test decisions; a run without them stays as it is)."""
+  if strands == "forward":
+    return results
+  out = copy.deepcopy(results)
+  groups = [entry.get("runs") or [] for entry in out.get("tasks", {}).values()]
+  groups += list(out.get("partial", {}).values())
+  for runs in groups:
+    for i, run in enumerate(runs):
+      if run["ablation"] in arms and run.get("both_strands"):
+        runs[i] = {**run, **run["both_strands"], "strands": "both"}
+  return out
 
 
 def _stat(runs: dict[int, dict], key: str = "mcc") -> tuple[float, float]:
@@ -141,7 +163,8 @@ def markdown(results: dict) -> str:
            "wins of the candidate); dev: the mean on dev. The bar: the candidate at "
            "least 1 point above the best branch and both regressions on test; dev "
            "margin: the candidate's dev minus its best branch's. Dead units: the "
-           f"candidate's fusion units dead on dev in its worst run, {_dead_rules(results)}.",
+           f"candidate's fusion units dead on dev in its worst run, {_dead_rules(results)}."
+           + _strands_said(results),
            "",
            "| task | seeds | candidate | baseline pair | sequence | features | "
            "− pair | − sequence | − features | feature reg. | k-mer reg. | bar margin | "
@@ -235,6 +258,18 @@ def _pooled(entry: dict | None) -> list[str]:
           "tasks' test sets together."]
 
 
+def _strands_said(results: dict) -> str:
+  strands = results.get("strands", {})
+  if strands.get("candidate", "forward") == strands.get("baseline", "forward") == "forward":
+    return ""
+  said = {"both": "both strands averaged (where recorded: the runs trained with "
+                  "reverse-complement augmentation; the others forward)",
+          "forward": "the forward strand"}
+  return (f" Strands: the candidate and every branch by {said[strands['candidate']]}; "
+          f"the baseline pair by {said[strands['baseline']]}. The regressions read "
+          "the forward strand.")
+
+
 def _branches_said(results: dict) -> str:
   files = results.get("branches") or []
   return ("; the branches it lacks from " + ", ".join(f"`{f}`" for f in files)
@@ -288,6 +323,11 @@ def main():
   parser.add_argument("--resample_seeds", action="store_true",
                       help="with --bootstrap: draw each model's runs (its seeds) again "
                            "with replacement on each resample too")
+  parser.add_argument("--strands", choices=("forward", "both"), default="forward",
+                      help="both: the candidate's runs and every branch scored on both "
+                           "strands averaged, where recorded")
+  parser.add_argument("--baseline_strands", choices=("forward", "both"), default="forward",
+                      help="the same for the baseline's pair")
   parser.add_argument("--output", required=True, help="JSON path; .md written beside it")
   args = parser.parse_args()
   if args.bootstrap < 0:
@@ -304,7 +344,11 @@ def main():
   branches = []
   for path in branch_files:
     with open(path) as handle:
-      branches.append(json.load(handle))
+      branches.append(read_strands(json.load(handle), args.strands))
+  # The bar's rivals are read as the candidate is; the baseline's pair its own way.
+  candidate = read_strands(candidate, args.strands)
+  baseline = read_strands(read_strands(baseline, args.baseline_strands, ("both",)),
+                          args.strands, ("sequence", "features"))
   chosen = [t for t in args.tasks.split(",") if t]
   tasks = [t for t in list(candidate["tasks"]) + list(candidate.get("partial", {}))
            if _runs(candidate, t, "both") and t in baseline["tasks"]
@@ -318,6 +362,7 @@ def main():
   settings = candidate.get("settings", {})
   results.update(
       candidate=args.candidate, baseline=args.baseline, branches=branch_files,
+      strands={"candidate": args.strands, "baseline": args.baseline_strands},
       candidate_settings=", ".join(f"{k} {settings[k]}" for k in (
           "preset", "fusion_norm", "recalibrate_norms", "aux_weight", "isolate_branches",
           "init_from", "freeze_trunk_steps", "design")

@@ -5,7 +5,6 @@ benchmarks (fusion, species, label efficiency, coding transfer) share."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -15,14 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from gslm_keras.evaluation.threshold import dev_threshold
+from benchmarks.run_scores import (  # noqa: F401  (importers find them here too)
+    _binary_scores, both_strands, decisions, score_run)
 
 COMPUTED = ["gc_content", "cpg_oe", "kmer:k=3", "kmer:k=4:canonical=true", "entropy",
             "fickett", "orf_fraction", "dinucleotide:scale=stacking_energy",
             "dinucleotide:scale=deformability", "dinucleotide:scale=nn_free_energy"]
 ABLATIONS = ("both", "sequence", "features", "scratch")
-# Tasks whose windows have no strand (TF binding, mouse ChIP): reverse-complement
-# averaging by default.
+# Tasks whose windows have no strand (TF binding, mouse ChIP): trained with
+# reverse-complement augmentation by default, and scored on both strands averaged
+# too (`run_scores.both_strands`) beside the forward strand.
 RC_TASKS = ("tf/", "mouse/")
 
 
@@ -65,62 +66,6 @@ def pair_recipe(**changes) -> Settings:
 # One model
 
 
-def _binary_scores(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict:
-  from sklearn import metrics as skm
-
-  predicted = (prob >= threshold).astype(int)
-  tp = int(((truth == 1) & (predicted == 1)).sum())
-  tn = int(((truth == 0) & (predicted == 0)).sum())
-  return {"mcc": float(skm.matthews_corrcoef(truth, predicted)),
-          "accuracy": float((predicted == truth).mean()),
-          "auroc": float(skm.roc_auc_score(truth, prob)),
-          "sensitivity": tp / max(int((truth == 1).sum()), 1),
-          "specificity": tn / max(int((truth == 0).sum()), 1)}
-
-
-def decisions(truth: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, str]:
-  """A binary model's test labels and decisions at its threshold, one character per
-  test sequence in the split's order ("0110..."): what benchmarks.bootstrap resamples."""
-  truth, prob = np.ravel(truth), np.ravel(prob)
-  return {"test_labels": "".join("01"[int(v)] for v in truth),
-          "test_predicted": "".join("01"[int(v)] for v in prob >= threshold)}
-
-
-def score_run(model_dir: str, info, keep_predictions: bool = False) -> dict[str, Any]:
-  """Test scores of a finished run; binary tasks also at the dev-chosen threshold.
-  `dev_mcc`: the dev split's MCC at that threshold (binary) or of the argmax;
-  `keep_predictions`: a binary run's test decisions too (`decisions`)."""
-  out: dict[str, Any] = {}
-  if info.task == "binary":
-    positive = info.classes[1]
-    probs = {}
-    for split in ("dev", "test"):
-      path = os.path.join(model_dir, "predictions", f"{split}.tsv")
-      if not os.path.exists(path):
-        continue
-      with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-      probs[split] = (np.array([r["label"] == positive for r in rows], int),
-                      np.array([float(r[f"prob_{positive}"]) for r in rows]))
-    threshold = dev_threshold(*probs["dev"]) if "dev" in probs else 0.5
-    out.update(_binary_scores(*probs["test"], threshold))
-    out["threshold"] = threshold
-    out["mcc_at_0.5"] = _binary_scores(*probs["test"], 0.5)["mcc"]
-    if "dev" in probs:
-      out["dev_mcc"] = _binary_scores(*probs["dev"], threshold)["mcc"]
-    if keep_predictions:
-      out.update(decisions(*probs["test"], threshold))
-    return out
-  with open(os.path.join(model_dir, "metrics", "test.json")) as handle:
-    metrics = json.load(handle)
-  out.update({k: metrics.get(k) for k in ("mcc", "accuracy", "auroc_macro")})
-  dev = os.path.join(model_dir, "metrics", "dev.json")
-  if os.path.exists(dev):
-    with open(dev) as handle:
-      out["dev_mcc"] = json.load(handle).get("mcc")
-  return out
-
-
 def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, seed: int,
               reverse_complement: bool) -> dict[str, Any]:
   """One training. With --init_from every model but `scratch` (the dual-input model
@@ -148,8 +93,10 @@ def train_one(data_dir: str, model_dir: str, settings: Settings, ablation: str, 
   start = time.time()
   result = train(config)
   seconds = time.time() - start
-  scores = score_run(model_dir, DatasetInfo.load(data_dir, verify="none"),
-                     settings.keep_predictions)
+  info = DatasetInfo.load(data_dir, verify="none")
+  scores = score_run(model_dir, info, settings.keep_predictions)
+  if reverse_complement and info.task == "binary":
+    scores["both_strands"] = both_strands(model_dir, info, settings.keep_predictions)
   scores.update({"ablation": ablation, "seed": seed, "train_seconds": seconds,
                  "steps": result.steps, "best_dev": result.best.get("best"),
                  "restarts": len(result.restarts)})

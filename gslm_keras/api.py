@@ -149,7 +149,7 @@ def _evaluate_classifier(c) -> dict:
   if c.input:
     raise ConfigError(f"input is for language models; {c.model} is a classifier: "
                       "evaluate it on a dataset (data_dir, split)")
-  return run(c.model, c.data_dir, c.split, c.batch_size)
+  return run(c.model, c.data_dir, c.split, c.batch_size, rc_average=c.rc_average)
 
 
 def _evaluate_language_model(c) -> dict:
@@ -158,6 +158,9 @@ def _evaluate_language_model(c) -> dict:
   if c.data_dir:
     raise ConfigError("data_dir is for classifiers; a language model is measured on "
                       "input=<FASTA> or on its corpus's split")
+  if c.rc_average:
+    raise ConfigError(f"rc_average is for classifiers; {c.model} is a language model, "
+                      "measured on masked positions of one strand")
   return evaluate_language_model(c.model, c.input, c.output, c.split, c.source, c.seed)
 
 

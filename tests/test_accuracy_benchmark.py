@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from commands import run_command
 from conftest import PROM_DIR
@@ -26,7 +27,7 @@ def test_accuracy_suite_reduced(tmp_path):
   result = run_command(
       "benchmarks.accuracy", "--suite=tasks", f"--data_root={tmp_path / 'tasks'}",
       "--tasks=prom/mini", f"--output={output}", "--preset=tiny", "--epochs=1", "--seeds=2",
-      "--workers=1", "--keep_predictions")
+      "--workers=1", "--keep_predictions", "--rc_tasks=prom/")
   assert result.returncode == 0, result.stderr[-3000:]
   data = json.loads(output.read_text())
   assert data["complete"] and data["suite"] == "tasks"
@@ -41,6 +42,14 @@ def test_accuracy_suite_reduced(tmp_path):
     # Every run's fusion layer is counted, the sequence-only ablation's too.
     assert run["fusion_units"] == 16 and 0 <= run["dead_fusion_units"] <= 16, run
     assert run["dead_rule"].startswith("never positive")
+    # Trained with reverse-complement augmentation (--rc_tasks): scored on both
+    # strands averaged too, its own dev threshold, its decisions giving its MCC.
+    both = run["both_strands"]
+    assert 0 < both["threshold"] < 1 and 0 <= both["auroc"] <= 1
+    truth = np.array([int(c) for c in both["test_labels"]])
+    decided = np.array([int(c) for c in both["test_predicted"]])
+    assert both["test_labels"] == run["test_labels"]
+    assert both["mcc"] == pytest.approx(float(skm.matthews_corrcoef(truth, decided)))
   # --keep_predictions: every run's and regression's test decisions, in one order, each
   # giving its recorded MCC (benchmarks.bootstrap checks both and raises otherwise).
   from benchmarks.bootstrap import bar_interval
@@ -71,7 +80,8 @@ def test_accuracy_suite_reduced(tmp_path):
   # --resume keeps finished tasks (nothing retrained) and refuses other settings.
   base = ["benchmarks.accuracy", "--suite=tasks",
           f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/mini", f"--output={output}",
-          "--preset=tiny", "--seeds=2", "--workers=1", "--keep_predictions", "--resume"]
+          "--preset=tiny", "--seeds=2", "--workers=1", "--keep_predictions", "--rc_tasks=prom/",
+          "--resume"]
   # Provenance written into the file (a file seeded from another) survives a resume.
   seeded = {"path": "other.json", "date": "2026-01-01", "note": "seed 0 from there"}
   output.write_text(json.dumps({**data, "seeded_from": seeded}))

@@ -342,3 +342,38 @@ def test_the_report_says_how_each_run_counted_its_dead_units():
   assert said.startswith(DEAD_RULE + "; ") and "never changed" in said
   said = _dead_rules({"comparison": {"t": compare_task(_results([new]), BASELINE, "t")}})
   assert said == DEAD_RULE
+
+
+def test_both_strands_against_the_forward_strand_of_the_same_runs(tmp_path):
+  # One suite whose runs recorded both strands' scores too: the candidate read on
+  # both strands, the same file's pair on the forward strand as the baseline. The
+  # branches are read as the candidate is; a run without both strands stays forward.
+  def run(ablation, seed, mcc, dev, both=None):
+    out = _run(ablation, seed, mcc, dev)
+    if both is not None:
+      out["both_strands"] = {"mcc": both[0], "dev_mcc": both[1]}
+    return out
+
+  suite = _results([run("both", 0, 0.70, 0.75, (0.73, 0.78)),
+                    run("both", 1, 0.72, 0.77, (0.72, 0.79)),
+                    run("sequence", 0, 0.71, 0.80, (0.75, 0.81)),
+                    run("sequence", 1, 0.69, 0.78, (0.70, 0.79)),
+                    run("features", 0, 0.40, 0.45), run("features", 1, 0.42, 0.47)])
+  path = tmp_path / "suite.json"
+  path.write_text(json.dumps({**suite, "settings": {}}))
+  done = subprocess.run(
+      [sys.executable, "-m", "benchmarks.compare_suites", f"--candidate={path}",
+       f"--baseline={path}", "--strands=both", f"--output={tmp_path / 'out.json'}"],
+      cwd=REPO, capture_output=True, text=True)
+  assert done.returncode == 0, done.stderr
+  row = json.loads((tmp_path / "out.json").read_text())["comparison"]["t"]
+  assert row["candidate"][0] == pytest.approx(72.5)           # (73 + 72) / 2.
+  assert row["both"]["gap"]["mean"] == pytest.approx(1.5)     # (+3, +0) / 2.
+  assert row["sequence"]["test"][0] == pytest.approx(72.5)    # (75 + 70) / 2.
+  assert row["sequence"]["gap"]["mean"] == pytest.approx(0.0, abs=1e-9)  # (-2, +2).
+  assert row["features"]["test"][0] == pytest.approx(41.0)    # Forward only.
+  assert row["bar_margin"] == pytest.approx(0.0, abs=1e-9)
+  assert row["dev_margin"] == pytest.approx(78.5 - 80.0)       # Against sequence's 80.
+  report = (tmp_path / "out.md").read_text()
+  assert "Strands: the candidate and every branch by both strands averaged" in report
+  assert "the baseline pair by the forward strand" in report

@@ -237,6 +237,43 @@ def test_evaluate_entry_point(tiny_run, tmp_path):
   assert "Traceback" not in out.stderr
 
 
+def test_evaluate_averages_both_strands_as_predict_does(tiny_run, tmp_path):
+  """evaluate --rc_average: each output the mean of the window's and its reverse
+  complement's, features computed on each strand; equal to predict's, and recorded."""
+  import shutil
+
+  from gslm_keras.data.pipeline import split_sequences
+  from gslm_keras.inference.model import LoadedModel
+
+  config, _ = tiny_run
+  run = tmp_path / "run"  # A copy: the module's run keeps its own metrics.
+  shutil.copytree(config.model_dir, run)
+  sequences = list(split_sequences(DatasetInfo.load(config.data.data_dir), "dev"))
+  model = LoadedModel(str(run))
+  names = model.columns
+
+  def written(labels=False):
+    with open(run / "predictions" / "dev.tsv", newline="") as handle:
+      rows = list(csv.DictReader(handle, delimiter="\t"))
+    if labels:
+      return np.array([names.index(f"prob_{r['label']}") for r in rows])
+    return np.array([[float(r[n]) for n in names] for r in rows])
+
+  forward = gslm_keras.evaluate(str(run), split="dev")
+  assert forward["strands"] == "forward"
+  np.testing.assert_allclose(written(), model.predict(sequences), atol=1e-5)
+  both = gslm_keras.evaluate(str(run), split="dev", rc_average=True)
+  assert both["strands"] == "both, averaged"
+  averaged = model.predict(sequences, rc_average=True)
+  np.testing.assert_allclose(written(), averaged, atol=1e-5)
+  # The tiny model is not strand-symmetric: the two strands differ.
+  assert np.abs(averaged - model.predict(sequences)).max() > 1e-3
+  assert both["accuracy"] == pytest.approx(
+      float(np.mean(averaged.argmax(axis=1) == written(labels=True))))
+  with pytest.raises(ConfigError, match="rc_average is for classifiers"):
+    gslm_keras.evaluate("gslm-lm-multispecies", rc_average=True)
+
+
 def test_evaluate_on_another_dataset_writes_beside_and_reports_overlap(tiny_run,
                                                                        tmp_path):
   config, _ = tiny_run

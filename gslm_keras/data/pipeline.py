@@ -64,7 +64,8 @@ def batched_pipeline(info: DatasetInfo, split: str, transform, *, training: bool
 
 
 def _transform(info: DatasetInfo, encoder: SequenceEncoder, *, normalize: bool,
-               reverse_complement: bool, max_shift: int, seed: int, with_ids: bool):
+               reverse_complement: bool, max_shift: int, seed: int, with_ids: bool,
+               reverse_strand: bool = False):
   """The per-batch function: parse, window, augment, encode."""
   parse_spec = info.parse_spec(with_ids=with_ids)
 
@@ -81,6 +82,8 @@ def _transform(info: DatasetInfo, encoder: SequenceEncoder, *, normalize: bool,
     if reverse_complement:
       flip = tf.random.stateless_uniform([batch], seed=[seed, batch_index * 2 + 1]) < 0.5
       windows = tf.where(flip[:, None], ops.reverse_complement_bytes(windows), windows)
+    if reverse_strand:
+      windows = ops.reverse_complement_bytes(windows)
     one_hot, computed = encoder.encode_windows(windows)
     features = encoder.features(computed, parsed.get("provided_features"))
     if normalize:
@@ -98,7 +101,8 @@ def _transform(info: DatasetInfo, encoder: SequenceEncoder, *, normalize: bool,
 
 def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int = 64,
                  *, normalize: bool = False, reverse_complement: bool = False,
-                 max_shift: int = 0, drop_remainder: bool = False,
+                 reverse_strand: bool = False, max_shift: int = 0,
+                 drop_remainder: bool = False,
                  shuffle_buffer: int = 10000, seed: int | None = None,
                  repeat: bool = False, verify: str = "checksum",
                  with_ids: bool = False, limit: int | None = None,
@@ -121,6 +125,9 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
       (their first feature layer holds the same statistics), so normalising here
       too would do it twice. For models of your own without that layer, pass True.
     reverse_complement: train mode: reverse-complement each example with p=0.5.
+    reverse_strand: eval mode: read every window on its reverse complement
+      (computed features too), in the same order: a strand-averaged evaluation
+      averages this with the forward pass.
     max_shift: train mode: move each window by a random shift in
       [-max_shift, max_shift] along its sequence (bases beyond it become N).
     drop_remainder: drop the last partial batch (static shapes, e.g. for TPU).
@@ -151,6 +158,9 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
     raise ValueError(f"batch_size={batch_size}: expected >= 1")
   if max_shift < 0:
     raise ValueError(f"max_shift={max_shift}: expected >= 0")
+  if reverse_strand and mode == "train":
+    raise ValueError("reverse_strand reads an eval split on its other strand; train "
+                     "mode augments with reverse_complement")
   info = DatasetInfo.load(data_dir, verify=verify, splits=[split])
   training = mode == "train"
   # When evaluating, keep the input order: predictions line up with the records.
@@ -160,7 +170,7 @@ def make_dataset(data_dir: str, split: str, mode: str = "eval", batch_size: int 
       reverse_complement=training and reverse_complement,
       max_shift=max_shift if training else 0,
       seed=seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31),
-      with_ids=with_ids)
+      with_ids=with_ids, reverse_strand=reverse_strand)
   return batched_pipeline(
       info, split, transform, training=training, deterministic=deterministic,
       batch_size=batch_size, seed=seed, repeat=repeat, shuffle_buffer=shuffle_buffer,

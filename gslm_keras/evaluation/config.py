@@ -19,6 +19,10 @@ class EvaluateConfig:
       unset); results on another dataset go beside the run's own.
     split: the split to evaluate.
     batch_size: classifiers: prediction batch size.
+    rc_average: classifiers: each prediction the mean of the window's and its
+      reverse complement's, features computed on each strand (for a model trained
+      with reverse-complement augmentation; as predict --rc_average); the metrics
+      record it as "strands".
     input: language models: a FASTA file to measure bits per base on (cut into
       windows of the corpus length).
     output: language models: the JSON report of input.
@@ -31,6 +35,7 @@ class EvaluateConfig:
   data_dir: str | None = None
   split: str = "test"
   batch_size: int = 256
+  rc_average: bool = False
   input: str | None = None
   output: str | None = None
   source: str | None = None

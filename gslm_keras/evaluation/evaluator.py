@@ -27,17 +27,29 @@ class TrainingDiverged(GslmError):
 
 
 def predict_split(model: LoadedModel, info: DatasetInfo, split: str,
-                  batch_size: int = 256):
+                  batch_size: int = 256, rc_average: bool = False):
   """(ids, labels, model outputs as columns, features) of a split, in manifest
-  order."""
+  order; with `rc_average` each output is the mean of the window's and its reverse
+  complement's (features computed on each strand, as in training with
+  reverse-complement augmentation and in `predict --rc_average`); the features
+  returned are the forward strand's."""
   from gslm_keras.data.pipeline import make_dataset
   from gslm_keras.io.progress import Progress
 
-  dataset = make_dataset(info.directory, split, "eval", batch_size, with_ids=True)
+  forward = make_dataset(info.directory, split, "eval", batch_size, with_ids=True)
+  if rc_average:
+    batches = zip(forward, make_dataset(info.directory, split, "eval", batch_size,
+                                        reverse_strand=True, verify="none"))
+  else:
+    batches = ((batch, None) for batch in forward)
   meter = Progress(f"records of {split} predicted", total=info.num_records(split))
   ids, labels, predictions, features = [], [], [], []
-  for inputs, label, batch_ids in dataset:
-    predictions.append(model.predict_inputs(inputs["sequence"], inputs["features"]))
+  for (inputs, label, batch_ids), other in batches:
+    columns = model.predict_inputs(inputs["sequence"], inputs["features"])
+    if other is not None:
+      columns = (columns + model.predict_inputs(other[0]["sequence"],
+                                                other[0]["features"])) / 2.0
+    predictions.append(columns)
     labels.append(label.numpy())
     features.append(inputs["features"].numpy())
     ids.extend(i.decode() for i in batch_ids.numpy())
@@ -154,8 +166,8 @@ def training_overlap(run_config: dict, info: DatasetInfo, split: str) -> dict[st
 
 
 def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "test",
-                   batch_size: int = 256, model: LoadedModel | None = None
-                   ) -> dict[str, Any]:
+                   batch_size: int = 256, model: LoadedModel | None = None,
+                   rc_average: bool = False) -> dict[str, Any]:
   """Evaluates `model_dir`'s model on a split and writes what it found.
 
   On the run's own dataset: `<model_dir>/metrics/<split>.json`,
@@ -172,6 +184,8 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
     split: split to evaluate.
     batch_size: prediction batch size.
     model: the run's already loaded model (skips loading `model.keras`).
+    rc_average: each prediction the mean of the window's and its reverse
+      complement's (`predict_split`); the metrics say so (`strands`).
 
   Returns:
     The metrics dict (see `gslm_keras.evaluation.metrics.compute_metrics`); where
@@ -194,7 +208,8 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
   if not own:
     os.makedirs(out.path, exist_ok=True)
     write_json_atomic(out.join("dataset.json"), {"data_dir": os.path.realpath(data_dir)})
-  ids, labels, columns, features = predict_split(model, info, split, batch_size)
+  ids, labels, columns, features = predict_split(model, info, split, batch_size,
+                                                 rc_average)
   bad = ~np.isfinite(columns).all(axis=1)
   if bad.any():
     raise TrainingDiverged(
@@ -205,7 +220,8 @@ def evaluate_model(model_dir: str, data_dir: str | None = None, split: str = "te
   model_output = columns[:, 1:] if info.task == "binary" else columns
   names = info.classes or info.label_columns
   result = metrics_lib.compute_metrics(info.task, labels, model_output, names)
-  result.update({"split": split, "data_dir": os.path.abspath(data_dir)})
+  result.update({"split": split, "data_dir": os.path.abspath(data_dir),
+                 "strands": "both, averaged" if rc_average else "forward"})
   if not own:
     result["overlap_with_training"] = overlap = training_overlap(run_config, info, split)
     _log_overlap(overlap, data_dir, split)
@@ -237,8 +253,8 @@ def _log_overlap(overlap: dict, data_dir: str, split: str) -> None:
 
 
 def evaluate(model_dir: str, data_dir: str | None = None, split: str = "test",
-             batch_size: int = 256) -> dict[str, Any]:
+             batch_size: int = 256, rc_average: bool = False) -> dict[str, Any]:
   """`evaluate_model` holding the model directory's lock: a training run or
   another evaluation writing into it makes this fail at once, naming it."""
   with exclusive_output(model_dir, "model directory"):
-    return evaluate_model(model_dir, data_dir, split, batch_size)
+    return evaluate_model(model_dir, data_dir, split, batch_size, rc_average=rc_average)
