@@ -76,7 +76,9 @@ def both_strands(model_dir: str, info, keep_predictions: bool) -> dict[str, Any]
   reverse-complement augmentation is read at its best (the run's forward
   predictions are replaced; `score_run` reads them first)."""
   from gslm_keras.evaluation.evaluator import evaluate_model
+  from gslm_keras.inference.model import LoadedModel
 
+  model = LoadedModel(model_dir)  # Loaded once for both splits.
   for split in ("dev", "test"):
-    evaluate_model(model_dir, split=split, rc_average=True)
+    evaluate_model(model_dir, split=split, model=model, rc_average=True)
   return score_run(model_dir, info, keep_predictions)
