@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks import common, transfer
+from benchmarks.task_runs import summarise
 
 
 def _fmt(mean, sd=None, scale=100.0, digits=1):
@@ -193,7 +194,47 @@ def markdown(results: dict) -> str:
               f"{len(ahead)} of {len(margins)} task(s); margin over the strongest of "
               "them: " + ", ".join(f"{name} {m:+.1f}" for name, m in margins.items())
               + "."]
+  lines += _both_strands_lines(tasks)
   return "\n".join(lines + [""])
+
+
+def both_strands_entry(entry: dict) -> dict | None:
+  """The task's entry read on both strands: each run that recorded `both_strands`
+  scores (a run trained with reverse-complement augmentation, each prediction the
+  mean of the window's and its reverse complement's, its threshold chosen on dev
+  again) takes them, the others stay forward, and the summary is computed again
+  from the runs; None when no run recorded them."""
+  if not any(run.get("both_strands") for run in entry.get("runs", [])):
+    return None
+  runs = [{**run, **run["both_strands"]} if run.get("both_strands") else run
+          for run in entry["runs"]]
+  return {**entry, "runs": runs, "summary": summarise(runs)}
+
+
+def _both_strands_lines(tasks: dict) -> list[str]:
+  """The paragraph of the both-strands reading: per task the pair's and its
+  sequence branch's test MCC, issue 22's margin and the pair against each branch
+  paired by seed, every arm read on both strands where it recorded them."""
+  parts = []
+  for name, entry in tasks.items():
+    read = both_strands_entry(entry)
+    if read is None:
+      continue
+    summary = read["summary"]
+    names = {"both": "pair", "sequence": "sequence", "features": "features"}
+    text = f"- {name}: " + ", ".join(f"{names[arm]} {_ablation(summary[arm])}"
+                                     for arm in names if arm in summary)
+    bar = margin(read)
+    text += "" if bar is None else f"; margin {bar:+.1f}"
+    paired = _paired("the pair against", read["runs"])
+    parts.append(text + (f"; {paired}" if paired else ""))
+  if not parts:
+    return []
+  return ["", "Read on both strands (the runs trained with reverse-complement "
+          "augmentation; each prediction the mean of the window's and its reverse "
+          "complement's, the threshold chosen on dev again; the regressions read the "
+          "forward strand), test MCC x100, mean ± sd, and the pair against each branch "
+          "paired by seed as above:", ""] + parts
 
 
 def margin(entry: dict) -> float | None:

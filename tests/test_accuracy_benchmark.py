@@ -73,6 +73,9 @@ def test_accuracy_suite_reduced(tmp_path):
             entry["logistic_regression"]["mcc"], kmers["mcc"]]
   margin = 100 * (entry["summary"]["both"]["mcc_mean"] - max(rivals))
   assert f"margin over the strongest of them: prom/mini {margin:+.1f}." in markdown
+  # Every arm trained with --rc_tasks: the report reads it on both strands too.
+  both_mean = 100 * np.mean([r["both_strands"]["mcc"] for r in pair])
+  assert f"- prom/mini: pair {both_mean:.1f} ± " in markdown
   missing = run_command("benchmarks.accuracy", "--suite=tasks",
                         f"--data_root={tmp_path / 'tasks'}", "--tasks=prom/none",
                         f"--output={output}", timeout=300)
@@ -147,6 +150,44 @@ def test_a_suite_of_one_branch_has_no_pair_to_time_or_hold_to_a_goal():
   cells = [c.strip() for c in row.strip("|").split("|")]
   assert cells[2] == "-" and cells[4] == "72.0 ± 2.8"  # No pair; the branch's 2 seeds.
   assert cells[-2:] == ["-", "-"], row
+
+
+def test_the_report_reads_the_rc_runs_on_both_strands_too():
+  # Each arm's runs read on both strands where they recorded it (the features
+  # branch here did not: it stays forward), the regressions forward; the margin and
+  # the paired gaps computed by hand from the numbers below.
+  from benchmarks import accuracy_report, common
+  from benchmarks.task_runs import summarise
+
+  def run(ablation, seed, mcc, dev, both=None):
+    out = {"ablation": ablation, "seed": seed, "mcc": mcc, "dev_mcc": dev}
+    if both:
+      out["both_strands"] = {"mcc": both[0], "dev_mcc": both[1]}
+    return out
+
+  runs = [run("both", 0, 0.70, 0.80, (0.74, 0.83)), run("both", 1, 0.72, 0.81, (0.76, 0.82)),
+          run("sequence", 0, 0.69, 0.79, (0.71, 0.80)),
+          run("sequence", 1, 0.70, 0.80, (0.75, 0.84)),
+          run("features", 0, 0.60, 0.65), run("features", 1, 0.62, 0.66)]
+  entry = {"runs": runs, "summary": summarise(runs), "wall_seconds_both_per_seed": 1.0,
+           "data": {"train": 10, "dev": 2, "test": 2, "sequence_overlaps": {}},
+           "logistic_regression": {"mcc": 0.55}, "kmer_regression": {"mcc": 0.73},
+           "published": {}}
+  results = dict(common.header("benchmarks.accuracy"), suite="tasks", complete=True,
+                 tasks={"t": entry, "forward only": {**entry, "runs": runs[4:]}},
+                 settings={"preset": "default", "epochs": 1, "patience": 1, "batch_size": 8,
+                           "seeds": 2, "ablation_seeds": 2})
+  text = accuracy_report.markdown(results)
+  # Forward: pair 71.0, best rival the k-mer regression 73.0.
+  assert "margin over the strongest of them: t -2.0" in text
+  lines = [line for line in text.splitlines() if line.startswith("- t: pair")]
+  # Both strands: pair (74 + 76) / 2 = 75.0 ± 1.4; sequence (71 + 75) / 2 = 73.0 ± 2.8;
+  # features forward 61.0 ± 1.4; margin 75.0 - 73.0 = +2.0; paired: test +3 and +1,
+  # dev +3 and -2; features: test +14 and +14, dev +18 and +16.
+  assert lines == ["- t: pair 75.0 ± 1.4, sequence 73.0 ± 2.8, features 61.0 ± 1.4; "
+                   "margin +2.0; the pair against: sequence +2.0 ± 1.4 (2 of 2; dev +0.5), "
+                   "features +14.0 ± 0.0 (2 of 2; dev +17.0)"], text
+  assert "- forward only: pair" not in text  # No run of it recorded both strands.
 
 
 def _transfer_result(source, seeds_mcc, scratch=None, **settings):
