@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks import common, transfer
+from benchmarks.run_scores import on_both_strands
 from benchmarks.task_runs import summarise
 
 
@@ -206,8 +207,7 @@ def both_strands_entry(entry: dict) -> dict | None:
   from the runs; None when no run recorded them."""
   if not any(run.get("both_strands") for run in entry.get("runs", [])):
     return None
-  runs = [{**run, **run["both_strands"]} if run.get("both_strands") else run
-          for run in entry["runs"]]
+  runs = [on_both_strands(run) for run in entry["runs"]]
   return {**entry, "runs": runs, "summary": summarise(runs)}
 
 

@@ -34,6 +34,7 @@ import zlib
 import numpy as np
 
 from benchmarks import bootstrap, common
+from benchmarks.run_scores import on_both_strands
 
 ARMS = ("both", "sequence", "features")
 # The regressions of a task entry: (name in the report, key in the entry).
@@ -58,8 +59,8 @@ def read_strands(results: dict, strands: str, arms=ARMS) -> dict:
   groups += list(out.get("partial", {}).values())
   for runs in groups:
     for i, run in enumerate(runs):
-      if run["ablation"] in arms and run.get("both_strands"):
-        runs[i] = {**run, **run["both_strands"], "strands": "both"}
+      if run["ablation"] in arms:
+        runs[i] = on_both_strands(run)
   return out
 
 

@@ -70,6 +70,15 @@ def score_run(model_dir: str, info, keep_predictions: bool = False) -> dict[str,
   return out
 
 
+def on_both_strands(run: dict) -> dict:
+  """A suite's run read on both strands: its `both_strands` scores (every score and
+  its test decisions) in place of the forward ones, marked "strands": "both"; a run
+  that did not record them is returned as it is."""
+  if not run.get("both_strands"):
+    return run
+  return {**run, **run["both_strands"], "strands": "both"}
+
+
 def both_strands(model_dir: str, info, keep_predictions: bool) -> dict[str, Any]:
   """`score_run`'s scores with each prediction the mean of both strands' (evaluate
   --rc_average), its own threshold chosen on dev: how a model trained with
