@@ -205,23 +205,23 @@ def both_strands_entry(entry: dict) -> dict | None:
   mean of the window's and its reverse complement's, its threshold chosen on dev
   again) takes them, the others stay forward, and the summary is computed again
   from the runs; None when no run recorded them."""
-  if not any(run.get("both_strands") for run in entry.get("runs", [])):
+  runs = [on_both_strands(run) for run in entry.get("runs", [])]
+  if not any(run.get("strands") == "both" for run in runs):
     return None
-  runs = [on_both_strands(run) for run in entry["runs"]]
   return {**entry, "runs": runs, "summary": summarise(runs)}
 
 
 def _both_strands_lines(tasks: dict) -> list[str]:
-  """The paragraph of the both-strands reading: per task the pair's and its
-  sequence branch's test MCC, issue 22's margin and the pair against each branch
-  paired by seed, every arm read on both strands where it recorded them."""
+  """The paragraph of the both-strands reading: per task the test MCC of the pair
+  and of each branch, issue 22's margin and the pair against each branch paired by
+  seed, every arm read on both strands where it recorded them."""
+  names = {"both": "pair", "sequence": "sequence", "features": "features"}
   parts = []
   for name, entry in tasks.items():
     read = both_strands_entry(entry)
     if read is None:
       continue
     summary = read["summary"]
-    names = {"both": "pair", "sequence": "sequence", "features": "features"}
     text = f"- {name}: " + ", ".join(f"{names[arm]} {_ablation(summary[arm])}"
                                      for arm in names if arm in summary)
     bar = margin(read)
